@@ -1,0 +1,1 @@
+"""Programs, orgs, memberships, users, roles, authentication and API tokens."""

@@ -1,0 +1,379 @@
+"""Account services: programs, orgs, memberships, users, login and API tokens.
+
+Each function takes an AsyncSession and runs one unit of work; callers pass a fresh session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incentives.accounts.models import ApiToken, LoginAttempt, Membership, Org, Program, User
+from incentives.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from incentives.accounts.roles import ORG_KIND_OF_ROLE, PROGRAM_ROLES, OrgKind, Role
+from incentives.accounts.scope import Principal, visible_memberships, visible_orgs, visible_programs, visible_users
+from incentives.db import utcnow
+from incentives.errors import N_, Duplicate, FieldError, Forbidden, NotFound, RateLimited, ValidationFailed
+
+TOKEN_PREFIX = "inc_"
+PROGRAM_SETTINGS = (
+    "escalation_hours",
+    "offer_wave_size",
+    "max_waves",
+    "feedback_due_hours",
+    "max_overdue_leads",
+    "points_expiry_months",
+    "default_locale",
+)
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    program_id: int
+    user_id: int
+    token: str
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- programs -------------------------------------------------------------------------------------
+
+
+async def bootstrap_program(
+    session: AsyncSession, *, program: str, email: str, name: str | None = None, password: str | None = None
+) -> Bootstrap:
+    """A new program with its manufacturer org and a first admin holding an API token."""
+    async with session.begin():
+        if await session.scalar(select(Program.id).where(Program.name == program)) is not None:
+            raise Duplicate(N_("A program with this name already exists."))
+        manufacturer = Org(name=program, kind=OrgKind.MANUFACTURER, country="DE")
+        session.add(manufacturer)
+        await session.flush()
+        prog = Program(name=program, manufacturer_id=manufacturer.id)
+        session.add(prog)
+        await session.flush()
+        manufacturer.registered_by_program_id = prog.id
+        user = await _new_user(
+            session,
+            email=email,
+            name=name or email.split("@")[0],
+            org=manufacturer,
+            role=Role.ADMIN,
+            program_id=prog.id,
+            locale=None,
+            password=password,
+        )
+        token = await _new_token(session, user.id, created_by_id=user.id)
+    return Bootstrap(program_id=prog.id, user_id=user.id, token=token)
+
+
+async def get_program(session: AsyncSession, principal: Principal, program_id: int) -> Program:
+    program = await session.scalar(select(Program).where(Program.id == program_id, visible_programs(principal)))
+    if program is None:
+        raise NotFound()
+    return program
+
+
+async def update_program_settings(
+    session: AsyncSession, principal: Principal, program_id: int, changes: dict[str, Any]
+) -> Program:
+    async with session.begin():
+        program = await get_program(session, principal, program_id)
+        if not principal.administers(program_id):
+            raise Forbidden()
+        for key, value in changes.items():
+            if key not in PROGRAM_SETTINGS:
+                raise ValidationFailed([FieldError((key,), N_("Unknown setting."))])
+            setattr(program, key, value)
+    return program
+
+
+# --- orgs and memberships ---------------------------------------------------------------------------
+
+
+async def create_org(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    name: str,
+    kind: str,
+    country: str,
+    city: str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+) -> Org:
+    async with session.begin():
+        _require_admin(principal)
+        org = Org(
+            name=name,
+            kind=kind,
+            country=country.upper(),
+            city=city,
+            lat=lat,
+            lon=lon,
+            registered_by_program_id=principal.program_id,
+        )
+        session.add(org)
+    return org
+
+
+async def get_org(session: AsyncSession, principal: Principal, org_id: int) -> Org:
+    org = await session.scalar(select(Org).where(Org.id == org_id, visible_orgs(principal)))
+    if org is None:
+        raise NotFound()
+    return org
+
+
+async def create_membership(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    program_id: int,
+    org_id: int,
+    tier: str,
+    competencies: list[str],
+    certifications: list[str],
+    regions: list[str],
+    capacity: int | None = None,
+    distributor_id: int | None = None,
+) -> Membership:
+    async with session.begin():
+        await get_program(session, principal, program_id)
+        if not principal.administers(program_id):
+            raise Forbidden()
+        org = await _visible_org_or_field_error(session, principal, org_id, "org_id")
+        if org.kind not in (OrgKind.RESELLER, OrgKind.DISTRIBUTOR):
+            raise ValidationFailed([FieldError(("org_id",), N_("Only resellers and distributors can be members."))])
+        if distributor_id is not None:
+            distributor = await _visible_org_or_field_error(session, principal, distributor_id, "distributor_id")
+            is_member = await session.scalar(
+                select(Membership.id).where(Membership.program_id == program_id, Membership.org_id == distributor_id)
+            )
+            if distributor.kind != OrgKind.DISTRIBUTOR or is_member is None or distributor_id == org_id:
+                raise ValidationFailed(
+                    [FieldError(("distributor_id",), N_("Must be a distributor that is a member of this program."))]
+                )
+        membership = Membership(
+            program_id=program_id,
+            org_id=org_id,
+            tier=tier,
+            competencies=sorted(set(competencies)),
+            certifications=sorted(set(certifications)),
+            regions=sorted(set(regions)),
+            capacity=capacity,
+            distributor_id=distributor_id,
+        )
+        session.add(membership)
+        try:
+            await session.flush()
+        except IntegrityError as exc:
+            raise Duplicate(N_("This org is already a member of the program.")) from exc
+    return membership
+
+
+# --- users, login, tokens ---------------------------------------------------------------------------
+
+
+async def create_user(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    email: str,
+    name: str,
+    org_id: int,
+    role: str,
+    locale: str | None = None,
+    password: str | None = None,
+) -> User:
+    async with session.begin():
+        _require_admin(principal)
+        org = await _visible_org_or_field_error(session, principal, org_id, "org_id")
+        role_ = Role(role)
+        if ORG_KIND_OF_ROLE[role_] != org.kind:
+            raise ValidationFailed([FieldError(("role",), N_("This role does not fit the kind of the org."))])
+        if role_ in (Role.ADMIN, Role.PARTNER_MANAGER):
+            manufacturer_id = await session.scalar(select(Program.manufacturer_id).where(Program.id == principal.program_id))
+            if org.id != manufacturer_id:
+                raise ValidationFailed([FieldError(("org_id",), N_("Must be the manufacturer of your program."))])
+        program_id = principal.program_id if role_ in PROGRAM_ROLES else None
+        user = await _new_user(
+            session, email=email, name=name, org=org, role=role_, program_id=program_id, locale=locale, password=password
+        )
+    return user
+
+
+async def _new_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    name: str,
+    org: Org,
+    role: Role,
+    program_id: int | None,
+    locale: str | None,
+    password: str | None,
+) -> User:
+    email = normalize_email(email)
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            [FieldError(("password",), N_("Must be at least %(min)d characters long."), min=MIN_PASSWORD_LENGTH)]
+        )
+    if await session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Duplicate(N_("A user with this e-mail address already exists."))
+    user = User(
+        email=email,
+        name=name,
+        org_id=org.id,
+        role=role,
+        program_id=program_id,
+        locale=locale,
+        password_hash=await hash_password(password) if password else None,
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent request took the e-mail between check and insert
+        raise Duplicate(N_("A user with this e-mail address already exists.")) from exc
+    return user
+
+
+async def get_user(session: AsyncSession, principal: Principal, user_id: int) -> User:
+    user = await session.scalar(select(User).where(User.id == user_id, visible_users(principal)))
+    if user is None:
+        raise NotFound()
+    return user
+
+
+async def create_token(session: AsyncSession, principal: Principal, *, user_id: int) -> str:
+    """A new API token acting as `user_id`: for yourself, or, as admin, for a user of your program."""
+    async with session.begin():
+        user = await get_user(session, principal, user_id)
+        if user.id != principal.user_id:
+            _require_admin(principal)
+            org = await session.get_one(Org, user.org_id)
+            own_program_staff = user.program_id == principal.program_id
+            if not (own_program_staff or org.registered_by_program_id == principal.program_id):
+                # A shared reseller registered by another program: its users issue their own tokens.
+                raise Forbidden()
+        return await _new_token(session, user.id, created_by_id=principal.user_id)
+
+
+async def _new_token(session: AsyncSession, user_id: int, *, created_by_id: int) -> str:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user_id, token_hash=hash_token(token), prefix=token[:12], created_by_id=created_by_id))
+    await session.flush()
+    return token
+
+
+async def user_for_token(session: AsyncSession, token: str) -> User | None:
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    return await session.scalar(
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None), User.active.is_(True))
+    )
+
+
+async def authenticate(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    client_ip: str,
+    max_attempts: int,
+    window_seconds: int,
+) -> User | None:
+    """The user for these credentials, or None. Failed attempts per e-mail and per IP are limited."""
+    email = normalize_email(email)
+    keys = (f"email:{email}", f"ip:{client_ip}")
+    async with session.begin():
+        since = utcnow() - dt.timedelta(seconds=window_seconds)
+        await session.execute(delete(LoginAttempt).where(LoginAttempt.at < since))
+        counts = dict(
+            (
+                await session.execute(
+                    select(LoginAttempt.key, func.count())
+                    .where(LoginAttempt.key.in_(keys), LoginAttempt.at >= since)
+                    .group_by(LoginAttempt.key)
+                )
+            ).tuples()
+        )
+        # The per-IP limit is wider: an office may share one address.
+        if counts.get(keys[0], 0) >= max_attempts or counts.get(keys[1], 0) >= max_attempts * 4:
+            raise RateLimited()
+        user = await session.scalar(select(User).where(User.email == email, User.active.is_(True)))
+        if user is not None and await verify_password(user.password_hash, password):
+            await session.execute(delete(LoginAttempt).where(LoginAttempt.key == keys[0]))
+            return user
+        # A miss still verifies against a dummy hash (passwords.py), so timing tells nothing.
+        if user is None:
+            await verify_password(None, password)
+        session.add_all([LoginAttempt(key=key) for key in keys])
+    return None
+
+
+async def set_user_locale(session: AsyncSession, user_id: int, locale: str) -> None:
+    async with session.begin():
+        await session.execute(update(User).where(User.id == user_id).values(locale=locale))
+
+
+async def load_user(session: AsyncSession, user_id: int) -> User | None:
+    return await session.scalar(select(User).where(User.id == user_id, User.active.is_(True)))
+
+
+async def program_default_locale(session: AsyncSession, principal: Principal) -> str | None:
+    return await session.scalar(select(Program.default_locale).where(visible_programs(principal)).limit(1))
+
+
+def _require_admin(principal: Principal) -> None:
+    if principal.role is not Role.ADMIN:
+        raise Forbidden()
+
+
+async def _visible_org_or_field_error(session: AsyncSession, principal: Principal, org_id: int, field: str) -> Org:
+    org = await session.scalar(select(Org).where(Org.id == org_id, visible_orgs(principal)))
+    if org is None:
+        raise ValidationFailed([FieldError((field,), N_("No such org."))])
+    return org
+
+
+@dataclass(frozen=True)
+class PartnerRow:
+    program: str
+    org_id: int
+    org: str
+    kind: str
+    tier: str
+    city: str | None
+    regions: list[str]
+    capacity: int | None
+
+
+async def partner_overview(session: AsyncSession, principal: Principal) -> list[PartnerRow]:
+    """The memberships the principal may see, best tier first."""
+    tier_order = {"platinum": 0, "gold": 1, "silver": 2, "registered": 3}
+    rows = await session.execute(
+        select(Program.name, Org, Membership)
+        .join(Membership, Membership.program_id == Program.id)
+        .join(Org, Org.id == Membership.org_id)
+        .where(visible_memberships(principal))
+    )
+    result = [
+        PartnerRow(program, org.id, org.name, org.kind, m.tier, org.city, list(m.regions), m.capacity)
+        for program, org, m in rows.tuples()
+    ]
+    return sorted(result, key=lambda row: (row.program, tier_order.get(row.tier, 9), row.org))

@@ -1,0 +1,119 @@
+"""The `incentives` command: serve, db upgrade, bootstrap, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from incentives.config import ConfigError, Settings
+from incentives.db import Database
+from incentives.errors import DomainError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="incentives", description="Partner incentive and engagement service.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="create or migrate the schema of DATABASE_URL")
+
+    boot = commands.add_parser("bootstrap", help="create a program, its manufacturer and an admin with a token")
+    boot.add_argument("--program", required=True)
+    boot.add_argument("--email", required=True)
+    boot.add_argument("--name")
+
+    commands.add_parser("demo", help="create the demo program (once) and print its logins")
+
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"incentives: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port, args.workers)
+    if args.command == "db":
+        from incentives.migrate import upgrade
+
+        upgrade(settings.database_url)
+        print(f"database is up to date: {_redact(settings.database_url)}")
+        return 0
+    if args.command == "bootstrap":
+        return asyncio.run(_bootstrap(settings, args.program, args.email, args.name))
+    return asyncio.run(_demo(settings))
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "incentives.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        ws="none",
+        log_level="info",
+    )
+    return 0
+
+
+async def _bootstrap(settings: Settings, program: str, email: str, name: str | None) -> int:
+    from email_validator import EmailNotValidError, validate_email
+
+    from incentives.accounts.services import bootstrap_program
+
+    try:
+        email = validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        print(f"incentives: invalid e-mail address: {exc}", file=sys.stderr)
+        return 2
+    if not program.strip() or len(program) > 200:
+        print("incentives: the program name must be 1 to 200 characters", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            result = await bootstrap_program(session, program=program.strip(), email=email, name=name)
+    except DomainError as exc:
+        print(f"incentives: {exc.detail}", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    print(json.dumps({"program_id": result.program_id, "user_id": result.user_id, "token": result.token}))
+    return 0
+
+
+async def _demo(settings: Settings) -> int:
+    from incentives.demo import PASSWORD, PROGRAM, create_demo
+
+    db = Database(settings.database_url)
+    try:
+        logins = await create_demo(db)
+    finally:
+        await db.dispose()
+    print(f"Demo program: {PROGRAM}")
+    print(f"Open {settings.base_url}/login — every demo user's password is: {PASSWORD}")
+    for login in logins:
+        print(f"  {login.role:<20} {login.email:<28} {login.locale:<3} {login.org}")
+    return 0
+
+
+def _redact(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""Translations (gettext catalogs under locales/), locale negotiation and Babel formatting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import io
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from babel import Locale
+from babel.dates import format_date as _format_date
+from babel.dates import format_datetime as _format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_decimal
+from babel.support import NullTranslations, Translations
+
+from incentives.config import SUPPORTED_LOCALES
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+BABEL_LOCALE = {"de": "de_DE", "en": "en_GB"}
+TIMEZONE = "Europe/Berlin"
+
+
+@functools.cache
+def translations(locale: str) -> NullTranslations:
+    """The catalog of `locale`, compiled from its .po file in memory, so no build step can go stale."""
+    po = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
+    if not po.exists():
+        return NullTranslations()
+    with po.open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer)
+
+
+def gettext(locale: str, message: str, **params: Any) -> str:
+    text = translations(locale).gettext(message)
+    return text % params if params else text
+
+
+def ngettext(locale: str, singular: str, plural: str, n: int, **params: Any) -> str:
+    text = translations(locale).ngettext(singular, plural, n)
+    return text % {"num": n, **params}
+
+
+def parse_accept_language(header: str | None) -> str | None:
+    """The first supported language in an Accept-Language header, honouring q-values."""
+    if not header:
+        return None
+    choices: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")):
+        lang, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        primary = lang.strip().split("-")[0].lower()
+        if primary in SUPPORTED_LOCALES and quality > 0:
+            choices.append((-quality, index, primary))
+    return min(choices)[2] if choices else None
+
+
+def negotiate_locale(
+    *,
+    user_setting: str | None,
+    explicit_choice: str | None,
+    accept_language: str | None,
+    program_default: str | None,
+    fallback: str,
+) -> str:
+    """User setting > explicit choice > Accept-Language > program default > site default."""
+    for candidate in (user_setting, explicit_choice, parse_accept_language(accept_language), program_default):
+        if candidate in SUPPORTED_LOCALES:
+            return candidate
+    return fallback
+
+
+def babel_locale(locale: str) -> Locale:
+    return Locale.parse(BABEL_LOCALE.get(locale, locale))
+
+
+def format_number(value: int | float | Decimal, locale: str) -> str:
+    return format_decimal(value, locale=babel_locale(locale))
+
+
+def format_money(amount: Decimal | int | float, currency: str, locale: str) -> str:
+    return format_currency(amount, currency, locale=babel_locale(locale))
+
+
+def format_date(value: dt.date | dt.datetime, locale: str, style: str = "medium") -> str:
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(_zone()).date()
+    return _format_date(value, format=style, locale=babel_locale(locale))
+
+
+def format_datetime(value: dt.datetime, locale: str, style: str = "medium") -> str:
+    return _format_datetime(value, format=style, tzinfo=_zone(), locale=babel_locale(locale))
+
+
+@functools.cache
+def _zone() -> dt.tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(TIMEZONE)

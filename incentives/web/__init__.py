@@ -1,0 +1,1 @@
+"""The Starlette web app: pages, HTMX fragments and the JSON API."""

@@ -1,0 +1,141 @@
+"""How an API endpoint is declared: auth, JSON body validation, Idempotency-Key, OpenAPI metadata.
+
+`Api.route` registers a handler once; the same declaration feeds the router, the request
+validation and the OpenAPI document, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from incentives import idempotency
+from incentives.accounts.scope import Principal
+from incentives.db import Database
+from incentives.errors import N_, DomainError, FieldError, Unauthorized, UnsupportedMediaType, ValidationFailed
+from incentives.web.problems import field_errors_from_pydantic
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[str, ...] = ()
+
+
+@dataclass
+class Api:
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        body: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        errors: tuple[str, ...] = (),
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(Endpoint(method, path, handler, summary, body, response, status, errors))
+            return handler
+
+        return register
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(e.path, _idempotent(e.handler) if e.method == "POST" else e.handler, methods=[e.method])
+            for e in self.endpoints
+        ]
+
+
+def principal(request: Request) -> Principal:
+    found: Principal | None = request.state.principal
+    if found is None:
+        raise Unauthorized(N_("A valid bearer token is required (Authorization: Bearer <token>)."))
+    return found
+
+
+def database(request: Request) -> Database:
+    db: Database = request.state.db
+    return db
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    """The JSON body validated against `model`, or a 415/422 problem naming each bad field."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise UnsupportedMediaType()
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(
+            [FieldError(("body",), N_("The body is not valid JSON."))], N_("The body is not valid JSON.")
+        ) from exc
+    if not isinstance(data, dict):
+        raise ValidationFailed([FieldError(("body",), N_("Must be an object."))])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(field_errors_from_pydantic(exc)) from exc
+
+
+def json_response(data: Any, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status_code)
+
+
+def _idempotent(handler: Handler) -> Handler:
+    """Honour Idempotency-Key: replay the first answer to the same request, refuse a different one."""
+
+    async def wrapped(request: Request) -> Response:
+        key = request.headers.get("idempotency-key")
+        if key is None:
+            return await handler(request)
+        who = principal(request)
+        if not key or len(key) > idempotency.MAX_KEY_LENGTH:
+            raise ValidationFailed(
+                [FieldError(("header", "Idempotency-Key"), N_("Must be 1 to 200 characters long."))]
+            )
+        db = database(request)
+        body = await request.body()
+        stored = await idempotency.claim(
+            db, who.user_id, key, idempotency.fingerprint(request.method, request.url.path, body)
+        )
+        if stored is not None:
+            status, content = stored
+            media = "application/problem+json" if status >= 400 else "application/json"
+            return Response(content, status_code=status, media_type=media, headers={"Idempotent-Replayed": "true"})
+        try:
+            response = await handler(request)
+        except DomainError as error:
+            from incentives.web.problems import problem_response
+
+            response = problem_response(error, request)
+        except BaseException:
+            await idempotency.release(db, who.user_id, key)
+            raise
+        if response.status_code >= 500:
+            await idempotency.release(db, who.user_id, key)
+        else:
+            await idempotency.complete(db, who.user_id, key, response.status_code, bytes(response.body))
+        return response
+
+    return wrapped

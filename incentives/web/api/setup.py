@@ -1,0 +1,103 @@
+"""Program set-up endpoints (API.md "Program set-up"): settings, orgs, memberships, users, tokens."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from incentives.accounts import services
+from incentives.web.api.base import Api, database, json_response, parse_body, principal
+from incentives.web.api.schemas import (
+    MembershipIn,
+    MembershipOut,
+    OrgIn,
+    OrgOut,
+    ProgramOut,
+    ProgramSettingsPatch,
+    TokenIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+)
+
+api = Api()
+
+
+def _path_id(request: Request, name: str = "id") -> int:
+    value: int = request.path_params[name]
+    return value
+
+
+@api.route("GET", "/api/v1/programs/{id:int}", summary="A program and its settings", response=ProgramOut)
+async def get_program(request: Request) -> Response:
+    async with database(request).reader() as session:
+        program = await services.get_program(session, principal(request), _path_id(request))
+    return json_response(ProgramOut.model_validate(program, from_attributes=True).model_dump())
+
+
+@api.route(
+    "PATCH",
+    "/api/v1/programs/{id:int}",
+    summary="Change program settings (admin)",
+    body=ProgramSettingsPatch,
+    response=ProgramOut,
+    errors=("forbidden", "validation_error"),
+)
+async def patch_program(request: Request) -> Response:
+    body = await parse_body(request, ProgramSettingsPatch)
+    async with database(request).session() as session:
+        program = await services.update_program_settings(
+            session, principal(request), _path_id(request), body.model_dump(exclude_unset=True)
+        )
+    return json_response(ProgramOut.model_validate(program, from_attributes=True).model_dump())
+
+
+@api.route(
+    "POST", "/api/v1/orgs", summary="Register an org (admin)", body=OrgIn, response=OrgOut, status=201,
+    errors=("forbidden", "validation_error"),
+)
+async def post_org(request: Request) -> Response:
+    body = await parse_body(request, OrgIn)
+    async with database(request).session() as session:
+        org = await services.create_org(session, principal(request), **body.model_dump())
+    return json_response(OrgOut.model_validate(org, from_attributes=True).model_dump(), 201)
+
+
+@api.route("GET", "/api/v1/orgs/{id:int}", summary="An org in your scope", response=OrgOut)
+async def get_org(request: Request) -> Response:
+    async with database(request).reader() as session:
+        org = await services.get_org(session, principal(request), _path_id(request))
+    return json_response(OrgOut.model_validate(org, from_attributes=True).model_dump())
+
+
+@api.route(
+    "POST", "/api/v1/memberships", summary="Join an org to a program (admin)", body=MembershipIn,
+    response=MembershipOut, status=201, errors=("forbidden", "duplicate", "validation_error"),
+)
+async def post_membership(request: Request) -> Response:
+    body = await parse_body(request, MembershipIn)
+    async with database(request).session() as session:
+        membership = await services.create_membership(session, principal(request), **body.model_dump())
+    return json_response(MembershipOut.model_validate(membership, from_attributes=True).model_dump(), 201)
+
+
+@api.route(
+    "POST", "/api/v1/users", summary="Create a user (admin)", body=UserIn, response=UserOut, status=201,
+    errors=("forbidden", "duplicate", "validation_error"),
+)
+async def post_user(request: Request) -> Response:
+    body = await parse_body(request, UserIn)
+    async with database(request).session() as session:
+        user = await services.create_user(session, principal(request), **body.model_dump())
+    return json_response(UserOut.model_validate(user, from_attributes=True).model_dump(), 201)
+
+
+@api.route(
+    "POST", "/api/v1/tokens", summary="Issue an API token (admin, or for yourself)", body=TokenIn,
+    response=TokenOut, status=201, errors=("forbidden", "validation_error"),
+)
+async def post_token(request: Request) -> Response:
+    body = await parse_body(request, TokenIn)
+    async with database(request).session() as session:
+        token = await services.create_token(session, principal(request), user_id=body.user_id)
+    return json_response(TokenOut(token=token, user_id=body.user_id).model_dump(), 201)

@@ -1,0 +1,103 @@
+"""The Starlette application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from asgi_csrf import asgi_csrf
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope, Send
+
+from incentives import i18n
+from incentives.config import Settings
+from incentives.db import Database
+from incentives.errors import N_, DomainError, Forbidden
+from incentives.web import pages
+from incentives.web.api.openapi import build_openapi
+from incentives.web.api.setup import api as setup_api
+from incentives.web.context import BodyLimitMiddleware, RequestContextMiddleware, is_api
+from incentives.web.errors import error_response, on_domain_error, on_http_exception, on_server_error
+from incentives.web.templating import make_templates
+
+STATIC_DIR = Path(__file__).parent / "static"
+APIS = [setup_api]
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    openapi = build_openapi(APIS)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        db = Database(settings.database_url)
+        for locale in ("de", "en"):
+            i18n.translations(locale)  # parse the catalogs once, before the first request
+        try:
+            yield {"db": db, "settings": settings, "templates": make_templates()}
+        finally:
+            await db.dispose()
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(openapi)
+
+    async def csrf_failed(scope: Scope, send: Send, message_id: Any) -> None:
+        async def no_body() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        error = Forbidden(N_("The form has expired or was sent from another site. Please reload the page and try again."))
+        response = await error_response(Request(scope, no_body), error)
+        await response(scope, no_body, send)
+
+    def skip_csrf(scope: Scope) -> bool:
+        # The API authenticates with bearer tokens only, never with the session cookie.
+        return is_api(scope)
+
+    routes = [
+        *pages.routes,
+        Route("/api/v1/openapi.json", openapi_json),
+        *[route for api in APIS for route in api.routes()],
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    middleware = [
+        Middleware(
+            SessionMiddleware,
+            secret_key=settings.secret_key,
+            session_cookie="incentives_session",
+            max_age=settings.session_max_age,
+            same_site="lax",
+            https_only=settings.production,
+        ),
+        Middleware(RequestContextMiddleware),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(
+            asgi_csrf,
+            signing_secret=settings.secret_key,
+            always_protect={"/login"},
+            skip_if_scope=skip_csrf,
+            cookie_secure=settings.production,
+            cookie_samesite="Lax",
+            send_csrf_failed=csrf_failed,
+        ),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={
+            DomainError: on_domain_error,
+            HTTPException: on_http_exception,
+            Exception: on_server_error,
+        },
+    )
+
+

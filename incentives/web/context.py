@@ -1,0 +1,116 @@
+"""Per-request context: who is asking (session or bearer token), in which language, and body limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from incentives.accounts.scope import Principal
+from incentives.accounts.services import load_user, program_default_locale, user_for_token
+from incentives.config import Settings
+from incentives.db import Database
+from incentives.errors import PayloadTooLarge
+from incentives.i18n import negotiate_locale, parse_accept_language
+
+
+def is_api(scope: Scope) -> bool:
+    return str(scope.get("path", "")).startswith("/api/")
+
+
+class RequestContextMiddleware:
+    """Loads the user (from the signed session cookie, or a bearer token on /api) and picks the locale.
+
+    Sets `request.state.user`, `.principal` and `.locale`. The API follows Accept-Language first, as
+    API.md promises; pages follow the user's setting, then their explicit choice, then the browser.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state: dict[str, Any] = scope.setdefault("state", {})
+        db: Database = state["db"]
+        settings: Settings = state["settings"]
+        headers = Headers(scope=scope)
+        session: dict[str, Any] = scope.get("session", {})
+        user = None
+        program_locale = None
+        async with db.reader() as dbs:
+            if is_api(scope):
+                auth = headers.get("authorization", "")
+                if auth[:7].lower() == "bearer ":
+                    user = await user_for_token(dbs, auth[7:].strip())
+            elif isinstance(session.get("uid"), int):
+                user = await load_user(dbs, session["uid"])
+                if user is None:
+                    session.pop("uid", None)
+            if user is not None:
+                program_locale = await program_default_locale(dbs, Principal.of(user))
+        state["user"] = user
+        state["principal"] = Principal.of(user) if user is not None else None
+        accept = headers.get("accept-language")
+        if is_api(scope):
+            state["locale"] = parse_accept_language(accept) or (user.locale if user else None) or settings.default_locale
+        else:
+            state["locale"] = negotiate_locale(
+                user_setting=user.locale if user else None,
+                explicit_choice=session.get("locale"),
+                accept_language=accept,
+                program_default=program_locale,
+                fallback=settings.default_locale,
+            )
+        await self.app(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies above the configured size, by Content-Length or while streaming."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._reject(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise PayloadTooLarge()
+            return message
+
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except PayloadTooLarge:
+            if started:
+                raise
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from incentives.web.errors import error_response  # the page renderer lives with the handlers
+
+        response: Response = await error_response(Request(scope, receive), PayloadTooLarge())
+        await response(scope, receive, send)

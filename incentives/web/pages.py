@@ -1,0 +1,134 @@
+"""Pages: login, logout, language switch, the dashboard and program settings."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from incentives.accounts import services
+from incentives.accounts.roles import KIND_LABELS, TIER_LABELS, Role
+from incentives.accounts.scope import Principal
+from incentives.config import SUPPORTED_LOCALES, Settings
+from incentives.db import Database
+from incentives.errors import N_, RateLimited, Unauthorized
+from incentives.web.templating import render
+
+
+def _principal(request: Request) -> Principal:
+    found: Principal | None = request.state.principal
+    if found is None:
+        raise Unauthorized()
+    return found
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.state.db
+    return db
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths: an open redirect after login would be a phishing tool."""
+    if not target:
+        return "/dashboard"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/dashboard"
+    return target
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/dashboard" if request.state.user else "/login", status_code=303)
+
+
+async def login(request: Request) -> Response:
+    next_url = _safe_next(request.query_params.get("next"))
+    if request.method == "GET":
+        if request.state.user is not None:
+            return RedirectResponse(next_url, status_code=303)
+        return render(request, "accounts/login.html", {"next": next_url})
+    form = await request.form()
+    email = str(form.get("email", "")).strip()
+    password = str(form.get("password", ""))
+    next_url = _safe_next(str(form.get("next", "")))
+    settings: Settings = request.state.settings
+    error = None
+    if not email or not password:
+        error = N_("Please enter your e-mail address and password.")
+    else:
+        try:
+            async with _db(request).session() as session:
+                user = await services.authenticate(
+                    session,
+                    email=email,
+                    password=password,
+                    client_ip=request.client.host if request.client else "unknown",
+                    max_attempts=settings.login_attempts_per_window,
+                    window_seconds=settings.login_window_seconds,
+                )
+        except RateLimited as exc:
+            return render(
+                request, "accounts/login.html", {"next": next_url, "email": email, "error": exc.title}, status_code=429
+            )
+        if user is None:
+            error = N_("E-mail address or password is wrong.")
+        else:
+            request.session.clear()
+            request.session["uid"] = user.id
+            return RedirectResponse(next_url, status_code=303)
+    return render(request, "accounts/login.html", {"next": next_url, "email": email, "error": error}, status_code=400)
+
+
+async def logout(request: Request) -> Response:
+    locale = request.session.get("locale")
+    request.session.clear()
+    if locale:
+        request.session["locale"] = locale
+    return RedirectResponse("/login", status_code=303)
+
+
+async def set_language(request: Request) -> Response:
+    form = await request.form()
+    locale = str(form.get("locale", ""))
+    if locale in SUPPORTED_LOCALES:
+        request.session["locale"] = locale
+        if request.state.user is not None:
+            async with _db(request).session() as session:
+                await services.set_user_locale(session, request.state.user.id, locale)
+    return RedirectResponse(_safe_next(str(form.get("next", ""))), status_code=303)
+
+
+async def dashboard(request: Request) -> Response:
+    principal = _principal(request)
+    async with _db(request).reader() as session:
+        org = await services.get_org(session, principal, principal.org_id)
+        partners = await services.partner_overview(session, principal)
+        program = (
+            await services.get_program(session, principal, principal.program_id)
+            if principal.program_id is not None
+            else None
+        )
+    return render(
+        request,
+        "accounts/dashboard.html",
+        {
+            "org": org,
+            "partners": partners,
+            "program": program,
+            "role": principal.role,
+            "Role": Role,
+            "tiers": TIER_LABELS,
+            "kinds": KIND_LABELS,
+        },
+    )
+
+
+routes = [
+    Route("/", home),
+    Route("/login", login, methods=["GET", "POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/language", set_language, methods=["POST"]),
+    Route("/dashboard", dashboard),
+]

@@ -1,0 +1,92 @@
+"""Jinja2 templates with per-request gettext and Babel filters, and the HTMX helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+from jinja2_fragments.starlette import Jinja2Blocks
+from starlette.requests import Request
+from starlette.responses import Response
+
+from incentives import i18n
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return i18n.translations(context["locale"]).gettext(message)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
+    return i18n.translations(context["locale"]).ngettext(singular, plural, n)
+
+
+@pass_context
+def _number(context: Context, value: Any) -> str:
+    return i18n.format_number(value, context["locale"])
+
+
+@pass_context
+def _money(context: Context, value: Any, currency: str = "EUR") -> str:
+    return i18n.format_money(value, currency, context["locale"])
+
+
+@pass_context
+def _date(context: Context, value: Any, style: str = "medium") -> str:
+    return i18n.format_date(value, context["locale"], style)
+
+
+@pass_context
+def _datetime(context: Context, value: Any, style: str = "medium") -> str:
+    return i18n.format_datetime(value, context["locale"], style)
+
+
+def make_templates() -> Jinja2Blocks:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(number=_number, money=_money, date=_date, datetime=_datetime)
+    return Jinja2Blocks(env=env)
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    block: str | None = None,
+) -> Response:
+    """Render a page, or only `block` of it for an HTMX request."""
+    templates: Jinja2Blocks = request.state.templates
+    csrf = request.scope.get("csrftoken")
+    full = {
+        "request": request,
+        "locale": request.state.locale,
+        "user": getattr(request.state, "user", None),
+        "csrftoken": csrf() if callable(csrf) else "",
+        **(context or {}),
+    }
+    kwargs: dict[str, Any] = {"block_name": block} if block and is_htmx(request) else {}
+    response = templates.TemplateResponse(request, template, full, status_code=status_code, **kwargs)
+    response.headers["Vary"] = "HX-Request, Cookie, Accept-Language"
+    response.headers["Content-Language"] = request.state.locale
+    return response
+
+
+def hx_redirect(url: str) -> Response:
+    return Response(status_code=204, headers={"HX-Redirect": url})
