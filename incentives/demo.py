@@ -17,28 +17,138 @@ PASSWORD = "demo-passwort-2026"  # noqa: S105 - printed for the demo users, neve
 
 # name, city, country, lat, lon, tier, regions, competencies, certifications, capacity, below the distributor
 RESELLERS = [
-    ("Klimatechnik Huber GmbH", "München", "DE", 48.137, 11.575, "platinum", ["DE-80", "DE-81", "DE-85"],
-     ["heat_pumps", "solar"], ["helios_certified_installer"], 25, True),
-    ("Bauer Haustechnik", "Augsburg", "DE", 48.371, 10.898, "gold", ["DE-86"], ["heat_pumps"],
-     ["helios_certified_installer"], 12, True),
-    ("Energie Schmid KG", "Regensburg", "DE", 49.013, 12.101, "silver", ["DE-93"], ["heat_pumps", "ventilation"],
-     [], 8, True),
-    ("Wärme & Sonne Berlin", "Berlin", "DE", 52.520, 13.405, "gold", ["DE-10", "DE-12", "DE-13"], ["heat_pumps"],
-     ["helios_certified_installer"], 15, False),
-    ("Nordhaus Energietechnik", "Hamburg", "DE", 53.551, 9.993, "platinum", ["DE-20", "DE-21", "DE-22"],
-     ["heat_pumps", "solar", "storage"], ["helios_certified_installer", "helios_service_partner"], 30, False),
+    (
+        "Klimatechnik Huber GmbH",
+        "München",
+        "DE",
+        48.137,
+        11.575,
+        "platinum",
+        ["DE-80", "DE-81", "DE-85"],
+        ["heat_pumps", "solar"],
+        ["helios_certified_installer"],
+        25,
+        True,
+    ),
+    (
+        "Bauer Haustechnik",
+        "Augsburg",
+        "DE",
+        48.371,
+        10.898,
+        "gold",
+        ["DE-86"],
+        ["heat_pumps"],
+        ["helios_certified_installer"],
+        12,
+        True,
+    ),
+    (
+        "Energie Schmid KG",
+        "Regensburg",
+        "DE",
+        49.013,
+        12.101,
+        "silver",
+        ["DE-93"],
+        ["heat_pumps", "ventilation"],
+        [],
+        8,
+        True,
+    ),
+    (
+        "Wärme & Sonne Berlin",
+        "Berlin",
+        "DE",
+        52.520,
+        13.405,
+        "gold",
+        ["DE-10", "DE-12", "DE-13"],
+        ["heat_pumps"],
+        ["helios_certified_installer"],
+        15,
+        False,
+    ),
+    (
+        "Nordhaus Energietechnik",
+        "Hamburg",
+        "DE",
+        53.551,
+        9.993,
+        "platinum",
+        ["DE-20", "DE-21", "DE-22"],
+        ["heat_pumps", "solar", "storage"],
+        ["helios_certified_installer", "helios_service_partner"],
+        30,
+        False,
+    ),
     ("Rheinland Heizung", "Köln", "DE", 50.938, 6.960, "silver", ["DE-50", "DE-51"], ["heat_pumps"], [], 6, False),
-    ("Main-Energie Service", "Frankfurt am Main", "DE", 50.110, 8.682, "gold", ["DE-60", "DE-61", "DE-63"],
-     ["heat_pumps", "ventilation"], ["helios_service_partner"], 14, False),
+    (
+        "Main-Energie Service",
+        "Frankfurt am Main",
+        "DE",
+        50.110,
+        8.682,
+        "gold",
+        ["DE-60", "DE-61", "DE-63"],
+        ["heat_pumps", "ventilation"],
+        ["helios_service_partner"],
+        14,
+        False,
+    ),
     ("Schwaben Wärme", "Stuttgart", "DE", 48.776, 9.183, "registered", ["DE-70"], ["heat_pumps"], [], 4, True),
-    ("Sachsen Solar & Wärme", "Leipzig", "DE", 51.340, 12.375, "silver", ["DE-04"], ["solar", "heat_pumps"], [], 7,
-     False),
-    ("Alpen Haustechnik", "Innsbruck", "AT", 47.269, 11.404, "gold", ["AT-60", "AT-61"], ["heat_pumps"],
-     ["helios_certified_installer"], 10, False),
-    ("Wien Energie Partner", "Wien", "AT", 48.208, 16.373, "registered", ["AT-10", "AT-11"], ["heat_pumps"], [], 5,
-     False),
-    ("Zürich Wärmesysteme", "Zürich", "CH", 47.377, 8.541, "silver", ["CH-80"], ["heat_pumps", "storage"], [], 6,
-     False),
+    (
+        "Sachsen Solar & Wärme",
+        "Leipzig",
+        "DE",
+        51.340,
+        12.375,
+        "silver",
+        ["DE-04"],
+        ["solar", "heat_pumps"],
+        [],
+        7,
+        False,
+    ),
+    (
+        "Alpen Haustechnik",
+        "Innsbruck",
+        "AT",
+        47.269,
+        11.404,
+        "gold",
+        ["AT-60", "AT-61"],
+        ["heat_pumps"],
+        ["helios_certified_installer"],
+        10,
+        False,
+    ),
+    (
+        "Wien Energie Partner",
+        "Wien",
+        "AT",
+        48.208,
+        16.373,
+        "registered",
+        ["AT-10", "AT-11"],
+        ["heat_pumps"],
+        [],
+        5,
+        False,
+    ),
+    (
+        "Zürich Wärmesysteme",
+        "Zürich",
+        "CH",
+        47.377,
+        8.541,
+        "silver",
+        ["CH-80"],
+        ["heat_pumps", "storage"],
+        [],
+        6,
+        False,
+    ),
 ]
 
 
@@ -62,7 +172,12 @@ async def create_demo(db: Database) -> list[DemoLogin]:
 async def _create(db: Database) -> None:
     async with db.session() as session:
         boot = await services.bootstrap_program(
-            session, program=PROGRAM, email="admin@helios.example", name="Sabine Keller", password=PASSWORD
+            session,
+            program=PROGRAM,
+            manufacturer="Helios Wärmepumpen GmbH",
+            email="admin@helios.example",
+            name="Sabine Keller",
+            password=PASSWORD,
         )
     async with db.session() as session:
         admin = Principal.of(await session.get_one(User, boot.user_id))
@@ -82,27 +197,54 @@ async def _create(db: Database) -> None:
     await user("pam.en@helios.example", "Emma Clarke", manufacturer_id, Role.PARTNER_MANAGER, "en")
 
     async with db.session() as session:
-        agency = await services.create_org(session, admin, name="LeadWerk Agentur", kind="agency", country="DE",
-                                           city="Nürnberg")
+        agency = await services.create_org(
+            session, admin, name="LeadWerk Agentur", kind="agency", country="DE", city="Nürnberg"
+        )
     await user("agentur@leadwerk.example", "Jonas Weber", agency.id, Role.AGENCY, "de")
 
     async with db.session() as session:
-        distributor = await services.create_org(session, admin, name="Elektro-Großhandel Süd", kind="distributor",
-                                                country="DE", city="München", lat=48.14, lon=11.58)
+        distributor = await services.create_org(
+            session,
+            admin,
+            name="Elektro-Großhandel Süd",
+            kind="distributor",
+            country="DE",
+            city="München",
+            lat=48.14,
+            lon=11.58,
+        )
     async with db.session() as session:
-        await services.create_membership(session, admin, program_id=boot.program_id, org_id=distributor.id,
-                                         tier="gold", competencies=["distribution"], certifications=[],
-                                         regions=["DE-8", "DE-9"], capacity=None)
+        await services.create_membership(
+            session,
+            admin,
+            program_id=boot.program_id,
+            org_id=distributor.id,
+            tier="gold",
+            competencies=["distribution"],
+            certifications=[],
+            regions=["DE-8", "DE-9"],
+            capacity=None,
+        )
     await user("distributor@egs.example", "Martina Fuchs", distributor.id, Role.DISTRIBUTOR_MANAGER, "de")
 
     for index, (name, city, country, lat, lon, tier, regions, comps, certs, capacity, below) in enumerate(RESELLERS):
         async with db.session() as session:
-            org = await services.create_org(session, admin, name=name, kind="reseller", country=country, city=city,
-                                            lat=lat, lon=lon)
+            org = await services.create_org(
+                session, admin, name=name, kind="reseller", country=country, city=city, lat=lat, lon=lon
+            )
         async with db.session() as session:
-            await services.create_membership(session, admin, program_id=boot.program_id, org_id=org.id, tier=tier,
-                                             competencies=comps, certifications=certs, regions=regions,
-                                             capacity=capacity, distributor_id=distributor.id if below else None)
+            await services.create_membership(
+                session,
+                admin,
+                program_id=boot.program_id,
+                org_id=org.id,
+                tier=tier,
+                competencies=comps,
+                certifications=certs,
+                regions=regions,
+                capacity=capacity,
+                distributor_id=distributor.id if below else None,
+            )
         slug = f"reseller{index + 1:02d}"
         english = index % 4 == 3  # every fourth reseller's people read English
         locale = "en" if english else "de"
@@ -121,7 +263,7 @@ async def _logins(db: Database) -> list[DemoLogin]:
             .where(User.email.like("%.example"))
             .order_by(User.id)
         )
-        logins = [DemoLogin(role, email, org, locale or "") for role, email, org, locale in rows.tuples()]
+        logins = [DemoLogin(role, email, org, locale or "") for role, email, org, locale in rows.all()]
     assert program_id is not None
     # One login per role and language is enough to show; the rest follow the same pattern.
     seen: set[tuple[str, str]] = set()

@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import httpx
 import pytest
 import uvicorn
 from sqlalchemy import text
+from starlette.routing import BaseRoute
 
 import incentives.models  # noqa: F401 - every table on the metadata
 from incentives.config import Settings
@@ -100,24 +102,29 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
-    """The real app on uvicorn in a thread, on a free loopback port; yields its base URL."""
+def run_server(settings: Settings, extra_routes: list[BaseRoute] | None = None) -> Iterator[str]:
+    """Serve the real app on uvicorn in a thread, on a free loopback port; yields its base URL."""
+    app = create_app(settings)
+    app.router.routes.extend(extra_routes or [])
     port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", ws="none",
-                            lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
-    for _ in range(500):
+    for _ in range(1000):
         if srv.started:
             break
         if not thread.is_alive():
             raise RuntimeError("server did not start")
-        threading.Event().wait(0.01)
+        time.sleep(0.01)
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[str]:
+    yield from run_server(settings)
 
 
 @pytest.fixture

@@ -52,7 +52,11 @@ async def make_program(db: Database, name: str | None = None) -> ProgramWorld:
 async def make_org(db: Database, world: ProgramWorld, kind: str = "reseller", **fields: object) -> int:
     async with db.session() as session:
         org = await services.create_org(
-            session, world.admin.principal, name=str(fields.pop("name", fake.company())), kind=kind, country="DE",
+            session,
+            world.admin.principal,
+            name=str(fields.pop("name", fake.company())),
+            kind=kind,
+            country="DE",
             **fields,  # type: ignore[arg-type]
         )
     return org.id
@@ -64,8 +68,15 @@ async def make_member(
     org_id = await make_org(db, world, kind)
     async with db.session() as session:
         await services.create_membership(
-            session, world.admin.principal, program_id=world.program_id, org_id=org_id, tier=tier,
-            competencies=["heat_pumps"], certifications=[], regions=["DE-80"], distributor_id=distributor_id,
+            session,
+            world.admin.principal,
+            program_id=world.program_id,
+            org_id=org_id,
+            tier=tier,
+            competencies=["heat_pumps"],
+            certifications=[],
+            regions=["DE-80"],
+            distributor_id=distributor_id,
         )
     return org_id
 
@@ -74,7 +85,13 @@ async def make_user(db: Database, world: ProgramWorld, org_id: int, role: Role, 
     email = f"user{next(_seq)}@example.com"
     async with db.session() as session:
         user = await services.create_user(
-            session, world.admin.principal, email=email, name=fake.name(), org_id=org_id, role=role, locale=locale,
+            session,
+            world.admin.principal,
+            email=email,
+            name=fake.name(),
+            org_id=org_id,
+            role=role,
+            locale=locale,
             password=PASSWORD,
         )
     async with db.session() as session:

@@ -128,4 +128,3 @@ class LoginAttempt(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(300))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-

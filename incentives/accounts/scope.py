@@ -74,11 +74,10 @@ def visible_users(principal: Principal) -> ColumnElement[bool]:
     return org_clause
 
 
-def _partner_orgs(principal: Principal) -> Select[tuple[int]]:
+def _partner_orgs(principal: Principal) -> Select[int]:
     if principal.role is Role.DISTRIBUTOR_MANAGER:
         below = select(Membership.org_id).where(Membership.distributor_id == principal.org_id)
         return select(Org.id).where(or_(Org.id == principal.org_id, Org.id.in_(below)))
     if principal.role in (Role.RESELLER_MANAGER, Role.RESELLER_REP):
         return select(Org.id).where(Org.id == principal.org_id)
     return select(Org.id).where(false())
-

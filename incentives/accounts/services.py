@@ -22,7 +22,7 @@ from incentives.accounts.scope import Principal, visible_memberships, visible_or
 from incentives.db import utcnow
 from incentives.errors import N_, Duplicate, FieldError, Forbidden, NotFound, RateLimited, ValidationFailed
 
-TOKEN_PREFIX = "inc_"
+TOKEN_PREFIX = "inc_"  # noqa: S105 - a public marker, not a secret
 PROGRAM_SETTINGS = (
     "escalation_hours",
     "offer_wave_size",
@@ -53,24 +53,30 @@ def hash_token(token: str) -> str:
 
 
 async def bootstrap_program(
-    session: AsyncSession, *, program: str, email: str, name: str | None = None, password: str | None = None
+    session: AsyncSession,
+    *,
+    program: str,
+    email: str,
+    name: str | None = None,
+    password: str | None = None,
+    manufacturer: str | None = None,
 ) -> Bootstrap:
     """A new program with its manufacturer org and a first admin holding an API token."""
     async with session.begin():
         if await session.scalar(select(Program.id).where(Program.name == program)) is not None:
             raise Duplicate(N_("A program with this name already exists."))
-        manufacturer = Org(name=program, kind=OrgKind.MANUFACTURER, country="DE")
-        session.add(manufacturer)
+        manufacturer_org = Org(name=manufacturer or program, kind=OrgKind.MANUFACTURER, country="DE")
+        session.add(manufacturer_org)
         await session.flush()
-        prog = Program(name=program, manufacturer_id=manufacturer.id)
+        prog = Program(name=program, manufacturer_id=manufacturer_org.id)
         session.add(prog)
         await session.flush()
-        manufacturer.registered_by_program_id = prog.id
+        manufacturer_org.registered_by_program_id = prog.id
         user = await _new_user(
             session,
             email=email,
             name=name or email.split("@")[0],
-            org=manufacturer,
+            org=manufacturer_org,
             role=Role.ADMIN,
             program_id=prog.id,
             locale=None,
@@ -205,14 +211,22 @@ async def create_user(
         if ORG_KIND_OF_ROLE[role_] != org.kind:
             raise ValidationFailed([FieldError(("role",), N_("This role does not fit the kind of the org."))])
         if role_ in (Role.ADMIN, Role.PARTNER_MANAGER):
-            manufacturer_id = await session.scalar(select(Program.manufacturer_id).where(Program.id == principal.program_id))
+            manufacturer_id = await session.scalar(
+                select(Program.manufacturer_id).where(Program.id == principal.program_id)
+            )
             if org.id != manufacturer_id:
                 raise ValidationFailed([FieldError(("org_id",), N_("Must be the manufacturer of your program."))])
         program_id = principal.program_id if role_ in PROGRAM_ROLES else None
-        user = await _new_user(
-            session, email=email, name=name, org=org, role=role_, program_id=program_id, locale=locale, password=password
+        return await _new_user(
+            session,
+            email=email,
+            name=name,
+            org=org,
+            role=role_,
+            program_id=program_id,
+            locale=locale,
+            password=password,
         )
-    return user
 
 
 async def _new_user(
@@ -310,7 +324,7 @@ async def authenticate(
                     .where(LoginAttempt.key.in_(keys), LoginAttempt.at >= since)
                     .group_by(LoginAttempt.key)
                 )
-            ).tuples()
+            ).all()
         )
         # The per-IP limit is wider: an office may share one address.
         if counts.get(keys[0], 0) >= max_attempts or counts.get(keys[1], 0) >= max_attempts * 4:
@@ -374,6 +388,6 @@ async def partner_overview(session: AsyncSession, principal: Principal) -> list[
     )
     result = [
         PartnerRow(program, org.id, org.name, org.kind, m.tier, org.city, list(m.regions), m.capacity)
-        for program, org, m in rows.tuples()
+        for program, org, m in rows.all()
     ]
     return sorted(result, key=lambda row: (row.program, tier_order.get(row.tier, 9), row.org))

@@ -54,7 +54,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         async def no_body() -> dict[str, Any]:
             return {"type": "http.request", "body": b"", "more_body": False}
 
-        error = Forbidden(N_("The form has expired or was sent from another site. Please reload the page and try again."))
+        error = Forbidden(
+            N_("The form has expired or was sent from another site. Please reload the page and try again.")
+        )
         response = await error_response(Request(scope, no_body), error)
         await response(scope, no_body, send)
 
@@ -99,5 +101,3 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Exception: on_server_error,
         },
     )
-
-

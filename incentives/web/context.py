@@ -57,7 +57,9 @@ class RequestContextMiddleware:
         state["principal"] = Principal.of(user) if user is not None else None
         accept = headers.get("accept-language")
         if is_api(scope):
-            state["locale"] = parse_accept_language(accept) or (user.locale if user else None) or settings.default_locale
+            state["locale"] = (
+                parse_accept_language(accept) or (user.locale if user else None) or settings.default_locale
+            )
         else:
             state["locale"] = negotiate_locale(
                 user_setting=user.locale if user else None,

@@ -111,9 +111,7 @@ def _idempotent(handler: Handler) -> Handler:
             return await handler(request)
         who = principal(request)
         if not key or len(key) > idempotency.MAX_KEY_LENGTH:
-            raise ValidationFailed(
-                [FieldError(("header", "Idempotency-Key"), N_("Must be 1 to 200 characters long."))]
-            )
+            raise ValidationFailed([FieldError(("header", "Idempotency-Key"), N_("Must be 1 to 200 characters long."))])
         db = database(request)
         body = await request.body()
         stored = await idempotency.claim(

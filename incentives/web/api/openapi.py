@@ -10,8 +10,14 @@ from incentives import __version__
 from incentives.web.api.base import Api
 
 _STATUS_OF_CODE = {
-    "unauthorized": "401", "forbidden": "403", "not_found": "404", "duplicate": "409",
-    "idempotency_conflict": "409", "invalid_state": "409", "validation_error": "422", "rate_limited": "429",
+    "unauthorized": "401",
+    "forbidden": "403",
+    "not_found": "404",
+    "duplicate": "409",
+    "idempotency_conflict": "409",
+    "invalid_state": "409",
+    "validation_error": "422",
+    "rate_limited": "429",
 }
 
 

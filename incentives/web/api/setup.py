@@ -53,7 +53,12 @@ async def patch_program(request: Request) -> Response:
 
 
 @api.route(
-    "POST", "/api/v1/orgs", summary="Register an org (admin)", body=OrgIn, response=OrgOut, status=201,
+    "POST",
+    "/api/v1/orgs",
+    summary="Register an org (admin)",
+    body=OrgIn,
+    response=OrgOut,
+    status=201,
     errors=("forbidden", "validation_error"),
 )
 async def post_org(request: Request) -> Response:
@@ -71,8 +76,13 @@ async def get_org(request: Request) -> Response:
 
 
 @api.route(
-    "POST", "/api/v1/memberships", summary="Join an org to a program (admin)", body=MembershipIn,
-    response=MembershipOut, status=201, errors=("forbidden", "duplicate", "validation_error"),
+    "POST",
+    "/api/v1/memberships",
+    summary="Join an org to a program (admin)",
+    body=MembershipIn,
+    response=MembershipOut,
+    status=201,
+    errors=("forbidden", "duplicate", "validation_error"),
 )
 async def post_membership(request: Request) -> Response:
     body = await parse_body(request, MembershipIn)
@@ -82,7 +92,12 @@ async def post_membership(request: Request) -> Response:
 
 
 @api.route(
-    "POST", "/api/v1/users", summary="Create a user (admin)", body=UserIn, response=UserOut, status=201,
+    "POST",
+    "/api/v1/users",
+    summary="Create a user (admin)",
+    body=UserIn,
+    response=UserOut,
+    status=201,
     errors=("forbidden", "duplicate", "validation_error"),
 )
 async def post_user(request: Request) -> Response:
@@ -93,8 +108,13 @@ async def post_user(request: Request) -> Response:
 
 
 @api.route(
-    "POST", "/api/v1/tokens", summary="Issue an API token (admin, or for yourself)", body=TokenIn,
-    response=TokenOut, status=201, errors=("forbidden", "validation_error"),
+    "POST",
+    "/api/v1/tokens",
+    summary="Issue an API token (admin, or for yourself)",
+    body=TokenIn,
+    response=TokenOut,
+    status=201,
+    errors=("forbidden", "validation_error"),
 )
 async def post_token(request: Request) -> Response:
     body = await parse_body(request, TokenIn)

@@ -1,0 +1,94 @@
+"""Screenshots of the pages in German and English, desktop and phone width, on fresh demo data.
+
+Usage: .venv/bin/python scripts/screenshots.py [OUT_DIR]   (default: screenshots/)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+from playwright.async_api import async_playwright
+
+from incentives.config import Settings
+from incentives.db import Database
+from incentives.demo import PASSWORD, create_demo
+from incentives.migrate import upgrade
+from incentives.web.app import create_app
+
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+PAGES = [  # (name, login e-mail or None, path)
+    ("login", None, "/login"),
+    ("dashboard-admin", "admin@helios.example", "/dashboard"),
+    ("dashboard-distributor", "distributor@egs.example", "/dashboard"),
+    ("dashboard-reseller", "manager@reseller01.example", "/dashboard"),
+    ("not-found", None, "/nothing-here"),
+]
+
+
+async def shoot(base: str, out: Path) -> None:
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-gpu",
+            ],
+        )
+        for locale in ("de", "en"):
+            for view, size in VIEWPORTS.items():
+                for name, email, path in PAGES:
+                    context = await browser.new_context(viewport=size, locale=locale)  # type: ignore[arg-type]
+                    page = await context.new_page()
+                    await page.set_extra_http_headers({"Accept-Language": locale})
+                    if email:
+                        await page.goto(f"{base}/login")
+                        await page.fill("#email", email)
+                        await page.fill("#password", PASSWORD)
+                        await page.click("button.primary")
+                        # Force the screenshot language regardless of the demo user's own setting.
+                        await page.select_option("#locale-switch", locale)
+                        await page.click(".lang button")
+                    await page.goto(base + path)
+                    await page.screenshot(path=str(out / f"{name}-{locale}-{view}.png"), full_page=True)
+                    await context.close()
+        await browser.close()
+
+
+def main() -> None:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/shots.db"
+    upgrade(url)
+
+    async def demo() -> None:
+        db = Database(url)
+        await create_demo(db)
+        await db.dispose()
+
+    asyncio.run(demo())
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(Settings(database_url=url)), port=8765, log_level="warning", ws="none")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        asyncio.run(shoot("http://127.0.0.1:8765", out))
+    finally:
+        server.should_exit = True
+        thread.join()
+    print(f"screenshots in {out}/")
+
+
+if __name__ == "__main__":
+    main()

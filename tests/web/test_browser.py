@@ -1,0 +1,52 @@
+"""A real Chromium logs in, switches the language and sees German text."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from playwright.async_api import async_playwright, expect
+
+from incentives.accounts.roles import Role
+from incentives.db import Database
+from tests.factories import PASSWORD, make_member, make_program, make_user
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-gpu",
+    "--disable-quic",
+]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_log_in_switch_to_german_on_a_phone(db: Database, server: str) -> None:
+    world = await make_program(db)
+    org = await make_member(db, world)
+    manager = await make_user(db, world, org, Role.RESELLER_MANAGER)  # no language setting yet
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page(locale="en-GB", viewport={"width": 390, "height": 844})
+        await page.goto(f"{server}/dashboard")
+        await expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+        await page.get_by_label("E-mail address").fill(manager.email)
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Log in").click()
+        await expect(page.get_by_role("heading", name="Your programs")).to_be_visible()
+        await page.get_by_label("Language").select_option("de")
+        await page.get_by_role("button", name="Switch language").click()
+        await expect(page.get_by_role("heading", name="Ihre Programme")).to_be_visible()
+        await expect(page.get_by_role("button", name="Abmelden")).to_be_visible()
+        assert await page.locator("html").get_attribute("lang") == "de"
+        # Remembered: a new browser context that logs in as the same user is German at once.
+        fresh = await browser.new_page(locale="en-GB")
+        await fresh.goto(f"{server}/login")
+        await fresh.get_by_label("E-mail address").fill(manager.email)
+        await fresh.get_by_label("Password").fill(PASSWORD)
+        await fresh.get_by_role("button", name="Log in").click()
+        await expect(fresh.get_by_role("button", name="Abmelden")).to_be_visible()
+        await browser.close()
