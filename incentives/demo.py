@@ -263,7 +263,7 @@ async def _logins(db: Database) -> list[DemoLogin]:
             .where(User.email.like("%.example"))
             .order_by(User.id)
         )
-        logins = [DemoLogin(role, email, org, locale or "") for role, email, org, locale in rows.all()]
+        logins = [DemoLogin(role, email, org, locale or "auto") for role, email, org, locale in rows.all()]
     assert program_id is not None
     # One login per role and language is enough to show; the rest follow the same pattern.
     seen: set[tuple[str, str]] = set()
