@@ -14,7 +14,10 @@ from incentives.accounts.scope import Principal
 from incentives.config import SUPPORTED_LOCALES, Settings
 from incentives.db import Database
 from incentives.errors import N_, RateLimited, Unauthorized
+from incentives.web import nav
 from incentives.web.templating import render
+
+nav.register("/dashboard", N_("Overview"), set(Role), order=0)
 
 
 def _principal(request: Request) -> Principal:

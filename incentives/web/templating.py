@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from incentives import i18n
+from incentives.web import nav
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -74,10 +75,12 @@ def render(
     """Render a page, or only `block` of it for an HTMX request."""
     templates: Jinja2Blocks = request.state.templates
     csrf = request.scope.get("csrftoken")
+    user = getattr(request.state, "user", None)
     full = {
         "request": request,
         "locale": request.state.locale,
-        "user": getattr(request.state, "user", None),
+        "user": user,
+        "nav": nav.items_for(user.role if user else None),
         "csrftoken": csrf() if callable(csrf) else "",
         **(context or {}),
     }
