@@ -1,4 +1,4 @@
-"""The `incentives` command: serve, db upgrade, bootstrap, demo."""
+"""The `incentives` command: serve, db upgrade, bootstrap, demo, ledger verify."""
 
 from __future__ import annotations
 
@@ -31,6 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     boot.add_argument("--name")
 
     commands.add_parser("demo", help="create the demo program (once) and print its logins")
+    commands.add_parser("sweep", help="run every due periodic job once (escalation, feedback due, expiry, ...)")
+
+    ledger = commands.add_parser("ledger", help="the points ledger")
+    ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
+    ledger_commands.add_parser(
+        "verify", help="recompute every balance and lot from the transfers; exit 1 on a difference"
+    )
 
     args = parser.parse_args(argv)
     try:
@@ -48,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "bootstrap":
         return asyncio.run(_bootstrap(settings, args.program, args.email, args.name))
+    if args.command == "sweep":
+        return asyncio.run(_sweep(settings))
+    if args.command == "ledger":
+        return asyncio.run(_ledger_verify(settings))
     return asyncio.run(_demo(settings))
 
 
@@ -106,6 +117,36 @@ async def _demo(settings: Settings) -> int:
     for login in logins:
         print(f"  {login.role:<20} {login.email:<28} {login.locale:<3} {login.org}")
     return 0
+
+
+async def _ledger_verify(settings: Settings) -> int:
+    from incentives.ledger.verify import verify
+
+    db = Database(settings.database_url)
+    try:
+        async with db.reader() as session:
+            differences = await verify(session)
+    finally:
+        await db.dispose()
+    for difference in differences:
+        print(difference)
+    if differences:
+        print(f"ledger verify: {len(differences)} difference(s)", file=sys.stderr)
+        return 1
+    print("ledger verify: every balance and lot matches the transfers")
+    return 0
+
+
+async def _sweep(settings: Settings) -> int:
+    from incentives.jobs import run_sweeps
+
+    db = Database(settings.database_url)
+    try:
+        results = await run_sweeps(db)
+    finally:
+        await db.dispose()
+    print(json.dumps(results, sort_keys=True))
+    return 1 if any(count < 0 for count in results.values()) else 0
 
 
 def _redact(url: str) -> str:

@@ -26,6 +26,8 @@ class Settings:
     max_body_bytes: int = 1_000_000
     login_attempts_per_window: int = 5
     login_window_seconds: int = 900
+    # Without Redis the web app runs the periodic sweeps itself every this many seconds (0: never).
+    sweep_interval_seconds: int = 60
 
     @property
     def production(self) -> bool:
@@ -49,6 +51,7 @@ class Settings:
             environment=env.get("INCENTIVES_ENV") or default.environment,
             session_max_age=_int(env, "SESSION_MAX_AGE", default.session_max_age),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", default.max_body_bytes),
+            sweep_interval_seconds=_int(env, "SWEEP_INTERVAL_SECONDS", default.sweep_interval_seconds),
         )
         settings.validate()
         return settings

@@ -92,7 +92,10 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, environment="test", secret_key="test-secret-" + "x" * 32)
+    # Tests run sweeps explicitly, with a chosen clock; no timer in the background.
+    return Settings(
+        database_url=database_url, environment="test", secret_key="test-secret-" + "x" * 32, sweep_interval_seconds=0
+    )
 
 
 def _free_port() -> int:

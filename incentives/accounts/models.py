@@ -33,6 +33,8 @@ class Program(Base):
     feedback_due_hours: Mapped[int] = mapped_column(Integer, default=48)
     max_overdue_leads: Mapped[int] = mapped_column(Integer, default=0)
     points_expiry_months: Mapped[int] = mapped_column(Integer, default=24)
+    # Weights of the matching score's parts (leads/matching.py); missing parts use the defaults there.
+    matching_weights: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -9,14 +9,21 @@ from pydantic.json_schema import models_json_schema
 from incentives import __version__
 from incentives.web.api.base import Api
 
-_STATUS_OF_CODE = {
+_STATUS_OF_CODE = {  # every error code of API.md and the status it comes with
     "unauthorized": "401",
     "forbidden": "403",
+    "feedback_required": "403",
     "not_found": "404",
+    "already_reserved": "409",
     "duplicate": "409",
     "idempotency_conflict": "409",
     "invalid_state": "409",
+    "payload_too_large": "413",
+    "insufficient_points": "422",
     "validation_error": "422",
+    "invalid_expression": "422",
+    "budget_exhausted": "422",
+    "out_of_stock": "422",
     "rate_limited": "429",
 }
 
@@ -45,7 +52,8 @@ def build_openapi(apis: list[Api]) -> dict[str, Any]:
             },
         }
         for code in e.errors:
-            operation["responses"].setdefault(_STATUS_OF_CODE[code], _problem(code))
+            # A code of an area's own (not in API.md's list) is documented under the 4XX range.
+            operation["responses"].setdefault(_STATUS_OF_CODE.get(code, "4XX"), _problem(code))
         if "{id}" in path:
             operation["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
         if e.body is not None:

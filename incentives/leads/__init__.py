@@ -1,0 +1,1 @@
+"""Leads: lifecycle, matching and offer waves, pick list, reservation, feedback gate, escalation."""

@@ -1,0 +1,94 @@
+"""Lead sweeps: escalate offers whose deadline passed, and notice feedback that became overdue.
+
+Both select what is due from database timestamps and change it in batches, one transaction each, so a
+missed run only delays and a doubled or concurrent run finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incentives.accounts.models import Program
+from incentives.db import Database
+from incentives.jobs import sweep
+from incentives.leads import events, matching
+from incentives.leads.models import Lead, LeadStatus
+from incentives.leads.services import start_next_wave
+
+BATCH = 500
+
+
+def _locked(session: AsyncSession, query):  # type: ignore[no-untyped-def]
+    """Row locks that concurrent sweeps skip on PostgreSQL; SQLite serializes writers anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
+
+
+@sweep("escalate_offers")
+async def escalate_offers(db: Database, now: dt.datetime) -> int:
+    """Move every lead whose offer wave expired to its next wave (or to unclaimed)."""
+    moved = 0
+    while True:
+        async with db.session() as session, session.begin():
+            due = (
+                await session.scalars(
+                    _locked(
+                        session,
+                        select(Lead)
+                        .where(Lead.status == LeadStatus.OFFERED, Lead.expires_at <= now)
+                        .order_by(Lead.expires_at, Lead.id)
+                        .limit(BATCH),
+                    )
+                )
+            ).all()
+            if not due:
+                return moved
+            programs: dict[int, tuple[Program, list[matching.Partner]]] = {}
+            for lead in due:
+                if lead.program_id not in programs:
+                    program = await session.get_one(Program, lead.program_id)
+                    programs[lead.program_id] = (program, await matching.load_partners(session, program.id, now))
+                program, partners = programs[lead.program_id]
+                events.record(session, lead, "escalated", now, wave=lead.wave)
+                await start_next_wave(session, lead, program, partners, now)
+            moved += len(due)
+
+
+@sweep("notice_overdue_feedback")
+async def notice_overdue_feedback(db: Database, now: dt.datetime) -> int:
+    """Record once per due date that a reserved lead's feedback is overdue (the gate itself needs no sweep)."""
+    noticed = 0
+    while True:
+        async with db.session() as session, session.begin():
+            due = (
+                await session.scalars(
+                    _locked(
+                        session,
+                        select(Lead)
+                        .where(
+                            Lead.status == LeadStatus.RESERVED,
+                            Lead.feedback_due_at <= now,
+                            Lead.overdue_noticed_at.is_(None),
+                        )
+                        .order_by(Lead.feedback_due_at, Lead.id)
+                        .limit(BATCH),
+                    )
+                )
+            ).all()
+            if not due:
+                return noticed
+            for lead in due:
+                lead.overdue_noticed_at = now
+                events.record(
+                    session,
+                    lead,
+                    "feedback_overdue",
+                    now,
+                    org_id=lead.reserved_by_org_id,
+                    due_at=lead.feedback_due_at.isoformat() if lead.feedback_due_at else None,
+                )
+            noticed += len(due)

@@ -1,0 +1,170 @@
+"""Tables of the leads domain: leads, offers to partner orgs, lead events and the outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from incentives.db import Base, UTCDateTime, utcnow
+
+
+class LeadStatus(StrEnum):
+    NEW = "new"
+    QUALIFIED = "qualified"
+    OFFERED = "offered"
+    RESERVED = "reserved"
+    WON = "won"
+    LOST = "lost"
+    UNCLAIMED = "unclaimed"
+
+
+class Temperature(StrEnum):
+    HOT = "hot"
+    WARM = "warm"
+    COLD = "cold"
+
+
+class FeedbackStatus(StrEnum):
+    CONTACTED = "contacted"
+    MEETING = "meeting"
+    PROPOSAL = "proposal"
+    WON = "won"
+    LOST = "lost"
+    NOT_REACHABLE = "not_reachable"
+
+
+class OfferState(StrEnum):
+    OPEN = "open"
+    RETURNED = "returned"  # the org reserved it and gave it back: never offered to that org again
+    WITHDRAWN = "withdrawn"  # taken back by a manager
+
+
+FINAL_FEEDBACK = frozenset({FeedbackStatus.WON, FeedbackStatus.LOST})
+
+
+def _in(values: type[StrEnum]) -> str:
+    return ", ".join(f"'{v.value}'" for v in values)
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+    __table_args__ = (
+        UniqueConstraint("program_id", "external_id"),
+        CheckConstraint(f"status IN ({_in(LeadStatus)})", name="status_known"),
+        CheckConstraint(f"temperature IN ({_in(Temperature)})", name="temperature_known"),
+        CheckConstraint("wave >= 0", name="wave_not_negative"),
+        CheckConstraint("status <> 'reserved' OR reserved_by_org_id IS NOT NULL", name="reserved_has_org"),
+        Index("ix_leads_due_offers", "status", "expires_at"),
+        Index("ix_leads_due_feedback", "status", "feedback_due_at"),
+        Index("ix_leads_reserved_by", "reserved_by_org_id", "status"),
+        Index("ix_leads_program_status", "program_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    company: Mapped[str] = mapped_column(String(200))
+    contact_name: Mapped[str] = mapped_column(String(200))
+    contact_email: Mapped[str] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    country: Mapped[str] = mapped_column(String(2))
+    postal_code: Mapped[str | None] = mapped_column(String(12))
+    city: Mapped[str | None] = mapped_column(String(120))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    industry: Mapped[str | None] = mapped_column(String(80))
+    product_line: Mapped[str] = mapped_column(String(80))
+    temperature: Mapped[str] = mapped_column(String(10))
+    estimated_value: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    required_certifications: Mapped[list[str]] = mapped_column(JSON, default=list)
+    notes: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(12), default=LeadStatus.NEW)
+    wave: Mapped[int] = mapped_column(Integer, default=0)
+    # Ranked org ids of the first matching, so that later waves take the next group without re-ranking.
+    ranking: Mapped[list[int]] = mapped_column(JSON, default=list)
+    offered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reserved_by_org_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id"))
+    reserved_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reserved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    feedback_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    overdue_noticed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_feedback: Mapped[str | None] = mapped_column(String(20))
+    last_feedback_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deal_value: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    lost_reason: Mapped[str | None] = mapped_column(String(500))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LeadOffer(Base):
+    """A lead offered to one org, with the score that put it there (kept for audit)."""
+
+    __tablename__ = "lead_offers"
+    __table_args__ = (
+        UniqueConstraint("lead_id", "org_id"),
+        CheckConstraint(f"state IN ({_in(OfferState)})", name="state_known"),
+        Index("ix_lead_offers_org_state", "org_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
+    wave: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    breakdown: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(12), default=OfferState.OPEN)
+    offered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LeadEvent(Base):
+    """Every transition of a lead: who, when, what. TTP, ADT and CR are computed from these."""
+
+    __tablename__ = "lead_events"
+    __table_args__ = (Index("ix_lead_events_lead", "lead_id", "id"), Index("ix_lead_events_org_at", "org_id", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OutboxEvent(Base):
+    """A domain event for the rules engine, written in the same transaction as the state change."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_pending", "processed_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    event_type: Mapped[str] = mapped_column(String(40))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,499 @@
+"""Lead services: create, qualify, offer in waves, reserve, feedback, return, and the manager's corrections.
+
+Each function takes an AsyncSession and owns one transaction. Every transition writes a lead event and,
+where the rules engine cares, an outbox event, in that same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incentives.accounts.models import Membership, Program
+from incentives.accounts.roles import Role
+from incentives.accounts.scope import Principal
+from incentives.db import utcnow
+from incentives.errors import N_, Duplicate, FieldError, Forbidden, InvalidState, NotFound, ValidationFailed
+from incentives.leads import events, matching
+from incentives.leads.errors import AlreadyReserved, FeedbackRequired
+from incentives.leads.models import FINAL_FEEDBACK, FeedbackStatus, Lead, LeadOffer, LeadStatus, OfferState
+
+MANAGERS = frozenset({Role.ADMIN, Role.PARTNER_MANAGER})
+LEAD_ENTRY = frozenset({Role.ADMIN, Role.PARTNER_MANAGER, Role.AGENCY})
+PICKERS = frozenset({Role.RESELLER_MANAGER, Role.RESELLER_REP})
+
+
+@dataclass
+class LeadInput:
+    program_id: int
+    company: str
+    contact_name: str
+    contact_email: str
+    country: str
+    product_line: str
+    temperature: str
+    contact_phone: str | None = None
+    external_id: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    industry: str | None = None
+    estimated_value: Decimal | None = None
+    required_certifications: list[str] | None = None
+    notes: str | None = None
+    source: str | None = None
+
+
+# --- entry -----------------------------------------------------------------------------------------
+
+
+async def create_lead(
+    session: AsyncSession, principal: Principal, data: LeadInput, now: dt.datetime | None = None
+) -> Lead:
+    now = now or utcnow()
+    async with session.begin():
+        _require(principal, LEAD_ENTRY, data.program_id)
+        if data.external_id is not None:
+            existing = await session.scalar(
+                select(Lead.id).where(Lead.program_id == data.program_id, Lead.external_id == data.external_id)
+            )
+            if existing is not None:
+                raise Duplicate(N_("A lead with this external id already exists."), extra={"id": existing})
+        lead = Lead(
+            **{**data.__dict__, "required_certifications": sorted(set(data.required_certifications or []))},
+            status=LeadStatus.NEW,
+            created_by_id=principal.user_id,
+            created_at=now,
+        )
+        session.add(lead)
+        await session.flush()
+        events.record(session, lead, "created", now, actor_id=principal.user_id)
+    return lead
+
+
+async def qualify_lead(
+    session: AsyncSession, principal: Principal, lead_id: int, now: dt.datetime | None = None
+) -> Lead:
+    now = now or utcnow()
+    async with session.begin():
+        lead = await _managed_lead(session, principal, lead_id, LEAD_ENTRY)
+        if lead.status != LeadStatus.NEW:
+            raise InvalidState(N_("Only new leads can be qualified."))
+        lead.status = LeadStatus.QUALIFIED
+        events.record(session, lead, "qualified", now, actor_id=principal.user_id)
+    return lead
+
+
+async def offer_lead(
+    session: AsyncSession, principal: Principal, lead_id: int, now: dt.datetime | None = None
+) -> tuple[Lead, list[LeadOffer]]:
+    """Start offer wave 1: the best `offer_wave_size` eligible partners see the lead on their pick list."""
+    now = now or utcnow()
+    async with session.begin():
+        lead = await _managed_lead(session, principal, lead_id, MANAGERS)
+        if lead.status != LeadStatus.QUALIFIED:
+            raise InvalidState(N_("Only qualified leads can be offered."))
+        program = await session.get_one(Program, lead.program_id)
+        partners = await matching.load_partners(session, lead.program_id, now)
+        offers = await start_next_wave(session, lead, program, partners, now, actor_id=principal.user_id)
+    return lead, offers
+
+
+async def start_next_wave(
+    session: AsyncSession,
+    lead: Lead,
+    program: Program,
+    partners: list[matching.Partner],
+    now: dt.datetime,
+    *,
+    actor_id: int | None = None,
+) -> list[LeadOffer]:
+    """Offer the lead to the next group; after `max_waves` to all eligible; then it is unclaimed.
+
+    The caller holds the transaction and has checked that the lead may move on.
+    """
+    weights = matching.weights_of(program)
+    excluded = await matching.excluded_orgs(session, lead.id)
+    earlier = {
+        o.org_id: o for o in (await session.scalars(select(LeadOffer).where(LeadOffer.lead_id == lead.id))).all()
+    }
+    offered = {org for org, offer in earlier.items() if offer.state != OfferState.WITHDRAWN}
+    by_org = {p.org_id: p for p in partners}
+    if lead.wave == 0:
+        ranked = matching.rank(lead, partners, weights, excluded)
+        lead.ranking = [c.org_id for c in ranked[: program.offer_wave_size * program.max_waves]]
+    group: list[matching.Candidate] = []
+    wave = lead.wave
+    while not group and wave <= program.max_waves:
+        wave += 1
+        if wave <= program.max_waves:
+            start = (wave - 1) * program.offer_wave_size
+            ids = [o for o in lead.ranking[start : start + program.offer_wave_size] if o not in offered | excluded]
+            group = [matching.score(lead, by_org[o], weights) for o in ids if o in by_org]
+        else:  # the last wave: every eligible partner that has not had it yet
+            group = [c for c in matching.rank(lead, partners, weights, excluded | offered)]
+    if not group:
+        lead.status = LeadStatus.UNCLAIMED
+        lead.expires_at = None
+        events.record(session, lead, "unclaimed", now, actor_id=actor_id)
+        return []
+    lead.wave = wave
+    lead.status = LeadStatus.OFFERED
+    lead.offered_at = lead.offered_at or now
+    lead.expires_at = now + dt.timedelta(hours=program.escalation_hours)
+    offers = [
+        LeadOffer(
+            lead_id=lead.id,
+            program_id=lead.program_id,
+            org_id=c.org_id,
+            wave=wave,
+            score=c.score,
+            breakdown=c.breakdown,
+            offered_at=now,
+        )
+        for c in group
+    ]
+    session.add_all(offers)
+    events.record(session, lead, "offered", now, actor_id=actor_id, wave=wave, orgs=[c.org_id for c in group])
+    return offers
+
+
+# --- the partner's side ------------------------------------------------------------------------------
+
+
+async def overdue_lead_ids(
+    session: AsyncSession, org_id: int, now: dt.datetime, program_id: int | None = None
+) -> dict[int, list[int]]:
+    """The org's reserved leads whose feedback is overdue, by program."""
+    query = select(Lead.program_id, Lead.id).where(
+        Lead.reserved_by_org_id == org_id, Lead.status == LeadStatus.RESERVED, Lead.feedback_due_at <= now
+    )
+    if program_id is not None:
+        query = query.where(Lead.program_id == program_id)
+    result: dict[int, list[int]] = {}
+    for program, lead_id in (await session.execute(query.order_by(Lead.feedback_due_at))).all():
+        result.setdefault(program, []).append(lead_id)
+    return result
+
+
+async def blocked_programs(session: AsyncSession, org_id: int, now: dt.datetime) -> dict[int, list[int]]:
+    """The feedback gate: programs in which the org owes more overdue feedback than the program allows."""
+    overdue = await overdue_lead_ids(session, org_id, now)
+    if not overdue:
+        return {}
+    limits = dict(
+        (await session.execute(select(Program.id, Program.max_overdue_leads).where(Program.id.in_(overdue)))).all()
+    )
+    return {program: ids for program, ids in overdue.items() if len(ids) > limits[program]}
+
+
+async def reserve_lead(
+    session: AsyncSession, principal: Principal, lead_id: int, now: dt.datetime | None = None
+) -> Lead:
+    """First come, first served: one conditional UPDATE decides, so exactly one org wins."""
+    now = now or utcnow()
+    if principal.role not in PICKERS:
+        raise NotFound()
+    async with session.begin():
+        offer = await session.scalar(
+            select(LeadOffer).where(LeadOffer.lead_id == lead_id, LeadOffer.org_id == principal.org_id)
+        )
+        if offer is None or offer.state != OfferState.OPEN:
+            raise NotFound()
+        program = await session.get_one(Program, offer.program_id)
+        blocked = (await blocked_programs(session, principal.org_id, now)).get(program.id)
+        if blocked:
+            raise FeedbackRequired(extra={"overdue": blocked})
+        due = now + dt.timedelta(hours=program.feedback_due_hours)
+        won = await session.execute(
+            update(Lead)
+            .where(
+                Lead.id == lead_id,
+                Lead.status == LeadStatus.OFFERED,
+                Lead.id.in_(
+                    select(LeadOffer.lead_id).where(
+                        LeadOffer.lead_id == lead_id,
+                        LeadOffer.org_id == principal.org_id,
+                        LeadOffer.state == OfferState.OPEN,
+                    )
+                ),
+            )
+            .values(
+                status=LeadStatus.RESERVED,
+                reserved_by_org_id=principal.org_id,
+                reserved_by_user_id=principal.user_id,
+                reserved_at=now,
+                feedback_due_at=due,
+                overdue_noticed_at=None,
+                last_feedback=None,
+                last_feedback_at=None,
+                expires_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if won.rowcount != 1:  # type: ignore[attr-defined]
+            raise AlreadyReserved()
+        lead = await session.get_one(Lead, lead_id, populate_existing=True)
+        events.record(session, lead, "reserved", now, org_id=principal.org_id, actor_id=principal.user_id)
+        await events.publish(
+            session,
+            lead,
+            "lead.reserved",
+            now,
+            principal.org_id,
+            reservation={"hours_since_offered": events.hours_between(offer.offered_at, now)},
+        )
+    return lead
+
+
+async def give_feedback(
+    session: AsyncSession,
+    principal: Principal,
+    lead_id: int,
+    *,
+    status: str,
+    note: str | None = None,
+    deal_value: Decimal | None = None,
+    lost_reason: str | None = None,
+    now: dt.datetime | None = None,
+) -> Lead:
+    now = now or utcnow()
+    feedback = FeedbackStatus(status)
+    async with session.begin():
+        lead = await _own_lead(session, principal, lead_id)
+        if lead.status != LeadStatus.RESERVED:
+            raise InvalidState(N_("This lead is closed; no more feedback can be given."))
+        if feedback == FeedbackStatus.WON and (deal_value is None or deal_value <= 0):
+            raise ValidationFailed([FieldError(("deal_value",), N_("A won lead needs the deal value."))])
+        if feedback == FeedbackStatus.LOST and not (lost_reason or "").strip():
+            raise ValidationFailed([FieldError(("lost_reason",), N_("A lost lead needs a reason."))])
+        program = await session.get_one(Program, lead.program_id)
+        assert lead.reserved_at is not None
+        is_first = lead.last_feedback is None
+        on_time = lead.feedback_due_at is not None and now <= lead.feedback_due_at
+        lead.last_feedback = feedback
+        lead.last_feedback_at = now
+        if feedback in FINAL_FEEDBACK:
+            lead.status = LeadStatus(feedback.value)
+            lead.closed_at = now
+            lead.feedback_due_at = None
+            lead.deal_value = deal_value if feedback == FeedbackStatus.WON else None
+            lead.lost_reason = lost_reason.strip() if feedback == FeedbackStatus.LOST and lost_reason else None
+        else:
+            lead.feedback_due_at = now + dt.timedelta(hours=program.feedback_due_hours)
+        lead.overdue_noticed_at = None
+        events.record(
+            session,
+            lead,
+            "feedback",
+            now,
+            org_id=principal.org_id,
+            actor_id=principal.user_id,
+            status=feedback.value,
+            note=note,
+            on_time=on_time,
+        )
+        await events.publish(
+            session,
+            lead,
+            "lead.feedback",
+            now,
+            principal.org_id,
+            feedback={
+                "status": feedback.value,
+                "is_first": is_first,
+                "on_time": on_time,
+                "hours_since_reserved": events.hours_between(lead.reserved_at, now),
+            },
+        )
+        if feedback == FeedbackStatus.WON:
+            await events.publish(
+                session,
+                lead,
+                "lead.won",
+                now,
+                principal.org_id,
+                deal={
+                    "value": float(deal_value or 0),
+                    "days_since_reserved": round((now - lead.reserved_at).total_seconds() / 86400, 2),
+                },
+            )
+        elif feedback == FeedbackStatus.LOST:
+            await events.publish(
+                session, lead, "lead.lost", now, principal.org_id, lost={"reason": lead.lost_reason or ""}
+            )
+    return lead
+
+
+async def return_lead(
+    session: AsyncSession, principal: Principal, lead_id: int, reason: str, now: dt.datetime | None = None
+) -> Lead:
+    """Give a reserved lead back: it is offered again, never again to this org."""
+    now = now or utcnow()
+    if not reason.strip():
+        raise ValidationFailed([FieldError(("reason",), N_("Please say why you return the lead."))])
+    async with session.begin():
+        lead = await _own_lead(session, principal, lead_id)
+        if lead.status != LeadStatus.RESERVED:
+            raise InvalidState(N_("Only a reserved lead can be returned."))
+        hours = events.hours_between(lead.reserved_at, now)
+        await events.publish(
+            session, lead, "lead.returned", now, principal.org_id, returned={"hours_since_reserved": hours}
+        )
+        await session.execute(
+            update(LeadOffer)
+            .where(LeadOffer.lead_id == lead.id, LeadOffer.org_id == principal.org_id)
+            .values(state=OfferState.RETURNED)
+        )
+        events.record(
+            session, lead, "returned", now, org_id=principal.org_id, actor_id=principal.user_id, reason=reason.strip()
+        )
+        await _reopen(session, lead, now, actor_id=principal.user_id)
+    return lead
+
+
+async def _reopen(session: AsyncSession, lead: Lead, now: dt.datetime, *, actor_id: int | None) -> None:
+    """Back on the pick lists of the open offers; if none is left, the next wave starts at once."""
+    program = await session.get_one(Program, lead.program_id)
+    lead.status = LeadStatus.OFFERED  # before the reserver is cleared: the schema ties the two together
+    lead.reserved_by_org_id = None
+    lead.reserved_by_user_id = None
+    lead.reserved_at = None
+    lead.feedback_due_at = None
+    lead.overdue_noticed_at = None
+    lead.last_feedback = None
+    lead.last_feedback_at = None
+    open_offers = await session.scalar(
+        select(func.count()).where(LeadOffer.lead_id == lead.id, LeadOffer.state == OfferState.OPEN)
+    )
+    if open_offers:
+        lead.expires_at = now + dt.timedelta(hours=program.escalation_hours)
+        events.record(session, lead, "reoffered", now, actor_id=actor_id, wave=lead.wave)
+        return
+    partners = await matching.load_partners(session, lead.program_id, now)
+    await start_next_wave(session, lead, program, partners, now, actor_id=actor_id)
+
+
+# --- the manager's corrections ------------------------------------------------------------------------
+
+
+async def reoffer_lead(
+    session: AsyncSession, principal: Principal, lead_id: int, reason: str, now: dt.datetime | None = None
+) -> Lead:
+    """Take a lead back (from a partner, or when unclaimed) and offer it again from wave 1."""
+    now = now or utcnow()
+    async with session.begin():
+        lead = await _managed_lead(session, principal, lead_id, MANAGERS)
+        if lead.status not in (LeadStatus.RESERVED, LeadStatus.UNCLAIMED, LeadStatus.OFFERED):
+            raise InvalidState(N_("Only offered, reserved or unclaimed leads can be offered again."))
+        events.record(
+            session,
+            lead,
+            "manager_reoffer",
+            now,
+            actor_id=principal.user_id,
+            reason=reason,
+            previous_org=lead.reserved_by_org_id,
+        )
+        await session.execute(
+            update(LeadOffer)
+            .where(LeadOffer.lead_id == lead.id, LeadOffer.state == OfferState.OPEN)
+            .values(state=OfferState.WITHDRAWN)
+        )
+        # A manager's fresh start: withdrawn offers may be made again, returns still exclude their org.
+        lead.wave = 0
+        lead.ranking = []
+        lead.status = LeadStatus.QUALIFIED
+        for name in (
+            "reserved_by_org_id",
+            "reserved_by_user_id",
+            "reserved_at",
+            "feedback_due_at",
+            "overdue_noticed_at",
+            "last_feedback",
+            "last_feedback_at",
+        ):
+            setattr(lead, name, None)
+        program = await session.get_one(Program, lead.program_id)
+        partners = await matching.load_partners(session, lead.program_id, now)
+        await start_next_wave(session, lead, program, partners, now, actor_id=principal.user_id)
+    return lead
+
+
+# --- reading ------------------------------------------------------------------------------------------
+
+
+async def lead_for(session: AsyncSession, principal: Principal, lead_id: int) -> tuple[Lead, bool]:
+    """The lead and whether the principal may see its details; NotFound when it may see nothing."""
+    lead = await session.get(Lead, lead_id)
+    if lead is None:
+        raise NotFound()
+    if principal.acts_for_program:
+        if principal.program_id != lead.program_id:
+            raise NotFound()
+        return lead, True
+    if (
+        lead.reserved_by_org_id is not None
+        and lead.reserved_by_org_id == principal.org_id
+        and principal.role in PICKERS
+    ):
+        return lead, True
+    if principal.role is Role.DISTRIBUTOR_MANAGER and lead.reserved_by_org_id is not None:
+        below = await session.scalar(
+            select(Membership.id).where(
+                Membership.program_id == lead.program_id,
+                Membership.org_id == lead.reserved_by_org_id,
+                Membership.distributor_id == principal.org_id,
+            )
+        )
+        if below is not None:
+            return lead, True
+    if principal.role in PICKERS and lead.status == LeadStatus.OFFERED:
+        offered = await session.scalar(
+            select(LeadOffer.id).where(
+                LeadOffer.lead_id == lead.id, LeadOffer.org_id == principal.org_id, LeadOffer.state == OfferState.OPEN
+            )
+        )
+        if offered is not None:
+            return lead, False
+    raise NotFound()
+
+
+def lead_scope(principal: Principal) -> Any:
+    """Leads the principal may list: the program's for managers, the org's own (or its resellers') for partners."""
+    if principal.acts_for_program:
+        return Lead.program_id == principal.program_id
+    if principal.role is Role.DISTRIBUTOR_MANAGER:
+        below = select(Membership.org_id).where(Membership.distributor_id == principal.org_id)
+        return Lead.reserved_by_org_id.in_(below)
+    return Lead.reserved_by_org_id == principal.org_id
+
+
+async def _own_lead(session: AsyncSession, principal: Principal, lead_id: int) -> Lead:
+    """A lead reserved (now or before) by the principal's org; everything else is not there."""
+    lead = await session.get(Lead, lead_id)
+    if lead is None or principal.role not in PICKERS or lead.reserved_by_org_id != principal.org_id:
+        raise NotFound()
+    return lead
+
+
+async def _managed_lead(session: AsyncSession, principal: Principal, lead_id: int, roles: frozenset[Role]) -> Lead:
+    lead = await session.get(Lead, lead_id)
+    if lead is None or not principal.acts_for_program or lead.program_id != principal.program_id:
+        raise NotFound()
+    if principal.role not in roles:
+        raise Forbidden()
+    return lead
+
+
+def _require(principal: Principal, roles: frozenset[Role], program_id: int) -> None:
+    if not principal.acts_for_program or principal.program_id != program_id:
+        raise ValidationFailed([FieldError(("program_id",), N_("No such program."))])
+    if principal.role not in roles:
+        raise Forbidden()

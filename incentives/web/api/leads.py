@@ -1,0 +1,295 @@
+"""Leads endpoints of API.md: create, qualify, offer, pick list, reserve, feedback, return, read, list."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from incentives.db import utcnow
+from incentives.errors import N_, FieldError, ValidationFailed
+from incentives.leads import picklist, services
+from incentives.leads.models import Lead, LeadOffer, LeadStatus
+from incentives.web.api.base import Api, database, json_response, parse_body, principal
+from incentives.web.api.lead_schemas import FeedbackIn, LeadIn, ReofferIn, ReturnIn
+
+api = Api()
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def full_lead(lead: Lead) -> dict[str, Any]:
+    return {
+        "id": lead.id,
+        "program_id": lead.program_id,
+        "external_id": lead.external_id,
+        "status": lead.status,
+        "company": lead.company,
+        "contact": {"name": lead.contact_name, "email": lead.contact_email, "phone": lead.contact_phone},
+        "country": lead.country,
+        "postal_code": lead.postal_code,
+        "city": lead.city,
+        "lat": lead.lat,
+        "lon": lead.lon,
+        "industry": lead.industry,
+        "product_line": lead.product_line,
+        "temperature": lead.temperature,
+        "estimated_value": str(lead.estimated_value) if lead.estimated_value is not None else None,
+        "required_certifications": lead.required_certifications,
+        "notes": lead.notes,
+        "source": lead.source,
+        **_progress(lead),
+    }
+
+
+def _progress(lead: Lead) -> dict[str, Any]:
+    return {
+        "wave": lead.wave,
+        "offered_at": _time(lead.offered_at),
+        "expires_at": _time(lead.expires_at),
+        "reserved_by": lead.reserved_by_org_id,
+        "reserved_at": _time(lead.reserved_at),
+        "feedback_due_at": _time(lead.feedback_due_at),
+        "last_feedback": lead.last_feedback,
+        "deal_value": str(lead.deal_value) if lead.deal_value is not None else None,
+        "lost_reason": lead.lost_reason,
+    }
+
+
+def teaser(lead: Lead) -> dict[str, Any]:
+    return {
+        "id": lead.id,
+        "lead_id": lead.id,
+        "program_id": lead.program_id,
+        "status": lead.status,
+        "temperature": lead.temperature,
+        "product_line": lead.product_line,
+        "industry": lead.industry,
+        "country": lead.country,
+        "postal_prefix": (lead.postal_code or "")[:2] or None,
+        "value_band": picklist.value_band(lead.estimated_value),
+        "wave": lead.wave,
+        "offered_at": _time(lead.offered_at),
+        "expires_at": _time(lead.expires_at),
+    }
+
+
+def _id(request: Request) -> int:
+    value: int = request.path_params["id"]
+    return value
+
+
+@api.route(
+    "POST",
+    "/api/v1/leads",
+    summary="Create a lead",
+    body=LeadIn,
+    status=201,
+    errors=("forbidden", "duplicate", "validation_error"),
+)
+async def post_lead(request: Request) -> Response:
+    body = await parse_body(request, LeadIn)
+    async with database(request).session() as session:
+        lead = await services.create_lead(session, principal(request), body.to_input())
+    return json_response({"id": lead.id, "status": lead.status}, 201)
+
+
+@api.route("POST", "/api/v1/leads/{id:int}/qualify", summary="Qualify a new lead", errors=("invalid_state",))
+async def post_qualify(request: Request) -> Response:
+    async with database(request).session() as session:
+        lead = await services.qualify_lead(session, principal(request), _id(request))
+    return json_response({"id": lead.id, "status": lead.status})
+
+
+@api.route("POST", "/api/v1/leads/{id:int}/offer", summary="Offer a qualified lead (wave 1)", errors=("invalid_state",))
+async def post_offer(request: Request) -> Response:
+    async with database(request).session() as session:
+        lead, offers = await services.offer_lead(session, principal(request), _id(request))
+    return json_response(
+        {
+            "id": lead.id,
+            "status": lead.status,
+            "wave": lead.wave,
+            "expires_at": _time(lead.expires_at),
+            "offered_to": [{"org_id": o.org_id, "score": o.score, "breakdown": o.breakdown} for o in offers],
+        }
+    )
+
+
+@api.route("GET", "/api/v1/picklist", summary="Teasers of the leads offered to your org")
+async def get_picklist(request: Request) -> Response:
+    who = principal(request)
+    if who.role not in services.PICKERS:
+        return json_response({"can_reserve": False, "blocked_by": [], "items": []})
+    temperature = request.query_params.get("temperature")
+    if temperature not in (None, "hot", "warm", "cold"):
+        raise ValidationFailed(
+            [FieldError(("query", "temperature"), N_("Must be one of: %(expected)s."), expected="hot, warm, cold")]
+        )
+    async with database(request).reader() as session:
+        result = await picklist.pick_list(
+            session, who.org_id, utcnow(), temperature=temperature, sort=request.query_params.get("sort", "time_left")
+        )
+    return json_response(
+        {
+            "can_reserve": result.can_reserve,
+            "blocked_by": result.blocked_by,
+            "items": [
+                {
+                    "lead_id": t.lead_id,
+                    "program_id": t.program_id,
+                    "temperature": t.temperature,
+                    "product_line": t.product_line,
+                    "industry": t.industry,
+                    "country": t.country,
+                    "postal_prefix": t.postal_prefix,
+                    "value_band": t.value_band,
+                    "offered_at": _time(t.offered_at),
+                    "expires_at": _time(t.expires_at),
+                    "can_reserve": t.can_reserve,
+                }
+                for t in result.items
+            ],
+        }
+    )
+
+
+@api.route(
+    "POST",
+    "/api/v1/leads/{id:int}/reserve",
+    summary="Reserve a lead: first come, first served",
+    errors=("forbidden", "invalid_state"),
+)
+async def post_reserve(request: Request) -> Response:
+    async with database(request).session() as session:
+        lead = await services.reserve_lead(session, principal(request), _id(request))
+    return json_response(full_lead(lead))
+
+
+@api.route(
+    "POST",
+    "/api/v1/leads/{id:int}/feedback",
+    summary="Report what happened",
+    body=FeedbackIn,
+    errors=("invalid_state", "validation_error"),
+)
+async def post_feedback(request: Request) -> Response:
+    body = await parse_body(request, FeedbackIn)
+    async with database(request).session() as session:
+        lead = await services.give_feedback(
+            session,
+            principal(request),
+            _id(request),
+            status=body.status,
+            note=body.note,
+            deal_value=body.deal_value,
+            lost_reason=body.lost_reason,
+        )
+    return json_response(full_lead(lead))
+
+
+@api.route(
+    "POST",
+    "/api/v1/leads/{id:int}/return",
+    summary="Give a reserved lead back",
+    body=ReturnIn,
+    errors=("invalid_state", "validation_error"),
+)
+async def post_return(request: Request) -> Response:
+    body = await parse_body(request, ReturnIn)
+    async with database(request).session() as session:
+        lead = await services.return_lead(session, principal(request), _id(request), body.reason)
+    return json_response({"id": lead.id, "status": lead.status, "wave": lead.wave})
+
+
+@api.route(
+    "POST",
+    "/api/v1/leads/{id:int}/reoffer",
+    summary="Offer a lead again from wave 1 (manager)",
+    body=ReofferIn,
+    errors=("forbidden", "invalid_state"),
+)
+async def post_reoffer(request: Request) -> Response:
+    body = await parse_body(request, ReofferIn)
+    async with database(request).session() as session:
+        lead = await services.reoffer_lead(session, principal(request), _id(request), body.reason)
+    return json_response({"id": lead.id, "status": lead.status, "wave": lead.wave})
+
+
+@api.route("GET", "/api/v1/leads/{id:int}", summary="A lead: in full for its reserver and managers, else a teaser")
+async def get_lead(request: Request) -> Response:
+    who = principal(request)
+    async with database(request).reader() as session:
+        lead, full = await services.lead_for(session, who, _id(request))
+        body = full_lead(lead) if full else teaser(lead)
+        if full and who.acts_for_program:
+            offers = (
+                await session.scalars(
+                    select(LeadOffer)
+                    .where(LeadOffer.lead_id == lead.id)
+                    .order_by(LeadOffer.wave, LeadOffer.score.desc())
+                )
+            ).all()
+            body["offers"] = [
+                {
+                    "org_id": o.org_id,
+                    "wave": o.wave,
+                    "score": o.score,
+                    "state": o.state,
+                    "breakdown": o.breakdown,
+                    "offered_at": _time(o.offered_at),
+                }
+                for o in offers
+            ]
+    return json_response(body)
+
+
+@api.route("GET", "/api/v1/leads", summary="Leads in your scope")
+async def list_leads(request: Request) -> Response:
+    who = principal(request)
+    params = request.query_params
+    limit = _int_param(params.get("limit"), "limit", 50, 1, 500)
+    cursor = _int_param(params.get("cursor"), "cursor", 0, 0, 2**62)
+    query = select(Lead).where(services.lead_scope(who))
+    if params.get("status"):
+        if params["status"] not in {s.value for s in LeadStatus}:
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        ("query", "status"),
+                        N_("Must be one of: %(expected)s."),
+                        expected=", ".join(s.value for s in LeadStatus),
+                    )
+                ]
+            )
+        query = query.where(Lead.status == params["status"])
+    if params.get("program_id"):
+        query = query.where(Lead.program_id == _int_param(params["program_id"], "program_id", 0, 0, 2**62))
+    if cursor:
+        query = query.where(Lead.id < cursor)
+    async with database(request).reader() as session:
+        leads = (await session.scalars(query.order_by(Lead.id.desc()).limit(limit + 1))).all()
+    page = leads[:limit]
+    return json_response(
+        {
+            "items": [full_lead(lead) for lead in page],
+            "next_cursor": str(page[-1].id) if len(leads) > limit else None,
+        }
+    )
+
+
+def _int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValidationFailed([FieldError(("query", name), N_("Must be an integer."))]) from exc
+    if not low <= value <= high:
+        raise ValidationFailed([FieldError(("query", name), N_("Must be at most %(le)s."), le=high)])
+    return value

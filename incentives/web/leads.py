@@ -1,0 +1,336 @@
+"""Lead pages: the pick list (live, HTMX), my leads with one-step feedback, lead detail, the manager's list."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import func, select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from incentives.accounts.models import Org
+from incentives.accounts.roles import Role
+from incentives.accounts.scope import Principal
+from incentives.db import Database, utcnow
+from incentives.errors import N_, DomainError, NotFound, Unauthorized
+from incentives.leads import picklist, services
+from incentives.leads.errors import AlreadyReserved
+from incentives.leads.models import FeedbackStatus, Lead, LeadEvent, LeadOffer, LeadStatus
+from incentives.web import nav
+from incentives.web.templating import hx_redirect, is_htmx, render
+
+nav.register("/picklist", N_("Pick list"), {Role.RESELLER_MANAGER, Role.RESELLER_REP}, order=10)
+nav.register("/leads/mine", N_("My leads"), {Role.RESELLER_MANAGER, Role.RESELLER_REP}, order=20)
+nav.register("/leads", N_("Leads"), {Role.ADMIN, Role.PARTNER_MANAGER, Role.AGENCY}, order=10)
+
+TEMPERATURE_LABELS = {"hot": N_("hot"), "warm": N_("warm"), "cold": N_("cold")}
+STATUS_LABELS = {
+    "new": N_("new"),
+    "qualified": N_("qualified"),
+    "offered": N_("offered"),
+    "reserved": N_("reserved"),
+    "won": N_("won"),
+    "lost": N_("lost"),
+    "unclaimed": N_("unclaimed"),
+}
+FEEDBACK_LABELS = {
+    "contacted": N_("contacted"),
+    "meeting": N_("meeting"),
+    "proposal": N_("proposal"),
+    "won": N_("won"),
+    "lost": N_("lost"),
+    "not_reachable": N_("not reachable"),
+}
+VALUE_BAND_LABELS = {
+    "under_10k": N_("under 10,000 €"),
+    "10k_50k": N_("10,000–50,000 €"),
+    "50k_250k": N_("50,000–250,000 €"),
+    "over_250k": N_("over 250,000 €"),
+    "unknown": N_("value unknown"),
+}
+PART_LABELS = {
+    "competence": N_("Competence"),
+    "tier": N_("Tier"),
+    "conversion": N_("Past conversion"),
+    "proximity": N_("Proximity"),
+    "capacity": N_("Free capacity"),
+    "fairness": N_("Fairness"),
+}
+LABELS = {
+    "temperatures": TEMPERATURE_LABELS,
+    "statuses": STATUS_LABELS,
+    "feedbacks": FEEDBACK_LABELS,
+    "bands": VALUE_BAND_LABELS,
+    "parts": PART_LABELS,
+}
+
+
+def _principal(request: Request) -> Principal:
+    found: Principal | None = request.state.principal
+    if found is None:
+        raise Unauthorized()
+    return found
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.state.db
+    return db
+
+
+def _picker(request: Request) -> Principal:
+    who = _principal(request)
+    if who.role not in services.PICKERS:
+        raise NotFound()
+    return who
+
+
+def hours_left(expires_at: dt.datetime | None, now: dt.datetime) -> int:
+    if expires_at is None:
+        return 0
+    return max(0, int((expires_at - now).total_seconds() // 3600))
+
+
+async def picklist_page(request: Request) -> Response:
+    who = _picker(request)
+    temperature = request.query_params.get("temperature") or None
+    if temperature not in (None, "hot", "warm", "cold"):
+        temperature = None
+    sort = request.query_params.get("sort") or "time_left"
+    now = utcnow()
+    async with _db(request).reader() as session:
+        result = await picklist.pick_list(session, who.org_id, now, temperature=temperature, sort=sort)
+    context = {"pick": result, "now": now, "temperature": temperature, "sort": sort, "hours_left": hours_left, **LABELS}
+    return render(request, "leads/picklist.html", context, block="picklist")
+
+
+async def reserve(request: Request) -> Response:
+    """Reserve from the pick list: the winner goes straight to the full lead, the others learn it in place."""
+    who = _picker(request)
+    lead_id = int(request.path_params["id"])
+    try:
+        async with _db(request).session() as session:
+            await services.reserve_lead(session, who, lead_id)
+    except AlreadyReserved as exc:
+        async with _db(request).reader() as session:
+            lead = await session.get(Lead, lead_id)
+        if lead is not None and lead.reserved_by_org_id == who.org_id:  # a double click of the winner
+            return hx_redirect(f"/leads/{lead_id}") if is_htmx(request) else _see_other(f"/leads/{lead_id}")
+        return _card_message(request, lead_id, exc)
+    except DomainError as exc:
+        if not is_htmx(request):
+            raise
+        return _card_message(request, lead_id, exc)
+    return hx_redirect(f"/leads/{lead_id}") if is_htmx(request) else _see_other(f"/leads/{lead_id}")
+
+
+def _card_message(request: Request, lead_id: int, error: DomainError) -> Response:
+    return render(
+        request,
+        "leads/includes/card_message.html",
+        {"lead_id": lead_id, "error": error},
+        status_code=200 if is_htmx(request) else error.status,
+    )
+
+
+def _see_other(url: str) -> Response:
+    return Response(status_code=303, headers={"Location": url})
+
+
+async def my_leads(request: Request) -> Response:
+    who = _picker(request)
+    now = utcnow()
+    async with _db(request).reader() as session:
+        leads = (
+            await session.scalars(
+                select(Lead)
+                .where(Lead.reserved_by_org_id == who.org_id, Lead.status == LeadStatus.RESERVED)
+                .order_by(Lead.feedback_due_at)
+            )
+        ).all()
+        closed = (
+            await session.scalars(
+                select(Lead)
+                .where(Lead.reserved_by_org_id == who.org_id, Lead.status.in_([LeadStatus.WON, LeadStatus.LOST]))
+                .order_by(Lead.closed_at.desc())
+                .limit(20)
+            )
+        ).all()
+    return render(request, "leads/mine.html", {"leads": leads, "closed": closed, "now": now, **LABELS})
+
+
+async def lead_detail(request: Request) -> Response:
+    who = _principal(request)
+    lead_id = int(request.path_params["id"])
+    async with _db(request).reader() as session:
+        lead, full = await services.lead_for(session, who, lead_id)
+        offers: list[tuple[LeadOffer, str]] = []
+        trail: list[LeadEvent] = []
+        if full and who.acts_for_program:
+            offers = [
+                (offer, name)
+                for offer, name in (
+                    await session.execute(
+                        select(LeadOffer, Org.name)
+                        .join(Org, Org.id == LeadOffer.org_id)
+                        .where(LeadOffer.lead_id == lead.id)
+                        .order_by(LeadOffer.wave, LeadOffer.score.desc())
+                    )
+                ).all()
+            ]
+            trail = list(
+                (
+                    await session.scalars(select(LeadEvent).where(LeadEvent.lead_id == lead.id).order_by(LeadEvent.id))
+                ).all()
+            )
+        reserver = await session.get(Org, lead.reserved_by_org_id) if lead.reserved_by_org_id else None
+    mine = lead.reserved_by_org_id == who.org_id and who.role in services.PICKERS
+    return render(
+        request,
+        "leads/detail.html",
+        {
+            "lead": lead,
+            "full": full,
+            "mine": mine,
+            "offers": offers,
+            "trail": trail,
+            "reserver": reserver,
+            "now": utcnow(),
+            "manager": who.role in services.MANAGERS,
+            "hours_left": hours_left,
+            **LABELS,
+        },
+    )
+
+
+async def feedback(request: Request) -> Response:
+    who = _picker(request)
+    lead_id = int(request.path_params["id"])
+    form = await request.form()
+    status = str(form.get("status", ""))
+    error: DomainError | None = None
+    try:
+        if status not in FeedbackStatus.__members__.values():
+            raise DomainError(N_("Please choose what happened."))
+        deal_value = _decimal(str(form.get("deal_value", "")))
+        async with _db(request).session() as session:
+            await services.give_feedback(
+                session,
+                who,
+                lead_id,
+                status=status,
+                note=str(form.get("note", "")) or None,
+                deal_value=deal_value,
+                lost_reason=str(form.get("lost_reason", "")) or None,
+            )
+    except NotFound:
+        raise
+    except DomainError as exc:
+        error = exc
+    if error is None:
+        return hx_redirect("/leads/mine") if is_htmx(request) else _see_other("/leads/mine")
+    async with _db(request).reader() as session:
+        lead = await session.get_one(Lead, lead_id)
+    return render(
+        request,
+        "leads/includes/feedback_form.html",
+        {"lead": lead, "error": error, "now": utcnow(), **LABELS},
+        status_code=200 if is_htmx(request) else error.status,
+    )
+
+
+async def return_to_pool(request: Request) -> Response:
+    who = _picker(request)
+    lead_id = int(request.path_params["id"])
+    form = await request.form()
+    async with _db(request).session() as session:
+        await services.return_lead(session, who, lead_id, str(form.get("reason", "")))
+    return hx_redirect("/leads/mine") if is_htmx(request) else _see_other("/leads/mine")
+
+
+async def manager_list(request: Request) -> Response:
+    who = _principal(request)
+    if not who.acts_for_program:
+        raise NotFound()
+    status = request.query_params.get("status") or None
+    now = utcnow()
+    async with _db(request).reader() as session:
+        query = (
+            select(Lead, Org.name)
+            .outerjoin(Org, Org.id == Lead.reserved_by_org_id)
+            .where(Lead.program_id == who.program_id)
+        )
+        if status in STATUS_LABELS:
+            query = query.where(Lead.status == status)
+        rows = (await session.execute(query.order_by(Lead.id.desc()).limit(200))).all()
+        overdue = (
+            await session.execute(
+                select(Org.name, func.count())
+                .join(Lead, Lead.reserved_by_org_id == Org.id)
+                .where(
+                    Lead.program_id == who.program_id, Lead.status == LeadStatus.RESERVED, Lead.feedback_due_at <= now
+                )
+                .group_by(Org.name)
+                .order_by(func.count().desc())
+            )
+        ).all()
+        counts = dict(
+            (
+                await session.execute(
+                    select(Lead.status, func.count()).where(Lead.program_id == who.program_id).group_by(Lead.status)
+                )
+            ).all()
+        )
+    return render(
+        request,
+        "leads/manage.html",
+        {
+            "rows": rows,
+            "overdue": overdue,
+            "counts": counts,
+            "status": status,
+            "now": now,
+            **LABELS,
+        },
+        block="leads",
+    )
+
+
+async def manager_reoffer(request: Request) -> Response:
+    who = _principal(request)
+    lead_id = int(request.path_params["id"])
+    form = await request.form()
+    async with _db(request).session() as session:
+        await services.reoffer_lead(session, who, lead_id, str(form.get("reason", "")).strip() or "—")
+    return _see_other(f"/leads/{lead_id}")
+
+
+def _decimal(raw: str) -> Decimal | None:
+    raw = raw.strip().replace(" ", "")
+    if not raw:
+        return None
+    # Accept both 18.500,50 (German) and 18,500.50 (English) input.
+    if "," in raw and (raw.rfind(",") > raw.rfind(".")):
+        raw = raw.replace(".", "").replace(",", ".")
+    else:
+        raw = raw.replace(",", "")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation as exc:
+        raise DomainError(N_("Please enter the deal value as a number.")) from exc
+    if not value.is_finite() or value <= 0 or value >= Decimal("1000000000"):
+        raise DomainError(N_("Please enter the deal value as a number."))
+    return value.quantize(Decimal("0.01"))
+
+
+routes = [
+    Route("/picklist", picklist_page),
+    Route("/leads", manager_list),
+    Route("/leads/mine", my_leads),
+    Route("/leads/{id:int}", lead_detail),
+    Route("/leads/{id:int}/reserve", reserve, methods=["POST"]),
+    Route("/leads/{id:int}/feedback", feedback, methods=["POST"]),
+    Route("/leads/{id:int}/return", return_to_pool, methods=["POST"]),
+    Route("/leads/{id:int}/reoffer", manager_reoffer, methods=["POST"]),
+]
