@@ -1,4 +1,4 @@
-"""The `incentives` command: serve, db upgrade, bootstrap, demo, ledger verify."""
+"""The `incentives` command: serve, db upgrade, bootstrap, demo, sweep, worker, ledger verify."""
 
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("demo", help="create the demo program (once) and print its logins")
     commands.add_parser("sweep", help="run every due periodic job once (escalation, feedback due, expiry, ...)")
+    worker = commands.add_parser("worker", help="run an RQ worker on REDIS_URL that also schedules the sweeps")
+    worker.add_argument("--no-cron", action="store_true", help="do not schedule sweeps from this worker")
+    worker.add_argument("--burst", action="store_true", help="work off the queue, then exit")
 
     ledger = commands.add_parser("ledger", help="the points ledger")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
@@ -57,6 +60,21 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_bootstrap(settings, args.program, args.email, args.name))
     if args.command == "sweep":
         return asyncio.run(_sweep(settings))
+    if args.command == "worker":
+        if settings.redis_url is None:
+            print(
+                "incentives: the worker needs REDIS_URL; without Redis the web app sweeps in-process", file=sys.stderr
+            )
+            return 2
+        from incentives.jobs import run_worker
+
+        run_worker(
+            settings.redis_url,
+            interval_seconds=settings.sweep_interval_seconds or 60,
+            with_cron=not args.no_cron,
+            burst=args.burst,
+        )
+        return 0
     if args.command == "ledger":
         return asyncio.run(_ledger_verify(settings))
     return asyncio.run(_demo(settings))

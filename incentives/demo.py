@@ -11,6 +11,8 @@ from incentives.accounts.models import Program, User
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import Database
+from incentives.leads.demo import create_demo_leads
+from incentives.rewards.demo import rewards_demo
 
 PROGRAM = "Helios Wärmepumpen Partnerprogramm"
 PASSWORD = "demo-passwort-2026"  # noqa: S105 - printed for the demo users, never used outside the demo
@@ -250,6 +252,9 @@ async def _create(db: Database) -> None:
         locale = "en" if english else "de"
         await user(f"manager@{slug}.example", f"Leitung {name}", org.id, Role.RESELLER_MANAGER, locale)
         await user(f"rep@{slug}.example", f"Vertrieb {name}", org.id, Role.RESELLER_REP, locale)
+
+    await rewards_demo(db, boot.program_id, admin)
+    await create_demo_leads(db, boot.program_id, admin)
 
 
 async def _logins(db: Database) -> list[DemoLogin]:

@@ -58,3 +58,55 @@ async def sweep_forever(db: Database, interval_seconds: float) -> None:
     while True:
         await run_sweeps(db)
         await asyncio.sleep(interval_seconds)
+
+
+QUEUE = "incentives"
+
+
+def sweep_job() -> dict[str, int]:
+    """The RQ job behind the periodic sweep. RQ runs it outside any event loop: it opens its own engine."""
+    from incentives.config import Settings
+
+    async def once() -> dict[str, int]:
+        db = Database(Settings.from_env().database_url)
+        try:
+            return await run_sweeps(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(once())
+
+
+def run_worker(redis_url: str, *, interval_seconds: int, with_cron: bool = True, burst: bool = False) -> None:
+    """`incentives worker`: an RQ worker, plus (in a child process) RQ's cron scheduler that enqueues the sweep.
+
+    Run several workers for throughput; give `--no-cron` to all but one (a doubled sweep is harmless, but
+    pointless).
+    """
+    import multiprocessing
+
+    from redis import Redis
+    from rq import Queue, Worker
+
+    connection = Redis.from_url(redis_url)
+    cron = None
+    if with_cron and interval_seconds > 0:
+        cron = multiprocessing.get_context("spawn").Process(
+            target=_run_cron, args=(redis_url, interval_seconds), name="incentives-cron", daemon=True
+        )
+        cron.start()
+    try:
+        Worker([Queue(QUEUE, connection=connection)], connection=connection).work(with_scheduler=True, burst=burst)
+    finally:
+        if cron is not None:
+            cron.terminate()
+            cron.join(timeout=10)
+
+
+def _run_cron(redis_url: str, interval_seconds: int) -> None:
+    from redis import Redis
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=Redis.from_url(redis_url), name=f"incentives-sweep-{interval_seconds}")
+    scheduler.register(sweep_job, queue_name=QUEUE, interval=interval_seconds, job_timeout=600)
+    scheduler.start()  # type: ignore[no-untyped-call]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,15 +24,23 @@ from incentives import i18n
 from incentives.config import Settings
 from incentives.db import Database
 from incentives.errors import N_, DomainError, Forbidden
+from incentives.jobs import sweep_forever
+from incentives.web import leads as leads_pages
+from incentives.web import notifications as notification_pages
 from incentives.web import pages
+from incentives.web import rewards as reward_pages
+from incentives.web.api.leads import api as leads_api
 from incentives.web.api.openapi import build_openapi
+from incentives.web.api.points import api as points_api
+from incentives.web.api.rewards import api as rewards_api
 from incentives.web.api.setup import api as setup_api
 from incentives.web.context import BodyLimitMiddleware, RequestContextMiddleware, is_api
+from incentives.web.csrf import MultipartCsrfHeader, RestoreContentType
 from incentives.web.errors import error_response, on_domain_error, on_http_exception, on_server_error
 from incentives.web.templating import make_templates
 
 STATIC_DIR = Path(__file__).parent / "static"
-APIS = [setup_api]
+APIS = [setup_api, points_api, rewards_api, leads_api]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -42,9 +52,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         db = Database(settings.database_url)
         for locale in ("de", "en"):
             i18n.translations(locale)  # parse the catalogs once, before the first request
+        sweeper = None
+        if settings.redis_url is None and settings.sweep_interval_seconds > 0:
+            sweeper = asyncio.create_task(sweep_forever(db, settings.sweep_interval_seconds))
         try:
             yield {"db": db, "settings": settings, "templates": make_templates()}
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             await db.dispose()
 
     async def openapi_json(request: Request) -> Response:
@@ -66,6 +83,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [
         *pages.routes,
+        *reward_pages.routes,
+        *notification_pages.routes,
+        *leads_pages.routes,
         Route("/api/v1/openapi.json", openapi_json),
         *[route for api in APIS for route in api.routes()],
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
@@ -81,6 +101,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         Middleware(RequestContextMiddleware),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(MultipartCsrfHeader),
         Middleware(
             asgi_csrf,
             signing_secret=settings.secret_key,
@@ -90,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             cookie_samesite="Lax",
             send_csrf_failed=csrf_failed,
         ),
+        Middleware(RestoreContentType),
     ]
     return Starlette(
         routes=routes,

@@ -5,25 +5,31 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from incentives import i18n
 from incentives.accounts.models import Org
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import Database, utcnow
-from incentives.errors import N_, DomainError, NotFound, Unauthorized
-from incentives.leads import picklist, services
+from incentives.errors import N_, DomainError, FieldError, NotFound, Unauthorized, ValidationFailed
+from incentives.leads import importer, picklist, services
 from incentives.leads.errors import AlreadyReserved
 from incentives.leads.models import FeedbackStatus, Lead, LeadEvent, LeadOffer, LeadStatus
+from incentives.leads.schemas import LeadIn
+from incentives.validation import field_errors_from_pydantic
 from incentives.web import nav
 from incentives.web.templating import hx_redirect, is_htmx, render
 
 nav.register("/picklist", N_("Pick list"), {Role.RESELLER_MANAGER, Role.RESELLER_REP}, order=10)
 nav.register("/leads/mine", N_("My leads"), {Role.RESELLER_MANAGER, Role.RESELLER_REP}, order=20)
 nav.register("/leads", N_("Leads"), {Role.ADMIN, Role.PARTNER_MANAGER, Role.AGENCY}, order=10)
+nav.register("/leads/new", N_("New lead"), {Role.ADMIN, Role.PARTNER_MANAGER, Role.AGENCY}, order=11)
 
 TEMPERATURE_LABELS = {"hot": N_("hot"), "warm": N_("warm"), "cold": N_("cold")}
 STATUS_LABELS = {
@@ -306,6 +312,98 @@ async def manager_reoffer(request: Request) -> Response:
     return _see_other(f"/leads/{lead_id}")
 
 
+FORM_FIELDS = (
+    "company",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "country",
+    "postal_code",
+    "city",
+    "industry",
+    "product_line",
+    "temperature",
+    "estimated_value",
+    "required_certifications",
+    "notes",
+    "external_id",
+    "source",
+)
+
+
+def _entry(request: Request) -> Principal:
+    who = _principal(request)
+    if who.role not in services.LEAD_ENTRY:
+        raise NotFound()
+    return who
+
+
+async def new_lead(request: Request) -> Response:
+    """The lead entry form for agencies and partner managers; the same validation as the API and the import."""
+    who = _entry(request)
+    assert who.program_id is not None
+    values: dict[str, str] = {"country": "DE", "temperature": "warm"}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = await request.form()
+        values = {name: str(form.get(name, "")).strip() for name in FORM_FIELDS}
+        try:
+            lead_in = LeadIn.model_validate(importer.body_from_row(who.program_id, values))
+            async with _db(request).session() as session:
+                lead = await services.create_lead(session, who, lead_in.to_input())
+            if form.get("distribute"):
+                async with _db(request).session() as session:
+                    await services.qualify_lead(session, who, lead.id)
+                if who.role in services.MANAGERS:
+                    async with _db(request).session() as session:
+                        await services.offer_lead(session, who, lead.id)
+            return _see_other(f"/leads/{lead.id}")
+        except ValidationError as exc:
+            errors = _by_field(request, field_errors_from_pydantic(exc))
+        except ValidationFailed as exc:
+            errors = _by_field(request, exc.errors)
+        except DomainError as exc:
+            errors = {"": i18n.gettext(request.state.locale, exc.detail, **exc.params)}
+    return render(
+        request, "leads/new.html", {"values": values, "errors": errors, **LABELS}, status_code=422 if errors else 200
+    )
+
+
+def _by_field(request: Request, items: list[FieldError]) -> dict[str, str]:
+    """Translated messages by form field name (contact.email → contact_email)."""
+    flat: dict[str, str] = {}
+    for item in items:
+        loc = [str(p) for p in item.loc]
+        name = "contact_" + loc[1] if loc[:1] == ["contact"] and len(loc) > 1 else loc[0] if loc else ""
+        flat.setdefault(name, i18n.gettext(request.state.locale, item.msg, **item.params))
+    return flat
+
+
+async def import_csv(request: Request) -> Response:
+    who = _entry(request)
+    assert who.program_id is not None
+    report = None
+    error = None
+    if request.method == "POST":
+        async with request.form() as form:
+            upload = form.get("file")
+            raw = await upload.read() if isinstance(upload, UploadFile) and upload.filename else None
+        if raw is None:
+            error = N_("Please choose a CSV file.")
+        else:
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = raw.decode("cp1252", errors="replace")  # Excel on Windows saves CSV this way
+            report = await importer.import_leads(_db(request), who, who.program_id, text)
+    return render(
+        request,
+        "leads/import.html",
+        {"report": report, "error": error, "columns": FORM_FIELDS},
+        status_code=422 if error else 200,
+    )
+
+
 def _decimal(raw: str) -> Decimal | None:
     raw = raw.strip().replace(" ", "")
     if not raw:
@@ -326,6 +424,8 @@ def _decimal(raw: str) -> Decimal | None:
 
 routes = [
     Route("/picklist", picklist_page),
+    Route("/leads/new", new_lead, methods=["GET", "POST"]),
+    Route("/leads/import", import_csv, methods=["GET", "POST"]),
     Route("/leads", manager_list),
     Route("/leads/mine", my_leads),
     Route("/leads/{id:int}", lead_detail),

@@ -13,8 +13,8 @@ from incentives.db import utcnow
 from incentives.errors import N_, FieldError, ValidationFailed
 from incentives.leads import picklist, services
 from incentives.leads.models import Lead, LeadOffer, LeadStatus
+from incentives.leads.schemas import FeedbackIn, LeadIn, ReofferIn, ReturnIn
 from incentives.web.api.base import Api, database, json_response, parse_body, principal
-from incentives.web.api.lead_schemas import FeedbackIn, LeadIn, ReofferIn, ReturnIn
 
 api = Api()
 

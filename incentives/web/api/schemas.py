@@ -2,48 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
-from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from incentives.errors import N_
+from incentives.validation import Country, Email, Label, Locale, Name, Strict, regions
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-Locale = Literal["de", "en"]
-_REGION = re.compile(r"^[A-Z]{2}(-[0-9]{1,5})?$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
-
-
-def _email(value: str) -> str:
-    try:
-        return validate_email(value, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise ValueError(N_("Not a valid e-mail address.")) from exc
-
-
-def _country(value: str) -> str:
-    value = value.strip().upper()
-    if not _COUNTRY.match(value):
-        raise ValueError(N_("Must be a two-letter country code such as DE."))
-    return value
-
-
-def _regions(values: list[str]) -> list[str]:
-    cleaned = [value.strip().upper() for value in values]
-    if any(not _REGION.match(value) for value in cleaned):
-        raise ValueError(N_("Regions are country codes (DE) or a country and postal prefix (DE-80)."))
-    return cleaned
-
-
-Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
-Country = Annotated[str, AfterValidator(_country)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+__all__ = ["Country", "Email", "Label", "Name", "Strict"]
 
 
 class ProgramSettingsPatch(Strict):
@@ -92,9 +57,9 @@ class MembershipIn(Strict):
     program_id: int
     org_id: int
     tier: Literal["platinum", "gold", "silver", "registered"]
-    competencies: Annotated[list[Label], Field(max_length=50)] = []
-    certifications: Annotated[list[Label], Field(max_length=50)] = []
-    regions: Annotated[list[str], Field(max_length=200), AfterValidator(_regions)] = []
+    competencies: Annotated[list[Label], Field(max_length=50, default_factory=list)]
+    certifications: Annotated[list[Label], Field(max_length=50, default_factory=list)]
+    regions: Annotated[list[str], Field(max_length=200, default_factory=list), AfterValidator(regions)]
     capacity: Annotated[int, Field(ge=0, le=100_000)] | None = None
     distributor_id: int | None = None
 

@@ -1,4 +1,4 @@
-"""Request bodies of the leads API; also used by the web form and the CSV import."""
+"""Lead input: validated the same way for the API, the web form and the CSV import."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from incentives.errors import N_, FieldError, ValidationFailed
 from incentives.leads.services import LeadInput
-from incentives.web.api.schemas import Country, Email, Label, Name, Strict
+from incentives.validation import Country, Email, Label, Name, Strict
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]

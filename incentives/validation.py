@@ -1,0 +1,89 @@
+"""Validated input types shared by the API, the web forms and imports: e-mail, country, region, names."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
+
+from incentives.errors import N_, FieldError
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Locale = Literal["de", "en"]
+_REGION = re.compile(r"^[A-Z]{2}(-[0-9]{1,5})?$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+def _email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValueError(N_("Not a valid e-mail address.")) from exc
+
+
+def _country(value: str) -> str:
+    value = value.strip().upper()
+    if not _COUNTRY.match(value):
+        raise ValueError(N_("Must be a two-letter country code such as DE."))
+    return value
+
+
+def regions(values: list[str]) -> list[str]:
+    cleaned = [value.strip().upper() for value in values]
+    if any(not _REGION.match(value) for value in cleaned):
+        raise ValueError(N_("Regions are country codes (DE) or a country and postal prefix (DE-80)."))
+    return cleaned
+
+
+Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
+Country = Annotated[str, AfterValidator(_country)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# pydantic error types → our translatable messages; anything unlisted reads "Invalid value."
+_PYDANTIC_MESSAGES = {
+    "missing": N_("This field is required."),
+    "extra_forbidden": N_("Unknown field."),
+    "string_type": N_("Must be a string."),
+    "int_type": N_("Must be an integer."),
+    "int_parsing": N_("Must be an integer."),
+    "int_from_float": N_("Must be an integer."),
+    "float_type": N_("Must be a number."),
+    "float_parsing": N_("Must be a number."),
+    "bool_type": N_("Must be true or false."),
+    "bool_parsing": N_("Must be true or false."),
+    "list_type": N_("Must be a list."),
+    "dict_type": N_("Must be an object."),
+    "model_type": N_("Must be an object."),
+    "model_attributes_type": N_("Must be an object."),
+    "literal_error": N_("Must be one of: %(expected)s."),
+    "enum": N_("Must be one of: %(expected)s."),
+    "string_too_short": N_("Must not be empty."),
+    "string_too_long": N_("Must be at most %(max_length)s characters long."),
+    "too_long": N_("Must have at most %(max_length)s entries."),
+    "greater_than_equal": N_("Must be at least %(ge)s."),
+    "less_than_equal": N_("Must be at most %(le)s."),
+    "greater_than": N_("Must be greater than %(gt)s."),
+    "less_than": N_("Must be less than %(lt)s."),
+    "string_pattern_mismatch": N_("Has the wrong format."),
+    "value_error": N_("Invalid value."),
+}
+
+
+def field_errors_from_pydantic(exc: ValidationError) -> list[FieldError]:
+    errors = []
+    for error in exc.errors(include_url=False):
+        kind = error["type"]
+        ctx = {key: str(value) for key, value in (error.get("ctx") or {}).items()}
+        if kind == "value_error" and "error" in ctx:
+            # Our own validators raise ValueError with an N_() message id (see web/api/schemas.py).
+            errors.append(FieldError(tuple(error["loc"]), ctx["error"]))
+            continue
+        errors.append(FieldError(tuple(error["loc"]), _PYDANTIC_MESSAGES.get(kind, N_("Invalid value.")), **ctx))
+    return errors
