@@ -66,6 +66,7 @@ class Membership(Base):
         UniqueConstraint("program_id", "org_id"),
         CheckConstraint("tier IN ('platinum', 'gold', 'silver', 'registered')", name="tier_known"),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_not_negative"),
+        CheckConstraint("open_leads >= 0 AND won_leads >= 0 AND won_leads <= closed_leads", name="lead_counters_sane"),
         Index("ix_memberships_distributor", "program_id", "distributor_id"),
     )
 
@@ -78,6 +79,11 @@ class Membership(Base):
     regions: Mapped[list[str]] = mapped_column(JSON, default=list)
     capacity: Mapped[int | None] = mapped_column(Integer)
     distributor_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id"))
+    # Lead counters for matching (leads/matching.py), moved in the same transaction as each transition.
+    won_leads: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    closed_leads: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    open_leads: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_offered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     org: Mapped[Org] = relationship(foreign_keys=[org_id], lazy="raise")

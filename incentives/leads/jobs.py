@@ -15,7 +15,7 @@ from incentives.accounts.models import Program
 from incentives.db import Database
 from incentives.jobs import sweep
 from incentives.leads import events, matching
-from incentives.leads.models import Lead, LeadStatus
+from incentives.leads.models import Lead, LeadOffer, LeadStatus
 from incentives.leads.services import start_next_wave
 
 BATCH = 500
@@ -48,13 +48,22 @@ async def escalate_offers(db: Database, now: dt.datetime) -> int:
             if not due:
                 return moved
             programs: dict[int, tuple[Program, list[matching.Partner]]] = {}
+            offered: dict[int, set[int]] = {}
+            offers: dict[int, list[LeadOffer]] = {lead.id: [] for lead in due}
+            for offer in await session.scalars(select(LeadOffer).where(LeadOffer.lead_id.in_(list(offers)))):
+                offers[offer.lead_id].append(offer)
             for lead in due:
                 if lead.program_id not in programs:
                     program = await session.get_one(Program, lead.program_id)
-                    programs[lead.program_id] = (program, await matching.load_partners(session, program.id, now))
+                    programs[lead.program_id] = (program, await matching.load_partners(session, program.id))
                 program, partners = programs[lead.program_id]
                 events.record(session, lead, "escalated", now, wave=lead.wave)
-                await start_next_wave(session, lead, program, partners, now)
+                made = await start_next_wave(
+                    session, lead, program, partners, now, earlier_offers=offers[lead.id], count_offers=False
+                )
+                offered.setdefault(lead.program_id, set()).update(offer.org_id for offer in made)
+            for program_id, org_ids in offered.items():
+                await matching.count_offer(session, program_id, sorted(org_ids), now)
             moved += len(due)
 
 

@@ -100,7 +100,7 @@ async def offer_lead(
         if lead.status != LeadStatus.QUALIFIED:
             raise InvalidState(N_("Only qualified leads can be offered."))
         program = await session.get_one(Program, lead.program_id)
-        partners = await matching.load_partners(session, lead.program_id, now)
+        partners = await matching.load_partners(session, lead.program_id)
         offers = await start_next_wave(session, lead, program, partners, now, actor_id=principal.user_id)
     return lead, offers
 
@@ -113,21 +113,26 @@ async def start_next_wave(
     now: dt.datetime,
     *,
     actor_id: int | None = None,
+    earlier_offers: list[LeadOffer] | None = None,
+    count_offers: bool = True,
 ) -> list[LeadOffer]:
     """Offer the lead to the next group; after `max_waves` to all eligible; then it is unclaimed.
 
-    The caller holds the transaction and has checked that the lead may move on.
+    The caller holds the transaction and has checked that the lead may move on; a sweep passes the
+    lead's earlier offers, loaded for its whole batch at once, and counts the offers per batch itself.
     """
     weights = matching.weights_of(program)
-    excluded = await matching.excluded_orgs(session, lead.id)
-    earlier = {
-        o.org_id: o for o in (await session.scalars(select(LeadOffer).where(LeadOffer.lead_id == lead.id))).all()
-    }
+    if earlier_offers is None:
+        earlier_offers = list((await session.scalars(select(LeadOffer).where(LeadOffer.lead_id == lead.id))).all())
+    earlier = {o.org_id: o for o in earlier_offers}
+    excluded = {org for org, offer in earlier.items() if offer.state == OfferState.RETURNED}
     offered = {org for org, offer in earlier.items() if offer.state != OfferState.WITHDRAWN}
     by_org = {p.org_id: p for p in partners}
     if lead.wave == 0:
-        ranked = matching.rank(lead, partners, weights, excluded)
-        lead.ranking = [c.org_id for c in ranked[: program.offer_wave_size * program.max_waves]]
+        ranked = matching.rank(
+            lead, partners, weights, excluded, now, limit=program.offer_wave_size * program.max_waves
+        )
+        lead.ranking = [c.org_id for c in ranked]
     group: list[matching.Candidate] = []
     wave = lead.wave
     while not group and wave <= program.max_waves:
@@ -135,9 +140,9 @@ async def start_next_wave(
         if wave <= program.max_waves:
             start = (wave - 1) * program.offer_wave_size
             ids = [o for o in lead.ranking[start : start + program.offer_wave_size] if o not in offered | excluded]
-            group = [matching.score(lead, by_org[o], weights) for o in ids if o in by_org]
+            group = [matching.score(lead, by_org[o], weights, now) for o in ids if o in by_org]
         else:  # the last wave: every eligible partner that has not had it yet
-            group = [c for c in matching.rank(lead, partners, weights, excluded | offered)]
+            group = matching.rank(lead, partners, weights, excluded | offered, now)
     if not group:
         lead.status = LeadStatus.UNCLAIMED
         lead.expires_at = None
@@ -147,20 +152,18 @@ async def start_next_wave(
     lead.status = LeadStatus.OFFERED
     lead.offered_at = lead.offered_at or now
     lead.expires_at = now + dt.timedelta(hours=program.escalation_hours)
-    offers = [
-        LeadOffer(
-            lead_id=lead.id,
-            program_id=lead.program_id,
-            org_id=c.org_id,
-            wave=wave,
-            score=c.score,
-            breakdown=c.breakdown,
-            offered_at=now,
-        )
-        for c in group
-    ]
+    offers = []
+    for c in group:  # an offer a manager withdrew is made again in place: one row per lead and org
+        offer = earlier.get(c.org_id) or LeadOffer(lead_id=lead.id, program_id=lead.program_id, org_id=c.org_id)
+        offer.wave, offer.score, offer.breakdown = wave, c.score, c.breakdown
+        offer.state, offer.offered_at = OfferState.OPEN, now
+        offers.append(offer)
     session.add_all(offers)
-    events.record(session, lead, "offered", now, actor_id=actor_id, wave=wave, orgs=[c.org_id for c in group])
+    if count_offers:
+        await matching.count_offer(session, lead.program_id, [c.org_id for c in group], now)
+    events.record(
+        session, lead, "offered", now, actor_id=actor_id, wave=wave, scores={str(c.org_id): c.score for c in group}
+    )
     return offers
 
 
@@ -200,6 +203,20 @@ async def reserve_lead(
     now = now or utcnow()
     if principal.role not in PICKERS:
         raise NotFound()
+    # A read first, without the write lock: in a race almost everyone learns "already reserved" here.
+    async with session.begin():
+        await session.connection(execution_options={"read_only": True})  # SQLite: BEGIN DEFERRED, no lock
+        offer_state, lead_status = (
+            await session.execute(
+                select(LeadOffer.state, Lead.status)
+                .join(Lead, Lead.id == LeadOffer.lead_id)
+                .where(LeadOffer.lead_id == lead_id, LeadOffer.org_id == principal.org_id)
+            )
+        ).first() or (None, None)
+    if offer_state != OfferState.OPEN:
+        raise NotFound()
+    if lead_status != LeadStatus.OFFERED:
+        raise AlreadyReserved()
     async with session.begin():
         offer = await session.scalar(
             select(LeadOffer).where(LeadOffer.lead_id == lead_id, LeadOffer.org_id == principal.org_id)
@@ -240,6 +257,7 @@ async def reserve_lead(
         if won.rowcount != 1:  # type: ignore[attr-defined]
             raise AlreadyReserved()
         lead = await session.get_one(Lead, lead_id, populate_existing=True)
+        await matching.count_lead(session, lead.program_id, principal.org_id, opened=1)
         events.record(session, lead, "reserved", now, org_id=principal.org_id, actor_id=principal.user_id)
         await events.publish(
             session,
@@ -280,6 +298,8 @@ async def give_feedback(
         lead.last_feedback = feedback
         lead.last_feedback_at = now
         if feedback in FINAL_FEEDBACK:
+            won = int(feedback == FeedbackStatus.WON)
+            await matching.count_lead(session, lead.program_id, principal.org_id, opened=-1, closed=1, won=won)
             lead.status = LeadStatus(feedback.value)
             lead.closed_at = now
             lead.feedback_due_at = None
@@ -351,6 +371,7 @@ async def return_lead(
             .where(LeadOffer.lead_id == lead.id, LeadOffer.org_id == principal.org_id)
             .values(state=OfferState.RETURNED)
         )
+        await matching.count_lead(session, lead.program_id, principal.org_id, opened=-1)
         events.record(
             session, lead, "returned", now, org_id=principal.org_id, actor_id=principal.user_id, reason=reason.strip()
         )
@@ -376,7 +397,7 @@ async def _reopen(session: AsyncSession, lead: Lead, now: dt.datetime, *, actor_
         lead.expires_at = now + dt.timedelta(hours=program.escalation_hours)
         events.record(session, lead, "reoffered", now, actor_id=actor_id, wave=lead.wave)
         return
-    partners = await matching.load_partners(session, lead.program_id, now)
+    partners = await matching.load_partners(session, lead.program_id)
     await start_next_wave(session, lead, program, partners, now, actor_id=actor_id)
 
 
@@ -401,6 +422,8 @@ async def reoffer_lead(
             reason=reason,
             previous_org=lead.reserved_by_org_id,
         )
+        if lead.status == LeadStatus.RESERVED and lead.reserved_by_org_id is not None:
+            await matching.count_lead(session, lead.program_id, lead.reserved_by_org_id, opened=-1)
         await session.execute(
             update(LeadOffer)
             .where(LeadOffer.lead_id == lead.id, LeadOffer.state == OfferState.OPEN)
@@ -421,7 +444,7 @@ async def reoffer_lead(
         ):
             setattr(lead, name, None)
         program = await session.get_one(Program, lead.program_id)
-        partners = await matching.load_partners(session, lead.program_id, now)
+        partners = await matching.load_partners(session, lead.program_id)
         await start_next_wave(session, lead, program, partners, now, actor_id=principal.user_id)
     return lead
 

@@ -51,7 +51,8 @@ class RequestContextMiddleware:
                 user = await load_user(dbs, session["uid"])
                 if user is None:
                     session.pop("uid", None)
-            if user is not None:
+            # The program's default language matters only for a page whose reader has chosen none.
+            if user is not None and user.locale is None and not is_api(scope) and not session.get("locale"):
                 program_locale = await program_default_locale(dbs, Principal.of(user))
         state["user"] = user
         state["principal"] = Principal.of(user) if user is not None else None

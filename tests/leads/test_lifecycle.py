@@ -182,3 +182,39 @@ async def test_manager_reoffers_an_unclaimed_lead(db: Database) -> None:
         again = await services.reoffer_lead(session, world.admin.principal, lead.id, "Neuer Partner", T0 + H)
     assert again.status == LeadStatus.OFFERED and again.wave == 1
     assert await _offered_orgs(db, lead.id) == {rep.org_id}
+
+
+async def test_membership_counters_equal_the_leads_they_count(db: Database) -> None:
+    """The matching counters are a cache of the leads table: after any mix of transitions they agree."""
+    from incentives.accounts.models import Membership
+
+    world = await make_program(db)
+    a = await make_reseller(db, world, tier="platinum")
+    b = await make_reseller(db, world)
+    leads = [await make_lead(db, world) for _ in range(5)]
+    async with db.session() as session:
+        await services.reserve_lead(session, a.principal, leads[0].id, T0 + H)
+    async with db.session() as session:
+        await services.give_feedback(session, a.principal, leads[0].id, status="won", deal_value=Decimal(5), now=T0 + 2 * H)
+    async with db.session() as session:
+        await services.reserve_lead(session, a.principal, leads[1].id, T0 + H)
+    async with db.session() as session:
+        await services.give_feedback(session, a.principal, leads[1].id, status="lost", lost_reason="Preis", now=T0 + 2 * H)
+    async with db.session() as session:
+        await services.reserve_lead(session, b.principal, leads[2].id, T0 + H)
+    async with db.session() as session:
+        await services.return_lead(session, b.principal, leads[2].id, "passt nicht", T0 + 2 * H)
+    async with db.session() as session:
+        await services.reserve_lead(session, a.principal, leads[2].id, T0 + 3 * H)
+    async with db.session() as session:
+        await services.reserve_lead(session, b.principal, leads[3].id, T0 + 3 * H)
+    async with db.session() as session:
+        await services.reoffer_lead(session, world.admin.principal, leads[3].id, "Kunde wünscht anderen Partner", T0 + 4 * H)
+    async with db.reader() as session:
+        for org in (a.org_id, b.org_id):
+            membership = (await session.scalars(select(Membership).where(Membership.org_id == org))).one()
+            statuses = (await session.scalars(select(Lead.status).where(Lead.reserved_by_org_id == org))).all()
+            assert membership.open_leads == statuses.count(LeadStatus.RESERVED), org
+            assert membership.won_leads == statuses.count(LeadStatus.WON), org
+            assert membership.closed_leads == statuses.count(LeadStatus.WON) + statuses.count(LeadStatus.LOST), org
+            assert membership.last_offered_at is not None

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0004"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -144,8 +143,23 @@ def upgrade() -> None:
     with op.batch_alter_table("programs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("matching_weights", sa.JSON(), nullable=False, server_default=sa.text("'{}'")))
 
+    with op.batch_alter_table("memberships", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("won_leads", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("closed_leads", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("open_leads", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("last_offered_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_check_constraint(
+            "lead_counters_sane", "open_leads >= 0 AND won_leads >= 0 AND won_leads <= closed_leads"
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("memberships", schema=None) as batch_op:
+        batch_op.drop_constraint("lead_counters_sane", type_="check")
+        batch_op.drop_column("last_offered_at")
+        batch_op.drop_column("open_leads")
+        batch_op.drop_column("closed_leads")
+        batch_op.drop_column("won_leads")
     with op.batch_alter_table("programs", schema=None) as batch_op:
         batch_op.drop_column("matching_weights")
 

@@ -1,0 +1,342 @@
+"""Lead benchmarks on SQLite and PostgreSQL (issue 4's targets); prints one figure per line.
+
+    .venv/bin/python bench/leads.py [--quick] [--backend sqlite|postgresql]
+
+Book: 50k leads, 2k reseller orgs with memberships, 10k open offers (2k offered leads × 5 orgs).
+Measures: pick-list fragment latency (GET /picklist with HX-Request, over loopback HTTP to a real
+uvicorn), matching one lead over all memberships, the escalation sweep over 10k due leads, and a race of
+200 concurrent reserve requests on one lead. Creates and drops its own databases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import insert, select, text, update
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from incentives.accounts import services as accounts
+from incentives.accounts.models import Membership, Org, Program, User
+from incentives.accounts.passwords import hash_password
+from incentives.accounts.scope import Principal
+from incentives.db import Database
+from incentives.leads import matching
+from incentives.leads.jobs import escalate_offers
+from incentives.leads.models import Lead, LeadOffer
+from incentives.migrate import upgrade
+
+PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+PASSWORD = "bench-password-1"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def build(db: Database, n_leads: int, n_orgs: int, n_offered: int) -> dict[str, object]:
+    rng = random.Random(7)
+    async with db.session() as session:
+        boot = await accounts.bootstrap_program(
+            session, program="Bench", email="admin@bench.example", password=PASSWORD
+        )
+    async with db.session() as session, session.begin():
+        await session.execute(update(Program).values(offer_wave_size=5, max_waves=3))
+        now = dt.datetime.now(dt.UTC)
+        orgs = [
+            {
+                "name": f"Reseller {i}",
+                "kind": "reseller",
+                "country": "DE",
+                "city": "München",
+                "lat": 48.1 + rng.random(),
+                "lon": 11.5 + rng.random(),
+                "registered_by_program_id": boot.program_id,
+                "created_at": now,
+            }
+            for i in range(n_orgs)
+        ]
+        await session.execute(insert(Org), orgs)
+        org_ids = list((await session.scalars(select(Org.id).where(Org.kind == "reseller").order_by(Org.id))).all())
+        await session.execute(
+            insert(Membership),
+            [
+                {
+                    "program_id": boot.program_id,
+                    "org_id": o,
+                    "tier": rng.choice(["platinum", "gold", "silver", "registered"]),
+                    "competencies": ["heat_pumps"],
+                    "certifications": [],
+                    "regions": ["DE-8"],
+                    "capacity": 20,
+                    "created_at": now,
+                }
+                for o in org_ids
+            ],
+        )
+        password_hash = await hash_password(PASSWORD)
+        users = [
+            {
+                "email": f"rep{o}@bench.example",
+                "name": f"Rep {o}",
+                "org_id": o,
+                "role": "reseller_rep",
+                "created_at": now,
+                "active": True,
+                "password_hash": password_hash,
+            }
+            for o in org_ids[:300]
+        ]
+        await session.execute(insert(User), users)
+        focus = org_ids[0]  # the org whose pick list is measured: 50 open offers
+        rankings = []  # as the first matching would have stored them: three waves of five
+        for i in range(n_offered):
+            ranked = rng.sample(org_ids[1:], 15)
+            if i < 50:
+                ranked[0] = focus
+            rankings.append(ranked)
+        leads = []
+        for i in range(n_leads):
+            offered = i < n_offered
+            leads.append(
+                {
+                    "program_id": boot.program_id,
+                    "company": f"Kunde {i}",
+                    "contact_name": "X",
+                    "contact_email": "x@y.de",
+                    "country": "DE",
+                    "postal_code": f"8{rng.randint(0, 9999):04d}",
+                    "city": "München",
+                    "lat": 48.1 + rng.random(),
+                    "lon": 11.5 + rng.random(),
+                    "product_line": "heat_pumps",
+                    "temperature": rng.choice(["hot", "warm", "cold"]),
+                    "estimated_value": rng.randint(1, 300) * 1000,
+                    "required_certifications": [],
+                    "status": "offered" if offered else rng.choice(["won", "lost", "new"]),
+                    "wave": 1 if offered else 0,
+                    "ranking": rankings[i] if offered else [],
+                    "offered_at": now,
+                    "created_at": now,
+                    "expires_at": now + dt.timedelta(hours=12) if offered else None,
+                }
+            )
+        for start in range(0, len(leads), 5000):
+            await session.execute(insert(Lead), leads[start : start + 5000])
+        offered_ids = list(
+            (await session.scalars(select(Lead.id).where(Lead.status == "offered").order_by(Lead.id))).all()
+        )
+        offers = []
+        for index, lead_id in enumerate(offered_ids):
+            chosen = rankings[index][:5]
+            offers += [
+                {
+                    "lead_id": lead_id,
+                    "program_id": boot.program_id,
+                    "org_id": o,
+                    "wave": 1,
+                    "score": 0.5,
+                    "breakdown": {},
+                    "state": "open",
+                    "offered_at": now,
+                }
+                for o in chosen
+            ]
+        for start in range(0, len(offers), 5000):
+            await session.execute(insert(LeadOffer), offers[start : start + 5000])
+    if db.is_sqlite:
+        async with db.engine.connect() as conn:
+            await conn.exec_driver_sql("ANALYZE")
+    else:
+        async with db.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql("ANALYZE")
+    async with db.reader() as session:
+        admin = Principal.of(await session.get_one(User, boot.user_id))
+        focus_user = (await session.scalars(select(User).where(User.org_id == focus))).one()
+    return {
+        "program_id": boot.program_id,
+        "admin": admin,
+        "focus_email": focus_user.email,
+        "focus_user": focus_user.id,
+        "org_ids": org_ids,
+        "offered_ids": offered_ids,
+    }
+
+
+def serve(url: str) -> subprocess.Popen[bytes]:
+    """The app in its own process, as in production: the client's work does not slow the server down."""
+    env = {**os.environ, "DATABASE_URL": url, "SWEEP_INTERVAL_SECONDS": "0", "SECRET_KEY": "b" * 40}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "incentives.cli", "serve", "--port", "8799"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        try:
+            httpx.get("http://127.0.0.1:8799/login", timeout=1)
+            return process
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError("the server did not start")
+
+
+async def bench_picklist(base: str, email: str, requests: int) -> None:
+    async with httpx.AsyncClient(base_url=base) as client:
+        page = await client.get("/login")
+        token = page.text.split('name="csrftoken" value="')[1].split('"')[0]
+        await client.post("/login", data={"email": email, "password": PASSWORD, "csrftoken": token})
+        timings = []
+        for i in range(requests):
+            sort = ("time_left", "temperature", "value")[i % 3]
+            start = time.perf_counter()
+            response = await client.get(f"/picklist?sort={sort}", headers={"HX-Request": "true"})
+            timings.append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200 and "lead-" in response.text
+    print(
+        f"  pick-list fragment (50 offers, HTTP): p50 {pct(timings, 0.5):.1f} ms, p99 {pct(timings, 0.99):.1f} ms "
+        f"over {requests} requests"
+    )
+
+
+async def bench_matching(db: Database, program_id: int, rounds: int) -> None:
+    async with db.reader() as session:
+        lead = (await session.scalars(select(Lead).where(Lead.status == "new").limit(1))).one()
+        program = await session.get_one(Program, program_id)
+    timings = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        async with db.reader() as session:
+            partners = await matching.load_partners(session, program_id)
+            ranked = matching.rank(lead, partners, matching.weights_of(program), set(), dt.datetime.now(dt.UTC))
+        timings.append((time.perf_counter() - start) * 1000)
+    print(
+        f"  matching one lead over {len(partners)} memberships ({len(ranked)} eligible): "
+        f"p50 {pct(timings, 0.5):.1f} ms, max {max(timings):.1f} ms"
+    )
+
+
+async def bench_sweep(db: Database, due: int) -> None:
+    async with db.session() as session, session.begin():
+        past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+        ids = select(Lead.id).where(Lead.status == "offered").order_by(Lead.id).limit(due).scalar_subquery()
+        await session.execute(update(Lead).where(Lead.id.in_(ids)).values(expires_at=past))
+    start = time.perf_counter()
+    moved = await escalate_offers(db, dt.datetime.now(dt.UTC))
+    seconds = time.perf_counter() - start
+    print(f"  escalation sweep: {moved} due leads in {seconds:.2f} s ({moved / seconds:,.0f}/s)")
+
+
+async def bench_race(db: Database, base: str, context: dict[str, object]) -> None:
+    org_ids: list[int] = context["org_ids"]  # type: ignore[assignment]
+    async with db.reader() as session:
+        users = (await session.scalars(select(User).where(User.role == "reseller_rep").limit(20))).all()
+    tokens = []
+    for user in users:
+        async with db.session() as session:
+            tokens.append(await accounts.create_token(session, context["admin"], user_id=user.id))  # type: ignore[arg-type]
+    async with db.session() as session, session.begin():
+        lead_id = (await session.scalars(select(Lead.id).where(Lead.status == "new").limit(1))).one()
+        now = dt.datetime.now(dt.UTC)
+        await session.execute(
+            update(Lead)
+            .where(Lead.id == lead_id)
+            .values(status="offered", wave=1, offered_at=now, expires_at=now + dt.timedelta(hours=12))
+        )
+        await session.execute(
+            insert(LeadOffer),
+            [
+                {
+                    "lead_id": lead_id,
+                    "program_id": context["program_id"],
+                    "org_id": u.org_id,
+                    "wave": 1,
+                    "score": 0.5,
+                    "breakdown": {},
+                    "state": "open",
+                    "offered_at": now,
+                }
+                for u in users
+            ],
+        )
+    del org_ids
+    timings: list[float] = []
+
+    async def one(client: httpx.AsyncClient, token: str) -> int:
+        start = time.perf_counter()
+        response = await client.post(f"/api/v1/leads/{lead_id}/reserve", headers={"Authorization": f"Bearer {token}"})
+        timings.append((time.perf_counter() - start) * 1000)
+        return response.status_code
+
+    async with httpx.AsyncClient(base_url=base, limits=httpx.Limits(max_connections=200), timeout=60) as client:
+        start = time.perf_counter()
+        statuses = await asyncio.gather(*[one(client, tokens[i % len(tokens)]) for i in range(200)])
+        wall = time.perf_counter() - start
+    print(
+        f"  reservation race, 200 concurrent requests from {len(tokens)} orgs: {statuses.count(200)} won, "
+        f"{statuses.count(409)} already reserved; p50 {pct(timings, 0.5):.0f} ms, p99 {pct(timings, 0.99):.0f} ms, "
+        f"all done in {wall * 1000:.0f} ms"
+    )
+
+
+async def run(backend: str, quick: bool) -> None:
+    n_leads, n_orgs, n_offered, due = (5_000, 500, 400, 1_000) if quick else (50_000, 2_000, 2_000, 10_000)
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
+    else:
+        name = "incentives_bench_leads"
+        admin_db = Database(PG_ADMIN)
+        async with admin_db.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        await admin_db.dispose()
+        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    await asyncio.to_thread(upgrade, url)
+    db = Database(url)
+    print(f"{backend}: {n_leads:,} leads, {n_orgs:,} reseller orgs, {n_offered * 5:,} open offers")
+    start = time.perf_counter()
+    context = await build(db, n_leads, n_orgs, n_offered)
+    print(f"  (book built in {time.perf_counter() - start:.1f} s)")
+    server = serve(url)
+    base = "http://127.0.0.1:8799"
+    try:
+        await bench_picklist(base, str(context["focus_email"]), 300)
+        await bench_matching(db, int(context["program_id"]), 20)  # type: ignore[call-overload]
+        await bench_race(db, base, context)
+        await bench_sweep(db, due)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        await db.dispose()
+    if backend == "postgresql":
+        admin_db = Database(PG_ADMIN)
+        async with admin_db.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text('DROP DATABASE IF EXISTS "incentives_bench_leads" WITH (FORCE)'))
+        await admin_db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="a tenth of the data, to try the script")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
+    args = parser.parse_args()
+    for backend in args.backend or ["sqlite", "postgresql"]:
+        asyncio.run(run(backend, args.quick))
+
+
+if __name__ == "__main__":
+    main()
