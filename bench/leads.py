@@ -38,6 +38,7 @@ from incentives.migrate import upgrade
 
 PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 PASSWORD = "bench-password-1"
+WORKERS = 2  # one web process per core, as in production on this 2-core machine
 
 
 def pct(values: list[float], q: float) -> float:
@@ -179,7 +180,7 @@ def serve(url: str) -> subprocess.Popen[bytes]:
     """The app in its own process, as in production: the client's work does not slow the server down."""
     env = {**os.environ, "DATABASE_URL": url, "SWEEP_INTERVAL_SECONDS": "0", "SECRET_KEY": "b" * 40}
     process = subprocess.Popen(
-        [sys.executable, "-m", "incentives.cli", "serve", "--port", "8799"],
+        [sys.executable, "-m", "incentives.cli", "serve", "--port", "8799", "--workers", str(WORKERS)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

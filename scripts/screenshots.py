@@ -28,6 +28,12 @@ PAGES = [  # (name, login e-mail or None, path)
     ("dashboard-distributor", "distributor@egs.example", "/dashboard"),
     ("dashboard-reseller", "manager@reseller01.example", "/dashboard"),
     ("not-found", None, "/nothing-here"),
+    ("picklist", "rep@reseller01.example", "/picklist"),
+    ("my-leads", "rep@reseller01.example", "/leads/mine"),
+    ("leads-manager", "pam@helios.example", "/leads"),
+    ("lead-detail-manager", "pam@helios.example", "/leads/30"),
+    ("lead-new", "agentur@leadwerk.example", "/leads/new"),
+    ("lead-import", "pam@helios.example", "/leads/import"),
 ]
 
 
@@ -65,6 +71,9 @@ async def shoot(base: str, out: Path) -> None:
 
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots")
+    only = sys.argv[2].split(",") if len(sys.argv) > 2 else None
+    if only:
+        PAGES[:] = [page for page in PAGES if page[0] in only]
     out.mkdir(parents=True, exist_ok=True)
     url = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/shots.db"
     upgrade(url)

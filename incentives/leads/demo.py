@@ -55,7 +55,7 @@ COMPANIES = [
     "Blumen Kern",
 ]
 INDUSTRIES = ["Gastronomie", "Handwerk", "Wohnungswirtschaft", "Einzelhandel", "Hotellerie", "Landwirtschaft"]
-PRODUCTS = ["heat_pumps", "heat_pumps", "heat_pumps", "solar", "storage", "ventilation"]
+PRODUCTS = ["Wärmepumpen", "Wärmepumpen", "Wärmepumpen", "Photovoltaik", "Stromspeicher", "Lüftung"]
 FIRST = ["Anna", "Lukas", "Marie", "Felix", "Sophie", "Jonas", "Lea", "Paul", "Emma", "Ben"]
 LAST = ["Schneider", "Fischer", "Weber", "Wagner", "Becker", "Hoffmann", "Koch", "Richter", "Wolf", "Neumann"]
 # How many leads end in which state (sixty in all).

@@ -13,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Program
 from incentives.db import Database
+from incentives.errors import N_
 from incentives.jobs import sweep
 from incentives.leads import events, matching
 from incentives.leads.models import Lead, LeadOffer, LeadStatus
 from incentives.leads.services import start_next_wave
+from incentives.notifications.services import notify
 
 BATCH = 500
 
@@ -92,6 +94,17 @@ async def notice_overdue_feedback(db: Database, now: dt.datetime) -> int:
                 return noticed
             for lead in due:
                 lead.overdue_noticed_at = now
+                assert lead.reserved_by_org_id is not None and lead.feedback_due_at is not None
+                await notify(
+                    session,
+                    program_id=lead.program_id,
+                    org_id=lead.reserved_by_org_id,
+                    kind="feedback_overdue",
+                    message=N_("Your feedback on %(company)s is overdue. Please give it to reserve new leads."),
+                    params={"company": lead.company},
+                    link=f"/leads/{lead.id}",
+                    dedup_key=f"feedback_overdue:{lead.id}:{lead.feedback_due_at.isoformat()}",
+                )
                 events.record(
                     session,
                     lead,

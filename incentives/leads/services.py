@@ -22,6 +22,7 @@ from incentives.errors import N_, Duplicate, FieldError, Forbidden, InvalidState
 from incentives.leads import events, matching
 from incentives.leads.errors import AlreadyReserved, FeedbackRequired
 from incentives.leads.models import FINAL_FEEDBACK, FeedbackStatus, Lead, LeadOffer, LeadStatus, OfferState
+from incentives.notifications.services import notify
 
 MANAGERS = frozenset({Role.ADMIN, Role.PARTNER_MANAGER})
 LEAD_ENTRY = frozenset({Role.ADMIN, Role.PARTNER_MANAGER, Role.AGENCY})
@@ -147,6 +148,16 @@ async def start_next_wave(
         lead.status = LeadStatus.UNCLAIMED
         lead.expires_at = None
         events.record(session, lead, "unclaimed", now, actor_id=actor_id)
+        if program.manufacturer_id is not None:
+            await notify(
+                session,
+                program_id=lead.program_id,
+                org_id=program.manufacturer_id,
+                kind="lead_unclaimed",
+                message=N_("Nobody took lead %(lead)s (%(company)s): it is back with you."),
+                params={"lead": lead.id, "company": lead.company},
+                link=f"/leads/{lead.id}",
+            )
         return []
     lead.wave = wave
     lead.status = LeadStatus.OFFERED
@@ -159,6 +170,15 @@ async def start_next_wave(
         offer.state, offer.offered_at = OfferState.OPEN, now
         offers.append(offer)
     session.add_all(offers)
+    for offer in offers:
+        await notify(
+            session,
+            program_id=lead.program_id,
+            org_id=offer.org_id,
+            kind="lead_offered",
+            message=N_("A new lead is waiting on your pick list."),
+            link="/picklist",
+        )
     if count_offers:
         await matching.count_offer(session, lead.program_id, [c.org_id for c in group], now)
     events.record(

@@ -64,12 +64,28 @@ PART_LABELS = {
     "capacity": N_("Free capacity"),
     "fairness": N_("Fairness"),
 }
+EVENT_LABELS = {
+    "created": N_("created"),
+    "qualified": N_("qualified"),
+    "offered": N_("offered"),
+    "escalated": N_("escalated"),
+    "reserved": N_("reserved"),
+    "feedback": N_("feedback given"),
+    "feedback_overdue": N_("feedback overdue"),
+    "returned": N_("returned"),
+    "reoffered": N_("offered again"),
+    "manager_reoffer": N_("offered again by a manager"),
+    "unclaimed": N_("unclaimed"),
+}
+OFFER_STATE_LABELS = {"open": N_("open"), "returned": N_("returned"), "withdrawn": N_("withdrawn")}
 LABELS = {
     "temperatures": TEMPERATURE_LABELS,
     "statuses": STATUS_LABELS,
     "feedbacks": FEEDBACK_LABELS,
     "bands": VALUE_BAND_LABELS,
     "parts": PART_LABELS,
+    "event_kinds": EVENT_LABELS,
+    "offer_states": OFFER_STATE_LABELS,
 }
 
 

@@ -16,6 +16,7 @@ from incentives.leads import services
 from incentives.leads.errors import AlreadyReserved, FeedbackRequired
 from incentives.leads.jobs import escalate_offers, notice_overdue_feedback
 from incentives.leads.models import Lead, LeadEvent, LeadOffer, LeadStatus, OutboxEvent
+from incentives.notifications.models import Notification
 from tests.factories import make_program
 from tests.leads.helpers import T0, make_lead, make_reseller
 
@@ -110,6 +111,9 @@ async def test_feedback_cycle_gate_and_outbox(db: Database) -> None:
     assert gate.value.extra == {"overdue": [first.id]}
     assert await notice_overdue_feedback(db, later) == 1
     assert await notice_overdue_feedback(db, later) == 0
+    async with db.reader() as session:
+        kinds = (await session.scalars(select(Notification.kind).where(Notification.org_id == rep.org_id))).all()
+    assert sorted(kinds) == ["feedback_overdue", "lead_offered", "lead_offered"]  # two offers, one overdue notice
     async with db.session() as session:
         lead = await services.give_feedback(session, rep.principal, first.id, status="contacted", now=later)
     assert lead.feedback_due_at == later + 48 * H  # due again after a non-final status
@@ -177,6 +181,9 @@ async def test_manager_reoffers_an_unclaimed_lead(db: Database) -> None:
     world = await make_program(db)
     lead = await make_lead(db, world)  # nobody matches yet
     assert (await _lead(db, lead.id)).status == LeadStatus.UNCLAIMED
+    async with db.reader() as session:  # the partner managers learn it at once
+        notice = (await session.scalars(select(Notification).where(Notification.kind == "lead_unclaimed"))).one()
+    assert notice.org_id == world.admin.org_id and notice.link == f"/leads/{lead.id}"
     rep = await make_reseller(db, world)
     async with db.session() as session:
         again = await services.reoffer_lead(session, world.admin.principal, lead.id, "Neuer Partner", T0 + H)
