@@ -2,5 +2,31 @@
 
 from incentives.accounts.models import ApiToken, LoginAttempt, Membership, Org, Program, User
 from incentives.idempotency import IdempotencyRecord
+from incentives.leads.models import Lead, LeadEvent, LeadOffer, OutboxEvent
+from incentives.ledger.models import LedgerAccount, LedgerLot, LedgerLotUse, LedgerTransfer
+from incentives.notifications.models import Notification
+from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, Reward, RewardUsage
 
-__all__ = ["ApiToken", "IdempotencyRecord", "LoginAttempt", "Membership", "Org", "Program", "User"]
+__all__ = [
+    "ApiToken",
+    "IdempotencyRecord",
+    "Lead",
+    "LeadEvent",
+    "LeadOffer",
+    "LedgerAccount",
+    "LedgerLot",
+    "LedgerLotUse",
+    "LedgerTransfer",
+    "LoginAttempt",
+    "MdfAllocation",
+    "MdfClaim",
+    "Membership",
+    "Notification",
+    "Org",
+    "OutboxEvent",
+    "Program",
+    "Redemption",
+    "Reward",
+    "RewardUsage",
+    "User",
+]

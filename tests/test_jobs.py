@@ -37,9 +37,15 @@ async def work_off(database_url: str) -> None:
     """A real `rq worker --burst` process works off the queue, as `incentives worker` would."""
     rq = str(Path(sys.executable).parent / "rq")
     env = {**os.environ, "DATABASE_URL": database_url}
-    done = await asyncio.to_thread(subprocess.run, [rq, "worker", "--burst", "--url", REDIS_URL, QUEUE], env=env,
-                                   capture_output=True, text=True)
+    done = await asyncio.to_thread(
+        subprocess.run, [rq, "worker", "--burst", "--url", REDIS_URL, QUEUE], env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
+
+
+async def run_sweep_command(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "incentives.cli", "sweep"]
+    return await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True, check=True)
 
 
 async def _expire_offers(db: Database) -> None:
@@ -48,9 +54,7 @@ async def _expire_offers(db: Database) -> None:
         await session.execute(update(Lead).where(Lead.status == LeadStatus.OFFERED).values(expires_at=past))
 
 
-async def test_the_sweep_runs_as_an_rq_job(
-    db: Database, database_url: str, redis: Redis
-) -> None:
+async def test_the_sweep_runs_as_an_rq_job(db: Database, database_url: str, redis: Redis) -> None:
     world = await make_program(db)
     await make_reseller(db, world)
     lead = await make_lead(db, world)
@@ -74,9 +78,7 @@ async def test_incentives_sweep_command(db: Database, database_url: str) -> None
     await make_lead(db, world)
     await _expire_offers(db)
     env = {**os.environ, "DATABASE_URL": database_url}
-    done = subprocess.run([sys.executable, "-m", "incentives.cli", "sweep"], env=env, capture_output=True, text=True,
-                          check=True)
+    done = await run_sweep_command(env)
     assert json.loads(done.stdout)["escalate_offers"] == 1
-    again = subprocess.run([sys.executable, "-m", "incentives.cli", "sweep"], env=env, capture_output=True, text=True,
-                           check=True)
+    again = await run_sweep_command(env)
     assert json.loads(again.stdout)["escalate_offers"] == 0

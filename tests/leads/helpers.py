@@ -34,9 +34,15 @@ async def make_reseller(
     org_id = await make_org(db, world, "reseller", name=f"Fachhändler {next(_seq)}", city=city, lat=lat, lon=lon)
     async with db.session() as session:
         await accounts.create_membership(
-            session, world.admin.principal, program_id=world.program_id, org_id=org_id, tier=tier,
+            session,
+            world.admin.principal,
+            program_id=world.program_id,
+            org_id=org_id,
+            tier=tier,
             competencies=competencies if competencies is not None else ["heat_pumps"],
-            certifications=certifications or [], regions=regions or ["DE-80"], capacity=capacity,
+            certifications=certifications or [],
+            regions=regions or ["DE-80"],
+            capacity=capacity,
         )
     return await make_user(db, world, org_id, Role.RESELLER_REP)
 
@@ -54,9 +60,17 @@ async def make_lead(
 ) -> Lead:
     n = next(_seq)
     data = services.LeadInput(
-        program_id=world.program_id, company=f"Kunde {n} GmbH", contact_name="Eva Kunde",
-        contact_email=f"eva{n}@kunde.example", country="DE", product_line="heat_pumps", temperature=temperature,
-        postal_code=postal_code, city="München", estimated_value=value, required_certifications=certifications,
+        program_id=world.program_id,
+        company=f"Kunde {n} GmbH",
+        contact_name="Eva Kunde",
+        contact_email=f"eva{n}@kunde.example",
+        country="DE",
+        product_line="heat_pumps",
+        temperature=temperature,
+        postal_code=postal_code,
+        city="München",
+        estimated_value=value,
+        required_certifications=certifications,
         notes="Ruft nur vormittags zurück.",
     )
     async with db.session() as session:

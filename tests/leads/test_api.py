@@ -18,10 +18,17 @@ from tests.leads.helpers import make_reseller
 
 def lead_body(program_id: int, **extra: object) -> dict[str, object]:
     return {
-        "program_id": program_id, "company": "Müller Bäckerei GmbH",
+        "program_id": program_id,
+        "company": "Müller Bäckerei GmbH",
         "contact": {"name": "Eva Müller", "email": "eva@mueller.example", "phone": "089 1234567"},
-        "country": "DE", "postal_code": "80331", "city": "München", "industry": "Gastronomie",
-        "product_line": "heat_pumps", "temperature": "cold", "estimated_value": "24000.00", **extra,
+        "country": "DE",
+        "postal_code": "80331",
+        "city": "München",
+        "industry": "Gastronomie",
+        "product_line": "heat_pumps",
+        "temperature": "cold",
+        "estimated_value": "24000.00",
+        **extra,
     }
 
 
@@ -40,15 +47,16 @@ async def test_two_hundred_concurrent_reservations_from_twenty_orgs_one_winner(
 ) -> None:
     world = await make_program(db)
     async with db.session() as session:
-        await accounts.update_program_settings(session, world.admin.principal, world.program_id,
-                                               {"offer_wave_size": 20})
+        await accounts.update_program_settings(
+            session, world.admin.principal, world.program_id, {"offer_wave_size": 20}
+        )
     reps = [await make_reseller(db, world) for _ in range(20)]
     lead_id = await _offered_lead(http, world.admin.auth, world.program_id)
     limits = httpx.Limits(max_connections=200)
     async with httpx.AsyncClient(base_url=str(http.base_url), limits=limits, timeout=60) as burst:
-        responses = await asyncio.gather(*[
-            burst.post(f"/api/v1/leads/{lead_id}/reserve", headers=reps[i % 20].auth) for i in range(200)
-        ])
+        responses = await asyncio.gather(
+            *[burst.post(f"/api/v1/leads/{lead_id}/reserve", headers=reps[i % 20].auth) for i in range(200)]
+        )
     statuses = [r.status_code for r in responses]
     assert statuses.count(200) == 1, sorted(set(statuses))
     assert set(statuses) == {200, 409}
@@ -122,13 +130,19 @@ async def test_bad_input_and_invalid_transitions(db: Database, http: httpx.Async
     world = await make_program(db)
     rep = await make_reseller(db, world)
     auth = world.admin.auth
-    bad = await http.post("/api/v1/leads", headers=auth, json=lead_body(
-        world.program_id, temperature="lukewarm", contact={"name": "X", "email": "nope", "phone": "12"}))
+    bad = await http.post(
+        "/api/v1/leads",
+        headers=auth,
+        json=lead_body(world.program_id, temperature="lukewarm", contact={"name": "X", "email": "nope", "phone": "12"}),
+    )
     assert bad.status_code == 422
     locs = {tuple(e["loc"]) for e in bad.json()["errors"]}
     assert ("temperature",) in locs and ("contact", "email") in locs
-    phone = await http.post("/api/v1/leads", headers=auth, json=lead_body(
-        world.program_id, contact={"name": "X", "email": "x@example.com", "phone": "+49 12"}))
+    phone = await http.post(
+        "/api/v1/leads",
+        headers=auth,
+        json=lead_body(world.program_id, contact={"name": "X", "email": "x@example.com", "phone": "+49 12"}),
+    )
     assert phone.status_code == 422 and phone.json()["errors"][0]["loc"] == ["contact", "phone"]
     first = await http.post("/api/v1/leads", headers=auth, json=lead_body(world.program_id, external_id="crm-1"))
     dup = await http.post("/api/v1/leads", headers=auth, json=lead_body(world.program_id, external_id="crm-1"))
@@ -144,8 +158,9 @@ async def test_bad_input_and_invalid_transitions(db: Database, http: httpx.Async
     await http.post(f"/api/v1/leads/{lead_id}/reserve", headers=rep.auth)
     won = await http.post(f"/api/v1/leads/{lead_id}/feedback", headers=rep.auth, json={"status": "won"})
     assert won.status_code == 422 and won.json()["errors"][0]["loc"] == ["deal_value"]
-    lost = await http.post(f"/api/v1/leads/{lead_id}/feedback", headers=rep.auth,
-                           json={"status": "lost", "lost_reason": "Preis"})
+    lost = await http.post(
+        f"/api/v1/leads/{lead_id}/feedback", headers=rep.auth, json={"status": "lost", "lost_reason": "Preis"}
+    )
     assert lost.status_code == 200 and lost.json()["status"] == "lost"
     late = await http.post(f"/api/v1/leads/{lead_id}/feedback", headers=rep.auth, json={"status": "contacted"})
     assert late.status_code == 409 and late.json()["code"] == "invalid_state"

@@ -39,8 +39,9 @@ async def _lead(db: Database, lead_id: int) -> Lead:
 async def test_waves_escalate_to_all_eligible_then_unclaimed(db: Database) -> None:
     world = await make_program(db)
     async with db.session() as session:
-        await accounts.update_program_settings(session, world.admin.principal, world.program_id,
-                                               {"offer_wave_size": 2, "max_waves": 2})
+        await accounts.update_program_settings(
+            session, world.admin.principal, world.program_id, {"offer_wave_size": 2, "max_waves": 2}
+        )
     reps = [await make_reseller(db, world, tier=tier) for tier in ("platinum", "gold", "silver", "registered", "gold")]
     outsider = await make_reseller(db, world, regions=["DE-10"])  # serves Berlin, not Munich
     lead = await make_lead(db, world)
@@ -76,8 +77,7 @@ async def test_hard_filters_and_explainable_scores(db: Database) -> None:
 async def test_concurrent_reservations_have_exactly_one_winner(db: Database) -> None:
     world = await make_program(db)
     async with db.session() as session:
-        await accounts.update_program_settings(session, world.admin.principal, world.program_id,
-                                               {"offer_wave_size": 8})
+        await accounts.update_program_settings(session, world.admin.principal, world.program_id, {"offer_wave_size": 8})
     reps = [await make_reseller(db, world) for _ in range(8)]
     lead = await make_lead(db, world)
 
@@ -123,18 +123,24 @@ async def test_feedback_cycle_gate_and_outbox(db: Database) -> None:
         async with db.session() as session:
             await services.give_feedback(session, rep.principal, first.id, status="won", now=later)
     async with db.session() as session:
-        await services.give_feedback(session, rep.principal, first.id, status="won", deal_value=Decimal("18500"),
-                                     now=later + H)
+        await services.give_feedback(
+            session, rep.principal, first.id, status="won", deal_value=Decimal("18500"), now=later + H
+        )
     with pytest.raises(InvalidState):
         async with db.session() as session:
-            await services.give_feedback(session, rep.principal, first.id, status="lost", lost_reason="x",
-                                         now=later + 2 * H)
+            await services.give_feedback(
+                session, rep.principal, first.id, status="lost", lost_reason="x", now=later + 2 * H
+            )
     async with db.reader() as session:
-        kinds = (await session.scalars(select(OutboxEvent.event_type).where(OutboxEvent.lead_id == first.id)
-                                       .order_by(OutboxEvent.id))).all()
+        kinds = (
+            await session.scalars(
+                select(OutboxEvent.event_type).where(OutboxEvent.lead_id == first.id).order_by(OutboxEvent.id)
+            )
+        ).all()
         payload = (await session.scalars(select(OutboxEvent.payload).where(OutboxEvent.event_type == "lead.won"))).one()
-        trail = (await session.scalars(select(LeadEvent.kind).where(LeadEvent.lead_id == first.id)
-                                       .order_by(LeadEvent.id))).all()
+        trail = (
+            await session.scalars(select(LeadEvent.kind).where(LeadEvent.lead_id == first.id).order_by(LeadEvent.id))
+        ).all()
     assert kinds == ["lead.reserved", "lead.feedback", "lead.feedback", "lead.won"]
     assert payload["deal"] == {"value": 18500.0, "days_since_reserved": 2.08}
     assert payload["partner"]["tier"] == "gold" and payload["lead"]["temperature"] == "warm"
@@ -202,11 +208,15 @@ async def test_membership_counters_equal_the_leads_they_count(db: Database) -> N
     async with db.session() as session:
         await services.reserve_lead(session, a.principal, leads[0].id, T0 + H)
     async with db.session() as session:
-        await services.give_feedback(session, a.principal, leads[0].id, status="won", deal_value=Decimal(5), now=T0 + 2 * H)
+        await services.give_feedback(
+            session, a.principal, leads[0].id, status="won", deal_value=Decimal(5), now=T0 + 2 * H
+        )
     async with db.session() as session:
         await services.reserve_lead(session, a.principal, leads[1].id, T0 + H)
     async with db.session() as session:
-        await services.give_feedback(session, a.principal, leads[1].id, status="lost", lost_reason="Preis", now=T0 + 2 * H)
+        await services.give_feedback(
+            session, a.principal, leads[1].id, status="lost", lost_reason="Preis", now=T0 + 2 * H
+        )
     async with db.session() as session:
         await services.reserve_lead(session, b.principal, leads[2].id, T0 + H)
     async with db.session() as session:
@@ -216,7 +226,9 @@ async def test_membership_counters_equal_the_leads_they_count(db: Database) -> N
     async with db.session() as session:
         await services.reserve_lead(session, b.principal, leads[3].id, T0 + 3 * H)
     async with db.session() as session:
-        await services.reoffer_lead(session, world.admin.principal, leads[3].id, "Kunde wünscht anderen Partner", T0 + 4 * H)
+        await services.reoffer_lead(
+            session, world.admin.principal, leads[3].id, "Kunde wünscht anderen Partner", T0 + 4 * H
+        )
     async with db.reader() as session:
         for org in (a.org_id, b.org_id):
             membership = (await session.scalars(select(Membership).where(Membership.org_id == org))).one()

@@ -39,11 +39,17 @@ async def test_pick_list_reserve_and_feedback_in_the_browser_flow(db: Database, 
     assert lead.company in detail.text and lead.contact_email in detail.text
     mine = await http.get("/leads/mine")
     assert lead.company in mine.text and "Send feedback" in mine.text
-    bad = await http.post(f"/leads/{lead.id}/feedback", data={"csrftoken": token, "status": "won",
-                                                            "deal_value": "viel"}, headers={"HX-Request": "true"})
+    bad = await http.post(
+        f"/leads/{lead.id}/feedback",
+        data={"csrftoken": token, "status": "won", "deal_value": "viel"},
+        headers={"HX-Request": "true"},
+    )
     assert "Please enter the deal value as a number." in bad.text
-    ok = await http.post(f"/leads/{lead.id}/feedback", data={"csrftoken": token, "status": "won",
-                                                           "deal_value": "18.500,50"}, headers={"HX-Request": "true"})
+    ok = await http.post(
+        f"/leads/{lead.id}/feedback",
+        data={"csrftoken": token, "status": "won", "deal_value": "18.500,50"},
+        headers={"HX-Request": "true"},
+    )
     assert ok.headers["HX-Redirect"] == "/leads/mine"
     closed = await http.get("/leads/mine")
     assert "18,500.50" in closed.text
@@ -79,8 +85,9 @@ async def test_gate_disables_reserve_with_links_to_overdue_leads(db: Database, h
 
     world = await make_program(db)
     async with db.session() as session:
-        await accounts.update_program_settings(session, world.admin.principal, world.program_id,
-                                               {"max_overdue_leads": 0})
+        await accounts.update_program_settings(
+            session, world.admin.principal, world.program_id, {"max_overdue_leads": 0}
+        )
     rep = await make_reseller(db, world)
     first = await make_lead(db, world)
     await make_lead(db, world)

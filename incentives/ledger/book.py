@@ -1,0 +1,288 @@
+"""Low-level bookkeeping shared by the ledger operations: accounts, locks, transfers, counters and lots.
+
+Every function runs inside the caller's transaction. Each operation locks exactly one partner account
+row (batches: several, in id order), so PostgreSQL cannot deadlock on them.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, fields
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Table, and_, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incentives.accounts.models import Program
+from incentives.errors import NotFound
+from incentives.ledger.models import AccountKind, LedgerAccount, LedgerLot, LedgerLotUse, LedgerTransfer
+
+ACCOUNTS = cast(Table, LedgerAccount.__table__)
+TRANSFERS = cast(Table, LedgerTransfer.__table__)
+LOTS = cast(Table, LedgerLot.__table__)
+LOT_USES = cast(Table, LedgerLotUse.__table__)
+
+A = ACCOUNTS.c
+T = TRANSFERS.c
+L = LOTS.c
+
+# Spendable points of a credit-normal account: pending debits are already promised away.
+AVAILABLE = A.credits_posted - A.debits_posted - A.debits_pending
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One transfer as the ledger returns it; `replayed` is true when an idempotency key matched."""
+
+    id: int
+    program_id: int
+    kind: str
+    debit_account_id: int
+    credit_account_id: int
+    amount: int
+    at: dt.datetime
+    pending_id: int | None = None
+    reverses_id: int | None = None
+    timeout_at: dt.datetime | None = None
+    idempotency_key: str | None = None
+    rule_id: int | None = None
+    rule_version: int | None = None
+    lead_id: int | None = None
+    redemption_id: int | None = None
+    user_id: int | None = None
+    reason: str | None = None
+    replayed: bool = False
+
+    @classmethod
+    def of(cls, row: Any, *, replayed: bool = False) -> Transfer:
+        data = row._mapping
+        return cls(**{name: data[name] for name in TRANSFER_FIELDS}, replayed=replayed)
+
+
+# Computed once: dataclasses.fields() is slow enough to show up in a batch of 1,000 awards.
+TRANSFER_FIELDS = tuple(f.name for f in fields(Transfer) if f.name != "replayed")
+TRANSFER_COLUMNS = [TRANSFERS.c[name] for name in TRANSFER_FIELDS]
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Who or what caused a transfer. The ledger stores these ids without knowing their domains."""
+
+    rule_id: int | None = None
+    rule_version: int | None = None
+    lead_id: int | None = None
+    redemption_id: int | None = None
+    user_id: int | None = None
+    reason: str | None = None
+
+    def values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in CAUSE_FIELDS}
+
+
+CAUSE_FIELDS = tuple(f.name for f in fields(Cause))
+
+
+def fingerprint(operation: str, **payload: Any) -> str:
+    """A stable digest of an operation and its payload: the same key must come with the same one."""
+    data = json.dumps([operation, payload], sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def add_months(moment: dt.datetime, months: int) -> dt.datetime:
+    """`moment` plus whole calendar months; the 31st becomes the month's last day when needed."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def partner_name(org_id: int) -> str:
+    return f"org:{org_id}"
+
+
+def rowcount(result: Any) -> int:
+    count: int = cast(CursorResult[Any], result).rowcount
+    return count
+
+
+# --- accounts ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Book:
+    """The accounts an operation needs, by name, and the program's expiry setting."""
+
+    ids: dict[str, int]
+    expiry_months: int
+
+    def __getitem__(self, name: str) -> int:
+        return self.ids[name]
+
+
+async def open_accounts(session: AsyncSession, program_id: int, org_ids: list[int], kinds: list[AccountKind]) -> Book:
+    """The named accounts of a program, created on first use (concurrent creators agree on one row)."""
+    wanted: dict[str, tuple[AccountKind, int | None]] = {
+        partner_name(org_id): (AccountKind.PARTNER, org_id) for org_id in org_ids
+    }
+    wanted.update({kind.value: (kind, None) for kind in kinds})
+    book = await _load_accounts(session, program_id, list(wanted))
+    missing = [name for name in wanted if name not in book.ids]
+    if missing:
+        rows = [
+            {
+                "program_id": program_id,
+                "kind": wanted[name][0].value,
+                "name": name,
+                "org_id": wanted[name][1],
+                "debits_posted": 0,
+                "credits_posted": 0,
+                "debits_pending": 0,
+                "credits_pending": 0,
+                "earned": 0,
+            }
+            for name in sorted(missing)
+        ]
+        dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        await session.execute(
+            dialect_insert(ACCOUNTS).values(rows).on_conflict_do_nothing(index_elements=["program_id", "name"])
+        )
+        book = await _load_accounts(session, program_id, list(wanted))
+    return book
+
+
+async def _load_accounts(session: AsyncSession, program_id: int, names: list[str]) -> Book:
+    rows = (
+        await session.execute(
+            select(Program.points_expiry_months, A.id, A.name)
+            .select_from(Program)
+            .outerjoin(ACCOUNTS, and_(A.program_id == Program.id, A.name.in_(names)))
+            .where(Program.id == program_id)
+        )
+    ).all()
+    if not rows:
+        raise NotFound()
+    return Book({row.name: row.id for row in rows if row.id is not None}, rows[0].points_expiry_months)
+
+
+async def lock_account(session: AsyncSession, account_id: int) -> int:
+    """Lock the account row (PostgreSQL; SQLite writers are serialized already) and return its available points."""
+    available = await session.scalar(select(AVAILABLE).where(A.id == account_id).with_for_update())
+    return int(available or 0)
+
+
+async def change_account(session: AsyncSession, account_id: int, *, need: int = 0, **deltas: int) -> bool:
+    """Add `deltas` to the account's counters; with `need`, only if that many points are available.
+
+    The condition sits in the UPDATE itself, so no interleaving can overdraw the account.
+    """
+    values = {name: A[name] + delta for name, delta in deltas.items() if delta}
+    if not values:
+        return True
+    statement = update(ACCOUNTS).where(A.id == account_id).values(values)
+    if need:
+        statement = statement.where(need <= AVAILABLE)
+    return rowcount(await session.execute(statement)) == 1
+
+
+# --- transfers --------------------------------------------------------------------------------------
+
+
+async def insert_transfer(session: AsyncSession, **values: Any) -> Transfer:
+    transfer_id = await session.scalar(insert(TRANSFERS).values(**values).returning(T.id))
+    assert transfer_id is not None
+    return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in TRANSFER_FIELDS})
+
+
+async def find_keyed(session: AsyncSession, program_id: int, key: str) -> tuple[Transfer, str | None] | None:
+    row = (
+        await session.execute(
+            select(*TRANSFER_COLUMNS, T.fingerprint).where(T.program_id == program_id, T.idempotency_key == key)
+        )
+    ).first()
+    if row is None:
+        return None
+    return Transfer.of(row, replayed=True), row.fingerprint
+
+
+# --- lots ---------------------------------------------------------------------------------------------
+
+
+async def add_lot(
+    session: AsyncSession, account_id: int, transfer_id: int, amount: int, expires_at: dt.datetime
+) -> None:
+    await session.execute(
+        insert(LOTS).values(
+            account_id=account_id,
+            transfer_id=transfer_id,
+            amount=amount,
+            remaining=amount,
+            held=0,
+            expires_at=expires_at,
+        )
+    )
+
+
+async def take_from_lots(session: AsyncSession, account_id: int, transfer_id: int, amount: int, *, hold: bool) -> None:
+    """Take `amount` from the account's open lots, oldest expiry first; a hold moves it to `held`.
+
+    The caller holds the account lock, so the lots read here cannot change underneath.
+    """
+    lots = (
+        await session.execute(
+            select(L.id, L.remaining).where(L.account_id == account_id, L.remaining > 0).order_by(L.expires_at, L.id)
+        )
+    ).all()
+    taken: list[tuple[int, int]] = []
+    left = amount
+    for lot in lots:
+        if not left:
+            break
+        part = min(left, lot.remaining)
+        taken.append((lot.id, part))
+        left -= part
+    # Account counters and lots agree (verify checks it), so the lots always cover what the account had.
+    assert left == 0, f"lots of account {account_id} short by {left}"
+    for lot_id, part in taken:
+        values = {"remaining": L.remaining - part}
+        if hold:
+            values["held"] = L.held + part
+        await session.execute(update(LOTS).where(L.id == lot_id).values(values))
+    await session.execute(
+        insert(LOT_USES), [{"transfer_id": transfer_id, "lot_id": lot_id, "amount": part} for lot_id, part in taken]
+    )
+
+
+async def take_from_lot(session: AsyncSession, lot_id: int, transfer_id: int, points: int) -> None:
+    """Take `points` from one lot's remaining points for a posted debit (expiry, reversal)."""
+    await session.execute(update(LOTS).where(L.id == lot_id).values(remaining=L.remaining - points))
+    await session.execute(insert(LOT_USES).values(transfer_id=transfer_id, lot_id=lot_id, amount=points))
+
+
+async def release_hold_lots(session: AsyncSession, hold_id: int, resolution_id: int, posted: int) -> None:
+    """Resolve a hold's lots: the first `posted` points are spent (oldest first), the rest return to `remaining`."""
+    uses = (
+        await session.execute(
+            select(LOT_USES.c.lot_id, LOT_USES.c.amount)
+            .join(LOTS, L.id == LOT_USES.c.lot_id)
+            .where(LOT_USES.c.transfer_id == hold_id)
+            .order_by(L.expires_at, L.id)
+        )
+    ).all()
+    spent: list[dict[str, int]] = []
+    left = posted
+    for use in uses:
+        part = min(left, use.amount)
+        left -= part
+        back = use.amount - part
+        await session.execute(
+            update(LOTS).where(L.id == use.lot_id).values(held=L.held - use.amount, remaining=L.remaining + back)
+        )
+        if part:
+            spent.append({"transfer_id": resolution_id, "lot_id": use.lot_id, "amount": part})
+    if spent:
+        await session.execute(insert(LOT_USES), spent)

@@ -1,0 +1,138 @@
+"""Read side of the ledger: balances, points expiring soon, and transfer history with a cursor."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, exists, func, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from incentives.db import utcnow
+from incentives.ledger.book import AVAILABLE, TRANSFER_COLUMNS, TRANSFERS, A, L, T, Transfer, partner_name
+from incentives.ledger.models import DEBIT_NORMAL, AccountKind, TransferKind
+
+EXPIRING_HORIZON = dt.timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class Balance:
+    program_id: int
+    org_id: int
+    available: int
+    held: int
+    lifetime_earned: int
+
+
+@dataclass(frozen=True)
+class Expiring:
+    points: int
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A transfer as one partner sees it: `points` is the change of its available points (signed)."""
+
+    transfer: Transfer
+    points: int
+
+
+async def balance(session: AsyncSession, program_id: int, org_id: int) -> Balance:
+    """One indexed row read, whatever the length of the history: the counters are cached on the account."""
+    row = (
+        await session.execute(
+            select(AVAILABLE.label("available"), A.debits_pending, A.earned).where(
+                A.program_id == program_id, A.name == partner_name(org_id)
+            )
+        )
+    ).first()
+    if row is None:
+        return Balance(program_id, org_id, 0, 0, 0)
+    return Balance(program_id, org_id, int(row.available), int(row.debits_pending), int(row.earned))
+
+
+async def expiring(
+    session: AsyncSession,
+    program_id: int,
+    org_id: int,
+    *,
+    now: dt.datetime | None = None,
+    horizon: dt.timedelta = EXPIRING_HORIZON,
+) -> list[Expiring]:
+    """Points that will expire within `horizon`, by expiry time (held points do not expire)."""
+    until = (now or utcnow()) + horizon
+    account = select(A.id).where(A.program_id == program_id, A.name == partner_name(org_id)).scalar_subquery()
+    rows = (
+        await session.execute(
+            select(func.sum(L.remaining).label("points"), L.expires_at)
+            .where(L.account_id == account, L.remaining > 0, L.expires_at <= until)
+            .group_by(L.expires_at)
+            .order_by(L.expires_at)
+        )
+    ).all()
+    return [Expiring(int(row.points), row.expires_at) for row in rows]
+
+
+async def history(
+    session: AsyncSession, program_id: int, org_id: int, *, limit: int = 50, before: int | None = None
+) -> tuple[list[Entry], int | None]:
+    """Transfers touching the partner's account, newest first; returns the page and the next cursor (an id)."""
+    account_id = await session.scalar(select(A.id).where(A.program_id == program_id, A.name == partner_name(org_id)))
+    if account_id is None:
+        return [], None
+    # Two index range scans (debit side, credit side), each already newest first, merged.
+    sides = []
+    for column in (T.debit_account_id, T.credit_account_id):
+        side = select(T.id).where(column == account_id)
+        if before is not None:
+            side = side.where(T.id < before)
+        sides.append(side.order_by(T.id.desc()).limit(limit + 1).subquery().select())
+    ids = union_all(*sides).subquery()
+    rows = (
+        await session.execute(
+            select(*TRANSFER_COLUMNS).where(T.id.in_(select(ids.c.id))).order_by(T.id.desc()).limit(limit + 1)
+        )
+    ).all()
+    page = [Transfer.of(row) for row in rows[:limit]]
+    held = await _hold_amounts(session, [t.pending_id for t in page if t.pending_id is not None])
+    entries = [Entry(transfer, _available_change(transfer, account_id, held)) for transfer in page]
+    next_cursor = entries[-1].transfer.id if len(rows) > limit else None
+    return entries, next_cursor
+
+
+async def system_balance(session: AsyncSession, program_id: int, kind: AccountKind) -> int:
+    """A system account's balance on its normal side, summed from its transfers (it caches nothing).
+
+    Posted transfers and unresolved holds count; a resolved hold is replaced by its post or void.
+    """
+    account_id = await session.scalar(select(A.id).where(A.program_id == program_id, A.name == kind.value))
+    if account_id is None:
+        return 0
+    resolution = aliased(TRANSFERS)
+    counted = and_(
+        or_(T.debit_account_id == account_id, T.credit_account_id == account_id),
+        T.kind != TransferKind.VOID.value,
+        or_(T.kind != TransferKind.HOLD.value, ~exists().where(resolution.c.pending_id == T.id)),
+    )
+    signed = case((T.credit_account_id == account_id, T.amount), else_=-T.amount)
+    total = int(await session.scalar(select(func.coalesce(func.sum(signed), 0)).where(counted)) or 0)
+    return -total if kind in DEBIT_NORMAL else total
+
+
+def _available_change(transfer: Transfer, account_id: int, held: dict[int, int]) -> int:
+    """How the transfer changed the partner's available points; the entries of a history add up to them."""
+    if transfer.pending_id is not None:  # post or void: the hold already took its points from available
+        return held[transfer.pending_id] - (transfer.amount if transfer.kind == "post" else 0)
+    return transfer.amount if transfer.credit_account_id == account_id else -transfer.amount
+
+
+async def _hold_amounts(session: AsyncSession, hold_ids: list[int]) -> dict[int, int]:
+    if not hold_ids:
+        return {}
+    rows = await session.execute(select(T.id, T.amount).where(T.id.in_(hold_ids)))
+    return {row.id: row.amount for row in rows}
+
+
+__all__ = ["Balance", "Entry", "Expiring", "balance", "expiring", "history", "system_balance"]

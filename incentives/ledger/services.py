@@ -1,0 +1,702 @@
+"""Ledger operations: earn, batch awards, hold, post, void, redeem, adjust, reverse and expiry.
+
+Only partner accounts cache their counters (the row every spend checks and locks). The program's
+system accounts (issuance, sinks, expired, clawback) are sums of their transfers: caching them would
+make the issuance row a lock that serializes every award of a program.
+
+Each operation takes an AsyncSession and owns one transaction. Each (except the sweeps) takes an
+idempotency key, unique per program in the database: the same key with the same payload returns
+the original transfer and writes nothing; with another payload it raises IdempotencyConflict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from incentives.db import utcnow
+from incentives.errors import N_, FieldError, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
+from incentives.ledger import book
+from incentives.ledger.book import (
+    ACCOUNTS,
+    LOTS,
+    TRANSFER_COLUMNS,
+    TRANSFERS,
+    A,
+    Cause,
+    L,
+    T,
+    Transfer,
+    add_lot,
+    add_months,
+    change_account,
+    find_keyed,
+    fingerprint,
+    insert_transfer,
+    lock_account,
+    partner_name,
+    release_hold_lots,
+    take_from_lots,
+)
+from incentives.ledger.errors import InsufficientPoints
+from incentives.ledger.models import SINK_KINDS, AccountKind, TransferKind
+
+__all__ = [
+    "Award",
+    "Cause",
+    "InsufficientPoints",
+    "Transfer",
+    "adjust_points",
+    "award_batch",
+    "award_points",
+    "expire_points",
+    "hold_points",
+    "post_hold",
+    "redeem_points",
+    "reverse_award",
+    "void_hold",
+    "void_timed_out_holds",
+]
+
+NO_CAUSE = Cause()
+
+
+@dataclass(frozen=True)
+class Award:
+    """One award of a batch."""
+
+    org_id: int
+    points: int
+    key: str
+    cause: Cause = NO_CAUSE
+
+
+def _positive(points: int, field: str = "points") -> None:
+    if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
+        raise ValidationFailed([FieldError((field,), N_("Must be a positive whole number of points."))])
+
+
+def _check_key(key: str) -> None:
+    if not key or len(key) > 200:
+        raise ValidationFailed([FieldError(("idempotency_key",), N_("Must be 1 to 200 characters long."))])
+
+
+def _sink(kind: AccountKind | str) -> AccountKind:
+    try:
+        sink = AccountKind(kind)
+    except ValueError:
+        sink = AccountKind.PARTNER
+    if sink not in SINK_KINDS:
+        raise ValidationFailed(
+            [FieldError(("kind",), N_("Must be one of: %(expected)s."), expected="mdf, discount, bonus")]
+        )
+    return sink
+
+
+def _replay(found: tuple[Transfer, str | None], expected: str) -> Transfer:
+    transfer, stored = found
+    if stored != expected:
+        raise IdempotencyConflict()
+    return transfer
+
+
+async def _once(
+    session: AsyncSession, program_id: int, key: str, print_: str, work: Callable[[], Awaitable[Transfer]]
+) -> Transfer:
+    """Run `work` in one transaction, unless `key` was used already: then replay or refuse.
+
+    The unique key in the database is the real guard: when a concurrent twin commits first, our
+    insert fails, the transaction rolls back, and the second attempt finds and replays the twin.
+    """
+    for attempt in (1, 2):
+        try:
+            async with session.begin():
+                if attempt == 2:
+                    found = await find_keyed(session, program_id, key)
+                    if found is not None:
+                        return _replay(found, print_)
+                return await work()
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _replayed(session: AsyncSession, program_id: int, key: str, print_: str) -> Transfer | None:
+    """For operations that lock first: the stored transfer of `key`, checked, or None."""
+    found = await find_keyed(session, program_id, key)
+    return None if found is None else _replay(found, print_)
+
+
+# --- earning -----------------------------------------------------------------------------------------
+
+
+async def award_points(
+    session: AsyncSession,
+    *,
+    program_id: int,
+    org_id: int,
+    points: int,
+    key: str,
+    cause: Cause = NO_CAUSE,
+    now: dt.datetime | None = None,
+) -> Transfer:
+    """Earn: issuance → partner, and a new lot that expires after the program's expiry period."""
+    _positive(points)
+    _check_key(key)
+    at = now or utcnow()
+    print_ = fingerprint("earn", org_id=org_id, points=points, **cause.values())
+
+    async def work() -> Transfer:
+        accounts = await book.open_accounts(session, program_id, [org_id], [AccountKind.ISSUANCE])
+        return await _credit_partner(
+            session, program_id, accounts, TransferKind.EARN, org_id, points, key, print_, cause, at
+        )
+
+    return await _once(session, program_id, key, print_, work)
+
+
+async def _credit_partner(
+    session: AsyncSession,
+    program_id: int,
+    accounts: book.Book,
+    kind: TransferKind,
+    org_id: int,
+    points: int,
+    key: str,
+    print_: str,
+    cause: Cause,
+    at: dt.datetime,
+) -> Transfer:
+    partner = accounts[partner_name(org_id)]
+    transfer = await insert_transfer(
+        session,
+        program_id=program_id,
+        kind=kind.value,
+        debit_account_id=accounts[AccountKind.ISSUANCE],
+        credit_account_id=partner,
+        amount=points,
+        idempotency_key=key,
+        fingerprint=print_,
+        at=at,
+        **cause.values(),
+    )
+    await change_account(session, partner, credits_posted=points, earned=points)
+    await add_lot(session, partner, transfer.id, points, add_months(at, accounts.expiry_months))
+    return transfer
+
+
+async def award_batch(
+    session: AsyncSession, *, program_id: int, awards: Sequence[Award], now: dt.datetime | None = None
+) -> list[Transfer]:
+    """Many awards in one transaction, all or nothing. Awards whose key is already booked are replayed."""
+    for award in awards:
+        _positive(award.points)
+        _check_key(award.key)
+    if len({award.key for award in awards}) != len(awards):
+        raise ValidationFailed([FieldError(("awards",), N_("Each award needs its own idempotency key."))])
+    at = now or utcnow()
+    prints = [fingerprint("earn", org_id=a.org_id, points=a.points, **a.cause.values()) for a in awards]
+    for attempt in (1, 2):
+        try:
+            async with session.begin():
+                return await _award_batch(session, program_id, awards, prints, at)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _award_batch(
+    session: AsyncSession, program_id: int, awards: Sequence[Award], prints: list[str], at: dt.datetime
+) -> list[Transfer]:
+    keys = [award.key for award in awards]
+    existing: dict[str, tuple[Transfer, str | None]] = {}
+    for start in range(0, len(keys), 1000):  # stay below the bound-parameter limits
+        rows = (
+            await session.execute(
+                select(*TRANSFER_COLUMNS, T.fingerprint).where(
+                    T.program_id == program_id, T.idempotency_key.in_(keys[start : start + 1000])
+                )
+            )
+        ).all()
+        existing.update({row.idempotency_key: (Transfer.of(row, replayed=True), row.fingerprint) for row in rows})
+    new = [(award, print_) for award, print_ in zip(awards, prints, strict=True) if award.key not in existing]
+    results: dict[str, Transfer] = {key: _replay(found, prints[keys.index(key)]) for key, found in existing.items()}
+    if new:
+        org_ids = sorted({award.org_id for award, _ in new})
+        accounts = await book.open_accounts(session, program_id, org_ids, [AccountKind.ISSUANCE])
+        issuance = accounts[AccountKind.ISSUANCE]
+        new_rows: list[dict[str, Any]] = [
+            {
+                "program_id": program_id,
+                "kind": TransferKind.EARN.value,
+                "debit_account_id": issuance,
+                "credit_account_id": accounts[partner_name(award.org_id)],
+                "amount": award.points,
+                "idempotency_key": award.key,
+                "fingerprint": print_,
+                "at": at,
+                **award.cause.values(),
+            }
+            for award, print_ in new
+        ]
+        # A plain executemany, then the ids by key: RETURNING over many rows falls back to one
+        # round trip per row on some drivers, which would cost more than the whole batch.
+        await session.execute(insert(TRANSFERS), new_rows)
+        id_of: dict[str, int] = {}
+        new_keys = [row["idempotency_key"] for row in new_rows]
+        for start in range(0, len(new_keys), 1000):
+            found = await session.execute(
+                select(T.idempotency_key, T.id).where(
+                    T.program_id == program_id, T.idempotency_key.in_(new_keys[start : start + 1000])
+                )
+            )
+            id_of.update({row.idempotency_key: row.id for row in found})
+        ids = [id_of[key] for key in new_keys]
+        per_partner: dict[int, int] = {}
+        for row in new_rows:
+            per_partner[row["credit_account_id"]] = per_partner.get(row["credit_account_id"], 0) + row["amount"]
+        # One executemany, in sorted id order so that concurrent batches lock partners in the same order.
+        await session.execute(
+            update(ACCOUNTS)
+            .where(A.id == bindparam("account"))
+            .values(credits_posted=A.credits_posted + bindparam("points"), earned=A.earned + bindparam("points")),
+            [{"account": account_id, "points": per_partner[account_id]} for account_id in sorted(per_partner)],
+        )
+        expires_at = add_months(at, accounts.expiry_months)
+        await session.execute(
+            insert(LOTS),
+            [
+                {
+                    "account_id": row["credit_account_id"],
+                    "transfer_id": transfer_id,
+                    "amount": row["amount"],
+                    "remaining": row["amount"],
+                    "held": 0,
+                    "expires_at": expires_at,
+                }
+                for row, transfer_id in zip(new_rows, ids, strict=True)
+            ],
+        )
+        for row, transfer_id in zip(new_rows, ids, strict=True):
+            results[row["idempotency_key"]] = Transfer(
+                id=transfer_id, **{k: v for k, v in row.items() if k != "fingerprint"}
+            )
+    return [results[key] for key in keys]
+
+
+# --- spending ----------------------------------------------------------------------------------------
+
+
+async def _debit_partner(
+    session: AsyncSession,
+    *,
+    program_id: int,
+    org_id: int,
+    points: int,
+    key: str,
+    print_: str,
+    kind: TransferKind,
+    to: AccountKind,
+    cause: Cause,
+    at: dt.datetime,
+    timeout_at: dt.datetime | None = None,
+) -> Transfer:
+    """Partner → `to`, taking lots oldest first. A hold only reserves (pending) what a redeem spends."""
+
+    async def work() -> Transfer:
+        accounts = await book.open_accounts(session, program_id, [org_id], [to, AccountKind.EXPIRED])
+        partner = accounts[partner_name(org_id)]
+        available = await lock_account(session, partner)
+        replay = await _replayed(session, program_id, key, print_)
+        if replay is not None:
+            return replay
+        available -= await _expire_account(session, program_id, partner, accounts[AccountKind.EXPIRED], at)
+        if available < points:
+            raise InsufficientPoints(
+                N_("Only %(available)s points are available; %(points)s are needed."),
+                params={"available": available, "points": points},
+            )
+        transfer = await insert_transfer(
+            session,
+            program_id=program_id,
+            kind=kind.value,
+            debit_account_id=partner,
+            credit_account_id=accounts[to],
+            amount=points,
+            timeout_at=timeout_at,
+            idempotency_key=key,
+            fingerprint=print_,
+            at=at,
+            **cause.values(),
+        )
+        pending = kind is TransferKind.HOLD
+        if pending:
+            changed = await change_account(session, partner, need=points, debits_pending=points)
+        else:
+            changed = await change_account(session, partner, need=points, debits_posted=points)
+        if not changed:  # cannot happen under the lock; the conditional UPDATE is the last line of defence
+            raise InsufficientPoints()
+        await take_from_lots(session, partner, transfer.id, points, hold=pending)
+        return transfer
+
+    return await _once(session, program_id, key, print_, work)
+
+
+async def hold_points(
+    session: AsyncSession,
+    *,
+    program_id: int,
+    org_id: int,
+    points: int,
+    kind: AccountKind | str,
+    key: str,
+    cause: Cause = NO_CAUSE,
+    timeout_at: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> Transfer:
+    """Reserve points for a redemption of `kind` (mdf, discount, bonus); post or void resolve it."""
+    _positive(points)
+    _check_key(key)
+    sink = _sink(kind)
+    print_ = fingerprint("hold", org_id=org_id, points=points, kind=sink, timeout_at=timeout_at, **cause.values())
+    return await _debit_partner(
+        session,
+        program_id=program_id,
+        org_id=org_id,
+        points=points,
+        key=key,
+        print_=print_,
+        kind=TransferKind.HOLD,
+        to=sink,
+        cause=cause,
+        at=now or utcnow(),
+        timeout_at=timeout_at,
+    )
+
+
+async def redeem_points(
+    session: AsyncSession,
+    *,
+    program_id: int,
+    org_id: int,
+    points: int,
+    kind: AccountKind | str,
+    key: str,
+    cause: Cause = NO_CAUSE,
+    now: dt.datetime | None = None,
+) -> Transfer:
+    """Spend points at once (no approval step): partner → the sink of `kind`."""
+    _positive(points)
+    _check_key(key)
+    sink = _sink(kind)
+    print_ = fingerprint("redeem", org_id=org_id, points=points, kind=sink, **cause.values())
+    return await _debit_partner(
+        session,
+        program_id=program_id,
+        org_id=org_id,
+        points=points,
+        key=key,
+        print_=print_,
+        kind=TransferKind.REDEEM,
+        to=sink,
+        cause=cause,
+        at=now or utcnow(),
+    )
+
+
+async def adjust_points(
+    session: AsyncSession,
+    *,
+    program_id: int,
+    org_id: int,
+    points: int,
+    key: str,
+    cause: Cause,
+    now: dt.datetime | None = None,
+) -> Transfer:
+    """A manual correction: positive points are issued (as a new lot), negative ones taken back."""
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+        raise ValidationFailed([FieldError(("points",), N_("Must be a whole number of points other than zero."))])
+    if not (cause.reason or "").strip():
+        raise ValidationFailed([FieldError(("reason",), N_("This field is required."))])
+    _check_key(key)
+    at = now or utcnow()
+    print_ = fingerprint("adjust", org_id=org_id, points=points, **cause.values())
+    if points < 0:
+        return await _debit_partner(
+            session,
+            program_id=program_id,
+            org_id=org_id,
+            points=-points,
+            key=key,
+            print_=print_,
+            kind=TransferKind.ADJUST,
+            to=AccountKind.ISSUANCE,
+            cause=cause,
+            at=at,
+        )
+
+    async def work() -> Transfer:
+        accounts = await book.open_accounts(session, program_id, [org_id], [AccountKind.ISSUANCE])
+        return await _credit_partner(
+            session, program_id, accounts, TransferKind.ADJUST, org_id, points, key, print_, cause, at
+        )
+
+    return await _once(session, program_id, key, print_, work)
+
+
+# --- resolving holds -----------------------------------------------------------------------------------
+
+
+async def post_hold(
+    session: AsyncSession,
+    *,
+    program_id: int,
+    hold_id: int,
+    key: str,
+    points: int | None = None,
+    cause: Cause = NO_CAUSE,
+    now: dt.datetime | None = None,
+) -> Transfer:
+    """Spend held points: all of the hold, or fewer (the rest becomes available again). Once per hold."""
+    if points is not None:
+        _positive(points)
+    _check_key(key)
+    print_ = fingerprint("post", hold_id=hold_id, points=points, **cause.values())
+    return await _resolve(session, program_id, hold_id, key, print_, points, cause, now or utcnow())
+
+
+async def void_hold(
+    session: AsyncSession,
+    *,
+    program_id: int,
+    hold_id: int,
+    key: str | None,
+    cause: Cause = NO_CAUSE,
+    now: dt.datetime | None = None,
+) -> Transfer:
+    """Release held points back to available. Once per hold; `key` None only for the time-out sweep."""
+    if key is not None:
+        _check_key(key)
+    print_ = fingerprint("void", hold_id=hold_id, **cause.values())
+    return await _resolve(session, program_id, hold_id, key, print_, 0, cause, now or utcnow())
+
+
+async def _resolve(
+    session: AsyncSession,
+    program_id: int,
+    hold_id: int,
+    key: str | None,
+    print_: str,
+    points: int | None,
+    cause: Cause,
+    at: dt.datetime,
+) -> Transfer:
+    """Post (`points` None = all, or n) or void (`points` 0) a hold. The unique pending_id makes it once only."""
+
+    async def work() -> Transfer:
+        hold = (
+            await session.execute(
+                select(*TRANSFER_COLUMNS).where(
+                    T.id == hold_id, T.program_id == program_id, T.kind == TransferKind.HOLD.value
+                )
+            )
+        ).first()
+        if hold is None:
+            raise NotFound(N_("No such hold."))
+        partner, sink, held = hold.debit_account_id, hold.credit_account_id, hold.amount
+        await lock_account(session, partner)
+        if key is not None:
+            replay = await _replayed(session, program_id, key, print_)
+            if replay is not None:
+                return replay
+        resolved = await session.scalar(select(T.kind).where(T.pending_id == hold_id))
+        if resolved is not None:
+            raise InvalidState(N_("This hold was already resolved (%(how)s)."), params={"how": resolved})
+        posted = held if points is None else points
+        if posted > held:
+            raise InvalidState(N_("A hold can post at most the points it holds (%(held)s)."), params={"held": held})
+        transfer = await insert_transfer(
+            session,
+            program_id=program_id,
+            kind=(TransferKind.POST if posted else TransferKind.VOID).value,
+            debit_account_id=partner,
+            credit_account_id=sink,
+            amount=posted or held,
+            pending_id=hold_id,
+            idempotency_key=key,
+            fingerprint=print_ if key is not None else None,
+            at=at,
+            **cause.values(),
+        )
+        await change_account(session, partner, debits_pending=-held, debits_posted=posted)
+        await release_hold_lots(session, hold_id, transfer.id, posted)
+        return transfer
+
+    if key is None:
+        async with session.begin():
+            return await work()
+    return await _once(session, program_id, key, print_, work)
+
+
+async def void_timed_out_holds(session: AsyncSession, *, now: dt.datetime | None = None) -> int:
+    """Void every unresolved hold whose time-out has passed; safe to run at any time, in parallel too."""
+    at = now or utcnow()
+    resolution = aliased(TRANSFERS)
+    async with session.begin():
+        due = (
+            await session.execute(
+                select(T.id, T.program_id)
+                .outerjoin(resolution, resolution.c.pending_id == T.id)
+                .where(T.kind == TransferKind.HOLD.value, T.timeout_at <= at, resolution.c.id.is_(None))
+                .order_by(T.id)
+            )
+        ).all()
+    voided = 0
+    for hold_id, program_id in due:
+        try:
+            await void_hold(
+                session, program_id=program_id, hold_id=hold_id, key=None, cause=Cause(reason="timeout"), now=at
+            )
+            voided += 1
+        except (InvalidState, IntegrityError):
+            pass  # resolved in the meantime by someone else: exactly what we wanted
+    return voided
+
+
+# --- reversal ----------------------------------------------------------------------------------------
+
+
+async def reverse_award(
+    session: AsyncSession,
+    *,
+    program_id: int,
+    award_id: int,
+    key: str,
+    cause: Cause = NO_CAUSE,
+    now: dt.datetime | None = None,
+) -> Transfer:
+    """Take an award back (clawback), at most once.
+
+    What is left of the award's lot returns to issuance; what was already spent or is held is booked
+    against the clawback receivable, so the partner's balance never goes negative. Booking: clawback →
+    partner (the spent part), then partner → issuance (the whole award); the second is the returned
+    transfer and carries `reverses_id`, which is unique.
+    """
+    _check_key(key)
+    at = now or utcnow()
+    print_ = fingerprint("reverse", award_id=award_id, **cause.values())
+
+    async def work() -> Transfer:
+        award = (
+            await session.execute(
+                select(T.credit_account_id, T.debit_account_id, T.amount).where(
+                    T.id == award_id, T.program_id == program_id, T.kind == TransferKind.EARN.value
+                )
+            )
+        ).first()
+        if award is None:
+            raise NotFound(N_("No such award."))
+        partner, issuance, amount = award.credit_account_id, award.debit_account_id, award.amount
+        await lock_account(session, partner)
+        replay = await _replayed(session, program_id, key, print_)
+        if replay is not None:
+            return replay
+        if await session.scalar(select(T.id).where(T.reverses_id == award_id)) is not None:
+            raise InvalidState(N_("This award was already reversed."))
+        lot = (await session.execute(select(L.id, L.remaining).where(L.transfer_id == award_id))).one()
+        spent = amount - lot.remaining
+        accounts = await book.open_accounts(session, program_id, [], [AccountKind.CLAWBACK])
+        transfer = await insert_transfer(
+            session,
+            program_id=program_id,
+            kind=TransferKind.REVERSE.value,
+            debit_account_id=partner,
+            credit_account_id=issuance,
+            amount=amount,
+            reverses_id=award_id,
+            idempotency_key=key,
+            fingerprint=print_,
+            at=at,
+            **cause.values(),
+        )
+        if spent:
+            await insert_transfer(
+                session,
+                program_id=program_id,
+                kind=TransferKind.REVERSE.value,
+                debit_account_id=accounts[AccountKind.CLAWBACK],
+                credit_account_id=partner,
+                amount=spent,
+                at=at,
+                **cause.values(),
+            )
+        await change_account(session, partner, debits_posted=amount, credits_posted=spent, earned=-amount)
+        if lot.remaining:
+            await book.take_from_lot(session, lot.id, transfer.id, lot.remaining)
+        return transfer
+
+    return await _once(session, program_id, key, print_, work)
+
+
+# --- expiry ------------------------------------------------------------------------------------------
+
+
+async def _expire_account(session: AsyncSession, program_id: int, partner: int, expired: int, at: dt.datetime) -> int:
+    """Move what is left (and not held) of the account's lots that expired by `at` to the expired account.
+
+    The caller holds the account lock. Returns the points expired.
+    """
+    lots = (
+        await session.execute(
+            select(L.id, L.remaining)
+            .where(L.account_id == partner, L.remaining > 0, L.expires_at <= at)
+            .order_by(L.expires_at, L.id)
+        )
+    ).all()
+    total = 0
+    for lot in lots:
+        transfer = await insert_transfer(
+            session,
+            program_id=program_id,
+            kind=TransferKind.EXPIRE.value,
+            debit_account_id=partner,
+            credit_account_id=expired,
+            amount=lot.remaining,
+            at=at,
+        )
+        await book.take_from_lot(session, lot.id, transfer.id, lot.remaining)
+        total += lot.remaining
+    if total:
+        await change_account(session, partner, need=total, debits_posted=total)
+    return total
+
+
+async def expire_points(session: AsyncSession, *, now: dt.datetime | None = None, program_id: int | None = None) -> int:
+    """Expire every lot due by `now`, one short transaction per account. Running it again changes nothing."""
+    at = now or utcnow()
+    async with session.begin():
+        statement = (
+            select(A.id, A.program_id, A.org_id)
+            .where(A.id.in_(select(L.account_id).where(L.remaining > 0, L.expires_at <= at)))
+            .order_by(A.id)
+        )
+        if program_id is not None:
+            statement = statement.where(A.program_id == program_id)
+        due = (await session.execute(statement)).all()
+    total = 0
+    for account_id, account_program, org_id in due:
+        async with session.begin():
+            accounts = await book.open_accounts(session, account_program, [org_id], [AccountKind.EXPIRED])
+            await lock_account(session, account_id)
+            total += await _expire_account(session, account_program, account_id, accounts[AccountKind.EXPIRED], at)
+    return total

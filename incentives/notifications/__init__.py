@@ -1,0 +1,1 @@
+"""In-app notifications, stored as message ids and translated when shown."""

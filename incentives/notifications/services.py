@@ -1,0 +1,127 @@
+"""Notify an org or a user inside the caller's transaction; list, count and mark read; translate for display.
+
+A notification keeps its message id and parameters, not text: it is translated when shown, in the
+reader's language. Parameters may be plain values or localizable ones:
+`{"de": ..., "en": ...}` (a name in both languages), `{"points": n}`, `{"amount": "12.50", "currency": "EUR"}`
+or `{"date": "2026-01-31T00:00:00+00:00"}`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incentives import i18n
+from incentives.accounts.scope import Principal
+from incentives.db import utcnow
+from incentives.notifications.models import Notification
+
+__all__ = ["Shown", "list_notifications", "localize", "mark_read", "notify", "show", "unread_count"]
+
+
+async def notify(
+    session: AsyncSession,
+    *,
+    program_id: int,
+    org_id: int,
+    kind: str,
+    message: str,
+    params: dict[str, Any] | None = None,
+    user_id: int | None = None,
+    link: str | None = None,
+    dedup_key: str | None = None,
+) -> None:
+    """Store a notification in the caller's transaction. With `dedup_key`, a second call is a no-op."""
+    values = {
+        "program_id": program_id,
+        "org_id": org_id,
+        "user_id": user_id,
+        "kind": kind,
+        "message": message,
+        "params": params or {},
+        "link": link,
+        "dedup_key": dedup_key,
+        "created_at": utcnow(),
+    }
+    if dedup_key is None:
+        session.add(Notification(**values))
+        return
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"]))
+
+
+def _mine(principal: Principal) -> ColumnElement[bool]:
+    return and_(
+        Notification.org_id == principal.org_id,
+        or_(Notification.user_id.is_(None), Notification.user_id == principal.user_id),
+    )
+
+
+async def list_notifications(session: AsyncSession, principal: Principal, *, limit: int = 50) -> list[Notification]:
+    rows = await session.scalars(
+        select(Notification).where(_mine(principal)).order_by(Notification.id.desc()).limit(limit)
+    )
+    return list(rows)
+
+
+async def unread_count(session: AsyncSession, principal: Principal) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(Notification).where(_mine(principal), Notification.read_at.is_(None))
+    )
+    return int(count or 0)
+
+
+async def mark_read(session: AsyncSession, principal: Principal, ids: list[int] | None = None) -> int:
+    """Mark the principal's notifications read (all, or those of `ids`); others' ids change nothing."""
+    async with session.begin():
+        statement = update(Notification).where(_mine(principal), Notification.read_at.is_(None))
+        if ids is not None:
+            statement = statement.where(Notification.id.in_(ids))
+        result = await session.execute(statement.values(read_at=utcnow()))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True)
+class Shown:
+    id: int
+    kind: str
+    text: str
+    link: str | None
+    created_at: dt.datetime
+    read: bool
+
+
+def localize(value: Any, locale: str) -> Any:
+    """One parameter in the reader's language and number format."""
+    if isinstance(value, dict):
+        if locale in value or "en" in value:
+            return value.get(locale) or value.get("en") or ""
+        if "points" in value:
+            return i18n.format_number(int(value["points"]), locale)
+        if "amount" in value:
+            return i18n.format_money(Decimal(str(value["amount"])), str(value.get("currency", "EUR")), locale)
+        if "date" in value:
+            return i18n.format_date(dt.datetime.fromisoformat(str(value["date"])), locale)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return i18n.format_number(value, locale)
+    return value
+
+
+def show(notification: Notification, locale: str) -> Shown:
+    params = {key: localize(value, locale) for key, value in (notification.params or {}).items()}
+    return Shown(
+        id=notification.id,
+        kind=notification.kind,
+        text=i18n.gettext(locale, notification.message, **params),
+        link=notification.link,
+        created_at=notification.created_at,
+        read=notification.read_at is not None,
+    )

@@ -1,0 +1,1 @@
+"""Rewards: catalog, redemption workflow, MDF allocations and claims."""

@@ -1,0 +1,98 @@
+"""Periodic sweeps of the rewards area: points expiry, the 30-day expiry notice, unfinished redemptions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, or_, select
+
+from incentives.db import Database
+from incentives.errors import N_, DomainError
+from incentives.jobs import sweep
+from incentives.ledger import services as ledger
+from incentives.ledger.models import LedgerAccount, LedgerLot
+from incentives.notifications.services import notify
+from incentives.rewards.models import Redemption, RedemptionStatus
+from incentives.rewards.services import finish_redemption
+
+NOTICE_BEFORE = dt.timedelta(days=30)
+# A request younger than this may still be in flight in its web process; leave it alone.
+GRACE = dt.timedelta(seconds=60)
+S = RedemptionStatus
+
+
+@sweep("points.expire")
+async def expire_points(db: Database, now: dt.datetime) -> int:
+    async with db.session() as session:
+        return await ledger.expire_points(session, now=now)
+
+
+@sweep("points.expiry_notice")
+async def notify_expiring(db: Database, now: dt.datetime) -> int:
+    """Tell each partner, once per expiry date, about points that expire within 30 days."""
+    async with db.session() as session, session.begin():
+        day = func.date(LedgerLot.expires_at)
+        rows = (
+            await session.execute(
+                select(
+                    LedgerAccount.id,
+                    LedgerAccount.program_id,
+                    LedgerAccount.org_id,
+                    day.label("day"),
+                    func.sum(LedgerLot.remaining).label("points"),
+                    func.min(LedgerLot.expires_at).label("at"),
+                )
+                .join(LedgerAccount, LedgerAccount.id == LedgerLot.account_id)
+                .where(
+                    LedgerLot.remaining > 0,
+                    LedgerLot.expires_at > now,
+                    LedgerLot.expires_at <= now + NOTICE_BEFORE,
+                    LedgerAccount.org_id.is_not(None),
+                )
+                .group_by(LedgerAccount.id, LedgerAccount.program_id, LedgerAccount.org_id, day)
+            )
+        ).all()
+        for row in rows:
+            assert row.org_id is not None
+            await notify(
+                session,
+                program_id=row.program_id,
+                org_id=row.org_id,
+                kind="points.expiring",
+                message=N_("%(points)s points expire on %(date)s. Redeem them before then."),
+                params={"points": {"points": int(row.points)}, "date": {"date": row.at.isoformat()}},
+                link="/wallet",
+                dedup_key=f"points.expiring:{row.id}:{row.day}",
+            )
+    return len(rows)
+
+
+@sweep("rewards.reconcile")
+async def finish_redemptions(db: Database, now: dt.datetime) -> int:
+    """Finish redemptions a crash left between two steps (hold, post, void); each step is keyed, so repeats are safe."""
+    async with db.reader() as session:
+        ids = list(
+            await session.scalars(
+                select(Redemption.id)
+                .where(
+                    or_(
+                        (Redemption.status == S.REQUESTED) & (Redemption.created_at < now - GRACE),
+                        Redemption.status == S.APPROVED,
+                        Redemption.status.in_([S.REJECTED, S.CANCELLED])
+                        & Redemption.resolution_id.is_(None)
+                        & Redemption.hold_id.is_not(None),
+                    )
+                )
+                .order_by(Redemption.id)
+                .limit(500)
+            )
+        )
+    done = 0
+    for redemption_id in ids:
+        async with db.session() as session:
+            try:
+                await finish_redemption(session, redemption_id, now=now)
+                done += 1
+            except DomainError:
+                pass  # e.g. not enough points any more: the redemption is marked failed
+    return done

@@ -1,0 +1,169 @@
+"""Read models for the rewards pages: a partner's programs, its wallet and history, the approvals queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incentives.accounts.models import Membership, Org, Program
+from incentives.accounts.scope import Principal, visible_memberships, visible_programs
+from incentives.ledger import queries as ledger_queries
+from incentives.rewards.models import Redemption, RedemptionStatus, Reward
+
+# History filters: which transfer kinds each shows.
+HISTORY_FILTERS: dict[str, frozenset[str] | None] = {
+    "all": None,
+    "earned": frozenset({"earn", "adjust", "reverse"}),
+    "redeemed": frozenset({"hold", "post", "void", "redeem"}),
+    "expired": frozenset({"expire"}),
+}
+# A filtered history page scans at most this many transfers; the cursor continues from there.
+SCAN_PAGES = 10
+SCAN_PAGE = 100
+
+
+@dataclass(frozen=True)
+class ProgramRef:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Line:
+    id: int
+    kind: str
+    points: int
+    at: dt.datetime
+    rule_id: int | None
+    rule_version: int | None
+    lead_id: int | None
+    redemption_id: int | None
+    reward_name: dict[str, str] | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Wallet:
+    balance: ledger_queries.Balance
+    expiring: list[ledger_queries.Expiring]
+
+
+async def programs_of(session: AsyncSession, principal: Principal) -> list[ProgramRef]:
+    """Programs the principal sees: its own (program roles) or those of its org's memberships."""
+    if principal.acts_for_program:
+        statement = select(Program.id, Program.name).where(visible_programs(principal))
+    else:
+        statement = (
+            select(Program.id, Program.name)
+            .join(Membership, Membership.program_id == Program.id)
+            .where(Membership.org_id == principal.org_id, visible_programs(principal))
+        )
+    rows = (await session.execute(statement.order_by(Program.id))).all()
+    return [ProgramRef(row.id, row.name) for row in rows]
+
+
+async def wallet(session: AsyncSession, program_id: int, org_id: int, now: dt.datetime | None = None) -> Wallet:
+    return Wallet(
+        await ledger_queries.balance(session, program_id, org_id),
+        await ledger_queries.expiring(session, program_id, org_id, now=now),
+    )
+
+
+async def history(
+    session: AsyncSession,
+    program_id: int,
+    org_id: int,
+    *,
+    kind: str = "all",
+    limit: int = 50,
+    before: int | None = None,
+) -> tuple[list[Line], int | None]:
+    """One page of the partner's history, newest first, with the reward behind each redemption line."""
+    kinds = HISTORY_FILTERS.get(kind)
+    if kinds is None:
+        entries, next_cursor = await ledger_queries.history(session, program_id, org_id, limit=limit, before=before)
+    else:
+        entries, next_cursor = [], before
+        for _ in range(SCAN_PAGES):
+            page, next_cursor = await ledger_queries.history(
+                session, program_id, org_id, limit=SCAN_PAGE, before=next_cursor
+            )
+            for entry in page:
+                if entry.transfer.kind in kinds and len(entries) < limit:
+                    entries.append(entry)
+                    if len(entries) == limit:
+                        next_cursor = entry.transfer.id
+            if next_cursor is None or len(entries) >= limit:
+                break
+    redemption_ids = {e.transfer.redemption_id for e in entries if e.transfer.redemption_id is not None}
+    names: dict[int, dict[str, str]] = {}
+    if redemption_ids:
+        rows = await session.execute(
+            select(Redemption.id, Reward.name_de, Reward.name_en)
+            .join(Reward, Reward.id == Redemption.reward_id)
+            .where(Redemption.id.in_(redemption_ids))
+        )
+        names = {row.id: {"de": row.name_de, "en": row.name_en} for row in rows}
+    lines = [
+        Line(
+            id=e.transfer.id,
+            kind=e.transfer.kind,
+            points=e.points,
+            at=e.transfer.at,
+            rule_id=e.transfer.rule_id,
+            rule_version=e.transfer.rule_version,
+            lead_id=e.transfer.lead_id,
+            redemption_id=e.transfer.redemption_id,
+            reward_name=names.get(e.transfer.redemption_id) if e.transfer.redemption_id else None,
+            reason=e.transfer.reason,
+        )
+        for e in entries
+    ]
+    return lines, next_cursor
+
+
+@dataclass(frozen=True)
+class PartnerContext:
+    org_id: int
+    name: str
+    tier: str | None
+    available: int
+    held: int
+    lifetime_earned: int
+    fulfilled: int
+    recent: list[Line]
+
+
+async def partner_context(session: AsyncSession, principal: Principal, program_id: int, org_id: int) -> PartnerContext:
+    """What a partner manager needs beside a redemption: who, tier, points, what it redeemed so far."""
+    row = (
+        await session.execute(
+            select(Org.name, Membership.tier)
+            .join(Membership, Membership.org_id == Org.id)
+            .where(Org.id == org_id, Membership.program_id == program_id, visible_memberships(principal))
+        )
+    ).first()
+    balance = await ledger_queries.balance(session, program_id, org_id)
+    fulfilled = await session.scalar(
+        select(func.count())
+        .select_from(Redemption)
+        .where(
+            Redemption.program_id == program_id,
+            Redemption.org_id == org_id,
+            Redemption.status == RedemptionStatus.FULFILLED,
+        )
+    )
+    recent, _ = await history(session, program_id, org_id, limit=3)
+    return PartnerContext(
+        org_id=org_id,
+        name=row.name if row else str(org_id),
+        tier=row.tier if row else None,
+        available=balance.available,
+        held=balance.held,
+        lifetime_earned=balance.lifetime_earned,
+        fulfilled=int(fulfilled or 0),
+        recent=recent,
+    )

@@ -1,0 +1,607 @@
+"""The reward catalog and the redemption workflow: redeem (hold), approve (post + fulfil), reject, cancel.
+
+A redemption moves through short transactions, each ending in a state the reconcile sweep can finish
+after a crash: `requested` (row written, stock and limit taken) → the ledger holds the points →
+`pending` → a conditional UPDATE decides (`approved` | `rejected` | `cancelled`: exactly one wins) →
+the ledger posts or voids the hold → `fulfilled` with its fulfilment. Ledger calls are keyed by the
+redemption id, so repeating any step never moves points twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incentives.accounts.models import Program
+from incentives.accounts.scope import Principal, visible_programs
+from incentives.db import utcnow
+from incentives.errors import N_, FieldError, Forbidden, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
+from incentives.ledger import queries as ledger_queries
+from incentives.ledger import services as ledger
+from incentives.ledger.errors import InsufficientPoints
+from incentives.ledger.models import LedgerTransfer
+from incentives.notifications.services import notify
+from incentives.rewards.coupons import new_coupon_code
+from incentives.rewards.errors import LimitReached, OutOfStock, RewardUnavailable
+from incentives.rewards.models import (
+    LimitPeriod,
+    MdfAllocation,
+    Redemption,
+    RedemptionStatus,
+    Reward,
+    RewardKind,
+    RewardUsage,
+)
+from incentives.rewards.scope import DECIDERS, REDEEMERS, visible_redemptions, visible_rewards
+
+S = RedemptionStatus
+MDF_VALIDITY = dt.timedelta(days=365)
+MAX_QUANTITY = 100
+
+__all__ = [
+    "approve_redemption",
+    "cancel_redemption",
+    "create_reward",
+    "finish_redemption",
+    "get_redemption",
+    "list_redemptions",
+    "list_rewards",
+    "redeem",
+    "reject_redemption",
+]
+
+
+# --- catalog -------------------------------------------------------------------------------------------
+
+
+async def create_reward(session: AsyncSession, principal: Principal, *, program_id: int, **fields: Any) -> Reward:
+    """A new catalog item (program admins only). `fields` are Reward columns, already validated."""
+    async with session.begin():
+        program = await session.scalar(select(Program.id).where(Program.id == program_id, visible_programs(principal)))
+        if program is None:
+            raise NotFound()
+        if not principal.administers(program_id):
+            raise Forbidden()
+        kind = fields.get("kind")
+        if kind == RewardKind.MDF and fields.get("value") is None:
+            raise ValidationFailed([FieldError(("value",), N_("An MDF budget item needs a value in EUR."))])
+        if kind == RewardKind.DISCOUNT and fields.get("percent") is None:
+            raise ValidationFailed([FieldError(("percent",), N_("A discount item needs a percentage."))])
+        if (fields.get("limit_per_period") is None) != (fields.get("limit_period") is None):
+            raise ValidationFailed([FieldError(("limit_period",), N_("A limit needs both a number and a period."))])
+        reward = Reward(program_id=program_id, **fields)
+        session.add(reward)
+    return reward
+
+
+async def list_rewards(
+    session: AsyncSession, principal: Principal, program_id: int | None = None, *, include_inactive: bool = False
+) -> list[Reward]:
+    statement = select(Reward).where(visible_rewards(principal)).order_by(Reward.points, Reward.id)
+    if program_id is not None:
+        statement = statement.where(Reward.program_id == program_id)
+    if not include_inactive:
+        statement = statement.where(Reward.active.is_(True))
+    return list(await session.scalars(statement))
+
+
+def period_of(period: str, at: dt.datetime) -> str:
+    if period == LimitPeriod.MONTH:
+        return f"{at.year}-{at.month:02d}"
+    if period == LimitPeriod.QUARTER:
+        return f"{at.year}-Q{(at.month - 1) // 3 + 1}"
+    return str(at.year)
+
+
+def in_validity(reward: Reward, at: dt.datetime) -> bool:
+    return (
+        reward.active
+        and (reward.valid_from is None or reward.valid_from <= at)
+        and (reward.valid_to is None or at < reward.valid_to)
+    )
+
+
+# --- redeem --------------------------------------------------------------------------------------------
+
+
+async def redeem(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    reward_id: int,
+    request_key: str,
+    quantity: int = 1,
+    now: dt.datetime | None = None,
+) -> Redemption:
+    """Hold the points for `quantity` units of a reward. The same `request_key` redeems once."""
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise ValidationFailed([FieldError(("quantity",), N_("Must be between 1 and 100."))])
+    if not request_key or len(request_key) > 200:
+        raise ValidationFailed([FieldError(("request_key",), N_("Must be 1 to 200 characters long."))])
+    at = now or utcnow()
+    try:
+        redemption, reward = await _request(session, principal, reward_id, quantity, request_key, at)
+    except IntegrityError:  # a concurrent twin with the same key won: continue with its row
+        async with session.begin():
+            found = await session.scalar(
+                select(Redemption.id).where(
+                    Redemption.org_id == principal.org_id, Redemption.request_key == request_key
+                )
+            )
+        if found is None:
+            raise
+        redemption, reward = await _load(session, found)
+    if redemption.reward_id != reward_id or redemption.quantity != quantity:
+        raise IdempotencyConflict()
+    return await _advance(session, redemption, reward, at)
+
+
+async def _request(
+    session: AsyncSession, principal: Principal, reward_id: int, quantity: int, request_key: str, at: dt.datetime
+) -> tuple[Redemption, Reward]:
+    """Write the request and take stock and limit, in one transaction (all or nothing).
+
+    A request key used before returns its redemption instead (a double click, a retry).
+    """
+    async with session.begin():
+        existing = (
+            await session.execute(
+                select(Redemption, Reward)
+                .join(Reward, Reward.id == Redemption.reward_id)
+                .where(Redemption.org_id == principal.org_id, Redemption.request_key == request_key)
+            )
+        ).first()
+        if existing is not None:
+            if principal.role not in REDEEMERS:
+                raise Forbidden(N_("Only a reseller manager can redeem rewards."))
+            return _detach(session, existing[0], existing[1])
+        reward = await session.scalar(select(Reward).where(Reward.id == reward_id, visible_rewards(principal)))
+        if reward is None:
+            raise NotFound()
+        if principal.role not in REDEEMERS:  # after the lookup: outside the scope is 404, not 403
+            raise Forbidden(N_("Only a reseller manager can redeem rewards."))
+        if not in_validity(reward, at):
+            raise RewardUnavailable()
+        points = reward.points * quantity
+        # Cheap early answer; the ledger's own check under its lock is the one that counts.
+        balance = await ledger_queries.balance(session, reward.program_id, principal.org_id)
+        if balance.available < points:
+            raise _insufficient(balance.available, points)
+        if reward.stock is not None:
+            taken = await session.execute(
+                update(Reward)
+                .where(Reward.id == reward.id, Reward.stock >= quantity)
+                .values(stock=Reward.stock - quantity)
+                .execution_options(synchronize_session=False)
+            )
+            if _rows(taken) != 1:
+                raise OutOfStock()
+        period = None
+        if reward.limit_per_period is not None and reward.limit_period is not None:
+            period = period_of(reward.limit_period, at)
+            await _count_usage(session, reward, principal.org_id, period, quantity)
+        redemption = Redemption(
+            program_id=reward.program_id,
+            reward_id=reward.id,
+            org_id=principal.org_id,
+            requested_by_id=principal.user_id,
+            request_key=request_key,
+            quantity=quantity,
+            points=points,
+            period=period,
+            status=S.REQUESTED,
+            created_at=at,
+        )
+        session.add(redemption)
+        await session.flush()
+    return _detach(session, redemption, reward)
+
+
+async def _count_usage(session: AsyncSession, reward: Reward, org_id: int, period: str, quantity: int) -> None:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(RewardUsage)
+        .values(reward_id=reward.id, org_id=org_id, period=period, quantity=0)
+        .on_conflict_do_nothing(index_elements=["reward_id", "org_id", "period"])
+    )
+    assert reward.limit_per_period is not None
+    counted = await session.execute(
+        update(RewardUsage)
+        .where(
+            RewardUsage.reward_id == reward.id,
+            RewardUsage.org_id == org_id,
+            RewardUsage.period == period,
+            RewardUsage.quantity + quantity <= reward.limit_per_period,
+        )
+        .values(quantity=RewardUsage.quantity + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    if _rows(counted) != 1:
+        raise LimitReached(
+            N_("You can redeem this reward at most %(limit)s times per period."),
+            params={"limit": reward.limit_per_period},
+        )
+
+
+async def _give_back(session: AsyncSession, redemption: Redemption) -> None:
+    """Return the stock and limit a redemption took (inside the caller's transaction)."""
+    await session.execute(
+        update(Reward)
+        .where(Reward.id == redemption.reward_id, Reward.stock.is_not(None))
+        .values(stock=Reward.stock + redemption.quantity)
+        .execution_options(synchronize_session=False)
+    )
+    if redemption.period is not None:
+        await session.execute(
+            update(RewardUsage)
+            .where(
+                RewardUsage.reward_id == redemption.reward_id,
+                RewardUsage.org_id == redemption.org_id,
+                RewardUsage.period == redemption.period,
+            )
+            .values(quantity=RewardUsage.quantity - redemption.quantity)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _insufficient(available: int, points: int) -> InsufficientPoints:
+    shortfall = max(points - available, 0)
+    return InsufficientPoints(
+        N_("%(shortfall)s more points are needed: %(available)s are available, %(points)s are needed."),
+        params={"available": available, "points": points, "shortfall": shortfall},
+        extra={"available": available, "points": points, "shortfall": shortfall},
+    )
+
+
+def _rows(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- moving a redemption forward ---------------------------------------------------------------------------
+
+
+async def finish_redemption(session: AsyncSession, redemption_id: int, *, now: dt.datetime | None = None) -> Redemption:
+    """Carry a redemption as far as it can go without a decision. Safe to repeat (the reconcile sweep uses it)."""
+    redemption, reward = await _load(session, redemption_id)
+    return await _advance(session, redemption, reward, now or utcnow())
+
+
+async def _advance(session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime) -> Redemption:
+    """The steps after a state change: hold, then post and fulfil, or void. Each step's conditional UPDATE
+    tells whether this call did it; if a concurrent twin did, the row is read again."""
+    if redemption.status == S.REQUESTED and not await _hold(session, redemption, reward, at):
+        redemption, reward = await _load(session, redemption.id)
+    if redemption.status == S.APPROVED and not await _post_and_fulfil(session, redemption, reward, at):
+        redemption, reward = await _load(session, redemption.id)
+    elif redemption.status in (S.REJECTED, S.CANCELLED) and redemption.resolution_id is None:
+        await _void(session, redemption, at)
+    return redemption
+
+
+def _detach(session: AsyncSession, redemption: Redemption, reward: Reward) -> tuple[Redemption, Reward]:
+    """Detached objects: a later rollback (e.g. the ledger refusing a hold) must not expire what we still read,
+    and the steps update them in memory as their conditional UPDATEs succeed."""
+    session.expunge(redemption)
+    session.expunge(reward)
+    return redemption, reward
+
+
+async def _load(session: AsyncSession, redemption_id: int) -> tuple[Redemption, Reward]:
+    async with session.begin():
+        row = (
+            await session.execute(
+                select(Redemption, Reward)
+                .join(Reward, Reward.id == Redemption.reward_id)
+                .where(Redemption.id == redemption_id)
+                .execution_options(populate_existing=True)
+            )
+        ).one()
+    return _detach(session, row[0], row[1])
+
+
+async def _hold(session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime) -> bool:
+    try:
+        hold = await ledger.hold_points(
+            session,
+            program_id=redemption.program_id,
+            org_id=redemption.org_id,
+            points=redemption.points,
+            kind=reward.kind,
+            key=f"redemption:{redemption.id}:hold",
+            cause=ledger.Cause(redemption_id=redemption.id, user_id=redemption.requested_by_id),
+            now=at,
+        )
+    except InsufficientPoints as exc:
+        async with session.begin():
+            failed = await session.execute(
+                update(Redemption)
+                .where(Redemption.id == redemption.id, Redemption.status == S.REQUESTED)
+                .values(status=S.FAILED)
+                .execution_options(synchronize_session=False)
+            )
+            if _rows(failed):
+                await _give_back(session, redemption)
+        available = int(exc.params.get("available", 0))
+        raise _insufficient(available, redemption.points) from exc
+    auto = reward.auto_approve_up_to is not None and redemption.points <= reward.auto_approve_up_to
+    values = {
+        "hold_id": hold.id,
+        "status": S.APPROVED if auto else S.PENDING,
+        "auto_approved": auto,
+        "decided_at": at if auto else None,
+    }
+    async with session.begin():
+        held = await session.execute(
+            update(Redemption)
+            .where(Redemption.id == redemption.id, Redemption.status == S.REQUESTED)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    if _rows(held) != 1:
+        return False
+    for key, value in values.items():
+        setattr(redemption, key, value)
+    return True
+
+
+async def _post_and_fulfil(session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime) -> bool:
+    assert redemption.hold_id is not None
+    post = await ledger.post_hold(
+        session,
+        program_id=redemption.program_id,
+        hold_id=redemption.hold_id,
+        key=f"redemption:{redemption.id}:post",
+        cause=ledger.Cause(redemption_id=redemption.id, user_id=redemption.decided_by_id),
+        now=at,
+    )
+    for _attempt in range(3):  # a coupon code collision (80 random bits) is astronomically unlikely; retry anyway
+        try:
+            async with session.begin():
+                values = await _fulfil(session, redemption, reward, post.id, at)
+        except IntegrityError:
+            continue
+        if values is None:
+            return False
+        for key, value in values.items():
+            setattr(redemption, key, value)
+        return True
+    raise RuntimeError(f"could not fulfil redemption {redemption.id}")
+
+
+async def _fulfil(
+    session: AsyncSession, redemption: Redemption, reward: Reward, post_id: int, at: dt.datetime
+) -> dict[str, Any] | None:
+    values: dict[str, Any] = {"status": S.FULFILLED, "resolution_id": post_id, "fulfilled_at": at}
+    if reward.kind == RewardKind.DISCOUNT:
+        values["coupon_code"] = new_coupon_code()
+    elif reward.kind == RewardKind.BONUS:
+        values["bonus"] = reward.name_en[:200]
+    done = await session.execute(
+        update(Redemption)
+        .where(Redemption.id == redemption.id, Redemption.status == S.APPROVED)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if _rows(done) != 1:
+        return None  # finished by a concurrent twin
+    if reward.kind == RewardKind.MDF:
+        assert reward.value is not None
+        amount = reward.value * redemption.quantity
+        session.add(
+            MdfAllocation(
+                program_id=redemption.program_id,
+                org_id=redemption.org_id,
+                redemption_id=redemption.id,
+                amount=amount,
+                remaining=amount,
+                valid_until=at + MDF_VALIDITY,
+                created_at=at,
+            )
+        )
+    await notify(
+        session,
+        program_id=redemption.program_id,
+        org_id=redemption.org_id,
+        kind="redemption.approved",
+        message=N_("Your redemption of %(reward)s (%(points)s points) was approved."),
+        params=_params(redemption, reward),
+        link="/redemptions",
+    )
+    return values
+
+
+async def _void(session: AsyncSession, redemption: Redemption, at: dt.datetime) -> None:
+    assert redemption.hold_id is not None
+    try:
+        void = await ledger.void_hold(
+            session,
+            program_id=redemption.program_id,
+            hold_id=redemption.hold_id,
+            key=f"redemption:{redemption.id}:void",
+            cause=ledger.Cause(redemption_id=redemption.id, user_id=redemption.decided_by_id),
+            now=at,
+        )
+        resolution: int | None = void.id
+    except InvalidState:  # voided by the hold time-out sweep already: the points are back either way
+        async with session.begin():
+            resolution = await session.scalar(
+                select(LedgerTransfer.id).where(LedgerTransfer.pending_id == redemption.hold_id)
+            )
+    async with session.begin():
+        recorded = await session.execute(
+            update(Redemption)
+            .where(Redemption.id == redemption.id, Redemption.resolution_id.is_(None))
+            .values(resolution_id=resolution)
+            .execution_options(synchronize_session=False)
+        )
+        redemption.resolution_id = resolution
+        if _rows(recorded) == 1 and redemption.status == S.REJECTED:
+            reward = await session.get_one(Reward, redemption.reward_id)
+            await notify(
+                session,
+                program_id=redemption.program_id,
+                org_id=redemption.org_id,
+                kind="redemption.rejected",
+                message=N_("Your redemption of %(reward)s (%(points)s points) was rejected: %(reason)s"),
+                params={**_params(redemption, reward), "reason": redemption.reason or ""},
+                link="/redemptions",
+            )
+
+
+def _params(redemption: Redemption, reward: Reward) -> dict[str, Any]:
+    return {"reward": {"de": reward.name_de, "en": reward.name_en}, "points": {"points": redemption.points}}
+
+
+# --- decisions -----------------------------------------------------------------------------------------------
+
+
+async def approve_redemption(
+    session: AsyncSession, principal: Principal, redemption_id: int, *, now: dt.datetime | None = None
+) -> Redemption:
+    at = now or utcnow()
+    redemption, reward = await _decide(session, principal, redemption_id, S.APPROVED, at, deciders=DECIDERS)
+    return await _advance(session, redemption, reward, at)
+
+
+async def reject_redemption(
+    session: AsyncSession, principal: Principal, redemption_id: int, *, reason: str, now: dt.datetime | None = None
+) -> Redemption:
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed([FieldError(("reason",), N_("This field is required."))])
+    at = now or utcnow()
+    redemption, reward = await _decide(
+        session, principal, redemption_id, S.REJECTED, at, deciders=DECIDERS, reason=reason[:500]
+    )
+    return await _advance(session, redemption, reward, at)
+
+
+async def cancel_redemption(
+    session: AsyncSession, principal: Principal, redemption_id: int, *, now: dt.datetime | None = None
+) -> Redemption:
+    at = now or utcnow()
+    redemption, reward = await _decide(
+        session, principal, redemption_id, S.CANCELLED, at, deciders=REDEEMERS, own_org=True
+    )
+    return await _advance(session, redemption, reward, at)
+
+
+async def _decide(
+    session: AsyncSession,
+    principal: Principal,
+    redemption_id: int,
+    to: RedemptionStatus,
+    at: dt.datetime,
+    *,
+    deciders: frozenset[Any],
+    own_org: bool = False,
+    reason: str | None = None,
+) -> tuple[Redemption, Reward]:
+    """pending → `to` with one conditional UPDATE: of concurrent decisions exactly one wins, the rest get 409."""
+    async with session.begin():
+        row = (
+            await session.execute(
+                select(Redemption, Reward)
+                .join(Reward, Reward.id == Redemption.reward_id)
+                .where(Redemption.id == redemption_id, visible_redemptions(principal))
+            )
+        ).first()
+        if row is None:
+            raise NotFound()
+        redemption, reward = row[0], row[1]
+        if principal.role not in deciders or (own_org and redemption.org_id != principal.org_id):
+            raise Forbidden()
+        if not own_org and not principal.manages(redemption.program_id):
+            raise Forbidden()
+        decided = await session.execute(
+            update(Redemption)
+            .where(Redemption.id == redemption_id, Redemption.status == S.PENDING)
+            .values(status=to, decided_by_id=principal.user_id, decided_at=at, reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+        if _rows(decided) != 1:
+            current = await session.scalar(select(Redemption.status).where(Redemption.id == redemption_id))
+            raise InvalidState(
+                N_("This redemption was already decided and can no longer be changed."), extra={"status": current}
+            )
+        if to in (S.REJECTED, S.CANCELLED):
+            await _give_back(session, redemption)  # with the decision: once, whatever happens later
+    _detach(session, redemption, reward)  # first: changing an attached object would begin a transaction
+    redemption.status, redemption.decided_by_id, redemption.decided_at, redemption.reason = (
+        to,
+        principal.user_id,
+        at,
+        reason,
+    )
+    return redemption, reward
+
+
+# --- reading --------------------------------------------------------------------------------------------------
+
+
+async def get_redemption(session: AsyncSession, principal: Principal, redemption_id: int) -> Redemption:
+    found = await session.scalar(
+        select(Redemption).where(Redemption.id == redemption_id, visible_redemptions(principal))
+    )
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def redemptions_query(
+    principal: Principal,
+    *,
+    status: str | None = None,
+    program_id: int | None = None,
+    org_id: int | None = None,
+) -> Select[Redemption, Reward]:
+    statement = (
+        select(Redemption, Reward)
+        .join(Reward, Reward.id == Redemption.reward_id)
+        .where(visible_redemptions(principal))
+        .order_by(Redemption.id.desc())
+    )
+    if status is not None:
+        statement = statement.where(Redemption.status == status)
+    if program_id is not None:
+        statement = statement.where(Redemption.program_id == program_id)
+    if org_id is not None:
+        statement = statement.where(Redemption.org_id == org_id)
+    return statement
+
+
+async def list_redemptions(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: str | None = None,
+    program_id: int | None = None,
+    org_id: int | None = None,
+    limit: int = 50,
+    before: int | None = None,
+) -> tuple[list[tuple[Redemption, Reward]], int | None]:
+    statement = redemptions_query(principal, status=status, program_id=program_id, org_id=org_id)
+    if before is not None:
+        statement = statement.where(Redemption.id < before)
+    rows = [(row[0], row[1]) for row in (await session.execute(statement.limit(limit + 1))).all()]
+    next_cursor = rows[limit - 1][0].id if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+async def allocation_of(session: AsyncSession, redemption_id: int) -> MdfAllocation | None:
+    found: MdfAllocation | None = await session.scalar(
+        select(MdfAllocation).where(MdfAllocation.redemption_id == redemption_id)
+    )
+    return found
+
+
+def money(amount: Decimal) -> dict[str, str]:
+    return {"amount": f"{amount:.2f}", "currency": "EUR"}

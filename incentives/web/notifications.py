@@ -1,0 +1,62 @@
+"""The in-app notifications page: newest first, in the reader's language; mark one or all read."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from incentives.accounts.roles import Role
+from incentives.accounts.scope import Principal
+from incentives.db import Database
+from incentives.errors import N_, Unauthorized
+from incentives.notifications import services
+from incentives.web import nav
+from incentives.web.templating import is_htmx, render
+
+nav.register("/notifications", N_("Notifications"), set(Role), order=90)
+
+
+def _principal(request: Request) -> Principal:
+    found: Principal | None = request.state.principal
+    if found is None:
+        raise Unauthorized()
+    return found
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.state.db
+    return db
+
+
+async def notifications(request: Request) -> Response:
+    principal = _principal(request)
+    locale: str = request.state.locale
+    async with _db(request).reader() as session:
+        found = await services.list_notifications(session, principal, limit=100)
+        unread = await services.unread_count(session, principal)
+    items = [services.show(n, locale) for n in found]
+    return render(
+        request,
+        "notifications/list.html",
+        {"items": items, "unread": unread, "css": "/static/rewards-1.css"},
+        block="list",
+    )
+
+
+async def mark_read(request: Request) -> Response:
+    principal = _principal(request)
+    form = await request.form()
+    raw = form.get("id")
+    ids = [int(raw)] if isinstance(raw, str) and raw.isdigit() else None
+    async with _db(request).session() as session:
+        await services.mark_read(session, principal, ids)
+    if not is_htmx(request):
+        return RedirectResponse("/notifications", status_code=303)
+    return await notifications(request)
+
+
+routes = [
+    Route("/notifications", notifications),
+    Route("/notifications/read", mark_read, methods=["POST"]),
+]

@@ -1,0 +1,532 @@
+"""Rewards pages: catalog and redeem, the partner's redemptions, wallet, MDF budgets and claims, approvals."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from incentives import i18n
+from incentives.accounts.models import Org
+from incentives.accounts.roles import TIER_LABELS, Role
+from incentives.accounts.scope import Principal, visible_orgs
+from incentives.db import Database
+from incentives.errors import N_, DomainError, NotFound, Unauthorized, ValidationFailed
+from incentives.notifications.services import localize
+from incentives.rewards import mdf, queries, services
+from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, RedemptionStatus, Reward
+from incentives.rewards.scope import DECIDERS, REDEEMERS
+from incentives.web import nav
+from incentives.web.templating import is_htmx, render
+
+PARTNERS = {Role.RESELLER_MANAGER, Role.RESELLER_REP, Role.DISTRIBUTOR_MANAGER}
+# Few main entries (the header must fit a phone); redemptions and MDF budgets are one click away
+# in the rewards area's own sub-navigation.
+nav.register("/rewards", N_("Rewards"), PARTNERS | DECIDERS, order=40)
+nav.register("/wallet", N_("Wallet"), PARTNERS, order=41)
+nav.register("/approvals", N_("Approvals"), DECIDERS, order=44)
+SUBNAV = [
+    ("/rewards", N_("Catalog"), PARTNERS | DECIDERS),
+    ("/redemptions", N_("Redemptions"), PARTNERS | DECIDERS),
+    ("/mdf", N_("MDF budgets"), PARTNERS | DECIDERS),
+    ("/wallet", N_("Wallet"), PARTNERS),
+    ("/approvals", N_("Approvals"), DECIDERS),
+]
+
+KIND_LABELS = {"mdf": N_("MDF budget"), "discount": N_("Discount"), "bonus": N_("Bonus")}
+STATUS_LABELS = {
+    "requested": N_("requested"),
+    "pending": N_("waiting for approval"),
+    "approved": N_("approved"),
+    "fulfilled": N_("fulfilled"),
+    "rejected": N_("rejected"),
+    "cancelled": N_("cancelled"),
+    "failed": N_("failed"),
+    "submitted": N_("submitted"),
+}
+TRANSFER_LABELS = {
+    "earn": N_("earned"),
+    "hold": N_("held for a redemption"),
+    "post": N_("redeemed"),
+    "void": N_("released"),
+    "redeem": N_("redeemed"),
+    "expire": N_("expired"),
+    "reverse": N_("reversed"),
+    "adjust": N_("adjustment"),
+}
+FILTER_LABELS = {"all": N_("All"), "earned": N_("Earned"), "redeemed": N_("Redeemed"), "expired": N_("Expired")}
+CSS = "/static/rewards-1.css"
+
+
+def _principal(request: Request) -> Principal:
+    found: Principal | None = request.state.principal
+    if found is None:
+        raise Unauthorized()
+    return found
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.state.db
+    return db
+
+
+def _message(error: DomainError, locale: str) -> str:
+    """An error in the reader's language; for invalid input, the first field's message."""
+    if isinstance(error, ValidationFailed) and error.errors:
+        first = error.errors[0]
+        return i18n.gettext(locale, first.msg, **first.params)
+    return i18n.gettext(locale, error.detail, **{key: localize(value, locale) for key, value in error.params.items()})
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _common(request: Request, **extra: Any) -> dict[str, Any]:
+    principal: Principal | None = request.state.principal
+    return {
+        "css": CSS,
+        "subnav": [(path, label) for path, label, roles in SUBNAV if principal and principal.role in roles],
+        "kinds": KIND_LABELS,
+        "statuses": STATUS_LABELS,
+        "transfer_labels": TRANSFER_LABELS,
+        "tiers": TIER_LABELS,
+        "Role": Role,
+        **extra,
+    }
+
+
+async def _program(session: AsyncSession, principal: Principal, request: Request) -> tuple[int | None, list[Any]]:
+    programs = await queries.programs_of(session, principal)
+    wanted = _int(request.query_params.get("program_id"))
+    ids = [p.id for p in programs]
+    if wanted is not None and wanted not in ids:
+        raise NotFound()
+    return (wanted if wanted is not None else (ids[0] if ids else None)), programs
+
+
+async def _target_org(session: AsyncSession, principal: Principal, request: Request) -> int:
+    """The partner whose wallet is shown: the caller's org, or (distributor manager) one below it."""
+    wanted = _int(request.query_params.get("org_id"))
+    if wanted is None or wanted == principal.org_id:
+        return principal.org_id
+    if principal.role is not Role.DISTRIBUTOR_MANAGER:
+        raise NotFound()
+    if await session.scalar(select(Org.id).where(Org.id == wanted, visible_orgs(principal))) is None:
+        raise NotFound()
+    return wanted
+
+
+# --- catalog and redeem --------------------------------------------------------------------------------------
+
+
+async def catalog(request: Request) -> Response:
+    principal = _principal(request)
+    async with _db(request).reader() as session:
+        program_id, programs = await _program(session, principal, request)
+        rewards = await services.list_rewards(session, principal, program_id) if program_id else []
+        wallet = None
+        if program_id and not principal.acts_for_program:
+            wallet = await queries.wallet(session, program_id, principal.org_id)
+    return render(
+        request,
+        "rewards/catalog.html",
+        _common(
+            request,
+            rewards=rewards,
+            programs=programs,
+            program_id=program_id,
+            wallet=wallet,
+            can_redeem=principal.role in REDEEMERS,
+            new_key=lambda: uuid.uuid4().hex,
+        ),
+    )
+
+
+async def redeem(request: Request) -> Response:
+    """Hold the points; answers the reward's card and (out of band) the balance. One request key → one redemption."""
+    principal = _principal(request)
+    reward_id = int(request.path_params["id"])
+    form = await request.form()
+    key = str(form.get("request_key", "")) or uuid.uuid4().hex
+    quantity = _int(form.get("quantity")) or 1
+    locale: str = request.state.locale
+    error = None
+    redemption: Redemption | None = None
+    db = _db(request)
+    try:
+        async with db.session() as session:
+            redemption = await services.redeem(
+                session, principal, reward_id=reward_id, quantity=quantity, request_key=f"web:{key}"
+            )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        error = _message(exc, locale)
+    if not is_htmx(request):
+        return RedirectResponse("/redemptions" if error is None else "/rewards", status_code=303)
+    async with db.reader() as session:
+        reward = await session.scalar(select(Reward).where(Reward.id == reward_id))
+        if reward is None:
+            raise NotFound()
+        wallet = await queries.wallet(session, reward.program_id, principal.org_id)
+    return render(
+        request,
+        "rewards/_redeemed.html",
+        _common(
+            request,
+            reward=reward,
+            wallet=wallet,
+            redemption=redemption,
+            error=error,
+            can_redeem=True,
+            new_key=lambda: uuid.uuid4().hex,
+        ),
+    )
+
+
+# --- the partner's redemptions and the approvals queue ---------------------------------------------------------
+
+
+async def _rows(session: AsyncSession, principal: Principal, **filters: Any) -> list[dict[str, Any]]:
+    rows, _ = await services.list_redemptions(session, principal, limit=100, **filters)
+    orgs = {
+        org.id: org.name for org in await session.scalars(select(Org).where(Org.id.in_({r.org_id for r, _ in rows})))
+    }
+    result = []
+    for redemption, reward in rows:
+        allocation = None
+        if redemption.status == RedemptionStatus.FULFILLED and reward.kind == "mdf":
+            allocation = await services.allocation_of(session, redemption.id)
+        result.append({"r": redemption, "reward": reward, "allocation": allocation, "org": orgs.get(redemption.org_id)})
+    return result
+
+
+async def redemptions(request: Request) -> Response:
+    principal = _principal(request)
+    status = request.query_params.get("status") or None
+    if status is not None and status not in set(RedemptionStatus):
+        status = None
+    async with _db(request).reader() as session:
+        program_id, programs = await _program(session, principal, request)
+        rows = await _rows(session, principal, status=status, program_id=program_id)
+    return render(
+        request,
+        "rewards/redemptions.html",
+        _common(
+            request,
+            rows=rows,
+            status=status,
+            programs=programs,
+            program_id=program_id,
+            can_cancel=principal.role in REDEEMERS,
+            show_partner=principal.role not in (Role.RESELLER_MANAGER, Role.RESELLER_REP),
+            all_statuses=[s.value for s in RedemptionStatus],
+        ),
+        block="list",
+    )
+
+
+async def _decision(request: Request, action: str) -> Response:
+    principal = _principal(request)
+    redemption_id = int(request.path_params["id"])
+    form = await request.form()
+    locale: str = request.state.locale
+    error = None
+    try:
+        async with _db(request).session() as session:
+            if action == "approve":
+                await services.approve_redemption(session, principal, redemption_id)
+            elif action == "reject":
+                await services.reject_redemption(session, principal, redemption_id, reason=str(form.get("reason", "")))
+            else:
+                await services.cancel_redemption(session, principal, redemption_id)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        error = _message(exc, locale)
+    if not is_htmx(request):
+        return RedirectResponse("/approvals" if action != "cancel" else "/redemptions", status_code=303)
+    async with _db(request).reader() as session:
+        redemption = await services.get_redemption(session, principal, redemption_id)
+        row = await _rows(session, principal, program_id=redemption.program_id, org_id=redemption.org_id)
+        found = next(item for item in row if item["r"].id == redemption_id)
+        context = None
+        if action != "cancel":
+            context = await queries.partner_context(session, principal, redemption.program_id, redemption.org_id)
+    template = "rewards/_redemption_row.html" if action == "cancel" else "rewards/_approval_row.html"
+    return render(
+        request,
+        template,
+        _common(
+            request,
+            item=found,
+            error=error,
+            can_cancel=principal.role in REDEEMERS,
+            show_partner=principal.role not in (Role.RESELLER_MANAGER, Role.RESELLER_REP),
+            ctx=context,
+        ),
+    )
+
+
+async def approve(request: Request) -> Response:
+    return await _decision(request, "approve")
+
+
+async def reject(request: Request) -> Response:
+    return await _decision(request, "reject")
+
+
+async def cancel(request: Request) -> Response:
+    return await _decision(request, "cancel")
+
+
+async def _queue(session: AsyncSession, principal: Principal, program_id: int | None) -> list[dict[str, Any]]:
+    rows = await _rows(session, principal, status=RedemptionStatus.PENDING, program_id=program_id)
+    contexts: dict[int, queries.PartnerContext] = {}
+    for item in rows:
+        org_id = item["r"].org_id
+        if org_id not in contexts:
+            contexts[org_id] = await queries.partner_context(session, principal, item["r"].program_id, org_id)
+        item["ctx"] = contexts[org_id]
+    return rows
+
+
+async def approvals(request: Request) -> Response:
+    principal = _principal(request)
+    if principal.role not in DECIDERS:
+        raise NotFound()
+    async with _db(request).reader() as session:
+        program_id, programs = await _program(session, principal, request)
+        rows = await _queue(session, principal, program_id)
+        claims = await mdf.list_claims(session, principal, status="submitted", program_id=program_id)
+        orgs = {
+            org.id: org.name for org in await session.scalars(select(Org).where(Org.id.in_({c.org_id for c in claims})))
+        }
+    return render(
+        request,
+        "rewards/approvals.html",
+        _common(request, rows=rows, claims=claims, orgs=orgs, programs=programs, program_id=program_id, done=None),
+        block="queue",
+    )
+
+
+async def bulk_approve(request: Request) -> Response:
+    principal = _principal(request)
+    if principal.role not in DECIDERS:
+        raise NotFound()
+    form = await request.form()
+    ids = [i for i in (_int(v) for v in form.getlist("ids")) if i is not None]
+    approved, failed = 0, 0
+    for redemption_id in ids[:200]:
+        try:
+            async with _db(request).session() as session:
+                await services.approve_redemption(session, principal, redemption_id)
+            approved += 1
+        except DomainError:
+            failed += 1  # decided by someone else meanwhile, or out of scope: the queue shows the truth
+    if not is_htmx(request):
+        return RedirectResponse("/approvals", status_code=303)
+    async with _db(request).reader() as session:
+        program_id, programs = await _program(session, principal, request)
+        rows = await _queue(session, principal, program_id)
+        claims = await mdf.list_claims(session, principal, status="submitted", program_id=program_id)
+        orgs = {
+            org.id: org.name for org in await session.scalars(select(Org).where(Org.id.in_({c.org_id for c in claims})))
+        }
+    return render(
+        request,
+        "rewards/approvals.html",
+        _common(
+            request,
+            rows=rows,
+            claims=claims,
+            orgs=orgs,
+            programs=programs,
+            program_id=program_id,
+            done={"approved": approved, "failed": failed},
+        ),
+        block="queue",
+    )
+
+
+# --- wallet ----------------------------------------------------------------------------------------------------
+
+
+async def wallet(request: Request) -> Response:
+    principal = _principal(request)
+    if principal.acts_for_program:
+        raise NotFound()
+    kind = request.query_params.get("kind") or "all"
+    if kind not in queries.HISTORY_FILTERS:
+        kind = "all"
+    before = _int(request.query_params.get("cursor"))
+    async with _db(request).reader() as session:
+        program_id, programs = await _program(session, principal, request)
+        org_id = await _target_org(session, principal, request)
+        data = await queries.wallet(session, program_id, org_id) if program_id else None
+        lines, next_cursor = (
+            await queries.history(session, program_id, org_id, kind=kind, before=before) if program_id else ([], None)
+        )
+    block = "more" if before is not None else "history"
+    expiring = _expiring_by_day(data.expiring if data else [], request.state.locale)
+    return render(
+        request,
+        "rewards/wallet.html",
+        _common(
+            request,
+            wallet=data,
+            expiring=expiring,
+            lines=lines,
+            next_cursor=next_cursor,
+            kind=kind,
+            filters=FILTER_LABELS,
+            programs=programs,
+            program_id=program_id,
+            org_id=org_id,
+        ),
+        block=block,
+    )
+
+
+def _expiring_by_day(expiring: list[Any], locale: str, limit: int = 5) -> list[Any]:
+    """The next `limit` expiry days (in the reader's time zone), each day's points summed."""
+    days: dict[str, Any] = {}
+    for item in expiring:
+        day = i18n.format_date(item.expires_at, locale, "short")
+        if day in days:
+            days[day] = type(item)(days[day].points + item.points, days[day].expires_at)
+        elif len(days) < limit:
+            days[day] = item
+    return list(days.values())
+
+
+# --- MDF budgets and claims ------------------------------------------------------------------------------------
+
+
+async def mdf_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
+    principal = _principal(request)
+    async with _db(request).reader() as session:
+        program_id, programs = await _program(session, principal, request)
+        allocations = await mdf.list_allocations(session, principal, program_id=program_id)
+        claims = await mdf.list_claims(session, principal, program_id=program_id)
+        orgs = {
+            org.id: org.name
+            for org in await session.scalars(select(Org).where(Org.id.in_({a.org_id for a in allocations})))
+        }
+    by_allocation: dict[int, list[MdfClaim]] = {}
+    for claim in claims:
+        by_allocation.setdefault(claim.allocation_id, []).append(claim)
+    return render(
+        request,
+        "rewards/mdf.html",
+        _common(
+            request,
+            allocations=allocations,
+            claims=by_allocation,
+            orgs=orgs,
+            programs=programs,
+            program_id=program_id,
+            can_claim=principal.role in REDEEMERS,
+            show_partner=principal.role not in (Role.RESELLER_MANAGER, Role.RESELLER_REP),
+            max_kb=mdf.MAX_PROOF_BYTES // 1000,
+            error=error,
+        ),
+        status_code=status_code,
+    )
+
+
+async def file_claim(request: Request) -> Response:
+    principal = _principal(request)
+    allocation_id = int(request.path_params["id"])
+    async with request.form(max_files=1, max_fields=10) as form:
+        upload = form.get("proof")
+        content, name = b"", "proof"
+        if upload is not None and not isinstance(upload, str):
+            content = await upload.read(mdf.MAX_PROOF_BYTES + 1)
+            name = upload.filename or name
+        activity, amount = str(form.get("activity", "")), str(form.get("amount", ""))
+    try:
+        async with _db(request).session() as session:
+            await mdf.file_claim(
+                session,
+                principal,
+                allocation_id=allocation_id,
+                activity=activity,
+                amount=amount,
+                proof_name=name,
+                proof=content,
+            )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return await mdf_page(request, error=_message(exc, request.state.locale), status_code=exc.status)
+    return RedirectResponse("/mdf", status_code=303)
+
+
+async def decide_claim(request: Request) -> Response:
+    principal = _principal(request)
+    claim_id = int(request.path_params["id"])
+    form = await request.form()
+    approve_it = str(form.get("decision")) == "approve"
+    error = None
+    try:
+        async with _db(request).session() as session:
+            await mdf.decide_claim(session, principal, claim_id, approve=approve_it, reason=str(form.get("reason", "")))
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        error = _message(exc, request.state.locale)
+    if not is_htmx(request):
+        return RedirectResponse("/approvals", status_code=303)
+    async with _db(request).reader() as session:
+        claim = await mdf.get_proof(session, principal, claim_id)
+        org = await session.get(Org, claim.org_id)
+    return render(
+        request,
+        "rewards/_claim_row.html",
+        _common(request, claim=claim, orgs={claim.org_id: org.name if org else ""}, error=error),
+    )
+
+
+async def proof(request: Request) -> Response:
+    principal = _principal(request)
+    async with _db(request).reader() as session:
+        claim = await mdf.get_proof(session, principal, int(request.path_params["id"]))
+    safe = "".join(ch for ch in claim.proof_name if ch.isalnum() or ch in "._-")[:100] or "proof"
+    return Response(
+        claim.proof,
+        media_type=claim.proof_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+__all__ = ["MdfAllocation", "routes"]
+
+routes = [
+    Route("/rewards", catalog),
+    Route("/rewards/{id:int}/redeem", redeem, methods=["POST"]),
+    Route("/redemptions", redemptions),
+    Route("/redemptions/{id:int}/approve", approve, methods=["POST"]),
+    Route("/redemptions/{id:int}/reject", reject, methods=["POST"]),
+    Route("/redemptions/{id:int}/cancel", cancel, methods=["POST"]),
+    Route("/approvals", approvals),
+    Route("/approvals/bulk", bulk_approve, methods=["POST"]),
+    Route("/wallet", wallet),
+    Route("/mdf", mdf_page),
+    Route("/mdf/{id:int}/claims", file_claim, methods=["POST"]),
+    Route("/mdf/claims/{id:int}/decide", decide_claim, methods=["POST"]),
+    Route("/mdf/claims/{id:int}/proof", proof),
+]

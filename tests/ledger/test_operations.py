@@ -1,0 +1,272 @@
+"""Ledger operations one at a time: idempotency, holds, reversal, expiry, batches, immutability, crashes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from incentives.db import Database
+from incentives.errors import IdempotencyConflict, InvalidState, ValidationFailed
+from incentives.ledger import queries, services
+from incentives.ledger.errors import InsufficientPoints
+from incentives.ledger.models import AccountKind, LedgerTransfer
+from incentives.ledger.services import Award, Cause
+from tests.ledger import T0, assert_clean, balance, program_with_partners
+
+
+async def _count_transfers(db: Database) -> int:
+    async with db.reader() as session:
+        return int(await session.scalar(select(func.count()).select_from(LedgerTransfer)) or 0)
+
+
+async def test_earn_is_idempotent(db: Database) -> None:
+    program, [org] = await program_with_partners(db)
+    cause = Cause(rule_id=7, rule_version=2, lead_id=99)
+    async with db.session() as session:
+        first = await services.award_points(session, program_id=program, org_id=org, points=40, key="e1", cause=cause)
+    async with db.session() as session:
+        again = await services.award_points(session, program_id=program, org_id=org, points=40, key="e1", cause=cause)
+    assert again.replayed and again.id == first.id and again.rule_version == 2
+    with pytest.raises(IdempotencyConflict):
+        async with db.session() as session:
+            await services.award_points(session, program_id=program, org_id=org, points=41, key="e1", cause=cause)
+    assert await _count_transfers(db) == 1
+    assert (await balance(db, program, org)).available == 40
+    await assert_clean(db)
+
+
+async def test_hold_resolves_exactly_once(db: Database) -> None:
+    program, [org] = await program_with_partners(db)
+    async with db.session() as session:
+        await services.award_points(session, program_id=program, org_id=org, points=100, key="e", now=T0)
+        hold = await services.hold_points(session, program_id=program, org_id=org, points=60, kind="mdf", key="h")
+    assert await balance(db, program, org) == queries.Balance(program, org, 40, 60, 100)
+    with pytest.raises(InvalidState):
+        async with db.session() as session:
+            await services.post_hold(session, program_id=program, hold_id=hold.id, points=61, key="p0")
+    async with db.session() as session:
+        await services.post_hold(session, program_id=program, hold_id=hold.id, points=50, key="p1")
+        replay = await services.post_hold(session, program_id=program, hold_id=hold.id, points=50, key="p1")
+    assert replay.replayed
+    for attempt in ("post", "void"):
+        with pytest.raises(InvalidState):
+            async with db.session() as session:
+                if attempt == "post":
+                    await services.post_hold(session, program_id=program, hold_id=hold.id, key="p2")
+                else:
+                    await services.void_hold(session, program_id=program, hold_id=hold.id, key="v2")
+    assert await balance(db, program, org) == queries.Balance(program, org, 50, 0, 100)
+    await assert_clean(db)
+
+
+async def test_void_and_timeout_return_points(db: Database) -> None:
+    program, [org] = await program_with_partners(db)
+    async with db.session() as session:
+        await services.award_points(session, program_id=program, org_id=org, points=100, key="e", now=T0)
+        hold = await services.hold_points(session, program_id=program, org_id=org, points=30, kind="bonus", key="h1")
+        timed = await services.hold_points(
+            session,
+            program_id=program,
+            org_id=org,
+            points=20,
+            kind="discount",
+            key="h2",
+            timeout_at=T0 + dt.timedelta(days=1),
+        )
+        await services.void_hold(session, program_id=program, hold_id=hold.id, key="v1")
+        assert await services.void_timed_out_holds(session, now=T0) == 0
+        assert await services.void_timed_out_holds(session, now=T0 + dt.timedelta(days=2)) == 1
+        assert await services.void_timed_out_holds(session, now=T0 + dt.timedelta(days=2)) == 0
+    assert await balance(db, program, org) == queries.Balance(program, org, 100, 0, 100)
+    async with db.reader() as session:
+        resolution = await session.scalar(select(LedgerTransfer.kind).where(LedgerTransfer.pending_id == timed.id))
+    assert resolution == "void"
+    await assert_clean(db)
+
+
+async def test_no_overdraft_and_validation(db: Database) -> None:
+    program, [org] = await program_with_partners(db)
+    async with db.session() as session:
+        await services.award_points(session, program_id=program, org_id=org, points=10, key="e")
+    with pytest.raises(InsufficientPoints):
+        async with db.session() as session:
+            await services.redeem_points(session, program_id=program, org_id=org, points=11, kind="mdf", key="r")
+    with pytest.raises(ValidationFailed):
+        async with db.session() as session:
+            await services.redeem_points(session, program_id=program, org_id=org, points=0, kind="mdf", key="r")
+    with pytest.raises(ValidationFailed):
+        async with db.session() as session:
+            await services.redeem_points(session, program_id=program, org_id=org, points=1, kind="cash", key="r")
+    with pytest.raises(ValidationFailed):
+        async with db.session() as session:
+            await services.adjust_points(session, program_id=program, org_id=org, points=5, key="a", cause=Cause())
+    assert await _count_transfers(db) == 1
+    await assert_clean(db)
+
+
+async def test_reverse_books_the_spent_part_against_clawback(db: Database) -> None:
+    program, [org] = await program_with_partners(db)
+    async with db.session() as session:
+        award = await services.award_points(session, program_id=program, org_id=org, points=100, key="e1", now=T0)
+        await services.award_points(session, program_id=program, org_id=org, points=50, key="e2", now=T0)
+        # Oldest first: the 70 come out of the first award's lot.
+        await services.redeem_points(session, program_id=program, org_id=org, points=70, kind="mdf", key="r")
+        reversal = await services.reverse_award(session, program_id=program, award_id=award.id, key="x")
+        replay = await services.reverse_award(session, program_id=program, award_id=award.id, key="x")
+    assert reversal.amount == 100 and replay.replayed
+    with pytest.raises(InvalidState):
+        async with db.session() as session:
+            await services.reverse_award(session, program_id=program, award_id=award.id, key="y")
+    assert await balance(db, program, org) == queries.Balance(program, org, 50, 0, 50)
+    async with db.reader() as session:
+        assert await queries.system_balance(session, program, AccountKind.CLAWBACK) == 70
+        # Issued 150, got 100 back: 70 from the clawback receivable, 30 from the partner.
+        assert await queries.system_balance(session, program, AccountKind.ISSUANCE) == 50
+        assert await queries.system_balance(session, program, AccountKind.MDF) == 70
+    await assert_clean(db)
+
+
+async def test_expiry_takes_what_is_left_and_not_held_once(db: Database) -> None:
+    program, [org] = await program_with_partners(db)
+    async with db.session() as session:
+        await services.award_points(session, program_id=program, org_id=org, points=100, key="old", now=T0)
+        await services.award_points(
+            session, program_id=program, org_id=org, points=10, key="new", now=T0 + dt.timedelta(days=400)
+        )
+        await services.redeem_points(session, program_id=program, org_id=org, points=30, kind="mdf", key="r")
+        hold = await services.hold_points(session, program_id=program, org_id=org, points=20, kind="mdf", key="h")
+    async with db.reader() as session:
+        soon = await queries.expiring(session, program, org, now=T0 + dt.timedelta(days=700))
+    assert [e.points for e in soon] == [50]
+    later = T0 + dt.timedelta(days=800)
+    async with db.session() as session:
+        assert await services.expire_points(session, now=later) == 50
+        assert await services.expire_points(session, now=later) == 0
+    assert await balance(db, program, org) == queries.Balance(program, org, 10, 20, 110)
+    # A void after expiry gives the lot its points back; the next sweep takes them.
+    async with db.session() as session:
+        await services.void_hold(session, program_id=program, hold_id=hold.id, key="v", now=later)
+        assert await services.expire_points(session, now=later) == 20
+    assert await balance(db, program, org) == queries.Balance(program, org, 10, 0, 110)
+    await assert_clean(db)
+
+
+async def test_batch_is_all_or_nothing(db: Database) -> None:
+    program, orgs = await program_with_partners(db, 3)
+    awards = [Award(org, 10 + i, f"b{i}") for i, org in enumerate(orgs * 3)]
+    async with db.session() as session:
+        await services.award_points(session, program_id=program, org_id=orgs[0], points=1, key="b0")
+    with pytest.raises(IdempotencyConflict):
+        async with db.session() as session:
+            await services.award_batch(session, program_id=program, awards=awards)
+    assert await _count_transfers(db) == 1
+    awards[0] = Award(orgs[0], 1, "b0")
+    async with db.session() as session:
+        done = await services.award_batch(session, program_id=program, awards=awards)
+    assert [t.replayed for t in done] == [True] + [False] * 8
+    async with db.session() as session:
+        again = await services.award_batch(session, program_id=program, awards=awards)
+    assert all(t.replayed for t in again) and [t.id for t in again] == [t.id for t in done]
+    assert (await balance(db, program, orgs[1])).available == 11 + 14 + 17
+    await assert_clean(db)
+
+
+async def test_transfers_are_immutable_in_the_database(db: Database) -> None:
+    program, [org] = await program_with_partners(db)
+    async with db.session() as session:
+        await services.award_points(session, program_id=program, org_id=org, points=5, key="e")
+        await services.redeem_points(session, program_id=program, org_id=org, points=5, kind="mdf", key="r")
+    for statement in (
+        "UPDATE ledger_transfers SET amount = 500",
+        "DELETE FROM ledger_transfers",
+        "UPDATE ledger_lot_uses SET amount = 1",
+        "DELETE FROM ledger_lot_uses",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with db.transaction() as session:
+                await session.execute(text(statement))
+    assert await _count_transfers(db) == 2
+
+
+async def test_constraints_refuse_bad_rows(db: Database) -> None:
+    program, [org] = await program_with_partners(db)
+    async with db.session() as session:
+        earn = await services.award_points(session, program_id=program, org_id=org, points=5, key="e")
+    bad = [
+        f"UPDATE ledger_accounts SET debits_posted = debits_posted + 6 WHERE id = {earn.credit_account_id}",
+        "INSERT INTO ledger_transfers (program_id, kind, debit_account_id, credit_account_id, amount, at)"
+        f" VALUES ({program}, 'earn', {earn.debit_account_id}, {earn.credit_account_id}, 0, '2026-01-01')",
+        "INSERT INTO ledger_transfers (program_id, kind, debit_account_id, credit_account_id, amount, at)"
+        f" VALUES ({program}, 'earn', {earn.debit_account_id}, {earn.debit_account_id}, 1, '2026-01-01')",
+    ]
+    for statement in bad:
+        with pytest.raises(DBAPIError):
+            async with db.transaction() as session:
+                await session.execute(text(statement))
+    await assert_clean(db)
+
+
+async def test_crash_mid_operation_leaves_no_trace(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    program, [org] = await program_with_partners(db)
+    async with db.session() as session:
+        await services.award_points(session, program_id=program, org_id=org, points=50, key="e")
+    before = await balance(db, program, org)
+
+    async def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("power cut")
+
+    # After the transfer row and both account counters are written, before the lots are.
+    monkeypatch.setattr(services, "take_from_lots", crash)
+    monkeypatch.setattr(services, "add_lot", crash)
+    with pytest.raises(RuntimeError):
+        async with db.session() as session:
+            await services.redeem_points(session, program_id=program, org_id=org, points=20, kind="mdf", key="r")
+    with pytest.raises(RuntimeError):
+        async with db.session() as session:
+            await services.award_points(session, program_id=program, org_id=org, points=20, key="e2")
+    assert await _count_transfers(db) == 1
+    assert await balance(db, program, org) == before
+    await assert_clean(db)
+    monkeypatch.undo()
+    async with db.session() as session:  # the same keys work once the fault is gone
+        await services.redeem_points(session, program_id=program, org_id=org, points=20, kind="mdf", key="r")
+    assert (await balance(db, program, org)).available == 30
+    await assert_clean(db)
+
+
+async def test_verify_reports_tampering(db: Database) -> None:
+    program, [org] = await program_with_partners(db)
+    async with db.session() as session:
+        earn = await services.award_points(session, program_id=program, org_id=org, points=5, key="e")
+    async with db.transaction() as session:
+        await session.execute(
+            text(f"UPDATE ledger_accounts SET credits_posted = 7, earned = 7 WHERE id = {earn.credit_account_id}")
+        )
+    async with db.reader() as session:
+        from incentives.ledger.verify import verify
+
+        found = [str(d) for d in await verify(session)]
+    assert any(f"account {earn.credit_account_id}" in line for line in found)
+    assert any(f"program {program}" in line for line in found)
+
+
+async def test_history_pages_add_up(db: Database) -> None:
+    program, [org] = await program_with_partners(db)
+    async with db.session() as session:
+        for i in range(7):
+            await services.award_points(session, program_id=program, org_id=org, points=10, key=f"e{i}", now=T0)
+        hold = await services.hold_points(session, program_id=program, org_id=org, points=25, kind="mdf", key="h")
+        await services.post_hold(session, program_id=program, hold_id=hold.id, points=5, key="p")
+    seen: list[int] = []
+    cursor: int | None = None
+    async with db.reader() as session:
+        while True:
+            page, cursor = await queries.history(session, program, org, limit=3, before=cursor)
+            seen.extend(entry.points for entry in page)
+            if cursor is None:
+                break
+    assert len(seen) == 9
+    assert sum(seen) == (await balance(db, program, org)).available == 65

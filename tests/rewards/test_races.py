@@ -1,0 +1,105 @@
+"""Races over real HTTP against a real server: redemptions, approvals, stock, cancel against approve."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from sqlalchemy import func, select
+
+from incentives.db import Database
+from incentives.ledger import queries
+from incentives.rewards.models import Redemption, Reward
+from tests.rewards.helpers import make_reward, make_rewards_world, redeem
+
+N = 12
+
+
+async def _balance(db: Database, program_id: int, org_id: int) -> queries.Balance:
+    async with db.reader() as session:
+        return await queries.balance(session, program_id, org_id)
+
+
+async def test_balance_covering_k_of_n_holds_exactly_k(db: Database, http: httpx.AsyncClient) -> None:
+    k = 5
+    rw = await make_rewards_world(db, points=100 * k + 50)
+    reward = await make_reward(db, rw, "bonus", points=100)
+    responses = await asyncio.gather(
+        *[http.post("/api/v1/redemptions", json={"reward_id": reward}, headers=rw.manager.auth) for _ in range(N)]
+    )
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201] * k + [422] * (N - k), [r.text for r in responses]
+    assert all(r.json()["code"] == "insufficient_points" for r in responses if r.status_code == 422)
+    balance = await _balance(db, rw.program_id, rw.org_id)
+    assert (balance.held, balance.available) == (100 * k, 50)
+    async with db.reader() as session:
+        pending = await session.scalar(
+            select(func.count()).select_from(Redemption).where(Redemption.status == "pending")
+        )
+    assert pending == k
+
+
+async def test_concurrent_approvals_of_one_redemption_one_wins(db: Database, http: httpx.AsyncClient) -> None:
+    rw = await make_rewards_world(db, points=1000)
+    reward = await make_reward(db, rw, "discount", points=300)
+    redemption = await redeem(db, rw.manager, reward)
+    responses = await asyncio.gather(
+        *[http.post(f"/api/v1/redemptions/{redemption.id}/approve", headers=rw.pam.auth) for _ in range(8)]
+    )
+    assert sorted(r.status_code for r in responses) == [200] + [409] * 7
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"invalid_state"}
+    balance = await _balance(db, rw.program_id, rw.org_id)
+    assert (balance.available, balance.held) == (700, 0)
+    codes = [r.json()["fulfilment"]["coupon_code"] for r in responses if r.status_code == 200]
+    assert len(codes) == 1 and codes[0]
+
+
+async def test_stock_is_never_oversold(db: Database, http: httpx.AsyncClient) -> None:
+    stock = 3
+    partners = [await make_rewards_world(db, points=1000) for _ in range(1)]
+    rw = partners[0]
+    reward = await make_reward(db, rw, "bonus", points=10, stock=stock)
+    responses = await asyncio.gather(
+        *[http.post("/api/v1/redemptions", json={"reward_id": reward}, headers=rw.manager.auth) for _ in range(N)]
+    )
+    assert sorted(r.status_code for r in responses) == [201] * stock + [422] * (N - stock)
+    assert {r.json()["code"] for r in responses if r.status_code == 422} == {"out_of_stock"}
+    async with db.reader() as session:
+        assert await session.scalar(select(Reward.stock).where(Reward.id == reward)) == 0
+    assert (await _balance(db, rw.program_id, rw.org_id)).held == 10 * stock
+
+
+async def test_per_partner_limit_is_never_exceeded(db: Database, http: httpx.AsyncClient) -> None:
+    rw = await make_rewards_world(db, points=1000)
+    reward = await make_reward(db, rw, "bonus", points=10, limit_per_period=2, limit_period="month")
+    responses = await asyncio.gather(
+        *[http.post("/api/v1/redemptions", json={"reward_id": reward}, headers=rw.manager.auth) for _ in range(8)]
+    )
+    assert sorted(r.status_code for r in responses) == [201] * 2 + [422] * 6
+    assert {r.json()["code"] for r in responses if r.status_code == 422} == {"limit_reached"}
+
+
+async def test_cancel_against_approve_exactly_one_wins(db: Database, http: httpx.AsyncClient) -> None:
+    rw = await make_rewards_world(db, points=10_000)
+    reward = await make_reward(db, rw, "mdf", points=100)
+    for _ in range(4):
+        redemption = await redeem(db, rw.manager, reward)
+        approve, cancel = await asyncio.gather(
+            http.post(f"/api/v1/redemptions/{redemption.id}/approve", headers=rw.pam.auth),
+            http.post(f"/api/v1/redemptions/{redemption.id}/cancel", headers=rw.manager.auth),
+        )
+        assert sorted([approve.status_code, cancel.status_code]) == [200, 409], (approve.text, cancel.text)
+    async with db.reader() as session:
+        statuses = list(await session.scalars(select(Redemption.status)))
+    fulfilled = statuses.count("fulfilled")
+    assert fulfilled + statuses.count("cancelled") == 4
+    balance = await _balance(db, rw.program_id, rw.org_id)
+    assert (balance.available, balance.held) == (10_000 - 100 * fulfilled, 0)
+
+
+async def test_double_click_with_one_key_redeems_once(db: Database, http: httpx.AsyncClient) -> None:
+    rw = await make_rewards_world(db, points=1000)
+    reward = await make_reward(db, rw, "bonus", points=100)
+    results = await asyncio.gather(*[redeem(db, rw.manager, reward, key="same-click") for _ in range(6)])
+    assert len({r.id for r in results}) == 1
+    assert (await _balance(db, rw.program_id, rw.org_id)).held == 100

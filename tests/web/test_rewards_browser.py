@@ -1,0 +1,58 @@
+"""A real Chromium: a reseller manager redeems in German, a partner manager approves in English."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from incentives.db import Database
+from tests.factories import PASSWORD, Actor
+from tests.rewards.helpers import make_reward, make_rewards_world
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+
+async def _log_in(page: Page, server: str, actor: Actor, button: str) -> None:
+    await page.goto(f"{server}/login")
+    await page.locator("#email").fill(actor.email)
+    await page.locator("#password").fill(PASSWORD)
+    await page.get_by_role("button", name=button).click()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_reseller_redeems_in_german_and_manager_approves_in_english(db: Database, server: str) -> None:
+    rw = await make_rewards_world(db, points=1250, locale="de")
+    await make_reward(db, rw, "discount", points=1000, name_de="5 % Rabatt", name_en="5% discount")
+    await make_reward(db, rw, "mdf", points=5000, name_de="Großes MDF-Budget", name_en="Large MDF budget")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page(locale="de-DE", viewport={"width": 390, "height": 844})
+        await _log_in(page, server, rw.manager, "Anmelden")
+        await page.goto(f"{server}/rewards")
+        balance = page.locator("#balance")
+        await expect(balance).to_contain_text("1.250")
+        card = page.locator("article.reward", has_text="5 % Rabatt")
+        out_of_reach = page.locator("article.reward", has_text="Großes MDF-Budget")
+        await expect(out_of_reach.get_by_role("button", name="Einlösen")).to_be_disabled()
+        await expect(out_of_reach).to_contain_text("Es fehlen noch 3.750 Punkte")
+        await card.get_by_role("button", name="Einlösen").dblclick()  # a double click redeems once
+        await expect(page.locator("#reward-1 .done")).to_contain_text("Eingelöst")
+        await expect(balance).to_contain_text("250")
+        await expect(balance).to_contain_text("1.000")
+        await page.goto(f"{server}/redemptions")
+        await expect(page.locator("tbody tr")).to_have_count(1)
+        await expect(page.locator("tbody")).to_contain_text("wartet auf Genehmigung")
+
+        manager = await browser.new_page(locale="en-GB", viewport={"width": 1280, "height": 900})
+        await _log_in(manager, server, rw.pam, "Log in")
+        await manager.goto(f"{server}/approvals")
+        item = manager.locator("article.approval")
+        await expect(item).to_contain_text("5% discount")
+        await expect(item).to_contain_text("1,000 points")
+        await item.get_by_role("button", name="Approve").click()
+        await expect(manager.locator("article.approval .done")).to_contain_text("fulfilled")
+        await expect(manager.locator("article.approval code.coupon")).to_contain_text("RW-")
+
+        await page.goto(f"{server}/notifications")
+        await expect(page.locator(".notifications")).to_contain_text("wurde genehmigt")
+        await browser.close()
