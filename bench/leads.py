@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -229,15 +229,41 @@ async def bench_matching(db: Database, program_id: int, rounds: int) -> None:
     )
 
 
-async def bench_sweep(db: Database, due: int) -> None:
+async def bench_sweep(db: Database, due: int, org_ids: list[int]) -> None:
+    """Make `due` offered leads (the open offers plus as many more) whose wave deadline has passed, then sweep."""
+    rng = random.Random(11)
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     async with db.session() as session, session.begin():
-        past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
-        ids = select(Lead.id).where(Lead.status == "offered").order_by(Lead.id).limit(due).scalar_subquery()
-        await session.execute(update(Lead).where(Lead.id.in_(ids)).values(expires_at=past))
+        offered = (await session.scalar(select(func.count()).where(Lead.status == "offered"))) or 0
+        more = list(
+            (await session.scalars(select(Lead.id).where(Lead.status == "new").limit(max(0, due - offered)))).all()
+        )
+        for lead_id in more:  # wave 1 went to five partners, like the open offers above
+            ranking = rng.sample(org_ids, 15)
+            await session.execute(
+                update(Lead).where(Lead.id == lead_id).values(status="offered", wave=1, ranking=ranking)
+            )
+            await session.execute(
+                insert(LeadOffer),
+                [
+                    {
+                        "lead_id": lead_id,
+                        "program_id": 1,
+                        "org_id": o,
+                        "wave": 1,
+                        "score": 0.5,
+                        "breakdown": {},
+                        "state": "open",
+                        "offered_at": past,
+                    }
+                    for o in ranking[:5]
+                ],
+            )
+        await session.execute(update(Lead).where(Lead.status == "offered").values(expires_at=past))
     start = time.perf_counter()
     moved = await escalate_offers(db, dt.datetime.now(dt.UTC))
     seconds = time.perf_counter() - start
-    print(f"  escalation sweep: {moved} due leads in {seconds:.2f} s ({moved / seconds:,.0f}/s)")
+    print(f"  escalation sweep: {moved:,} due leads in {seconds:.2f} s ({moved / seconds:,.0f}/s)")
 
 
 async def bench_race(db: Database, base: str, context: dict[str, object]) -> None:
@@ -317,7 +343,7 @@ async def run(backend: str, quick: bool) -> None:
         await bench_picklist(base, str(context["focus_email"]), 300)
         await bench_matching(db, int(context["program_id"]), 20)  # type: ignore[call-overload]
         await bench_race(db, base, context)
-        await bench_sweep(db, due)
+        await bench_sweep(db, due, context["org_ids"])  # type: ignore[arg-type]
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -62,7 +62,9 @@ async def test_the_sweep_runs_as_an_rq_job(db: Database, database_url: str, redi
     queue = Queue(QUEUE, connection=redis)
     job = queue.enqueue(sweep_job)
     await work_off(database_url)
-    assert job.return_value() == {**dict.fromkeys(registered(), 0), "escalate_offers": 1}
+    result = job.return_value()
+    assert set(result) == set(registered()) and min(result.values()) >= 0  # every sweep ran, none failed
+    assert result["escalate_offers"] == 1
     async with db.reader() as session:
         stored = await session.get_one(Lead, lead.id)
     assert stored.status == LeadStatus.UNCLAIMED  # its only partner had it in wave 1: no later wave finds anyone

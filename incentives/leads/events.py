@@ -12,6 +12,27 @@ from incentives.accounts.models import Membership, Org
 from incentives.leads.models import Lead, LeadEvent, OutboxEvent
 
 
+def row(
+    lead: Lead,
+    kind: str,
+    at: dt.datetime,
+    *,
+    org_id: int | None = None,
+    actor_id: int | None = None,
+    **data: Any,
+) -> dict[str, Any]:
+    """The values of one lead event (for a batch insert)."""
+    return {
+        "lead_id": lead.id,
+        "program_id": lead.program_id,
+        "kind": kind,
+        "org_id": org_id,
+        "actor_id": actor_id,
+        "at": at,
+        "data": data,
+    }
+
+
 def record(
     session: AsyncSession,
     lead: Lead,
@@ -22,11 +43,7 @@ def record(
     actor_id: int | None = None,
     **data: Any,
 ) -> None:
-    session.add(
-        LeadEvent(
-            lead_id=lead.id, program_id=lead.program_id, kind=kind, org_id=org_id, actor_id=actor_id, at=at, data=data
-        )
-    )
+    session.add(LeadEvent(**row(lead, kind, at, org_id=org_id, actor_id=actor_id, **data)))
 
 
 def hours_between(start: dt.datetime | None, end: dt.datetime) -> float:

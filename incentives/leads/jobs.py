@@ -17,7 +17,7 @@ from incentives.errors import N_
 from incentives.jobs import sweep
 from incentives.leads import events, matching
 from incentives.leads.models import Lead, LeadOffer, LeadStatus
-from incentives.leads.services import start_next_wave
+from incentives.leads.waves import Writes, start_next_wave
 from incentives.notifications.services import notify
 
 BATCH = 500
@@ -49,23 +49,22 @@ async def escalate_offers(db: Database, now: dt.datetime) -> int:
             ).all()
             if not due:
                 return moved
-            programs: dict[int, tuple[Program, list[matching.Partner]]] = {}
-            offered: dict[int, set[int]] = {}
+            programs: dict[int, tuple[Program, list[matching.Partner], dict[int, matching.Partner]]] = {}
             offers: dict[int, list[LeadOffer]] = {lead.id: [] for lead in due}
             for offer in await session.scalars(select(LeadOffer).where(LeadOffer.lead_id.in_(list(offers)))):
                 offers[offer.lead_id].append(offer)
+            writes = Writes()
             for lead in due:
                 if lead.program_id not in programs:
                     program = await session.get_one(Program, lead.program_id)
-                    programs[lead.program_id] = (program, await matching.load_partners(session, program.id))
-                program, partners = programs[lead.program_id]
-                events.record(session, lead, "escalated", now, wave=lead.wave)
-                made = await start_next_wave(
-                    session, lead, program, partners, now, earlier_offers=offers[lead.id], count_offers=False
+                    partners = await matching.load_partners(session, program.id)
+                    programs[lead.program_id] = (program, partners, {p.org_id: p for p in partners})
+                program, partners, by_org = programs[lead.program_id]
+                writes.events.append(events.row(lead, "escalated", now, wave=lead.wave))
+                await start_next_wave(
+                    session, lead, program, partners, now, earlier_offers=offers[lead.id], writes=writes, by_org=by_org
                 )
-                offered.setdefault(lead.program_id, set()).update(offer.org_id for offer in made)
-            for program_id, org_ids in offered.items():
-                await matching.count_offer(session, program_id, sorted(org_ids), now)
+            await writes.flush(session, now)
             moved += len(due)
 
 

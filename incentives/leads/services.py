@@ -22,7 +22,7 @@ from incentives.errors import N_, Duplicate, FieldError, Forbidden, InvalidState
 from incentives.leads import events, matching
 from incentives.leads.errors import AlreadyReserved, FeedbackRequired
 from incentives.leads.models import FINAL_FEEDBACK, FeedbackStatus, Lead, LeadOffer, LeadStatus, OfferState
-from incentives.notifications.services import notify
+from incentives.leads.waves import Offered, start_next_wave
 
 MANAGERS = frozenset({Role.ADMIN, Role.PARTNER_MANAGER})
 LEAD_ENTRY = frozenset({Role.ADMIN, Role.PARTNER_MANAGER, Role.AGENCY})
@@ -93,7 +93,7 @@ async def qualify_lead(
 
 async def offer_lead(
     session: AsyncSession, principal: Principal, lead_id: int, now: dt.datetime | None = None
-) -> tuple[Lead, list[LeadOffer]]:
+) -> tuple[Lead, list[Offered]]:
     """Start offer wave 1: the best `offer_wave_size` eligible partners see the lead on their pick list."""
     now = now or utcnow()
     async with session.begin():
@@ -104,87 +104,6 @@ async def offer_lead(
         partners = await matching.load_partners(session, lead.program_id)
         offers = await start_next_wave(session, lead, program, partners, now, actor_id=principal.user_id)
     return lead, offers
-
-
-async def start_next_wave(
-    session: AsyncSession,
-    lead: Lead,
-    program: Program,
-    partners: list[matching.Partner],
-    now: dt.datetime,
-    *,
-    actor_id: int | None = None,
-    earlier_offers: list[LeadOffer] | None = None,
-    count_offers: bool = True,
-) -> list[LeadOffer]:
-    """Offer the lead to the next group; after `max_waves` to all eligible; then it is unclaimed.
-
-    The caller holds the transaction and has checked that the lead may move on; a sweep passes the
-    lead's earlier offers, loaded for its whole batch at once, and counts the offers per batch itself.
-    """
-    weights = matching.weights_of(program)
-    if earlier_offers is None:
-        earlier_offers = list((await session.scalars(select(LeadOffer).where(LeadOffer.lead_id == lead.id))).all())
-    earlier = {o.org_id: o for o in earlier_offers}
-    excluded = {org for org, offer in earlier.items() if offer.state == OfferState.RETURNED}
-    offered = {org for org, offer in earlier.items() if offer.state != OfferState.WITHDRAWN}
-    by_org = {p.org_id: p for p in partners}
-    if lead.wave == 0:
-        ranked = matching.rank(
-            lead, partners, weights, excluded, now, limit=program.offer_wave_size * program.max_waves
-        )
-        lead.ranking = [c.org_id for c in ranked]
-    group: list[matching.Candidate] = []
-    wave = lead.wave
-    while not group and wave <= program.max_waves:
-        wave += 1
-        if wave <= program.max_waves:
-            start = (wave - 1) * program.offer_wave_size
-            ids = [o for o in lead.ranking[start : start + program.offer_wave_size] if o not in offered | excluded]
-            group = [matching.score(lead, by_org[o], weights, now) for o in ids if o in by_org]
-        else:  # the last wave: every eligible partner that has not had it yet
-            group = matching.rank(lead, partners, weights, excluded | offered, now)
-    if not group:
-        lead.status = LeadStatus.UNCLAIMED
-        lead.expires_at = None
-        events.record(session, lead, "unclaimed", now, actor_id=actor_id)
-        if program.manufacturer_id is not None:
-            await notify(
-                session,
-                program_id=lead.program_id,
-                org_id=program.manufacturer_id,
-                kind="lead_unclaimed",
-                message=N_("Nobody took lead %(lead)s (%(company)s): it is back with you."),
-                params={"lead": lead.id, "company": lead.company},
-                link=f"/leads/{lead.id}",
-            )
-        return []
-    lead.wave = wave
-    lead.status = LeadStatus.OFFERED
-    lead.offered_at = lead.offered_at or now
-    lead.expires_at = now + dt.timedelta(hours=program.escalation_hours)
-    offers = []
-    for c in group:  # an offer a manager withdrew is made again in place: one row per lead and org
-        offer = earlier.get(c.org_id) or LeadOffer(lead_id=lead.id, program_id=lead.program_id, org_id=c.org_id)
-        offer.wave, offer.score, offer.breakdown = wave, c.score, c.breakdown
-        offer.state, offer.offered_at = OfferState.OPEN, now
-        offers.append(offer)
-    session.add_all(offers)
-    for offer in offers:
-        await notify(
-            session,
-            program_id=lead.program_id,
-            org_id=offer.org_id,
-            kind="lead_offered",
-            message=N_("A new lead is waiting on your pick list."),
-            link="/picklist",
-        )
-    if count_offers:
-        await matching.count_offer(session, lead.program_id, [c.org_id for c in group], now)
-    events.record(
-        session, lead, "offered", now, actor_id=actor_id, wave=wave, scores={str(c.org_id): c.score for c in group}
-    )
-    return offers
 
 
 # --- the partner's side ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +24,17 @@ from incentives.accounts.scope import Principal
 from incentives.db import utcnow
 from incentives.notifications.models import Notification
 
-__all__ = ["Shown", "list_notifications", "localize", "mark_read", "notify", "show", "unread_count"]
+__all__ = [
+    "Shown",
+    "add_notifications",
+    "list_notifications",
+    "localize",
+    "mark_read",
+    "notification_row",
+    "notify",
+    "show",
+    "unread_count",
+]
 
 
 async def notify(
@@ -39,7 +50,37 @@ async def notify(
     dedup_key: str | None = None,
 ) -> None:
     """Store a notification in the caller's transaction. With `dedup_key`, a second call is a no-op."""
-    values = {
+    values = notification_row(
+        program_id=program_id,
+        org_id=org_id,
+        kind=kind,
+        message=message,
+        params=params,
+        user_id=user_id,
+        link=link,
+        dedup_key=dedup_key,
+    )
+    if dedup_key is None:
+        session.add(Notification(**values))
+        return
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"]))
+
+
+def notification_row(
+    *,
+    program_id: int,
+    org_id: int,
+    kind: str,
+    message: str,
+    params: dict[str, Any] | None = None,
+    user_id: int | None = None,
+    link: str | None = None,
+    dedup_key: str | None = None,
+) -> dict[str, Any]:
+    """The values of one notification, for `notify` or for many at once with `add_notifications`."""
+    return {
         "program_id": program_id,
         "org_id": org_id,
         "user_id": user_id,
@@ -50,12 +91,12 @@ async def notify(
         "dedup_key": dedup_key,
         "created_at": utcnow(),
     }
-    if dedup_key is None:
-        session.add(Notification(**values))
-        return
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"]))
+
+
+async def add_notifications(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Many notifications without dedup keys in one statement (a sweep's batch)."""
+    if rows:
+        await session.execute(sa_insert(Notification), rows)
 
 
 def _mine(principal: Principal) -> ColumnElement[bool]:
