@@ -98,6 +98,36 @@ async def parse_body(request: Request, model: type[M]) -> M:
         raise ValidationFailed(field_errors_from_pydantic(exc)) from exc
 
 
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+def path_id(request: Request, name: str = "id") -> int:
+    value: int = request.path_params[name]
+    return value
+
+
+def query_int(request: Request, name: str) -> int | None:
+    """An integer query parameter, None when absent; anything else is a 422 naming the parameter."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValidationFailed([FieldError(("query", name), N_("Must be an integer."))]) from exc
+
+
+def page_limit(request: Request) -> int:
+    """`?limit=` of a list: 50 by default, 1 to 500 (API.md conventions)."""
+    limit = query_int(request, "limit")
+    if limit is None:
+        return DEFAULT_LIMIT
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed([FieldError(("query", "limit"), N_("Must be between 1 and 500."))])
+    return limit
+
+
 def json_response(data: Any, status_code: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status_code)
 

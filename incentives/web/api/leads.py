@@ -14,7 +14,7 @@ from incentives.errors import N_, FieldError, ValidationFailed
 from incentives.leads import picklist, services
 from incentives.leads.models import Lead, LeadOffer, LeadStatus
 from incentives.leads.schemas import FeedbackIn, LeadIn, ReofferIn, ReturnIn
-from incentives.web.api.base import Api, database, json_response, parse_body, principal
+from incentives.web.api.base import Api, database, json_response, page_limit, parse_body, path_id, principal, query_int
 
 api = Api()
 
@@ -79,11 +79,6 @@ def teaser(lead: Lead) -> dict[str, Any]:
     }
 
 
-def _id(request: Request) -> int:
-    value: int = request.path_params["id"]
-    return value
-
-
 @api.route(
     "POST",
     "/api/v1/leads",
@@ -102,14 +97,14 @@ async def post_lead(request: Request) -> Response:
 @api.route("POST", "/api/v1/leads/{id:int}/qualify", summary="Qualify a new lead", errors=("invalid_state",))
 async def post_qualify(request: Request) -> Response:
     async with database(request).session() as session:
-        lead = await services.qualify_lead(session, principal(request), _id(request))
+        lead = await services.qualify_lead(session, principal(request), path_id(request))
     return json_response({"id": lead.id, "status": lead.status})
 
 
 @api.route("POST", "/api/v1/leads/{id:int}/offer", summary="Offer a qualified lead (wave 1)", errors=("invalid_state",))
 async def post_offer(request: Request) -> Response:
     async with database(request).session() as session:
-        lead, offers = await services.offer_lead(session, principal(request), _id(request))
+        lead, offers = await services.offer_lead(session, principal(request), path_id(request))
     return json_response(
         {
             "id": lead.id,
@@ -167,7 +162,7 @@ async def get_picklist(request: Request) -> Response:
 )
 async def post_reserve(request: Request) -> Response:
     async with database(request).session() as session:
-        lead = await services.reserve_lead(session, principal(request), _id(request))
+        lead = await services.reserve_lead(session, principal(request), path_id(request))
     return json_response(full_lead(lead))
 
 
@@ -184,7 +179,7 @@ async def post_feedback(request: Request) -> Response:
         lead = await services.give_feedback(
             session,
             principal(request),
-            _id(request),
+            path_id(request),
             status=body.status,
             note=body.note,
             deal_value=body.deal_value,
@@ -203,7 +198,7 @@ async def post_feedback(request: Request) -> Response:
 async def post_return(request: Request) -> Response:
     body = await parse_body(request, ReturnIn)
     async with database(request).session() as session:
-        lead = await services.return_lead(session, principal(request), _id(request), body.reason)
+        lead = await services.return_lead(session, principal(request), path_id(request), body.reason)
     return json_response({"id": lead.id, "status": lead.status, "wave": lead.wave})
 
 
@@ -217,7 +212,7 @@ async def post_return(request: Request) -> Response:
 async def post_reoffer(request: Request) -> Response:
     body = await parse_body(request, ReofferIn)
     async with database(request).session() as session:
-        lead = await services.reoffer_lead(session, principal(request), _id(request), body.reason)
+        lead = await services.reoffer_lead(session, principal(request), path_id(request), body.reason)
     return json_response({"id": lead.id, "status": lead.status, "wave": lead.wave})
 
 
@@ -225,7 +220,7 @@ async def post_reoffer(request: Request) -> Response:
 async def get_lead(request: Request) -> Response:
     who = principal(request)
     async with database(request).reader() as session:
-        lead, full = await services.lead_for(session, who, _id(request))
+        lead, full = await services.lead_for(session, who, path_id(request))
         body = full_lead(lead) if full else teaser(lead)
         if full and who.acts_for_program:
             offers = (
@@ -253,8 +248,8 @@ async def get_lead(request: Request) -> Response:
 async def list_leads(request: Request) -> Response:
     who = principal(request)
     params = request.query_params
-    limit = _int_param(params.get("limit"), "limit", 50, 1, 500)
-    cursor = _int_param(params.get("cursor"), "cursor", 0, 0, 2**62)
+    limit = page_limit(request)
+    cursor = query_int(request, "cursor")
     query = select(Lead).where(services.lead_scope(who))
     if params.get("status"):
         if params["status"] not in {s.value for s in LeadStatus}:
@@ -269,7 +264,7 @@ async def list_leads(request: Request) -> Response:
             )
         query = query.where(Lead.status == params["status"])
     if params.get("program_id"):
-        query = query.where(Lead.program_id == _int_param(params["program_id"], "program_id", 0, 0, 2**62))
+        query = query.where(Lead.program_id == query_int(request, "program_id"))
     if cursor:
         query = query.where(Lead.id < cursor)
     async with database(request).reader() as session:
@@ -281,15 +276,3 @@ async def list_leads(request: Request) -> Response:
             "next_cursor": str(page[-1].id) if len(leads) > limit else None,
         }
     )
-
-
-def _int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValidationFailed([FieldError(("query", name), N_("Must be an integer."))]) from exc
-    if not low <= value <= high:
-        raise ValidationFailed([FieldError(("query", name), N_("Must be at most %(le)s."), le=high)])
-    return value

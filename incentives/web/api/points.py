@@ -19,13 +19,11 @@ from incentives.accounts.scope import Principal, visible_orgs, visible_programs
 from incentives.errors import N_, FieldError, Forbidden, NotFound, ValidationFailed
 from incentives.ledger import queries, services
 from incentives.ledger.services import Cause
-from incentives.web.api.base import Api, database, json_response, parse_body, principal
+from incentives.web.api.base import Api, database, json_response, page_limit, parse_body, principal, query_int
 from incentives.web.api.schemas import Strict
 
 api = Api()
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
 # Roles that may look at another org's points: within their program, or the resellers below a distributor.
 _MANAGERS = frozenset({Role.ADMIN, Role.PARTNER_MANAGER, Role.DISTRIBUTOR_MANAGER})
 
@@ -97,25 +95,6 @@ class AdjustmentOut(BaseModel):
 # --- scope ---------------------------------------------------------------------------------------------
 
 
-def _int_param(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValidationFailed([FieldError(("query", name), N_("Must be an integer."))]) from exc
-
-
-def _limit(request: Request) -> int:
-    limit = _int_param(request, "limit")
-    if limit is None:
-        return DEFAULT_LIMIT
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationFailed([FieldError(("query", "limit"), N_("Must be between 1 and 500."))])
-    return limit
-
-
 async def _target_org(session: AsyncSession, who: Principal, org_id: int | None) -> int:
     """The org whose points are asked for: the caller's own, or one it manages; anything else is 404."""
     if org_id is None or org_id == who.org_id:
@@ -147,9 +126,9 @@ async def _programs_of(session: AsyncSession, who: Principal, org_id: int, progr
 async def get_points(request: Request) -> Response:
     who = principal(request)
     async with database(request).reader() as session:
-        org_id = await _target_org(session, who, _int_param(request, "org_id"))
-        programs = await _programs_of(session, who, org_id, _int_param(request, "program_id"))
-        if not programs and _int_param(request, "program_id") is not None:
+        org_id = await _target_org(session, who, query_int(request, "org_id"))
+        programs = await _programs_of(session, who, org_id, query_int(request, "program_id"))
+        if not programs and query_int(request, "program_id") is not None:
             raise NotFound()
         items = []
         for program_id in programs:
@@ -177,11 +156,11 @@ async def get_points(request: Request) -> Response:
 )
 async def get_transfers(request: Request) -> Response:
     who = principal(request)
-    limit = _limit(request)
-    cursor = _int_param(request, "cursor")
-    requested_program = _int_param(request, "program_id")
+    limit = page_limit(request)
+    cursor = query_int(request, "cursor")
+    requested_program = query_int(request, "program_id")
     async with database(request).reader() as session:
-        org_id = await _target_org(session, who, _int_param(request, "org_id"))
+        org_id = await _target_org(session, who, query_int(request, "org_id"))
         programs = await _programs_of(session, who, org_id, requested_program)
         if not programs:
             raise NotFound()

@@ -16,12 +16,10 @@ from incentives.errors import N_, FieldError, ValidationFailed
 from incentives.notifications import services as notifications
 from incentives.rewards import mdf, services
 from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, RedemptionStatus, Reward
-from incentives.web.api.base import Api, database, json_response, parse_body, principal
+from incentives.web.api.base import Api, database, json_response, page_limit, parse_body, path_id, principal, query_int
 from incentives.web.api.schemas import Strict
 
 api = Api()
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
 
 
 def _amount(value: str | int) -> str:
@@ -273,25 +271,6 @@ def claim_out(claim: MdfClaim) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-def _int_param(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValidationFailed([FieldError(("query", name), N_("Must be an integer."))]) from exc
-
-
-def _limit(request: Request) -> int:
-    limit = _int_param(request, "limit")
-    if limit is None:
-        return DEFAULT_LIMIT
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationFailed([FieldError(("query", "limit"), N_("Must be between 1 and 500."))])
-    return limit
-
-
 def _status_param(request: Request) -> str | None:
     status = request.query_params.get("status") or None
     if status is not None and status not in set(RedemptionStatus):
@@ -307,11 +286,6 @@ async def _answer(request: Request, redemption_id: int, status_code: int = 200) 
         reward = await session.get_one(Reward, redemption.reward_id)
         allocation = await services.allocation_of(session, redemption.id)
     return json_response(redemption_out(redemption, reward, allocation), status_code)
-
-
-def _path_id(request: Request) -> int:
-    value: int = request.path_params["id"]
-    return value
 
 
 # --- catalog -------------------------------------------------------------------------------------------------
@@ -356,7 +330,7 @@ async def post_reward(request: Request) -> Response:
 @api.route("GET", "/api/v1/rewards", summary="The reward catalog (?program_id=)", response=RewardsOut)
 async def get_rewards(request: Request) -> Response:
     async with database(request).reader() as session:
-        rewards = await services.list_rewards(session, principal(request), _int_param(request, "program_id"))
+        rewards = await services.list_rewards(session, principal(request), query_int(request, "program_id"))
     return json_response({"items": [reward_out(r) for r in rewards], "next_cursor": None})
 
 
@@ -395,8 +369,8 @@ async def post_redemption(request: Request) -> Response:
 )
 async def approve(request: Request) -> Response:
     async with database(request).session() as session:
-        await services.approve_redemption(session, principal(request), _path_id(request))
-    return await _answer(request, _path_id(request))
+        await services.approve_redemption(session, principal(request), path_id(request))
+    return await _answer(request, path_id(request))
 
 
 @api.route(
@@ -410,8 +384,8 @@ async def approve(request: Request) -> Response:
 async def reject(request: Request) -> Response:
     body = await parse_body(request, RejectIn)
     async with database(request).session() as session:
-        await services.reject_redemption(session, principal(request), _path_id(request), reason=body.reason)
-    return await _answer(request, _path_id(request))
+        await services.reject_redemption(session, principal(request), path_id(request), reason=body.reason)
+    return await _answer(request, path_id(request))
 
 
 @api.route(
@@ -423,13 +397,13 @@ async def reject(request: Request) -> Response:
 )
 async def cancel(request: Request) -> Response:
     async with database(request).session() as session:
-        await services.cancel_redemption(session, principal(request), _path_id(request))
-    return await _answer(request, _path_id(request))
+        await services.cancel_redemption(session, principal(request), path_id(request))
+    return await _answer(request, path_id(request))
 
 
 @api.route("GET", "/api/v1/redemptions/{id:int}", summary="One redemption in your scope", response=RedemptionOut)
 async def get_redemption(request: Request) -> Response:
-    return await _answer(request, _path_id(request))
+    return await _answer(request, path_id(request))
 
 
 @api.route(
@@ -445,10 +419,10 @@ async def get_redemptions(request: Request) -> Response:
             session,
             principal(request),
             status=_status_param(request),
-            program_id=_int_param(request, "program_id"),
-            org_id=_int_param(request, "org_id"),
-            limit=_limit(request),
-            before=_int_param(request, "cursor"),
+            program_id=query_int(request, "program_id"),
+            org_id=query_int(request, "org_id"),
+            limit=page_limit(request),
+            before=query_int(request, "cursor"),
         )
         items = [
             redemption_out(redemption, reward, await services.allocation_of(session, redemption.id))
@@ -466,7 +440,7 @@ async def get_redemptions(request: Request) -> Response:
 async def get_allocations(request: Request) -> Response:
     async with database(request).reader() as session:
         allocations = await mdf.list_allocations(
-            session, principal(request), program_id=_int_param(request, "program_id")
+            session, principal(request), program_id=query_int(request, "program_id")
         )
     return json_response({"items": [allocation_out(a) for a in allocations], "next_cursor": None})
 
@@ -492,7 +466,7 @@ async def post_claim(request: Request) -> Response:
         claim = await mdf.file_claim(
             session,
             principal(request),
-            allocation_id=_path_id(request),
+            allocation_id=path_id(request),
             activity=activity,
             amount=amount,
             proof_name=name,
@@ -520,7 +494,7 @@ async def decide_claim(request: Request) -> Response:
     body = await parse_body(request, DecideClaimIn)
     async with database(request).session() as session:
         claim = await mdf.decide_claim(
-            session, principal(request), _path_id(request), approve=body.approve, reason=body.reason
+            session, principal(request), path_id(request), approve=body.approve, reason=body.reason
         )
     return json_response(claim_out(claim))
 
@@ -530,7 +504,7 @@ async def get_notifications(request: Request) -> Response:
     who = principal(request)
     locale: str = request.state.locale
     async with database(request).reader() as session:
-        found = await notifications.list_notifications(session, who, limit=_limit(request))
+        found = await notifications.list_notifications(session, who, limit=page_limit(request))
         unread = await notifications.unread_count(session, who)
     items = [NotificationOut(**vars(notifications.show(n, locale))).model_dump(mode="json") for n in found]
     return json_response({"items": items, "unread": unread})

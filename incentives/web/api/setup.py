@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from incentives.accounts import services
-from incentives.web.api.base import Api, database, json_response, parse_body, principal
+from incentives.web.api.base import Api, database, json_response, parse_body, path_id, principal
 from incentives.web.api.schemas import (
     MembershipIn,
     MembershipOut,
@@ -23,15 +23,10 @@ from incentives.web.api.schemas import (
 api = Api()
 
 
-def _path_id(request: Request, name: str = "id") -> int:
-    value: int = request.path_params[name]
-    return value
-
-
 @api.route("GET", "/api/v1/programs/{id:int}", summary="A program and its settings", response=ProgramOut)
 async def get_program(request: Request) -> Response:
     async with database(request).reader() as session:
-        program = await services.get_program(session, principal(request), _path_id(request))
+        program = await services.get_program(session, principal(request), path_id(request))
     return json_response(ProgramOut.model_validate(program, from_attributes=True).model_dump())
 
 
@@ -47,7 +42,7 @@ async def patch_program(request: Request) -> Response:
     body = await parse_body(request, ProgramSettingsPatch)
     async with database(request).session() as session:
         program = await services.update_program_settings(
-            session, principal(request), _path_id(request), body.model_dump(exclude_unset=True)
+            session, principal(request), path_id(request), body.model_dump(exclude_unset=True)
         )
     return json_response(ProgramOut.model_validate(program, from_attributes=True).model_dump())
 
@@ -71,7 +66,7 @@ async def post_org(request: Request) -> Response:
 @api.route("GET", "/api/v1/orgs/{id:int}", summary="An org in your scope", response=OrgOut)
 async def get_org(request: Request) -> Response:
     async with database(request).reader() as session:
-        org = await services.get_org(session, principal(request), _path_id(request))
+        org = await services.get_org(session, principal(request), path_id(request))
     return json_response(OrgOut.model_validate(org, from_attributes=True).model_dump())
 
 
