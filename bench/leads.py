@@ -213,19 +213,22 @@ async def bench_picklist(base: str, email: str, requests: int) -> None:
 
 
 async def bench_matching(db: Database, program_id: int, rounds: int) -> None:
+    """Wave 1's matching as `offer_lead` does it: load the partners, rank them, keep three waves' worth."""
     async with db.reader() as session:
         lead = (await session.scalars(select(Lead).where(Lead.status == "new").limit(1))).one()
         program = await session.get_one(Program, program_id)
+    keep = program.offer_wave_size * program.max_waves
     timings = []
     for _ in range(rounds):
         start = time.perf_counter()
         async with db.reader() as session:
             partners = await matching.load_partners(session, program_id)
-            ranked = matching.rank(lead, partners, matching.weights_of(program), set(), dt.datetime.now(dt.UTC))
+            matching.rank(lead, partners, matching.weights_of(program), set(), dt.datetime.now(dt.UTC), limit=keep)
         timings.append((time.perf_counter() - start) * 1000)
+    eligible = len(matching.rank(lead, partners, matching.weights_of(program), set(), dt.datetime.now(dt.UTC)))
     print(
-        f"  matching one lead over {len(partners)} memberships ({len(ranked)} eligible): "
-        f"p50 {pct(timings, 0.5):.1f} ms, max {max(timings):.1f} ms"
+        f"  matching one lead over {len(partners)} memberships ({eligible} eligible, best {keep} kept): "
+        f"first {timings[0]:.1f} ms, then p50 {pct(timings[1:], 0.5):.1f} ms, max {max(timings[1:]):.1f} ms"
     )
 
 

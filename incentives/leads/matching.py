@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Membership, Org, Program
@@ -45,12 +45,31 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class Partner:
+class Profile:
+    """What matching needs of a partner that changes only with its membership or org record."""
+
     org_id: int
     tier: str
     competencies: frozenset[str]
     certifications: frozenset[str]
     regions: tuple[str, ...]
+    served: tuple[tuple[str, str], ...]  # the regions as (country, postal prefix)
+    capacity: int | None
+    city: str | None
+    lat: float | None
+    lon: float | None
+
+
+@dataclass(frozen=True)
+class Partner:
+    """A profile with its current counters, flat: matching reads these fields in its hot loop."""
+
+    org_id: int
+    tier: str
+    competencies: frozenset[str]
+    certifications: frozenset[str]
+    regions: tuple[str, ...]
+    served: tuple[tuple[str, str], ...]
     capacity: int | None
     city: str | None
     lat: float | None
@@ -130,58 +149,91 @@ def weights_of(program: Program) -> dict[str, float]:
     return {**DEFAULT_WEIGHTS, **(program.matching_weights or {})}
 
 
+def _partner(p: Profile, won: int, closed: int, open_leads: int, last_offered: dt.datetime | None) -> Partner:
+    return Partner(
+        p.org_id,
+        p.tier,
+        p.competencies,
+        p.certifications,
+        p.regions,
+        p.served,
+        p.capacity,
+        p.city,
+        p.lat,
+        p.lon,
+        won,
+        closed,
+        open_leads,
+        last_offered,
+    )
+
+
+# Profiles per program, cached in each process and checked against the database on every load.
+# Memberships and orgs are only ever added (their counters change, but those are read fresh each
+# time), so the database, the number of memberships, the highest membership id and the newest
+# membership's time identify the profile set. Code that one day edits a membership or an org's
+# location must clear this cache or extend the check.
+_PROFILES: dict[int, tuple[tuple[str, ...], dict[int, Profile]]] = {}
+
+
 async def load_partners(session: AsyncSession, program_id: int) -> list[Partner]:
-    """Every reseller membership of the program, with the counters the score needs: one query."""
-    rows = await session.execute(
+    """Every reseller membership of the program with the counters the score needs."""
+    version_row = (
+        await session.execute(
+            select(func.count(), func.max(Membership.id), func.max(Membership.created_at)).where(
+                Membership.program_id == program_id
+            )
+        )
+    ).one()
+    version = (str(session.bind.engine.url if session.bind else ""), *map(str, version_row))
+    cached = _PROFILES.get(program_id)
+    if cached is None or cached[0] != version:
+        rows = await session.execute(
+            select(
+                Org.id,
+                Membership.tier,
+                Membership.competencies,
+                Membership.certifications,
+                Membership.regions,
+                Membership.capacity,
+                Org.city,
+                Org.lat,
+                Org.lon,
+            )
+            .join(Org, Org.id == Membership.org_id)
+            .where(Membership.program_id == program_id, Org.kind == OrgKind.RESELLER)
+        )
+        profiles = {
+            org_id: Profile(
+                org_id,
+                tier,
+                frozenset(comps or ()),
+                frozenset(certs or ()),
+                tuple(regions or ()),
+                tuple((code, prefix) for code, _, prefix in (r.partition("-") for r in regions or ())),
+                capacity,
+                city,
+                lat,
+                lon,
+            )
+            for org_id, tier, comps, certs, regions, capacity, city, lat, lon in rows.all()
+        }
+        cached = (version, profiles)
+        _PROFILES[program_id] = cached
+    profiles = cached[1]
+    counters = await session.execute(
         select(
-            Org.id,
-            Membership.tier,
-            Membership.competencies,
-            Membership.certifications,
-            Membership.regions,
-            Membership.capacity,
-            Org.city,
-            Org.lat,
-            Org.lon,
+            Membership.org_id,
             Membership.won_leads,
             Membership.closed_leads,
             Membership.open_leads,
             Membership.last_offered_at,
-        )
-        .join(Org, Org.id == Membership.org_id)
-        .where(Membership.program_id == program_id, Org.kind == OrgKind.RESELLER)
+        ).where(Membership.program_id == program_id)
     )
     return [
-        Partner(
-            org_id,
-            tier,
-            frozenset(comps or ()),
-            frozenset(certs or ()),
-            tuple(regions or ()),
-            capacity,
-            city,
-            lat,
-            lon,
-            won,
-            closed,
-            open_leads,
-            last_offered,
-        )
-        for (
-            org_id,
-            tier,
-            comps,
-            certs,
-            regions,
-            capacity,
-            city,
-            lat,
-            lon,
-            won,
-            closed,
-            open_leads,
-            last_offered,
-        ) in rows.all()
+        _partner(profiles[org_id], won, closed, open_leads, last_offered)
+        for org_id, won, closed, open_leads, last_offered in counters.all()
+        if org_id in profiles
     ]
 
 
@@ -195,26 +247,31 @@ def rank(
 ) -> list[Candidate]:
     """Eligible partners, best first (ties: the one offered longest ago, then the lower id), explained.
 
-    Only the first `limit` are returned; the hot loop computes plain numbers, the breakdown is built
-    for those returned.
+    Only the first `limit` are returned. This is the hot loop of matching (thousands of partners per
+    lead): it works on plain numbers and builds the breakdown only for those returned.
     """
     total = sum(weights[name] for name in PARTS) or 1.0
-    w = [weights[name] / total for name in PARTS]
+    w_comp, w_tier, w_conv, w_prox, w_cap, w_fair = (weights[name] / total for name in PARTS)
     never = dt.datetime.min.replace(tzinfo=dt.UTC)
-    required = set(lead.required_certifications or [])
-    scored = []
-    for partner in partners:
-        if (
-            partner.org_id in excluded
-            or not required <= partner.certifications
-            or not serves(partner.regions, lead.country, lead.postal_code)
-        ):
+    required = frozenset(lead.required_certifications or [])
+    country, postal, product = lead.country, lead.postal_code or "", lead.product_line
+    scored: list[tuple[float, dt.datetime, int, Partner]] = []
+    for p in partners:
+        if p.org_id in excluded or not required <= p.certifications:
             continue
-        values = parts(lead, partner, now)
-        value = sum(v * x for v, x in zip(values, w, strict=True))
-        scored.append((-round(value, 4), partner.last_offered_at or never, partner.org_id, values))
+        if not any(code == country and postal.startswith(prefix) for code, prefix in p.served):
+            continue
+        value = (
+            (w_comp if product in p.competencies else 0.0)
+            + w_tier * TIER_SCORE.get(p.tier, 0.0)
+            + w_conv * (p.won + PRIOR_WON) / (p.closed + PRIOR_CLOSED)
+            + w_prox * _proximity(lead, p)
+            + w_cap * _free_capacity(p)
+            + w_fair * _fairness(p, now)
+        )
+        scored.append((-round(value, 4), p.last_offered_at or never, p.org_id, p))
     scored.sort(key=lambda item: item[:3])
-    return [explain(org_id, values, weights) for _, _, org_id, values in scored[:limit]]
+    return [score(lead, p, weights, now) for _, _, _, p in scored[:limit]]
 
 
 async def count_offer(session: AsyncSession, program_id: int, org_ids: list[int], now: dt.datetime) -> None:

@@ -237,3 +237,20 @@ async def test_membership_counters_equal_the_leads_they_count(db: Database) -> N
             assert membership.won_leads == statuses.count(LeadStatus.WON), org
             assert membership.closed_leads == statuses.count(LeadStatus.WON) + statuses.count(LeadStatus.LOST), org
             assert membership.last_offered_at is not None
+
+
+async def test_cached_partner_profiles_follow_new_memberships_and_fresh_counters(db: Database) -> None:
+    from incentives.leads import matching
+
+    world = await make_program(db)
+    first = await make_reseller(db, world)
+    async with db.reader() as session:
+        assert [p.org_id for p in await matching.load_partners(session, world.program_id)] == [first.org_id]
+    second = await make_reseller(db, world)
+    lead = await make_lead(db, world)
+    async with db.session() as session:
+        await services.reserve_lead(session, second.principal, lead.id, T0 + H)
+    async with db.reader() as session:
+        partners = {p.org_id: p for p in await matching.load_partners(session, world.program_id)}
+    assert set(partners) == {first.org_id, second.org_id}
+    assert partners[second.org_id].open_leads == 1 and partners[first.org_id].open_leads == 0
