@@ -100,6 +100,7 @@ async def _bootstrap(settings: Settings, program: str, email: str, name: str | N
     from email_validator import EmailNotValidError, validate_email
 
     from incentives.accounts.services import bootstrap_program
+    from incentives.rules.defaults import install_default_rules
 
     try:
         email = validate_email(email, check_deliverability=False).normalized
@@ -113,6 +114,8 @@ async def _bootstrap(settings: Settings, program: str, email: str, name: str | N
     try:
         async with db.session() as session:
             result = await bootstrap_program(session, program=program.strip(), email=email, name=name)
+        async with db.transaction() as session:  # a new program starts with the default reward rules
+            await install_default_rules(session, result.program_id)
     except DomainError as exc:
         print(f"incentives: {exc.detail}", file=sys.stderr)
         return 1

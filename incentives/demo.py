@@ -255,6 +255,13 @@ async def _create(db: Database) -> None:
 
     await rewards_demo(db, boot.program_id, admin)
     await create_demo_leads(db, boot.program_id, admin)
+    # The default rule set, then the demo's lead events turned into points.
+    from incentives.rules.defaults import install_default_rules
+    from incentives.rules.processor import process_events
+
+    async with db.transaction() as session:
+        await install_default_rules(session, boot.program_id)
+    await process_events(db)
 
 
 async def _logins(db: Database) -> list[DemoLogin]:

@@ -6,6 +6,7 @@ from incentives.leads.models import Lead, LeadEvent, LeadOffer, OutboxEvent
 from incentives.ledger.models import LedgerAccount, LedgerLot, LedgerLotUse, LedgerTransfer
 from incentives.notifications.models import Notification
 from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, Reward, RewardUsage
+from incentives.rules.models import Rule, RuleAward, RuleCapUsage, RuleSkip, RuleVersion
 
 __all__ = [
     "ApiToken",
@@ -28,5 +29,10 @@ __all__ = [
     "Redemption",
     "Reward",
     "RewardUsage",
+    "Rule",
+    "RuleAward",
+    "RuleCapUsage",
+    "RuleSkip",
+    "RuleVersion",
     "User",
 ]

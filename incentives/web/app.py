@@ -33,6 +33,7 @@ from incentives.web.api.leads import api as leads_api
 from incentives.web.api.openapi import build_openapi
 from incentives.web.api.points import api as points_api
 from incentives.web.api.rewards import api as rewards_api
+from incentives.web.api.rules import api as rules_api
 from incentives.web.api.setup import api as setup_api
 from incentives.web.context import BodyLimitMiddleware, RequestContextMiddleware, is_api
 from incentives.web.csrf import MultipartCsrfHeader, RestoreContentType
@@ -40,7 +41,7 @@ from incentives.web.errors import error_response, on_domain_error, on_http_excep
 from incentives.web.templating import make_templates
 
 STATIC_DIR = Path(__file__).parent / "static"
-APIS = [setup_api, points_api, rewards_api, leads_api]
+APIS = [setup_api, points_api, rewards_api, leads_api, rules_api]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

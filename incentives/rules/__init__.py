@@ -1,0 +1,1 @@
+"""Rules: CEL expressions, versioned rules, event → award processing, simulation, default rule set."""

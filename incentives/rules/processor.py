@@ -1,0 +1,413 @@
+"""Outbox events → rule awards, exactly once in effect, in two steps that can each crash and rerun.
+
+1. *Decide* (one transaction per batch): claim unprocessed events in id order, evaluate the current,
+   active rule versions of each event's program, apply caps under a lock on their counter rows, and
+   write one decision per paying (event, rule) keyed `rule:{rule_id}:event:{event_id}`, the skips,
+   and `processed_at`. All of it commits together or not at all.
+2. *Pay*: hand unpaid decisions to the ledger under the same key. The ledger's unique key turns any
+   replay (a rerun after a crash, a second processor) into a no-op, so each decision is paid once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, exists, insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from incentives.db import Database, utcnow
+from incentives.errors import InvalidState
+from incentives.leads.models import OutboxEvent
+from incentives.ledger.book import Cause, T
+from incentives.ledger.services import Award, award_batch, award_points, reverse_award
+from incentives.rules.evaluation import ActiveRule, build, evaluate, period_start
+from incentives.rules.models import DecisionKind, Effect, Rule, RuleAward, RuleCapUsage, RuleSkip, RuleVersion
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+MAX_ATTEMPTS = 10  # an event (or payment) failing this often waits for an admin instead of looping forever
+AWARDS = cast(Table, RuleAward.__table__)
+USAGE = cast(Table, RuleCapUsage.__table__)
+EVENTS = cast(Table, OutboxEvent.__table__)
+SKIPS = cast(Table, RuleSkip.__table__)
+
+
+def award_key(rule_id: int, event_id: int) -> str:
+    return f"rule:{rule_id}:event:{event_id}"
+
+
+@dataclass
+class _Candidate:
+    event: Any
+    rule: ActiveRule
+    points: int
+
+
+async def active_rules(session: AsyncSession, pairs: set[tuple[int, str]]) -> dict[tuple[int, str], list[ActiveRule]]:
+    """The current, active versions of the rules listening to each (program, event type)."""
+    if not pairs:
+        return {}
+    rows = await session.scalars(
+        select(RuleVersion)
+        .join(Rule, and_(Rule.id == RuleVersion.rule_id, Rule.current_version == RuleVersion.version))
+        .where(RuleVersion.active.is_(True), tuple_(RuleVersion.program_id, RuleVersion.event).in_(sorted(pairs)))
+        .order_by(RuleVersion.rule_id)
+    )
+    found: dict[tuple[int, str], list[ActiveRule]] = defaultdict(list)
+    for rule in build(rows):
+        found[(rule.program_id, rule.event)].append(rule)
+    return found
+
+
+async def decide_batch(session: AsyncSession, now: dt.datetime, limit: int = BATCH) -> int:
+    """Step 1 for up to `limit` events; returns how many events it took (processed or failed)."""
+    async with session.begin():
+        claim = (
+            select(
+                OutboxEvent.id,
+                OutboxEvent.program_id,
+                OutboxEvent.event_type,
+                OutboxEvent.lead_id,
+                OutboxEvent.org_id,
+                OutboxEvent.payload,
+                OutboxEvent.at,
+            )
+            .where(OutboxEvent.processed_at.is_(None), OutboxEvent.attempts < MAX_ATTEMPTS)
+            .order_by(OutboxEvent.id)
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            # A second processor takes the next events instead of waiting (SQLite: BEGIN IMMEDIATE serializes).
+            claim = claim.with_for_update(skip_locked=True)
+        events = (await session.execute(claim)).all()
+        if not events:
+            return 0
+        rules = await active_rules(session, {(event.program_id, event.event_type) for event in events})
+        # A redelivered event (processed_at reset by hand, a restore) must not decide, or count against caps, twice.
+        decided = set(
+            await session.scalars(select(RuleAward.key).where(RuleAward.event_id.in_([event.id for event in events])))
+        )
+        candidates: list[_Candidate] = []
+        skips: list[dict[str, Any]] = []
+        failed: dict[int, str] = {}
+        for event in events:
+            try:
+                found, skipped = _evaluate_event(event, rules.get((event.program_id, event.event_type), []))
+            except Exception as error:  # one broken event must not hold up the others
+                failed[event.id] = f"{type(error).__name__}: {error}"[:2000]
+                continue
+            candidates.extend(c for c in found if award_key(c.rule.rule_id, event.id) not in decided)
+            skips.extend({**skip, "at": now} for skip in skipped)
+        # On PostgreSQL another processor may hold this lead's reservation event, uncommitted: a reversal
+        # decided now would find nothing to take back. Such an event waits for the next run instead.
+        batch = {event.id for event in events}
+        for event_id in await _waiting(
+            session, [c.event for c in candidates if c.rule.effect == Effect.REVERSE], batch
+        ):
+            failed[event_id] = "waits for earlier events of its lead"
+        candidates = [c for c in candidates if c.event.id not in failed]
+        skips = [skip for skip in skips if skip["event_id"] not in failed]
+        earns = await _apply_caps(session, [c for c in candidates if c.rule.effect == Effect.AWARD], skips, now)
+        if earns:
+            await session.execute(insert(AWARDS), earns)
+        reverse_rows = await _reversals(session, [c for c in candidates if c.rule.effect == Effect.REVERSE])
+        if reverse_rows:
+            await session.execute(insert(AWARDS), reverse_rows)
+        if skips:
+            await session.execute(insert(SKIPS), skips)
+        done = [event.id for event in events if event.id not in failed]
+        if done:
+            await session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id.in_(done))
+                .values(processed_at=now, attempts=OutboxEvent.attempts + 1, last_error=None)
+            )
+        if failed:
+            await session.execute(
+                update(EVENTS)
+                .where(EVENTS.c.id == bindparam("event_id"))
+                .values(attempts=EVENTS.c.attempts + 1, last_error=bindparam("error")),
+                [{"event_id": event_id, "error": error} for event_id, error in failed.items()],
+            )
+    return len(events)
+
+
+def _evaluate_event(event: Any, rules: list[ActiveRule]) -> tuple[list[_Candidate], list[dict[str, Any]]]:
+    if event.org_id is None:
+        raise ValueError("the event names no partner org")
+    if not isinstance(event.payload, dict):
+        raise ValueError("the event has no variables")
+    found: list[_Candidate] = []
+    skipped: list[dict[str, Any]] = []
+    for rule in rules:
+        if not rule.valid_at(event.at):
+            continue
+        verdict = evaluate(rule, event.payload)
+        if verdict.skipped:
+            skipped.append(
+                {"event_id": event.id, "rule_id": rule.rule_id, "rule_version": rule.version, "reason": verdict.skipped}
+            )
+        elif verdict.points:
+            found.append(_Candidate(event, rule, verdict.points))
+    return found, skipped
+
+
+def _decision(candidate: _Candidate, points: int) -> dict[str, Any]:
+    event, rule = candidate.event, candidate.rule
+    return {
+        "key": award_key(rule.rule_id, event.id),
+        "program_id": event.program_id,
+        "rule_id": rule.rule_id,
+        "rule_version": rule.version,
+        "event_id": event.id,
+        "event_type": event.event_type,
+        "org_id": event.org_id,
+        "lead_id": event.lead_id,
+        "kind": DecisionKind.EARN.value,
+        "points": points,
+        "reverses_key": None,
+        "at": event.at,
+        "attempts": 0,
+    }
+
+
+async def _apply_caps(
+    session: AsyncSession, candidates: list[_Candidate], skips: list[dict[str, Any]], now: dt.datetime
+) -> list[dict[str, Any]]:
+    """Decisions for `candidates`, capped: the award that would pass a cap pays the remainder, then nothing."""
+    periods = {
+        id(c): (c.rule.rule_id, c.event.org_id, period_start(c.event.at, c.rule.cap_per))
+        for c in candidates
+        if c.rule.cap_per
+    }
+    used: dict[tuple[int, int, dt.datetime], int] = {}
+    if periods:
+        keys = sorted(set(periods.values()))
+        dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        await session.execute(
+            dialect_insert(USAGE)
+            .values([{"rule_id": r, "org_id": o, "period_start": p, "points": 0} for r, o, p in keys])
+            .on_conflict_do_nothing()
+        )
+        # Locked in key order, so two processors on PostgreSQL cannot deadlock on the counters.
+        rows = await session.execute(
+            select(USAGE.c.rule_id, USAGE.c.org_id, USAGE.c.period_start, USAGE.c.points)
+            .where(tuple_(USAGE.c.rule_id, USAGE.c.org_id, USAGE.c.period_start).in_(keys))
+            .order_by(USAGE.c.rule_id, USAGE.c.org_id, USAGE.c.period_start)
+            .with_for_update()
+        )
+        used = {(row.rule_id, row.org_id, row.period_start): row.points for row in rows}
+    before = dict(used)
+    decisions: list[dict[str, Any]] = []
+    for candidate in candidates:
+        points = candidate.points
+        period = periods.get(id(candidate))
+        if period is not None:
+            room = max(0, cast(int, candidate.rule.cap_max_points) - used[period])
+            points = min(points, room)
+            used[period] += points
+            if not points:
+                skips.append(
+                    {
+                        "event_id": candidate.event.id,
+                        "rule_id": candidate.rule.rule_id,
+                        "rule_version": candidate.rule.version,
+                        "reason": f"cap of {candidate.rule.cap_max_points} points per {candidate.rule.cap_per} reached",
+                        "at": now,
+                    }
+                )
+                continue
+        decisions.append(_decision(candidate, points))
+    changed = [{"r": r, "o": o, "p": p, "points": n} for (r, o, p), n in sorted(used.items()) if n != before[(r, o, p)]]
+    if changed:
+        await session.execute(
+            update(USAGE)
+            .where(USAGE.c.rule_id == bindparam("r"), USAGE.c.org_id == bindparam("o"))
+            .where(USAGE.c.period_start == bindparam("p"))
+            .values(points=bindparam("points")),
+            changed,
+        )
+    return decisions
+
+
+async def _waiting(session: AsyncSession, events: list[Any], batch: set[int]) -> set[int]:
+    waiting: set[int] = set()
+    for event in events:
+        earlier = await session.scalar(
+            select(OutboxEvent.id)
+            .where(
+                OutboxEvent.lead_id == event.lead_id,
+                OutboxEvent.id < event.id,
+                OutboxEvent.processed_at.is_(None),
+                OutboxEvent.id.not_in(batch),
+            )
+            .limit(1)
+        )
+        if earlier is not None:
+            waiting.add(event.id)
+    return waiting
+
+
+async def _reversals(session: AsyncSession, candidates: list[_Candidate]) -> list[dict[str, Any]]:
+    """For each matching reversal rule: take back what the lead's reservation paid this org, once."""
+    rows: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    reversal = aliased(RuleAward)
+    for candidate in candidates:
+        event = candidate.event
+        earned = await session.execute(
+            select(RuleAward.key, RuleAward.points)
+            .where(
+                RuleAward.lead_id == event.lead_id,
+                RuleAward.org_id == event.org_id,
+                RuleAward.event_type == "lead.reserved",
+                RuleAward.kind == DecisionKind.EARN.value,
+                RuleAward.event_id < event.id,
+                ~exists().where(reversal.reverses_key == RuleAward.key),
+            )
+            .order_by(RuleAward.id)
+        )
+        for earn in earned:
+            if earn.key in taken:
+                continue
+            taken.add(earn.key)
+            row = _decision(candidate, earn.points)
+            row.update(key=f"{row['key']}:reverses:{earn.key}", kind=DecisionKind.REVERSE.value, reverses_key=earn.key)
+            rows.append(row)
+    return rows
+
+
+async def pay_decisions(db: Database, now: dt.datetime, limit: int = BATCH, after_id: int = 0) -> tuple[int, int]:
+    """Step 2: pay up to `limit` unpaid decisions with ids above `after_id` (earns in one ledger batch per
+    program, then reversals). Returns how many it tried and the last id, to page on past failing ones."""
+    async with db.session() as session:
+        async with session.begin():
+            # Plain rows, not ORM objects: a failed ledger transaction below expires ORM state.
+            decisions = (
+                await session.execute(
+                    select(*AWARDS.c)
+                    .where(AWARDS.c.paid_at.is_(None), AWARDS.c.attempts < MAX_ATTEMPTS, AWARDS.c.id > after_id)
+                    .order_by(AWARDS.c.id)
+                    .limit(limit)
+                )
+            ).all()
+        if not decisions:
+            return 0, after_id
+        paid: dict[int, int] = {}
+        errors: dict[int, str] = {}
+        by_program: dict[int, list[Any]] = defaultdict(list)
+        for decision in decisions:
+            if decision.kind == DecisionKind.EARN:
+                by_program[decision.program_id].append(decision)
+        for program_id, earns in by_program.items():
+            await _pay_earns(session, program_id, earns, now, paid, errors)
+        for decision in decisions:
+            if decision.kind == DecisionKind.REVERSE:
+                await _pay_reversal(session, decision, now, paid, errors)
+        async with session.begin():
+            if paid:
+                await session.execute(
+                    update(AWARDS)
+                    .where(AWARDS.c.id == bindparam("decision"))
+                    .values(paid_at=now, transfer_id=bindparam("transfer"), last_error=None),
+                    [{"decision": d, "transfer": t} for d, t in paid.items()],
+                )
+            if errors:
+                await session.execute(
+                    update(AWARDS)
+                    .where(AWARDS.c.id == bindparam("decision"))
+                    .values(attempts=AWARDS.c.attempts + 1, last_error=bindparam("error")),
+                    [{"decision": d, "error": e} for d, e in errors.items()],
+                )
+    return len(decisions), decisions[-1].id
+
+
+def _cause(decision: Any) -> Cause:
+    return Cause(rule_id=decision.rule_id, rule_version=decision.rule_version, lead_id=decision.lead_id)
+
+
+async def _pay_earns(
+    session: AsyncSession,
+    program_id: int,
+    earns: list[Any],
+    now: dt.datetime,
+    paid: dict[int, int],
+    errors: dict[int, str],
+) -> None:
+    awards = [Award(org_id=d.org_id, points=d.points, key=d.key, cause=_cause(d)) for d in earns]
+    try:
+        transfers = await award_batch(session, program_id=program_id, awards=awards, now=now)
+    except Exception:
+        # One bad award must not hold up the batch: pay them one by one and note what fails.
+        log.warning("rule award batch of program %s failed; paying one by one", program_id, exc_info=True)
+        for decision, award in zip(earns, awards, strict=True):
+            try:
+                transfer = await award_points(
+                    session,
+                    program_id=program_id,
+                    org_id=award.org_id,
+                    points=award.points,
+                    key=award.key,
+                    cause=award.cause,
+                    now=now,
+                )
+            except Exception as error:
+                errors[decision.id] = f"{type(error).__name__}: {error}"[:2000]
+            else:
+                paid[decision.id] = transfer.id
+        return
+    for decision, transfer in zip(earns, transfers, strict=True):
+        paid[decision.id] = transfer.id
+
+
+async def _pay_reversal(
+    session: AsyncSession, decision: Any, now: dt.datetime, paid: dict[int, int], errors: dict[int, str]
+) -> None:
+    async with session.begin():
+        award_id = await session.scalar(
+            select(T.id).where(T.program_id == decision.program_id, T.idempotency_key == decision.reverses_key)
+        )
+    if award_id is None:
+        errors[decision.id] = "the award to reverse is not paid yet"
+        return
+    try:
+        transfer = await reverse_award(
+            session,
+            program_id=decision.program_id,
+            award_id=award_id,
+            key=decision.key,
+            cause=_cause(decision),
+            now=now,
+        )
+    except InvalidState:
+        # Reversed already by other means (an admin): nothing left to take back.
+        paid[decision.id] = award_id
+    except Exception as error:
+        errors[decision.id] = f"{type(error).__name__}: {error}"[:2000]
+    else:
+        paid[decision.id] = transfer.id
+
+
+async def process_events(db: Database, now: dt.datetime | None = None, *, limit: int = BATCH) -> int:
+    """Decide and pay until nothing is left; returns the number of events taken."""
+    now = now or utcnow()
+    taken = 0
+    while True:
+        async with db.session() as session:
+            count = await decide_batch(session, now, limit)
+        taken += count
+        after_id = 0
+        while True:
+            tried, after_id = await pay_decisions(db, now, limit, after_id)
+            if tried < limit:
+                break
+        if count < limit:
+            return taken
