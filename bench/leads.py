@@ -17,14 +17,15 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, insert, select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _support import databases  # type: ignore[import-not-found]
 
 from incentives.accounts import services as accounts
 from incentives.accounts.models import Membership, Org, Program, User
@@ -34,9 +35,7 @@ from incentives.db import Database
 from incentives.leads import matching
 from incentives.leads.jobs import escalate_offers
 from incentives.leads.models import Lead, LeadOffer
-from incentives.migrate import upgrade
 
-PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 PASSWORD = "bench-password-1"
 WORKERS = 2  # one web process per core, as in production on this 2-core machine
 
@@ -321,20 +320,8 @@ async def bench_race(db: Database, base: str, context: dict[str, object]) -> Non
     )
 
 
-async def run(backend: str, quick: bool) -> None:
+async def run(backend: str, url: str, quick: bool) -> None:
     n_leads, n_orgs, n_offered, due = (5_000, 500, 400, 1_000) if quick else (50_000, 2_000, 2_000, 10_000)
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
-    else:
-        name = "incentives_bench_leads"
-        admin_db = Database(PG_ADMIN)
-        async with admin_db.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        await admin_db.dispose()
-        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    await asyncio.to_thread(upgrade, url)
     db = Database(url)
     print(f"{backend}: {n_leads:,} leads, {n_orgs:,} reseller orgs, {n_offered * 5:,} open offers")
     start = time.perf_counter()
@@ -351,12 +338,6 @@ async def run(backend: str, quick: bool) -> None:
         server.terminate()
         server.wait(timeout=10)
         await db.dispose()
-    if backend == "postgresql":
-        admin_db = Database(PG_ADMIN)
-        async with admin_db.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text('DROP DATABASE IF EXISTS "incentives_bench_leads" WITH (FORCE)'))
-        await admin_db.dispose()
 
 
 def main() -> None:
@@ -364,8 +345,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a tenth of the data, to try the script")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
     args = parser.parse_args()
-    for backend in args.backend or ["sqlite", "postgresql"]:
-        asyncio.run(run(backend, args.quick))
+    print(f"load average: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    for backend, url in databases(args.backend or ["sqlite", "postgresql"], "leads"):
+        asyncio.run(run(backend, url, args.quick))
 
 
 if __name__ == "__main__":

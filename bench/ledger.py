@@ -14,7 +14,6 @@ import datetime as dt
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,13 +21,11 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from incentives.accounts import services as accounts
-from incentives.accounts.models import User
-from incentives.accounts.scope import Principal
+from _support import databases, program_with_partners  # type: ignore[import-not-found]
+
 from incentives.db import Database
 from incentives.ledger import queries, services
 from incentives.ledger.verify import verify
-from incentives.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 PARTNERS = 100
@@ -36,27 +33,8 @@ NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
 async def _setup(db: Database) -> tuple[int, list[int]]:
-    async with db.session() as session:
-        boot = await accounts.bootstrap_program(session, program="Bench", email="bench@example.com")
-    async with db.session() as session:
-        admin = Principal.of(await session.get_one(User, boot.user_id))
-    orgs = []
-    for i in range(PARTNERS):
-        async with db.session() as session:
-            org = await accounts.create_org(session, admin, name=f"Partner {i}", kind="reseller", country="DE")
-        async with db.session() as session:
-            await accounts.create_membership(
-                session,
-                admin,
-                program_id=boot.program_id,
-                org_id=org.id,
-                tier="gold",
-                competencies=[],
-                certifications=[],
-                regions=["DE"],
-            )
-        orgs.append(org.id)
-    return boot.program_id, orgs
+    program_id, _, orgs = await program_with_partners(db, PARTNERS)
+    return program_id, orgs
 
 
 async def _single(db: Database, program: int, orgs: list[int], count: int) -> float:
@@ -189,34 +167,13 @@ async def _run(name: str, url: str, quick: bool) -> None:
         await db.dispose()
 
 
-async def _pg_admin(sql: str) -> None:
-    db = Database(PG_ADMIN_URL)
-    async with db.engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(sql))
-    await db.dispose()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer awards and 100k instead of 1M transfers")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
     args = parser.parse_args()
-    backends = args.backend or ["sqlite", "postgresql"]
-    if "sqlite" in backends:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-            upgrade(url)
-            asyncio.run(_run("sqlite", url, args.quick))
-    if "postgresql" in backends:
-        name = f"incentives_bench_{os.getpid()}"
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-        try:
-            url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-            upgrade(url)
-            asyncio.run(_run("postgresql", url, args.quick))
-        finally:
-            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    for backend, url in databases(args.backend or ["sqlite", "postgresql"], "ledger"):
+        asyncio.run(_run(backend, url, args.quick))
     return 0
 
 

@@ -16,7 +16,6 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,6 +26,8 @@ from sqlalchemy import select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _support import databases  # type: ignore[import-not-found]
+
 from incentives.accounts import services as accounts
 from incentives.accounts.models import User
 from incentives.accounts.roles import Role
@@ -34,7 +35,6 @@ from incentives.accounts.scope import Principal
 from incentives.config import Settings
 from incentives.db import Database
 from incentives.ledger import services as ledger
-from incentives.migrate import upgrade
 from incentives.rewards import services
 from incentives.rewards.models import Redemption
 from incentives.web.app import create_app
@@ -235,34 +235,13 @@ async def _run(name: str, url: str, quick: bool) -> None:
     )
 
 
-async def _pg_admin(sql: str) -> None:
-    db = Database(PG_ADMIN_URL)
-    async with db.engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(sql))
-    await db.dispose()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer operations and a 20k history")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
     args = parser.parse_args()
-    backends = args.backend or ["sqlite", "postgresql"]
-    if "sqlite" in backends:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-            upgrade(url)
-            asyncio.run(_run("sqlite", url, args.quick))
-    if "postgresql" in backends:
-        name = f"incentives_bench_rewards_{os.getpid()}"
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-        try:
-            url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-            upgrade(url)
-            asyncio.run(_run("postgresql", url, args.quick))
-        finally:
-            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    for backend, url in databases(args.backend or ["sqlite", "postgresql"], "rewards"):
+        asyncio.run(_run(backend, url, args.quick))
     return 0
 
 

@@ -12,7 +12,6 @@ import asyncio
 import datetime as dt
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,10 @@ from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from incentives.accounts import services as accounts
-from incentives.accounts.models import User
-from incentives.accounts.scope import Principal
+from _support import databases, program_with_partners  # type: ignore[import-not-found]
+
 from incentives.db import Database
 from incentives.leads.models import OutboxEvent
-from incentives.migrate import upgrade
 from incentives.rules.defaults import install_default_rules
 from incentives.rules.evaluation import ActiveRule, evaluate
 from incentives.rules.processor import process_events
@@ -99,27 +96,8 @@ def bench_pure(events: int) -> None:
 
 
 async def _setup(db: Database) -> tuple[int, list[int]]:
-    async with db.session() as session:
-        boot = await accounts.bootstrap_program(session, program="Bench", email="bench@example.com")
-    async with db.session() as session:
-        admin = Principal.of(await session.get_one(User, boot.user_id))
-    orgs = []
-    for i in range(PARTNERS):
-        async with db.session() as session:
-            org = await accounts.create_org(session, admin, name=f"Partner {i}", kind="reseller", country="DE")
-        async with db.session() as session:
-            await accounts.create_membership(
-                session,
-                admin,
-                program_id=boot.program_id,
-                org_id=org.id,
-                tier="gold",
-                competencies=[],
-                certifications=[],
-                regions=["DE"],
-            )
-        orgs.append(org.id)
-    return boot.program_id, orgs
+    program_id, _, orgs = await program_with_partners(db, PARTNERS)
+    return program_id, orgs
 
 
 async def _add_events(db: Database, program_id: int, orgs: list[int], count: int, kinds: tuple[str, ...]) -> None:
@@ -192,14 +170,6 @@ async def _scalar(db: Database, sql: str) -> int:
         return int((await session.execute(text(sql))).scalar_one())
 
 
-async def _pg_admin(sql: str) -> None:
-    db = Database(PG_ADMIN_URL)
-    async with db.engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(sql))
-    await db.dispose()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer events")
@@ -207,21 +177,8 @@ def main() -> int:
     args = parser.parse_args()
     print(f"load average: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     bench_pure(1000 if args.quick else 5000)
-    backends = args.backend or ["sqlite", "postgresql"]
-    if "sqlite" in backends:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-            upgrade(url)
-            asyncio.run(_run("sqlite", url, args.quick))
-    if "postgresql" in backends:
-        name = f"incentives_bench_rules_{os.getpid()}"
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-        try:
-            url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-            upgrade(url)
-            asyncio.run(_run("postgresql", url, args.quick))
-        finally:
-            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    for backend, url in databases(args.backend or ["sqlite", "postgresql"], "rules"):
+        asyncio.run(_run(backend, url, args.quick))
     return 0
 
 
