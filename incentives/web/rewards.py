@@ -21,6 +21,7 @@ from incentives.notifications.services import localize
 from incentives.rewards import mdf, queries, services
 from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, RedemptionStatus, Reward
 from incentives.rewards.scope import DECIDERS, REDEEMERS
+from incentives.rules.names import rule_names
 from incentives.web import nav
 from incentives.web.templating import is_htmx, render
 
@@ -376,6 +377,7 @@ async def wallet(request: Request) -> Response:
         lines, next_cursor = (
             await queries.history(session, program_id, org_id, kind=kind, before=before) if program_id else ([], None)
         )
+        names = await rule_names(session, ((line.rule_id, line.rule_version) for line in lines), request.state.locale)
     block = "more" if before is not None else "history"
     expiring = _expiring_by_day(data.expiring if data else [], request.state.locale)
     return render(
@@ -386,6 +388,7 @@ async def wallet(request: Request) -> Response:
             wallet=data,
             expiring=expiring,
             lines=lines,
+            rule_names=names,
             next_cursor=next_cursor,
             kind=kind,
             filters=FILTER_LABELS,

@@ -19,6 +19,7 @@ from incentives.accounts.scope import Principal, visible_orgs, visible_programs
 from incentives.errors import N_, FieldError, Forbidden, NotFound, ValidationFailed
 from incentives.ledger import queries, services
 from incentives.ledger.services import Cause
+from incentives.rules.names import rule_names
 from incentives.web.api.base import Api, database, json_response, page_limit, parse_body, principal, query_int
 from incentives.web.api.schemas import Strict
 
@@ -62,7 +63,7 @@ class PointsOut(BaseModel):
 class RuleRefOut(BaseModel):
     id: int
     version: int | None
-    # The ledger keeps rule ids only; the rules domain fills in names.
+    # The ledger keeps rule ids only; the name comes from the rule version, in the reader's language.
     name: str | None = None
 
 
@@ -169,6 +170,9 @@ async def get_transfers(request: Request) -> Response:
                 [FieldError(("query", "program_id"), N_("Required: this org takes part in several programs."))]
             )
         entries, next_id = await queries.history(session, programs[0], org_id, limit=limit, before=cursor)
+        names = await rule_names(
+            session, ((e.transfer.rule_id, e.transfer.rule_version) for e in entries), request.state.locale
+        )
     items = [
         TransferOut(
             id=entry.transfer.id,
@@ -177,7 +181,11 @@ async def get_transfers(request: Request) -> Response:
             at=entry.transfer.at,
             rule=None
             if entry.transfer.rule_id is None
-            else RuleRefOut(id=entry.transfer.rule_id, version=entry.transfer.rule_version),
+            else RuleRefOut(
+                id=entry.transfer.rule_id,
+                version=entry.transfer.rule_version,
+                name=names.get((entry.transfer.rule_id, entry.transfer.rule_version or 0)),
+            ),
             lead_id=entry.transfer.lead_id,
             redemption_id=entry.transfer.redemption_id,
             reason=entry.transfer.reason,
