@@ -31,16 +31,29 @@ class Writes:
     offers: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
-    offered: dict[int, set[int]] = field(default_factory=dict)  # program → orgs that just got an offer
+    offered: dict[int, dict[int, int]] = field(default_factory=dict)  # program → org → offers just made
 
     async def flush(self, session: AsyncSession, now: dt.datetime) -> None:
         if self.offers:
             await session.execute(insert(LeadOffer), self.offers)
         if self.events:
             await session.execute(insert(LeadEvent), self.events)
+        # One notice per org and flush, however many leads reached its pick list at once.
+        for program_id, counts in self.offered.items():
+            self.notifications.extend(
+                notification_row(
+                    program_id=program_id,
+                    org_id=org_id,
+                    kind="lead_offered",
+                    message=N_("New leads on your pick list: %(count)s"),
+                    params={"count": count},
+                    link="/picklist",
+                )
+                for org_id, count in sorted(counts.items())
+            )
         await add_notifications(session, self.notifications)
-        for program_id, org_ids in self.offered.items():
-            await matching.count_offer(session, program_id, sorted(org_ids), now)
+        for program_id, counts in self.offered.items():
+            await matching.count_offer(session, program_id, sorted(counts), now)
         self.offers, self.events, self.notifications, self.offered = [], [], [], {}
 
 
@@ -124,16 +137,9 @@ async def start_next_wave(
                     "offered_at": now,
                 }
             )
-        writes.notifications.append(
-            notification_row(
-                program_id=lead.program_id,
-                org_id=c.org_id,
-                kind="lead_offered",
-                message=N_("A new lead is waiting on your pick list."),
-                link="/picklist",
-            )
-        )
-    writes.offered.setdefault(lead.program_id, set()).update(c.org_id for c in group)
+    counts = writes.offered.setdefault(lead.program_id, {})
+    for c in group:
+        counts[c.org_id] = counts.get(c.org_id, 0) + 1
     writes.events.append(
         events.row(lead, "offered", now, actor_id=actor_id, wave=wave, scores={str(c.org_id): c.score for c in group})
     )
