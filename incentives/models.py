@@ -6,10 +6,11 @@ from incentives.leads.models import Lead, LeadEvent, LeadOffer, OutboxEvent
 from incentives.ledger.models import LedgerAccount, LedgerLot, LedgerLotUse, LedgerTransfer
 from incentives.notifications.models import Notification
 from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, Reward, RewardUsage
-from incentives.rules.models import Rule, RuleAward, RuleCapUsage, RuleSkip, RuleVersion
+from incentives.rules.models import Campaign, Rule, RuleAward, RuleCapUsage, RuleSkip, RuleVersion
 
 __all__ = [
     "ApiToken",
+    "Campaign",
     "IdempotencyRecord",
     "Lead",
     "LeadEvent",

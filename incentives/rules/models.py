@@ -1,11 +1,11 @@
-"""Tables of the rules domain: rules with immutable versions, award decisions, cap counters and skips."""
+"""Tables of the rules domain: rules with immutable versions, campaigns, award decisions, cap counters, skips."""
 
 from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from incentives.db import Base, UTCDateTime, utcnow
@@ -73,7 +73,7 @@ class RuleVersion(Base):
     valid_from: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     valid_to: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(default=True)
-    # Campaigns are not built yet: a plain id, no foreign key.
+    # A campaign-only rule pays only within its campaign's window and segment (checked when saved).
     campaign_id: Mapped[int | None] = mapped_column(Integer)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -112,6 +112,43 @@ class RuleAward(Base):
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The campaign that paid part (or, for a campaign-only rule, all) of `points`, and how much of it.
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    campaign_points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Campaign(Base):
+    """A time-boxed push on a segment: a multiplier and/or campaign-only rules, paid from a budget.
+
+    `spent_points` is the budget counter; processing locks the row while it decides, so the check
+    constraint is a second line of defence, never the first.
+    """
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="window_ordered"),
+        CheckConstraint("multiplier >= 1 AND multiplier <= 10", name="multiplier_range"),
+        CheckConstraint("budget_points IS NULL OR budget_points > 0", name="budget_positive"),
+        CheckConstraint(
+            "spent_points >= 0 AND (budget_points IS NULL OR spent_points <= budget_points)", name="budget_held"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    name_de: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Empty means "all"; regions are country codes or country and postal prefix (DE, DE-80).
+    tiers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    product_lines: Mapped[list[str]] = mapped_column(JSON, default=list)
+    multiplier: Mapped[float] = mapped_column(Float, default=1.0)
+    budget_points: Mapped[int | None] = mapped_column(Integer)
+    spent_points: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class RuleCapUsage(Base):

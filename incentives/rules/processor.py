@@ -27,6 +27,7 @@ from incentives.errors import InvalidState
 from incentives.leads.models import OutboxEvent
 from incentives.ledger.book import Cause, T
 from incentives.ledger.services import Award, award_batch, award_points, reverse_award
+from incentives.rules.campaigns import CampaignBook, apply_campaign, load_book, save_book
 from incentives.rules.evaluation import ActiveRule, build, evaluate, period_start
 from incentives.rules.models import DecisionKind, Effect, Rule, RuleAward, RuleCapUsage, RuleSkip, RuleVersion
 
@@ -115,7 +116,18 @@ async def decide_batch(session: AsyncSession, now: dt.datetime, limit: int = BAT
             failed[event_id] = "waits for earlier events of its lead"
         candidates = [c for c in candidates if c.event.id not in failed]
         skips = [skip for skip in skips if skip["event_id"] not in failed]
-        earns = await _apply_caps(session, [c for c in candidates if c.rule.effect == Effect.AWARD], skips, now)
+        awarding = [c for c in candidates if c.rule.effect == Effect.AWARD]
+        book = await load_book(session, [event for event in events if event.id not in failed])
+        campaign_of = await _campaign_rules(session, {c.rule.rule_id for c in awarding})
+        # A campaign-only rule pays nothing (and uses no cap) outside its campaign's window and segment.
+        awarding = [
+            c
+            for c in awarding
+            if c.rule.rule_id not in campaign_of or book.matching(c.event, campaign_of[c.rule.rule_id]) is not None
+        ]
+        earns = await _apply_caps(session, awarding, skips, now)
+        earns = _apply_campaigns(book, campaign_of, {event.id: event for event in events}, earns, skips, now)
+        await save_book(session, book)
         if earns:
             await session.execute(insert(AWARDS), earns)
         reverse_rows = await _reversals(session, [c for c in candidates if c.rule.effect == Effect.REVERSE])
@@ -174,6 +186,8 @@ def _decision(candidate: _Candidate, points: int) -> dict[str, Any]:
         "kind": DecisionKind.EARN.value,
         "points": points,
         "reverses_key": None,
+        "campaign_id": None,
+        "campaign_points": 0,
         "at": event.at,
         "attempts": 0,
     }
@@ -236,6 +250,48 @@ async def _apply_caps(
             changed,
         )
     return decisions
+
+
+async def _campaign_rules(session: AsyncSession, rule_ids: set[int]) -> dict[int, int]:
+    """rule id → campaign id for the campaign-only rules among `rule_ids` (their current versions)."""
+    if not rule_ids:
+        return {}
+    rows = await session.execute(
+        select(RuleVersion.rule_id, RuleVersion.campaign_id)
+        .join(Rule, and_(Rule.id == RuleVersion.rule_id, Rule.current_version == RuleVersion.version))
+        .where(RuleVersion.rule_id.in_(sorted(rule_ids)), RuleVersion.campaign_id.is_not(None))
+    )
+    return {rule_id: campaign_id for rule_id, campaign_id in rows.all() if campaign_id is not None}
+
+
+def _apply_campaigns(
+    book: CampaignBook,
+    campaign_of: dict[int, int],
+    events: dict[int, Any],
+    decisions: list[dict[str, Any]],
+    skips: list[dict[str, Any]],
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """Multipliers and campaign-only rules, paid from the campaign budgets in decision (event id) order."""
+    kept: list[dict[str, Any]] = []
+    for decision in decisions:
+        points, extra, campaign_id = apply_campaign(
+            book, events[decision["event_id"]], campaign_of.get(decision["rule_id"]), decision["points"]
+        )
+        if not points:
+            skips.append(
+                {
+                    "event_id": decision["event_id"],
+                    "rule_id": decision["rule_id"],
+                    "rule_version": decision["rule_version"],
+                    "reason": f"budget of campaign {campaign_id} spent",
+                    "at": now,
+                }
+            )
+            continue
+        decision.update(points=points, campaign_id=campaign_id, campaign_points=extra)
+        kept.append(decision)
+    return kept
 
 
 async def _waiting(session: AsyncSession, events: list[Any], batch: set[int]) -> set[int]:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from incentives.accounts.scope import Principal
 from incentives.errors import N_, DomainError, FieldError, Forbidden, NotFound, ValidationFailed
 from incentives.rules.expressions import Compiled, ExpressionError, compile_expression
-from incentives.rules.models import CapPeriod, Effect, Rule, RuleVersion
+from incentives.rules.models import Campaign, CapPeriod, Effect, Rule, RuleVersion
 from incentives.rules.variables import BOOL, EVENTS, INT
 
 # Larger constant awards are typos (an extra zero) far more often than intent.
@@ -129,9 +129,19 @@ def _version_of(rule: Rule, version: int, data: RuleInput, user_id: int | None) 
     )
 
 
+async def check_rule_campaign(session: AsyncSession, data: RuleInput) -> None:
+    """A campaign-only rule must name a campaign of its own program."""
+    if data.campaign_id is None:
+        return
+    owner = await session.scalar(select(Campaign.program_id).where(Campaign.id == data.campaign_id))
+    if owner != data.program_id:
+        raise ValidationFailed([FieldError(("campaign_id",), N_("No such campaign in this program."))])
+
+
 async def add_rule(session: AsyncSession, data: RuleInput, user_id: int | None = None) -> RuleVersion:
     """Insert a checked rule with its first version, in the caller's transaction (defaults, demo)."""
     check_rule(data)
+    await check_rule_campaign(session, data)
     rule = Rule(program_id=data.program_id, current_version=1)
     session.add(rule)
     await session.flush()
@@ -159,6 +169,7 @@ async def update_rule(session: AsyncSession, principal: Principal, rule_id: int,
         ensure_manager(principal, rule.program_id)
         if data.program_id != rule.program_id:
             raise ValidationFailed([FieldError(("program_id",), N_("A rule cannot move to another program."))])
+        await check_rule_campaign(session, data)
         version = rule.current_version + 1
         session.add(_version_of(rule, version, data, principal.user_id))
         await session.execute(update(Rule).where(Rule.id == rule.id).values(current_version=version))

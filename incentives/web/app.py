@@ -29,6 +29,7 @@ from incentives.web import leads as leads_pages
 from incentives.web import notifications as notification_pages
 from incentives.web import pages
 from incentives.web import rewards as reward_pages
+from incentives.web import rules as rule_pages
 from incentives.web.api.leads import api as leads_api
 from incentives.web.api.openapi import build_openapi
 from incentives.web.api.points import api as points_api
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *reward_pages.routes,
         *notification_pages.routes,
         *leads_pages.routes,
+        *rule_pages.routes,
         Route("/api/v1/openapi.json", openapi_json),
         *[route for api in APIS for route in api.routes()],
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

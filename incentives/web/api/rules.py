@@ -1,4 +1,4 @@
-"""Rules endpoints of API.md: create, edit (new version), list, history, validate, simulate."""
+"""Rules endpoints of API.md: create, edit (new version), list, history, validate, simulate; campaigns."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from incentives.errors import N_, FieldError, NotFound, ValidationFailed
-from incentives.rules import services
+from incentives.rules import campaigns, services
 from incentives.rules.evaluation import ActiveRule
 from incentives.rules.models import Rule, RuleVersion
 from incentives.rules.simulation import Simulation, simulate
-from incentives.validation import Strict
+from incentives.validation import Label, Strict, regions
 from incentives.web.api.base import Api, database, json_response, parse_body, principal
 
 api = Api()
@@ -251,3 +251,89 @@ async def post_simulate(request: Request) -> Response:
         services.ensure_manager(who, version.program_id)
         result = await simulate(session, ActiveRule.of(version), body.start, body.end)
     return json_response(_simulation_out(result))
+
+
+Tier = Literal["platinum", "gold", "silver", "registered"]
+
+
+class SegmentIn(Strict):
+    tiers: Annotated[list[Tier], Field(max_length=4, default_factory=list)]
+    regions: Annotated[list[str], Field(max_length=200, default_factory=list), AfterValidator(regions)]
+    product_lines: Annotated[list[Label], Field(max_length=100, default_factory=list)]
+
+
+class CampaignIn(Strict):
+    program_id: int
+    name: NameIn
+    starts_at: When
+    ends_at: When
+    segment: Annotated[SegmentIn, Field(default_factory=SegmentIn)]
+    multiplier: Annotated[float, Field(strict=False, ge=1, le=10)] = 1.0
+    budget_points: Annotated[int, Field(gt=0, le=campaigns.MAX_BUDGET)] | None = None
+
+    def to_input(self) -> campaigns.CampaignInput:
+        return campaigns.CampaignInput(
+            program_id=self.program_id,
+            name_de=self.name.de,
+            name_en=self.name.en,
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+            segment=campaigns.Segment(
+                tuple(self.segment.tiers), tuple(self.segment.regions), tuple(self.segment.product_lines)
+            ),
+            multiplier=self.multiplier,
+            budget_points=self.budget_points,
+        )
+
+
+def campaign_out(item: campaigns.Progress) -> dict[str, Any]:
+    c = item.campaign
+    return {
+        "id": c.id,
+        "program_id": c.program_id,
+        "name": {"de": c.name_de, "en": c.name_en},
+        "starts_at": _time(c.starts_at),
+        "ends_at": _time(c.ends_at),
+        "segment": {"tiers": c.tiers, "regions": c.regions, "product_lines": c.product_lines},
+        "multiplier": c.multiplier,
+        "budget_points": c.budget_points,
+        "spent_points": item.spent,
+        "remaining_points": item.remaining,
+        "participants": item.participants,
+    }
+
+
+CAMPAIGN_ERRORS = ("forbidden", "not_found", "validation_error")
+
+
+@api.route(
+    "POST", "/api/v1/campaigns", summary="Create a campaign", body=CampaignIn, status=201, errors=CAMPAIGN_ERRORS
+)
+async def post_campaign(request: Request) -> Response:
+    body = await parse_body(request, CampaignIn)
+    async with database(request).session() as session:
+        campaign = await campaigns.create_campaign(session, principal(request), body.to_input())
+        out = campaign_out(campaigns.Progress(campaign, 0, campaign.budget_points, 0))
+    return json_response(out, 201)
+
+
+@api.route("GET", "/api/v1/campaigns", summary="A program's campaigns with their progress", errors=CAMPAIGN_ERRORS)
+async def get_campaigns(request: Request) -> Response:
+    who = principal(request)
+    raw = request.query_params.get("program_id")
+    try:
+        program_id = int(raw) if raw is not None else who.program_id
+    except ValueError as exc:
+        raise ValidationFailed([FieldError(("query", "program_id"), N_("Must be an integer."))]) from exc
+    if program_id is None:
+        raise ValidationFailed([FieldError(("query", "program_id"), N_("This field is required."))])
+    async with database(request).reader() as session:
+        items = await campaigns.list_campaigns(session, who, program_id)
+    return json_response({"items": [campaign_out(item) for item in items]})
+
+
+@api.route("GET", "/api/v1/campaigns/{id:int}", summary="One campaign with its progress", errors=CAMPAIGN_ERRORS)
+async def get_campaign(request: Request) -> Response:
+    async with database(request).reader() as session:
+        item = await campaigns.get_campaign(session, principal(request), _id(request))
+    return json_response(campaign_out(item))

@@ -1,0 +1,546 @@
+"""Rule pages: the managers' rule list and editor (live validation, simulation preview, versions), campaigns,
+and the partners' "how to earn points"."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from incentives import i18n
+from incentives.accounts.models import Membership, Org
+from incentives.accounts.roles import Role
+from incentives.accounts.scope import Principal
+from incentives.db import Database, utcnow
+from incentives.errors import N_, DomainError, FieldError, NotFound, Unauthorized, ValidationFailed
+from incentives.rules import campaigns, services
+from incentives.rules.evaluation import ActiveRule
+from incentives.rules.expressions import EvaluationError, compile_expression
+from incentives.rules.models import Campaign, Effect, Rule, RuleVersion
+from incentives.rules.simulation import simulate
+from incentives.rules.variables import EVENTS, INT
+from incentives.validation import regions
+from incentives.web import nav
+from incentives.web.templating import render
+
+MANAGERS = {Role.ADMIN, Role.PARTNER_MANAGER}
+EARNERS = {Role.RESELLER_MANAGER, Role.RESELLER_REP}
+nav.register("/rules", N_("Rules"), MANAGERS, order=30)
+nav.register("/rules/campaigns", N_("Campaigns"), MANAGERS, order=31)
+nav.register("/points/earn", N_("How to earn points"), EARNERS, order=45)
+
+CSS = "/static/rules-1.css"
+PREVIEW_DAYS = 30
+EVENT_LABELS = {
+    "lead.reserved": N_("a lead is reserved"),
+    "lead.feedback": N_("feedback is given"),
+    "lead.won": N_("a deal is won"),
+    "lead.lost": N_("a deal is lost"),
+    "lead.returned": N_("a lead is returned"),
+}
+TEMPERATURE_LABELS = {"cold": N_("cold"), "warm": N_("warm"), "hot": N_("hot")}
+TIER_LABELS = {"platinum": N_("Platinum"), "gold": N_("Gold"), "silver": N_("Silver"), "registered": N_("Registered")}
+LABELS = {"events": EVENT_LABELS, "temperatures": TEMPERATURE_LABELS, "tiers": TIER_LABELS}
+SIMPLE_FIELDS = ("temperature", "within_hours", "tier", "product_line", "base_points", "cold_multiplier")
+FIELDS = ("name_de", "name_en", "event", "condition", "points", "active", *SIMPLE_FIELDS)
+
+
+def _principal(request: Request) -> Principal:
+    found: Principal | None = request.state.principal
+    if found is None:
+        raise Unauthorized()
+    return found
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.state.db
+    return db
+
+
+def _manager(request: Request) -> Principal:
+    """Admins and partner managers of their program; everybody else finds nothing here."""
+    who = _principal(request)
+    if who.role not in MANAGERS or who.program_id is None:
+        raise NotFound()
+    return who
+
+
+def _see_other(url: str) -> Response:
+    return Response(status_code=303, headers={"Location": url})
+
+
+def _t(request: Request, message: str, **params: Any) -> str:
+    return i18n.gettext(request.state.locale, message, **params)
+
+
+def name_of(request: Request, item: RuleVersion | Campaign) -> str:
+    return item.name_de if request.state.locale == "de" else item.name_en
+
+
+# --- the form fields of the common cases, turned into CEL -------------------------------------------------
+
+
+def _number(raw: str) -> float | None:
+    raw = raw.strip().replace(",", ".")
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
+def generate(values: Mapping[str, str]) -> tuple[str, str, dict[str, str]]:
+    """(condition, points, errors by field) from the editor's simple fields; strings are JSON-quoted,
+    which CEL reads as the same string literal."""
+    errors: dict[str, str] = {}
+    parts: list[str] = []
+    if values.get("temperature") in TEMPERATURE_LABELS:
+        parts.append(f"lead.temperature == {json.dumps(values['temperature'])}")
+    hours = _number(values.get("within_hours", ""))
+    if values.get("within_hours", "").strip():
+        if hours is None or not 0 < hours <= 24 * 365:
+            errors["within_hours"] = N_("Please enter a number of hours between 1 and 8760.")
+        elif values.get("event") == "lead.feedback":
+            parts.append(f"feedback.hours_since_reserved <= {hours!r}")
+        else:
+            errors["within_hours"] = N_("Only feedback rules can ask for feedback within a time.")
+    if values.get("tier") in TIER_LABELS:
+        parts.append(f"partner.tier == {json.dumps(values['tier'])}")
+    product_line = values.get("product_line", "").strip()
+    if product_line:
+        parts.append(f"lead.product_line == {json.dumps(product_line, ensure_ascii=False)}")
+    base = _number(values.get("base_points", ""))
+    if base is None or base != int(base) or not 0 < base <= services.MAX_POINTS:
+        errors["base_points"] = N_("Please enter whole points between 1 and 100,000.")
+        base = 0
+    multiplier = _number(values.get("cold_multiplier", "")) or 1.0
+    if not 1 <= multiplier <= 10:
+        errors["cold_multiplier"] = N_("Please enter a multiplier between 1 and 10.")
+        multiplier = 1.0
+    points = str(int(base))
+    cold = int(base * multiplier)
+    if cold != int(base) and values.get("temperature") != "cold":
+        points = f'lead.temperature == "cold" ? {cold} : {int(base)}'
+    elif values.get("temperature") == "cold":
+        points = str(cold)
+    return " && ".join(parts) or "true", points, errors
+
+
+# --- manager pages ----------------------------------------------------------------------------------------
+
+
+async def rule_list(request: Request) -> Response:
+    who = _manager(request)
+    assert who.program_id is not None
+    async with _db(request).reader() as session:
+        versions = await services.list_rules(session, who, who.program_id)
+    context = {"versions": versions, "name_of": name_of, "shape_of": describe_points, "css": CSS, **LABELS}
+    return render(request, "rules/list.html", context)
+
+
+def _values_of(version: RuleVersion | None) -> dict[str, str]:
+    if version is None:
+        return {"event": "lead.reserved", "condition": "true", "points": "10", "active": "1", "base_points": "10"}
+    return {
+        "name_de": version.name_de,
+        "name_en": version.name_en,
+        "event": version.event,
+        "condition": version.condition,
+        "points": version.points,
+        "active": "1" if version.active else "",
+    }
+
+
+def _form_values(form: FormData) -> dict[str, str]:
+    return {name: str(form.get(name, "")).strip() for name in FIELDS}
+
+
+def _messages(request: Request, error: DomainError) -> dict[str, str]:
+    """A domain error as translated messages by form field."""
+    if isinstance(error, ValidationFailed):
+        found: dict[str, str] = {}
+        for item in error.errors:
+            name = str(item.loc[0]) if item.loc else ""
+            found.setdefault(name, _t(request, item.msg, **item.params))
+        return found
+    if isinstance(error, services.InvalidExpression):
+        return {str(error.extra["field"]): _expression_error(request, error)}
+    return {"": _t(request, error.detail, **error.params)}
+
+
+def _expression_error(request: Request, error: services.InvalidExpression) -> str:
+    return _t(
+        request,
+        N_("Line %(line)s, column %(column)s: %(problem)s"),
+        line=error.extra["line"],
+        column=error.extra["column"],
+        problem=error.extra["problem"],
+    )
+
+
+def _input(who: Principal, values: Mapping[str, str], campaign_id: int | None) -> services.RuleInput:
+    assert who.program_id is not None
+    errors = [
+        FieldError((name,), N_("This field is required."))
+        for name in ("name_de", "name_en")
+        if not values.get(name) or len(values[name]) > 200
+    ]
+    if errors:
+        raise ValidationFailed(errors)
+    return services.RuleInput(
+        program_id=who.program_id,
+        name_de=values["name_de"],
+        name_en=values["name_en"],
+        event=values.get("event", ""),
+        condition=values.get("condition", ""),
+        points=values.get("points", ""),
+        active=bool(values.get("active")),
+        campaign_id=campaign_id,
+    )
+
+
+async def rule_editor(request: Request) -> Response:
+    """New rule (`/rules/new`) or a new version of one (`/rules/{id}`); POST saves, then shows the rule."""
+    who = _manager(request)
+    rule_id: int | None = request.path_params.get("id")
+    current: RuleVersion | None = None
+    history: list[RuleVersion] = []
+    if rule_id is not None:
+        async with _db(request).reader() as session:
+            history = await services.rule_history(session, who, rule_id)
+        current = history[0]
+    values = _values_of(current)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values = _form_values(await request.form())
+        try:
+            data = _input(who, values, current.campaign_id if current else None)
+            # Keep what the form does not show (caps, windows, effect) from the version being edited.
+            if current is not None:
+                data = _keep(data, current)
+            async with _db(request).session() as session:
+                if rule_id is None:
+                    saved = await services.create_rule(session, who, data)
+                else:
+                    saved = await services.update_rule(session, who, rule_id, data)
+            return _see_other(f"/rules/{saved.rule_id}?saved={saved.version}")
+        except DomainError as error:
+            errors = _messages(request, error)
+    context = {
+        "values": values,
+        "errors": errors,
+        "rule_id": rule_id,
+        "current": current,
+        "history": history,
+        "saved": request.query_params.get("saved"),
+        "preview_days": PREVIEW_DAYS,
+        "event_names": EVENTS,
+        "name_of": name_of,
+        "css": CSS,
+        **LABELS,
+    }
+    return render(request, "rules/editor.html", context, status_code=422 if errors else 200)
+
+
+def _keep(data: services.RuleInput, current: RuleVersion) -> services.RuleInput:
+    return services.RuleInput(
+        **{
+            **data.__dict__,
+            "cap_per": current.cap_per,
+            "cap_max_points": current.cap_max_points,
+            "valid_from": current.valid_from,
+            "valid_to": current.valid_to,
+            "effect": current.effect,
+        }
+    )
+
+
+async def generate_fragment(request: Request) -> Response:
+    """The simple fields changed: fill the advanced fields with the CEL they mean, checked."""
+    _manager(request)
+    values = _form_values(await request.form())
+    condition, points, problems = generate(values)
+    errors = {name: _t(request, message) for name, message in problems.items()}
+    if not errors:
+        values.update(condition=condition, points=points)
+        errors = _check(request, values)
+    context = {"values": values, "errors": errors, "event_names": EVENTS, **LABELS}
+    return render(request, "rules/includes/expressions.html", context)
+
+
+def _check(request: Request, values: Mapping[str, str]) -> dict[str, str]:
+    try:
+        services.check_expressions(values.get("event", ""), values.get("condition", ""), values.get("points", ""))
+    except DomainError as error:
+        return _messages(request, error)
+    return {}
+
+
+async def validate_fragment(request: Request) -> Response:
+    """Live validation while typing in the advanced fields."""
+    _manager(request)
+    values = _form_values(await request.form())
+    return render(request, "rules/includes/validation.html", {"errors": _check(request, values)})
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    name: str
+    points: int
+
+
+async def simulate_fragment(request: Request) -> Response:
+    """What the rule as typed would have paid over the last 30 days, per partner and in total."""
+    who = _manager(request)
+    assert who.program_id is not None
+    form = await request.form()
+    values = _form_values(form)
+    errors = _check(request, values)
+    rows: list[PreviewRow] = []
+    result = None
+    if not errors:
+        cap_per, cap_max = None, None
+        if str(form.get("rule_id", "")).isdigit():
+            # Editing: the preview keeps the rule's cap, which the form does not change.
+            async with _db(request).reader() as session:
+                current = (await services.rule_history(session, who, int(str(form["rule_id"]))))[0]
+            cap_per, cap_max = current.cap_per, current.cap_max_points
+        draft = services.RuleInput(
+            program_id=who.program_id,
+            name_de="",
+            name_en="",
+            event=values["event"],
+            condition=values["condition"],
+            points=values["points"],
+            cap_per=cap_per,
+            cap_max_points=cap_max,
+        )
+        end = utcnow()
+        async with _db(request).reader() as session:
+            result = await simulate(session, ActiveRule.of(draft), end - dt.timedelta(days=PREVIEW_DAYS), end)
+            found = await session.execute(select(Org.id, Org.name).where(Org.id.in_(list(result.by_org))))
+            names = {org_id: name for org_id, name in found.all()}
+        rows = sorted(
+            (PreviewRow(names.get(org_id, str(org_id)), points) for org_id, points in result.by_org.items()),
+            key=lambda row: (-row.points, row.name),
+        )
+    context = {"problems": errors, "result": result, "rows": rows, "preview_days": PREVIEW_DAYS}
+    return render(request, "rules/includes/simulation.html", context)
+
+
+async def campaign_list(request: Request) -> Response:
+    who = _manager(request)
+    assert who.program_id is not None
+    async with _db(request).reader() as session:
+        items = await campaigns.list_campaigns(session, who, who.program_id)
+    context = {"items": items, "name_of": name_of, "last_day": _last_day, "now": utcnow(), "css": CSS, **LABELS}
+    return render(request, "rules/campaigns.html", context)
+
+
+def _last_day(campaign: Campaign) -> dt.datetime:
+    """The day a campaign's (exclusive) end falls in, as people say it: "until 31 March"."""
+    return campaign.ends_at - dt.timedelta(microseconds=1)
+
+
+CAMPAIGN_FIELDS = (
+    "name_de",
+    "name_en",
+    "starts_on",
+    "ends_on",
+    "regions",
+    "product_lines",
+    "multiplier",
+    "budget_points",
+)
+
+
+def _campaign_input(who: Principal, values: Mapping[str, str], tiers: list[str]) -> campaigns.CampaignInput:
+    """The campaign form: whole days in the program's time zone, the end day included; lists separated by commas."""
+    assert who.program_id is not None
+    errors: list[FieldError] = [
+        FieldError((name,), N_("This field is required."))
+        for name in ("name_de", "name_en")
+        if not values.get(name) or len(values[name]) > 200
+    ]
+    days: dict[str, dt.datetime] = {}
+    for name in ("starts_on", "ends_on"):
+        try:
+            day = dt.date.fromisoformat(values.get(name, "")) + dt.timedelta(days=1 if name == "ends_on" else 0)
+            days[name] = dt.datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(i18n.TIMEZONE)).astimezone(dt.UTC)
+        except ValueError:
+            errors.append(FieldError((name,), N_("Please enter a date.")))
+    try:
+        region_list = regions([r for r in values.get("regions", "").split(",") if r.strip()])
+    except ValueError as error:
+        errors.append(FieldError(("regions",), str(error)))
+        region_list = []
+    lines = [line.strip() for line in values.get("product_lines", "").split(",") if line.strip()]
+    if any(len(line) > 80 for line in lines):
+        errors.append(FieldError(("product_lines",), N_("Must be at most %(le)s characters."), le=80))
+    multiplier = _number(values.get("multiplier", "")) if values.get("multiplier") else 1.0
+    if multiplier is None:
+        errors.append(FieldError(("multiplier",), N_("Must be between %(ge)s and %(le)s."), ge=1, le=10))
+    budget: int | None = None
+    if values.get("budget_points"):
+        try:
+            budget = int(values["budget_points"].replace(".", "").replace(",", ""))
+        except ValueError:
+            errors.append(FieldError(("budget_points",), N_("Must be at least %(ge)s."), ge=1))
+    if errors:
+        raise ValidationFailed(errors)
+    data = campaigns.CampaignInput(
+        program_id=who.program_id,
+        name_de=values["name_de"],
+        name_en=values["name_en"],
+        starts_at=days["starts_on"],
+        ends_at=days["ends_on"],
+        segment=campaigns.Segment(
+            tuple(t for t in tiers if t in TIER_LABELS), tuple(region_list), tuple(dict.fromkeys(lines))
+        ),
+        multiplier=multiplier or 1.0,
+        budget_points=budget,
+    )
+    if data.ends_at <= data.starts_at:
+        raise ValidationFailed([FieldError(("ends_on",), N_("Must be later than the start."))])
+    return data
+
+
+async def campaign_editor(request: Request) -> Response:
+    who = _manager(request)
+    values: dict[str, str] = {"multiplier": "1"}
+    tiers: list[str] = []
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = await request.form()
+        values = {name: str(form.get(name, "")).strip() for name in CAMPAIGN_FIELDS}
+        tiers = [str(t) for t in form.getlist("tiers")]
+        try:
+            data = _campaign_input(who, values, tiers)
+            async with _db(request).session() as session:
+                await campaigns.create_campaign(session, who, data)
+            return _see_other("/rules/campaigns")
+        except DomainError as error:
+            errors = _messages(request, error)
+            # The service names the API's fields; the form has days.
+            for api_name, form_name in (("starts_at", "starts_on"), ("ends_at", "ends_on")):
+                if api_name in errors:
+                    errors[form_name] = errors.pop(api_name)
+    context = {"values": values, "chosen": tiers, "errors": errors, "css": CSS, **LABELS}
+    return render(request, "rules/campaign_new.html", context, status_code=422 if errors else 200)
+
+
+# --- partners: how to earn points -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Way:
+    name: str
+    event: str
+    points: PointsShape
+    cap_per: str | None
+    cap_max_points: int | None
+
+
+@dataclass(frozen=True)
+class PointsShape:
+    """What a points formula pays, in terms a partner reads: a constant, per lead temperature, or "it depends"."""
+
+    constant: int | None = None
+    by_temperature: dict[str, int] | None = None
+    by_deal_value: bool = False
+
+
+def describe_points(version: RuleVersion) -> PointsShape:
+    compiled = compile_expression(version.points, version.event, INT)
+    by_temperature: dict[str, int] = {}
+    for temperature in TEMPERATURE_LABELS:
+        try:
+            by_temperature[temperature] = compiled({"lead": {"temperature": temperature}})
+        except (EvaluationError, KeyError, TypeError):
+            return PointsShape(by_deal_value="deal.value" in version.points)
+    if len(set(by_temperature.values())) == 1:
+        return PointsShape(constant=by_temperature["cold"])
+    return PointsShape(by_temperature=by_temperature)
+
+
+async def earn_page(request: Request) -> Response:
+    who = _principal(request)
+    if who.role not in EARNERS:
+        raise NotFound()
+    now = utcnow()
+    async with _db(request).reader() as session:
+        programs = list(await session.scalars(select(Membership.program_id).where(Membership.org_id == who.org_id)))
+        versions = list(
+            await session.scalars(
+                select(RuleVersion)
+                .join(Rule, and_(Rule.id == RuleVersion.rule_id, Rule.current_version == RuleVersion.version))
+                .where(
+                    RuleVersion.program_id.in_(programs),
+                    RuleVersion.active.is_(True),
+                    RuleVersion.effect == Effect.AWARD.value,
+                    or_(RuleVersion.valid_to.is_(None), RuleVersion.valid_to > now),
+                )
+                .order_by(RuleVersion.event, RuleVersion.rule_id)
+            )
+        )
+        running = list(
+            await session.scalars(
+                select(Campaign)
+                .where(Campaign.program_id.in_(programs), Campaign.ends_at > now)
+                .order_by(Campaign.starts_at)
+            )
+        )
+        progress = await campaigns.progress(session, running)
+        reverses = await session.scalar(
+            select(RuleVersion.id)
+            .join(Rule, and_(Rule.id == RuleVersion.rule_id, Rule.current_version == RuleVersion.version))
+            .where(
+                RuleVersion.program_id.in_(programs),
+                RuleVersion.active.is_(True),
+                RuleVersion.effect == Effect.REVERSE.value,
+            )
+            .limit(1)
+        )
+    ways = [
+        Way(name_of(request, v), v.event, describe_points(v), v.cap_per, v.cap_max_points)
+        for v in versions
+        if v.campaign_id is None
+    ]
+    extras = {
+        c.id: [(name_of(request, v), describe_points(v)) for v in versions if v.campaign_id == c.id] for c in running
+    }
+    context = {
+        "ways": ways,
+        "progress": progress,
+        "extras": extras,
+        "reverses": reverses is not None,
+        "last_day": _last_day,
+        "now": now,
+        "name_of": name_of,
+        "css": CSS,
+        **LABELS,
+    }
+    return render(request, "rules/earn.html", context)
+
+
+routes = [
+    Route("/rules", rule_list),
+    Route("/rules/new", rule_editor, methods=["GET", "POST"]),
+    Route("/rules/{id:int}", rule_editor, methods=["GET", "POST"]),
+    Route("/rules/generate", generate_fragment, methods=["POST"]),
+    Route("/rules/validate", validate_fragment, methods=["POST"]),
+    Route("/rules/simulate", simulate_fragment, methods=["POST"]),
+    Route("/rules/campaigns", campaign_list),
+    Route("/rules/campaigns/new", campaign_editor, methods=["GET", "POST"]),
+    Route("/points/earn", earn_page),
+]
