@@ -14,6 +14,22 @@ def N_(message: str) -> str:
     return message
 
 
+class Msg:
+    """A message id with its parameters, translated where it is shown (it may stand in another's params)."""
+
+    __slots__ = ("id", "params")
+
+    def __init__(self, message_id: str, **params: Any) -> None:
+        self.id = message_id
+        self.params = params
+
+    def __str__(self) -> str:  # English, for logs
+        return self.id % self.params if self.params else self.id
+
+    def __repr__(self) -> str:
+        return f"Msg({self.id!r}, {self.params!r})"
+
+
 class DomainError(Exception):
     status = 400
     code = "bad_request"

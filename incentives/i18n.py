@@ -39,8 +39,17 @@ def translations(locale: str) -> NullTranslations:
 
 
 def gettext(locale: str, message: str, **params: Any) -> str:
+    """`message` in `locale`, filled with `params`; a parameter that is itself a Msg is translated too."""
     text = translations(locale).gettext(message)
-    return text % params if params else text
+    if not params:
+        return text
+    return text % {key: translated(locale, value) for key, value in params.items()}
+
+
+def translated(locale: str, value: Any) -> Any:
+    from incentives.errors import Msg  # errors imports nothing of ours; the import is cheap after the first
+
+    return gettext(locale, value.id, **value.params) if isinstance(value, Msg) else value
 
 
 def ngettext(locale: str, singular: str, plural: str, n: int, **params: Any) -> str:

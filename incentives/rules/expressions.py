@@ -17,6 +17,7 @@ from celpy.celparser import CELParseError, CELParser
 from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
+from incentives.errors import N_, Msg
 from incentives.rules.celruntime import (
     COMPARE,
     METHODS,
@@ -48,7 +49,7 @@ NUMERIC = (INT, DOUBLE)
 class ExpressionError(Exception):
     """An expression that cannot be saved: what is wrong and where (1-based line and column)."""
 
-    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+    def __init__(self, message: Msg, line: int = 1, column: int = 1) -> None:
         super().__init__(f"line {line}, column {column}: {message}")
         self.message, self.line, self.column = message, line, column
 
@@ -89,7 +90,7 @@ def _where(node: Tree[Any] | Token) -> tuple[int, int]:
     return getattr(meta, "line", 1) or 1, getattr(meta, "column", 1) or 1
 
 
-def _fail(node: Tree[Any] | Token, message: str) -> ExpressionError:
+def _fail(node: Tree[Any] | Token, message: Msg) -> ExpressionError:
     return ExpressionError(message, *_where(node))
 
 
@@ -101,9 +102,9 @@ def compile_expression(text: str, event: str, expected: str) -> Compiled:
     """The checked program of `text` for `event`; `expected` is BOOL (a condition) or INT (points)."""
     global _PARSER
     if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"the expression is longer than {MAX_LENGTH} characters")
+        raise ExpressionError(Msg(N_("the expression is longer than %(max)s characters"), max=MAX_LENGTH))
     if not text.strip():
-        raise ExpressionError("the expression is empty")
+        raise ExpressionError(Msg(N_("the expression is empty")))
     if _PARSER is None:
         _PARSER = CELParser()
     try:
@@ -111,25 +112,25 @@ def compile_expression(text: str, event: str, expected: str) -> Compiled:
     except CELParseError as exc:
         raise ExpressionError(_syntax(exc), exc.line or 1, exc.column or 1) from exc
     except RecursionError as exc:
-        raise ExpressionError("the expression is nested too deeply") from exc
+        raise ExpressionError(Msg(N_("the expression is nested too deeply"))) from exc
     try:
         node = _Checker(variables_of(event), event).visit(tree)
     except RecursionError as exc:
-        raise ExpressionError("the expression is nested too deeply") from exc
+        raise ExpressionError(Msg(N_("the expression is nested too deeply"))) from exc
     if node.type != expected and not (expected == DOUBLE and node.type == INT):
-        raise _fail(tree, f"must be of type {expected}, but is {node.type}")
+        raise _fail(tree, Msg(N_("must be of type %(expected)s, but is %(type)s"), expected=expected, type=node.type))
     return Compiled(text, node.type, node.constant, node.fn)
 
 
-def _syntax(exc: CELParseError) -> str:
+def _syntax(exc: CELParseError) -> Msg:
     cause = exc.__context__
     if isinstance(cause, UnexpectedToken):
         if cause.token.type == "$END":
-            return "syntax error: the expression ends too early"
-        return f"syntax error: unexpected {str(cause.token)!r}"
+            return Msg(N_("syntax error: the expression ends too early"))
+        return Msg(N_("syntax error: unexpected %(token)s"), token=repr(str(cause.token)))
     if isinstance(cause, UnexpectedCharacters):
-        return f"syntax error: unexpected character {cause.char!r}"
-    return "syntax error"
+        return Msg(N_("syntax error: unexpected character %(char)s"), char=repr(cause.char))
+    return Msg(N_("syntax error"))
 
 
 def _const(node: _Node) -> _Node:
@@ -156,12 +157,12 @@ class _Checker:
     def visit(self, tree: Tree[Any]) -> _Node:
         handler = getattr(self, "_" + str(tree.data), None)
         if handler is None:
-            raise _fail(tree, f"{tree.data} is not supported in rule expressions")
+            raise _fail(tree, Msg(N_("%(what)s is not supported in rule expressions"), what=tree.data))
         try:
             return _const(handler(tree))
         except (OverflowError, ZeroDivisionError, ValueError, TypeError, IndexError) as exc:
             # A constant part that cannot be computed (1 / 0, an integer beyond 64 bits) is an error now.
-            raise _fail(tree, f"cannot be computed: {exc}") from exc
+            raise _fail(tree, Msg(N_("cannot be computed: %(error)s"), error=str(exc))) from exc
 
     def _children(self, tree: Tree[Any]) -> list[Any]:
         return list(tree.children)
@@ -172,9 +173,12 @@ class _Checker:
             return self.visit(kids[0])
         cond, yes, no = (self.visit(kid) for kid in kids)
         if cond.type != BOOL:
-            raise _fail(kids[0], f"the condition before ? must be bool, not {cond.type}")
+            raise _fail(kids[0], Msg(N_("the condition before ? must be bool, not %(type)s"), type=cond.type))
         if yes.type != no.type:
-            raise _fail(kids[1], f"both branches of ?: must have the same type, not {yes.type} and {no.type}")
+            raise _fail(
+                kids[1],
+                Msg(N_("both branches of ?: must have the same type, not %(a)s and %(b)s"), a=yes.type, b=no.type),
+            )
         c, a, b = cond.fn, yes.fn, no.fn
         return _Node(yes.type, lambda env: a(env) if c(env) else b(env), cond.constant and yes.constant and no.constant)
 
@@ -185,7 +189,7 @@ class _Checker:
         left, right = self.visit(kids[0]), self.visit(kids[1])
         for kid, node in ((kids[0], left), (kids[1], right)):
             if node.type != BOOL:
-                raise _fail(kid, f"{word} needs bool operands, not {node.type}")
+                raise _fail(kid, Msg(N_("%(op)s needs bool operands, not %(type)s"), op=word, type=node.type))
         a, b = left.fn, right.fn
         fn: Fn = (lambda env: a(env) or b(env)) if word == "||" else (lambda env: a(env) and b(env))
         return _Node(BOOL, fn, left.constant and right.constant)
@@ -214,17 +218,17 @@ class _Checker:
         if op == "relation_in":
             element = right.type[5:-1] if right.type.startswith("list(") else None
             if element is None or not (element in (left.type, "dyn") or {element, left.type} <= set(NUMERIC)):
-                raise _fail(where, f"cannot test {left.type} in {right.type}")
+                raise _fail(where, Msg(N_("cannot test %(a)s in %(b)s"), a=left.type, b=right.type))
             return _Node(BOOL, lambda env: a(env) in b(env), constant)
         comparable = left.type == right.type or {left.type, right.type} <= set(NUMERIC)
         if not comparable:
-            raise _fail(where, f"cannot compare {left.type} {symbol} {right.type}")
+            raise _fail(where, Msg(N_("cannot compare %(a)s %(op)s %(b)s"), a=left.type, op=symbol, b=right.type))
         if op == "relation_eq":
             return _Node(BOOL, lambda env: a(env) == b(env), constant)
         if op == "relation_ne":
             return _Node(BOOL, lambda env: a(env) != b(env), constant)
         if left.type not in (INT, DOUBLE, STRING, TIMESTAMP):
-            raise _fail(where, f"cannot order values of type {left.type}")
+            raise _fail(where, Msg(N_("cannot order values of type %(type)s"), type=left.type))
         compare = COMPARE[op]
         return _Node(BOOL, lambda env: compare(a(env), b(env)), constant)
 
@@ -235,7 +239,15 @@ class _Checker:
         op, where, left, right = parts
         symbol = OPERATORS[op]
         if left.type != right.type:
-            raise _fail(where, f"cannot compute {left.type} {symbol} {right.type}; convert with int() or double()")
+            raise _fail(
+                where,
+                Msg(
+                    N_("cannot compute %(a)s %(op)s %(b)s; convert with int() or double()"),
+                    a=left.type,
+                    op=symbol,
+                    b=right.type,
+                ),
+            )
         kind, a, b, constant = left.type, left.fn, right.fn, left.constant and right.constant
         fn: Fn
         if op == "addition_add" and kind in (INT, DOUBLE, STRING):
@@ -258,7 +270,7 @@ class _Checker:
             g = double_ops[op]
             fn = lambda env: g(a(env), b(env))  # noqa: E731
         else:
-            raise _fail(where, f"cannot compute {kind} {symbol} {kind}")
+            raise _fail(where, Msg(N_("cannot compute %(a)s %(op)s %(b)s"), a=kind, op=symbol, b=kind))
         return _Node(kind, fn, constant)
 
     _addition = _arithmetic
@@ -272,10 +284,10 @@ class _Checker:
         f = operand.fn
         if kids[0].data == "unary_not":
             if operand.type != BOOL:
-                raise _fail(tree, f"! needs a bool, not {operand.type}")
+                raise _fail(tree, Msg(N_("! needs a bool, not %(type)s"), type=operand.type))
             return _Node(BOOL, lambda env: not f(env), operand.constant)
         if operand.type not in NUMERIC:
-            raise _fail(tree, f"- needs a number, not {operand.type}")
+            raise _fail(tree, Msg(N_("- needs a number, not %(type)s"), type=operand.type))
         return _Node(operand.type, lambda env: -f(env), operand.constant)
 
     def _member(self, tree: Tree[Any]) -> _Node:
@@ -306,11 +318,20 @@ class _Checker:
         namespace = path.split(".")[0]
         if namespace in self.namespaces:
             if "." not in path:
-                raise _fail(tree, f"{path} is not a value; use one of its fields, e.g. {self._example(namespace)}")
-            raise _fail(tree, f"unknown field {path}")
+                raise _fail(
+                    tree,
+                    Msg(
+                        N_("%(path)s is not a value; use one of its fields, e.g. %(example)s"),
+                        path=path,
+                        example=self._example(namespace),
+                    ),
+                )
+            raise _fail(tree, Msg(N_("unknown field %(path)s"), path=path))
         if namespace in ALL_NAMESPACES:
-            raise _fail(tree, f"{namespace} is not available for event {self.event}")
-        raise _fail(tree, f"unknown variable {namespace}")
+            raise _fail(
+                tree, Msg(N_("%(name)s is not available for event %(event)s"), name=namespace, event=self.event)
+            )
+        raise _fail(tree, Msg(N_("unknown variable %(name)s"), name=namespace))
 
     def _example(self, namespace: str) -> str:
         return next(name for name in self.variables if name.startswith(namespace + "."))
@@ -322,13 +343,13 @@ class _Checker:
         path = self._path(tree)
         if path is None:
             inner = self.visit(tree.children[0])
-            raise _fail(tree, f"{inner.type} has no field {tree.children[1]}")
+            raise _fail(tree, Msg(N_("%(type)s has no field %(field)s"), type=inner.type, field=str(tree.children[1])))
         return self._variable(tree, path)
 
     def _member_index(self, tree: Tree[Any]) -> _Node:
         target, index = self.visit(tree.children[0]), self.visit(tree.children[1])
         if not target.type.startswith("list(") or index.type != INT:
-            raise _fail(tree, f"cannot index {target.type} with {index.type}")
+            raise _fail(tree, Msg(N_("cannot index %(a)s with %(b)s"), a=target.type, b=index.type))
         t, i = target.fn, index.fn
         return _Node(target.type[5:-1], lambda env: t(env)[i(env)], target.constant and index.constant)
 
@@ -339,15 +360,15 @@ class _Checker:
         kids = self._children(tree)
         name = str(kids[1])
         if name in ("all", "exists", "exists_one", "map", "filter"):
-            raise _fail(tree, f"the macro {name}() is not supported in rule expressions")
+            raise _fail(tree, Msg(N_("the macro %(name)s() is not supported in rule expressions"), name=name))
         target = self.visit(kids[0])
         args = self._arguments(kids[2] if len(kids) > 2 else None)
         found = METHODS.get((target.type, name))
         if found is None:
-            raise _fail(tree, f"{target.type} has no method {name}()")
+            raise _fail(tree, Msg(N_("%(type)s has no method %(name)s()"), type=target.type, name=name))
         wanted, result, function = found
         if tuple(arg.type for arg in args) != wanted:
-            raise _fail(tree, f"{name}() takes ({', '.join(wanted)})")
+            raise _fail(tree, Msg(N_("%(name)s() takes (%(args)s)"), name=name, args=", ".join(wanted)))
         t, fns = target.fn, [arg.fn for arg in args]
         constant = target.constant and all(arg.constant for arg in args)
         return _Node(result, lambda env: function(t(env), *(f(env) for f in fns)), constant)
@@ -359,7 +380,7 @@ class _Checker:
             return self._has(tree, kids[1] if len(kids) > 1 else None)
         args = self._arguments(kids[1] if len(kids) > 1 else None)
         if len(args) != 1:
-            raise _fail(tree, f"{name}() takes one argument")
+            raise _fail(tree, Msg(N_("%(name)s() takes one argument"), name=name))
         arg = args[0]
         f, constant = arg.fn, arg.constant
         if name == "size" and (arg.type == STRING or arg.type.startswith("list(")):
@@ -373,13 +394,13 @@ class _Checker:
         if name == "timestamp" and arg.type == STRING:
             return _Node(TIMESTAMP, lambda env: timestamp(f(env)), constant)
         if name in ("size", "int", "double", "string", "timestamp"):
-            raise _fail(tree, f"{name}() does not take {arg.type}")
-        raise _fail(tree, f"unknown function {name}()")
+            raise _fail(tree, Msg(N_("%(name)s() does not take %(type)s"), name=name, type=arg.type))
+        raise _fail(tree, Msg(N_("unknown function %(name)s()"), name=name))
 
     def _has(self, tree: Tree[Any], args: Tree[Any] | None) -> _Node:
         path = self._path(args.children[0]) if args is not None and len(args.children) == 1 else None
         if path is None or "." not in path:
-            raise _fail(tree, "has() takes a field such as has(lead.industry)")
+            raise _fail(tree, Msg(N_("has() takes a field such as has(lead.industry)")))
         self._variable(tree, path)
         first, second = path.split(".", 1)
         return _Node(BOOL, lambda env: env.get(first, {}).get(second) not in (None, ""))
@@ -388,7 +409,9 @@ class _Checker:
         items = self._arguments(tree.children[0] if tree.children else None)
         kinds = {item.type for item in items}
         if len(kinds) > 1:
-            raise _fail(tree, f"list elements must share one type, not {', '.join(sorted(kinds))}")
+            raise _fail(
+                tree, Msg(N_("list elements must share one type, not %(types)s"), types=", ".join(sorted(kinds)))
+            )
         fns = [item.fn for item in items]
         element = kinds.pop() if kinds else "dyn"
         return _Node(f"list({element})", lambda env: [f(env) for f in fns], all(item.constant for item in items))
@@ -406,5 +429,5 @@ class _Checker:
         elif kind == "BOOL_LIT":
             value, result = text == "true", BOOL
         else:
-            raise _fail(token, f"{text} literals are not supported in rule expressions")
+            raise _fail(token, Msg(N_("%(kind)s literals are not supported in rule expressions"), kind=text))
         return _Node(result, lambda _env: value, True)

@@ -25,7 +25,7 @@ def problem_body(error: DomainError, locale: str, instance: str) -> dict[str, An
         "detail": i18n.gettext(locale, error.detail, **error.params),
         "code": error.code,
         "instance": instance,
-        **error.extra,
+        **{key: i18n.translated(locale, value) for key, value in error.extra.items()},
     }
     if isinstance(error, ValidationFailed):
         body["errors"] = [
