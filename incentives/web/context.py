@@ -13,12 +13,26 @@ from incentives.accounts.scope import Principal
 from incentives.accounts.services import load_user, program_default_locale, user_for_token
 from incentives.config import Settings
 from incentives.db import Database
-from incentives.errors import PayloadTooLarge
+from incentives.errors import N_, PayloadTooLarge, Unauthorized
 from incentives.i18n import negotiate_locale, parse_accept_language
 
 
 def is_api(scope: Scope) -> bool:
     return str(scope.get("path", "")).startswith("/api/")
+
+
+def current_principal(request: Request) -> Principal:
+    """Who is asking; a page without a login redirects to it, the API answers 401 asking for a token."""
+    found: Principal | None = request.state.principal
+    if found is None:
+        api = is_api(request.scope)
+        raise Unauthorized(N_("A valid bearer token is required (Authorization: Bearer <token>).") if api else None)
+    return found
+
+
+def current_db(request: Request) -> Database:
+    db: Database = request.state.db
+    return db
 
 
 class RequestContextMiddleware:

@@ -16,14 +16,15 @@ from incentives import i18n
 from incentives.accounts.models import Org
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
-from incentives.db import Database, utcnow
-from incentives.errors import N_, DomainError, FieldError, NotFound, Unauthorized, ValidationFailed
+from incentives.db import utcnow
+from incentives.errors import N_, DomainError, FieldError, NotFound, ValidationFailed
 from incentives.leads import importer, picklist, services
 from incentives.leads.errors import AlreadyReserved
 from incentives.leads.models import FeedbackStatus, Lead, LeadEvent, LeadOffer, LeadStatus
 from incentives.leads.schemas import LeadIn
 from incentives.validation import field_errors_from_pydantic
 from incentives.web import nav
+from incentives.web.context import current_db, current_principal
 from incentives.web.templating import hx_redirect, is_htmx, render
 
 nav.register("/picklist", N_("Pick list"), {Role.RESELLER_MANAGER, Role.RESELLER_REP}, order=10)
@@ -89,20 +90,8 @@ LABELS = {
 }
 
 
-def _principal(request: Request) -> Principal:
-    found: Principal | None = request.state.principal
-    if found is None:
-        raise Unauthorized()
-    return found
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.state.db
-    return db
-
-
 def _picker(request: Request) -> Principal:
-    who = _principal(request)
+    who = current_principal(request)
     if who.role not in services.PICKERS:
         raise NotFound()
     return who
@@ -121,7 +110,7 @@ async def picklist_page(request: Request) -> Response:
         temperature = None
     sort = request.query_params.get("sort") or "time_left"
     now = utcnow()
-    async with _db(request).reader() as session:
+    async with current_db(request).reader() as session:
         result = await picklist.pick_list(session, who.org_id, now, temperature=temperature, sort=sort)
     context = {"pick": result, "now": now, "temperature": temperature, "sort": sort, "hours_left": hours_left, **LABELS}
     return render(request, "leads/picklist.html", context, block="picklist")
@@ -132,10 +121,10 @@ async def reserve(request: Request) -> Response:
     who = _picker(request)
     lead_id = int(request.path_params["id"])
     try:
-        async with _db(request).session() as session:
+        async with current_db(request).session() as session:
             await services.reserve_lead(session, who, lead_id)
     except AlreadyReserved as exc:
-        async with _db(request).reader() as session:
+        async with current_db(request).reader() as session:
             lead = await session.get(Lead, lead_id)
         if lead is not None and lead.reserved_by_org_id == who.org_id:  # a double click of the winner
             return hx_redirect(f"/leads/{lead_id}") if is_htmx(request) else _see_other(f"/leads/{lead_id}")
@@ -163,7 +152,7 @@ def _see_other(url: str) -> Response:
 async def my_leads(request: Request) -> Response:
     who = _picker(request)
     now = utcnow()
-    async with _db(request).reader() as session:
+    async with current_db(request).reader() as session:
         leads = (
             await session.scalars(
                 select(Lead)
@@ -183,9 +172,9 @@ async def my_leads(request: Request) -> Response:
 
 
 async def lead_detail(request: Request) -> Response:
-    who = _principal(request)
+    who = current_principal(request)
     lead_id = int(request.path_params["id"])
-    async with _db(request).reader() as session:
+    async with current_db(request).reader() as session:
         lead, full = await services.lead_for(session, who, lead_id)
         offers: list[tuple[LeadOffer, str]] = []
         trail: list[LeadEvent] = []
@@ -236,7 +225,7 @@ async def feedback(request: Request) -> Response:
         if status not in FeedbackStatus.__members__.values():
             raise DomainError(N_("Please choose what happened."))
         deal_value = _decimal(str(form.get("deal_value", "")))
-        async with _db(request).session() as session:
+        async with current_db(request).session() as session:
             await services.give_feedback(
                 session,
                 who,
@@ -252,7 +241,7 @@ async def feedback(request: Request) -> Response:
         error = exc
     if error is None:
         return hx_redirect("/leads/mine") if is_htmx(request) else _see_other("/leads/mine")
-    async with _db(request).reader() as session:
+    async with current_db(request).reader() as session:
         lead = await session.get_one(Lead, lead_id)
     return render(
         request,
@@ -266,18 +255,18 @@ async def return_to_pool(request: Request) -> Response:
     who = _picker(request)
     lead_id = int(request.path_params["id"])
     form = await request.form()
-    async with _db(request).session() as session:
+    async with current_db(request).session() as session:
         await services.return_lead(session, who, lead_id, str(form.get("reason", "")))
     return hx_redirect("/leads/mine") if is_htmx(request) else _see_other("/leads/mine")
 
 
 async def manager_list(request: Request) -> Response:
-    who = _principal(request)
+    who = current_principal(request)
     if not who.acts_for_program:
         raise NotFound()
     status = request.query_params.get("status") or None
     now = utcnow()
-    async with _db(request).reader() as session:
+    async with current_db(request).reader() as session:
         query = (
             select(Lead, Org.name)
             .outerjoin(Org, Org.id == Lead.reserved_by_org_id)
@@ -320,10 +309,10 @@ async def manager_list(request: Request) -> Response:
 
 
 async def manager_reoffer(request: Request) -> Response:
-    who = _principal(request)
+    who = current_principal(request)
     lead_id = int(request.path_params["id"])
     form = await request.form()
-    async with _db(request).session() as session:
+    async with current_db(request).session() as session:
         await services.reoffer_lead(session, who, lead_id, str(form.get("reason", "")).strip() or "—")
     return _see_other(f"/leads/{lead_id}")
 
@@ -348,7 +337,7 @@ FORM_FIELDS = (
 
 
 def _entry(request: Request) -> Principal:
-    who = _principal(request)
+    who = current_principal(request)
     if who.role not in services.LEAD_ENTRY:
         raise NotFound()
     return who
@@ -365,13 +354,13 @@ async def new_lead(request: Request) -> Response:
         values = {name: str(form.get(name, "")).strip() for name in FORM_FIELDS}
         try:
             lead_in = LeadIn.model_validate(importer.body_from_row(who.program_id, values))
-            async with _db(request).session() as session:
+            async with current_db(request).session() as session:
                 lead = await services.create_lead(session, who, lead_in.to_input())
             if form.get("distribute"):
-                async with _db(request).session() as session:
+                async with current_db(request).session() as session:
                     await services.qualify_lead(session, who, lead.id)
                 if who.role in services.MANAGERS:
-                    async with _db(request).session() as session:
+                    async with current_db(request).session() as session:
                         await services.offer_lead(session, who, lead.id)
             return _see_other(f"/leads/{lead.id}")
         except ValidationError as exc:
@@ -411,7 +400,7 @@ async def import_csv(request: Request) -> Response:
                 text = raw.decode("utf-8-sig")
             except UnicodeDecodeError:
                 text = raw.decode("cp1252", errors="replace")  # Excel on Windows saves CSV this way
-            report = await importer.import_leads(_db(request), who, who.program_id, text)
+            report = await importer.import_leads(current_db(request), who, who.program_id, text)
     return render(
         request,
         "leads/import.html",

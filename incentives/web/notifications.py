@@ -7,32 +7,19 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from incentives.accounts.roles import Role
-from incentives.accounts.scope import Principal
-from incentives.db import Database
-from incentives.errors import N_, Unauthorized
+from incentives.errors import N_
 from incentives.notifications import services
 from incentives.web import nav
+from incentives.web.context import current_db, current_principal
 from incentives.web.templating import is_htmx, render
 
 nav.register("/notifications", N_("Notifications"), set(Role), order=90)
 
 
-def _principal(request: Request) -> Principal:
-    found: Principal | None = request.state.principal
-    if found is None:
-        raise Unauthorized()
-    return found
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.state.db
-    return db
-
-
 async def notifications(request: Request) -> Response:
-    principal = _principal(request)
+    principal = current_principal(request)
     locale: str = request.state.locale
-    async with _db(request).reader() as session:
+    async with current_db(request).reader() as session:
         found = await services.list_notifications(session, principal, limit=100)
         unread = await services.unread_count(session, principal)
     items = [services.show(n, locale) for n in found]
@@ -45,11 +32,11 @@ async def notifications(request: Request) -> Response:
 
 
 async def mark_read(request: Request) -> Response:
-    principal = _principal(request)
+    principal = current_principal(request)
     form = await request.form()
     raw = form.get("id")
     ids = [int(raw)] if isinstance(raw, str) and raw.isdigit() else None
-    async with _db(request).session() as session:
+    async with current_db(request).session() as session:
         await services.mark_read(session, principal, ids)
     if not is_htmx(request):
         return RedirectResponse("/notifications", status_code=303)

@@ -10,26 +10,13 @@ from starlette.routing import Route
 
 from incentives.accounts import services
 from incentives.accounts.roles import KIND_LABELS, TIER_LABELS, Role
-from incentives.accounts.scope import Principal
 from incentives.config import SUPPORTED_LOCALES, Settings
-from incentives.db import Database
-from incentives.errors import N_, RateLimited, Unauthorized
+from incentives.errors import N_, RateLimited
 from incentives.web import nav
+from incentives.web.context import current_db, current_principal
 from incentives.web.templating import render
 
 nav.register("/dashboard", N_("Overview"), set(Role), order=0)
-
-
-def _principal(request: Request) -> Principal:
-    found: Principal | None = request.state.principal
-    if found is None:
-        raise Unauthorized()
-    return found
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.state.db
-    return db
 
 
 def _safe_next(target: str | None) -> str:
@@ -62,7 +49,7 @@ async def login(request: Request) -> Response:
         error = N_("Please enter your e-mail address and password.")
     else:
         try:
-            async with _db(request).session() as session:
+            async with current_db(request).session() as session:
                 user = await services.authenticate(
                     session,
                     email=email,
@@ -98,14 +85,14 @@ async def set_language(request: Request) -> Response:
     if locale in SUPPORTED_LOCALES:
         request.session["locale"] = locale
         if request.state.user is not None:
-            async with _db(request).session() as session:
+            async with current_db(request).session() as session:
                 await services.set_user_locale(session, request.state.user.id, locale)
     return RedirectResponse(_safe_next(str(form.get("next", ""))), status_code=303)
 
 
 async def dashboard(request: Request) -> Response:
-    principal = _principal(request)
-    async with _db(request).reader() as session:
+    principal = current_principal(request)
+    async with current_db(request).reader() as session:
         org = await services.get_org(session, principal, principal.org_id)
         partners = await services.partner_overview(session, principal)
         program = (

@@ -15,14 +15,14 @@ from incentives import i18n
 from incentives.accounts.models import Org
 from incentives.accounts.roles import TIER_LABELS, Role
 from incentives.accounts.scope import Principal, visible_orgs
-from incentives.db import Database
-from incentives.errors import N_, DomainError, NotFound, Unauthorized, ValidationFailed
+from incentives.errors import N_, DomainError, NotFound, ValidationFailed
 from incentives.notifications.services import localize
 from incentives.rewards import mdf, queries, services
 from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, RedemptionStatus, Reward
 from incentives.rewards.scope import DECIDERS, REDEEMERS
 from incentives.rules.names import rule_names
 from incentives.web import nav
+from incentives.web.context import current_db, current_principal
 from incentives.web.templating import is_htmx, render
 
 PARTNERS = {Role.RESELLER_MANAGER, Role.RESELLER_REP, Role.DISTRIBUTOR_MANAGER}
@@ -62,18 +62,6 @@ TRANSFER_LABELS = {
 }
 FILTER_LABELS = {"all": N_("All"), "earned": N_("Earned"), "redeemed": N_("Redeemed"), "expired": N_("Expired")}
 CSS = "/static/rewards-1.css"
-
-
-def _principal(request: Request) -> Principal:
-    found: Principal | None = request.state.principal
-    if found is None:
-        raise Unauthorized()
-    return found
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.state.db
-    return db
 
 
 def _message(error: DomainError, locale: str) -> str:
@@ -130,8 +118,8 @@ async def _target_org(session: AsyncSession, principal: Principal, request: Requ
 
 
 async def catalog(request: Request) -> Response:
-    principal = _principal(request)
-    async with _db(request).reader() as session:
+    principal = current_principal(request)
+    async with current_db(request).reader() as session:
         program_id, programs = await _program(session, principal, request)
         rewards = await services.list_rewards(session, principal, program_id) if program_id else []
         wallet = None
@@ -154,7 +142,7 @@ async def catalog(request: Request) -> Response:
 
 async def redeem(request: Request) -> Response:
     """Hold the points; answers the reward's card and (out of band) the balance. One request key → one redemption."""
-    principal = _principal(request)
+    principal = current_principal(request)
     reward_id = int(request.path_params["id"])
     form = await request.form()
     key = str(form.get("request_key", "")) or uuid.uuid4().hex
@@ -162,7 +150,7 @@ async def redeem(request: Request) -> Response:
     locale: str = request.state.locale
     error = None
     redemption: Redemption | None = None
-    db = _db(request)
+    db = current_db(request)
     try:
         async with db.session() as session:
             redemption = await services.redeem(
@@ -212,11 +200,11 @@ async def _rows(session: AsyncSession, principal: Principal, **filters: Any) -> 
 
 
 async def redemptions(request: Request) -> Response:
-    principal = _principal(request)
+    principal = current_principal(request)
     status = request.query_params.get("status") or None
     if status is not None and status not in set(RedemptionStatus):
         status = None
-    async with _db(request).reader() as session:
+    async with current_db(request).reader() as session:
         program_id, programs = await _program(session, principal, request)
         rows = await _rows(session, principal, status=status, program_id=program_id)
     return render(
@@ -237,13 +225,13 @@ async def redemptions(request: Request) -> Response:
 
 
 async def _decision(request: Request, action: str) -> Response:
-    principal = _principal(request)
+    principal = current_principal(request)
     redemption_id = int(request.path_params["id"])
     form = await request.form()
     locale: str = request.state.locale
     error = None
     try:
-        async with _db(request).session() as session:
+        async with current_db(request).session() as session:
             if action == "approve":
                 await services.approve_redemption(session, principal, redemption_id)
             elif action == "reject":
@@ -256,7 +244,7 @@ async def _decision(request: Request, action: str) -> Response:
         error = _message(exc, locale)
     if not is_htmx(request):
         return RedirectResponse("/approvals" if action != "cancel" else "/redemptions", status_code=303)
-    async with _db(request).reader() as session:
+    async with current_db(request).reader() as session:
         redemption = await services.get_redemption(session, principal, redemption_id)
         row = await _rows(session, principal, program_id=redemption.program_id, org_id=redemption.org_id)
         found = next(item for item in row if item["r"].id == redemption_id)
@@ -302,10 +290,10 @@ async def _queue(session: AsyncSession, principal: Principal, program_id: int | 
 
 
 async def approvals(request: Request) -> Response:
-    principal = _principal(request)
+    principal = current_principal(request)
     if principal.role not in DECIDERS:
         raise NotFound()
-    async with _db(request).reader() as session:
+    async with current_db(request).reader() as session:
         program_id, programs = await _program(session, principal, request)
         rows = await _queue(session, principal, program_id)
         claims = await mdf.list_claims(session, principal, status="submitted", program_id=program_id)
@@ -321,7 +309,7 @@ async def approvals(request: Request) -> Response:
 
 
 async def bulk_approve(request: Request) -> Response:
-    principal = _principal(request)
+    principal = current_principal(request)
     if principal.role not in DECIDERS:
         raise NotFound()
     form = await request.form()
@@ -329,14 +317,14 @@ async def bulk_approve(request: Request) -> Response:
     approved, failed = 0, 0
     for redemption_id in ids[:200]:
         try:
-            async with _db(request).session() as session:
+            async with current_db(request).session() as session:
                 await services.approve_redemption(session, principal, redemption_id)
             approved += 1
         except DomainError:
             failed += 1  # decided by someone else meanwhile, or out of scope: the queue shows the truth
     if not is_htmx(request):
         return RedirectResponse("/approvals", status_code=303)
-    async with _db(request).reader() as session:
+    async with current_db(request).reader() as session:
         program_id, programs = await _program(session, principal, request)
         rows = await _queue(session, principal, program_id)
         claims = await mdf.list_claims(session, principal, status="submitted", program_id=program_id)
@@ -363,14 +351,14 @@ async def bulk_approve(request: Request) -> Response:
 
 
 async def wallet(request: Request) -> Response:
-    principal = _principal(request)
+    principal = current_principal(request)
     if principal.acts_for_program:
         raise NotFound()
     kind = request.query_params.get("kind") or "all"
     if kind not in queries.HISTORY_FILTERS:
         kind = "all"
     before = _int(request.query_params.get("cursor"))
-    async with _db(request).reader() as session:
+    async with current_db(request).reader() as session:
         program_id, programs = await _program(session, principal, request)
         org_id = await _target_org(session, principal, request)
         data = await queries.wallet(session, program_id, org_id) if program_id else None
@@ -416,8 +404,8 @@ def _expiring_by_day(expiring: list[Any], locale: str, limit: int = 5) -> list[A
 
 
 async def mdf_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
-    principal = _principal(request)
-    async with _db(request).reader() as session:
+    principal = current_principal(request)
+    async with current_db(request).reader() as session:
         program_id, programs = await _program(session, principal, request)
         allocations = await mdf.list_allocations(session, principal, program_id=program_id)
         claims = await mdf.list_claims(session, principal, program_id=program_id)
@@ -448,7 +436,7 @@ async def mdf_page(request: Request, error: str | None = None, status_code: int 
 
 
 async def file_claim(request: Request) -> Response:
-    principal = _principal(request)
+    principal = current_principal(request)
     allocation_id = int(request.path_params["id"])
     async with request.form(max_files=1, max_fields=10) as form:
         upload = form.get("proof")
@@ -458,7 +446,7 @@ async def file_claim(request: Request) -> Response:
             name = upload.filename or name
         activity, amount = str(form.get("activity", "")), str(form.get("amount", ""))
     try:
-        async with _db(request).session() as session:
+        async with current_db(request).session() as session:
             await mdf.file_claim(
                 session,
                 principal,
@@ -476,13 +464,13 @@ async def file_claim(request: Request) -> Response:
 
 
 async def decide_claim(request: Request) -> Response:
-    principal = _principal(request)
+    principal = current_principal(request)
     claim_id = int(request.path_params["id"])
     form = await request.form()
     approve_it = str(form.get("decision")) == "approve"
     error = None
     try:
-        async with _db(request).session() as session:
+        async with current_db(request).session() as session:
             await mdf.decide_claim(session, principal, claim_id, approve=approve_it, reason=str(form.get("reason", "")))
     except DomainError as exc:
         if exc.status == 404:
@@ -490,7 +478,7 @@ async def decide_claim(request: Request) -> Response:
         error = _message(exc, request.state.locale)
     if not is_htmx(request):
         return RedirectResponse("/approvals", status_code=303)
-    async with _db(request).reader() as session:
+    async with current_db(request).reader() as session:
         claim = await mdf.get_proof(session, principal, claim_id)
         org = await session.get(Org, claim.org_id)
     return render(
@@ -501,8 +489,8 @@ async def decide_claim(request: Request) -> Response:
 
 
 async def proof(request: Request) -> Response:
-    principal = _principal(request)
-    async with _db(request).reader() as session:
+    principal = current_principal(request)
+    async with current_db(request).reader() as session:
         claim = await mdf.get_proof(session, principal, int(request.path_params["id"]))
     safe = "".join(ch for ch in claim.proof_name if ch.isalnum() or ch in "._-")[:100] or "proof"
     return Response(

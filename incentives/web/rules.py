@@ -20,8 +20,8 @@ from incentives import i18n
 from incentives.accounts.models import Membership, Org
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
-from incentives.db import Database, utcnow
-from incentives.errors import N_, DomainError, FieldError, NotFound, Unauthorized, ValidationFailed
+from incentives.db import utcnow
+from incentives.errors import N_, DomainError, FieldError, NotFound, ValidationFailed
 from incentives.rules import campaigns, services
 from incentives.rules.evaluation import ActiveRule
 from incentives.rules.expressions import EvaluationError, compile_expression
@@ -30,6 +30,7 @@ from incentives.rules.simulation import simulate
 from incentives.rules.variables import EVENTS, INT
 from incentives.validation import regions
 from incentives.web import nav
+from incentives.web.context import current_db, current_principal
 from incentives.web.templating import render
 
 MANAGERS = {Role.ADMIN, Role.PARTNER_MANAGER}
@@ -54,21 +55,9 @@ SIMPLE_FIELDS = ("temperature", "within_hours", "tier", "product_line", "base_po
 FIELDS = ("name_de", "name_en", "event", "condition", "points", "active", *SIMPLE_FIELDS)
 
 
-def _principal(request: Request) -> Principal:
-    found: Principal | None = request.state.principal
-    if found is None:
-        raise Unauthorized()
-    return found
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.state.db
-    return db
-
-
 def _manager(request: Request) -> Principal:
     """Admins and partner managers of their program; everybody else finds nothing here."""
-    who = _principal(request)
+    who = current_principal(request)
     if who.role not in MANAGERS or who.program_id is None:
         raise NotFound()
     return who
@@ -142,7 +131,7 @@ def generate(values: Mapping[str, str]) -> tuple[str, str, dict[str, str]]:
 async def rule_list(request: Request) -> Response:
     who = _manager(request)
     assert who.program_id is not None
-    async with _db(request).reader() as session:
+    async with current_db(request).reader() as session:
         versions = await services.list_rules(session, who, who.program_id)
     context = {"versions": versions, "name_of": name_of, "shape_of": describe_points, "css": CSS, **LABELS}
     return render(request, "rules/list.html", context)
@@ -216,7 +205,7 @@ async def rule_editor(request: Request) -> Response:
     current: RuleVersion | None = None
     history: list[RuleVersion] = []
     if rule_id is not None:
-        async with _db(request).reader() as session:
+        async with current_db(request).reader() as session:
             history = await services.rule_history(session, who, rule_id)
         current = history[0]
     values = _values_of(current)
@@ -228,7 +217,7 @@ async def rule_editor(request: Request) -> Response:
             # Keep what the form does not show (caps, windows, effect) from the version being edited.
             if current is not None:
                 data = _keep(data, current)
-            async with _db(request).session() as session:
+            async with current_db(request).session() as session:
                 if rule_id is None:
                     saved = await services.create_rule(session, who, data)
                 else:
@@ -312,7 +301,7 @@ async def simulate_fragment(request: Request) -> Response:
         cap_per, cap_max = None, None
         if str(form.get("rule_id", "")).isdigit():
             # Editing: the preview keeps the rule's cap, which the form does not change.
-            async with _db(request).reader() as session:
+            async with current_db(request).reader() as session:
                 current = (await services.rule_history(session, who, int(str(form["rule_id"]))))[0]
             cap_per, cap_max = current.cap_per, current.cap_max_points
         draft = services.RuleInput(
@@ -326,7 +315,7 @@ async def simulate_fragment(request: Request) -> Response:
             cap_max_points=cap_max,
         )
         end = utcnow()
-        async with _db(request).reader() as session:
+        async with current_db(request).reader() as session:
             result = await simulate(session, ActiveRule.of(draft), end - dt.timedelta(days=PREVIEW_DAYS), end)
             found = await session.execute(select(Org.id, Org.name).where(Org.id.in_(list(result.by_org))))
             names = {org_id: name for org_id, name in found.all()}
@@ -341,7 +330,7 @@ async def simulate_fragment(request: Request) -> Response:
 async def campaign_list(request: Request) -> Response:
     who = _manager(request)
     assert who.program_id is not None
-    async with _db(request).reader() as session:
+    async with current_db(request).reader() as session:
         items = await campaigns.list_campaigns(session, who, who.program_id)
     context = {"items": items, "name_of": name_of, "last_day": _last_day, "now": utcnow(), "css": CSS, **LABELS}
     return render(request, "rules/campaigns.html", context)
@@ -426,7 +415,7 @@ async def campaign_editor(request: Request) -> Response:
         tiers = [str(t) for t in form.getlist("tiers")]
         try:
             data = _campaign_input(who, values, tiers)
-            async with _db(request).session() as session:
+            async with current_db(request).session() as session:
                 await campaigns.create_campaign(session, who, data)
             return _see_other("/rules/campaigns")
         except DomainError as error:
@@ -474,11 +463,11 @@ def describe_points(version: RuleVersion) -> PointsShape:
 
 
 async def earn_page(request: Request) -> Response:
-    who = _principal(request)
+    who = current_principal(request)
     if who.role not in EARNERS:
         raise NotFound()
     now = utcnow()
-    async with _db(request).reader() as session:
+    async with current_db(request).reader() as session:
         programs = list(await session.scalars(select(Membership.program_id).where(Membership.org_id == who.org_id)))
         versions = list(
             await session.scalars(

@@ -17,9 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from incentives import idempotency
-from incentives.accounts.scope import Principal
-from incentives.db import Database
-from incentives.errors import N_, DomainError, FieldError, Unauthorized, UnsupportedMediaType, ValidationFailed
+from incentives.errors import N_, DomainError, FieldError, UnsupportedMediaType, ValidationFailed
+from incentives.web.context import current_db, current_principal
 from incentives.web.problems import field_errors_from_pydantic
 
 M = TypeVar("M", bound=BaseModel)
@@ -66,16 +65,9 @@ class Api:
         ]
 
 
-def principal(request: Request) -> Principal:
-    found: Principal | None = request.state.principal
-    if found is None:
-        raise Unauthorized(N_("A valid bearer token is required (Authorization: Bearer <token>)."))
-    return found
-
-
-def database(request: Request) -> Database:
-    db: Database = request.state.db
-    return db
+# The API reads the caller and the database like every page does.
+principal = current_principal
+database = current_db
 
 
 async def parse_body(request: Request, model: type[M]) -> M:
