@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import statistics
 import sys
 import time
@@ -27,7 +26,6 @@ from incentives.db import Database
 from incentives.ledger import queries, services
 from incentives.ledger.verify import verify
 
-PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 PARTNERS = 100
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import statistics
 import sys
@@ -26,10 +25,9 @@ from sqlalchemy import select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _support import databases  # type: ignore[import-not-found]
+from _support import databases, program_with_partners  # type: ignore[import-not-found]
 
 from incentives.accounts import services as accounts
-from incentives.accounts.models import User
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.config import Settings
@@ -39,57 +37,40 @@ from incentives.rewards import services
 from incentives.rewards.models import Redemption
 from incentives.web.app import create_app
 
-PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 PARTNERS = 20
 WORKERS = 8
 PASSWORD = "bench-password-123"
 
 
 async def _setup(db: Database) -> tuple[int, Principal, list[Principal], int]:
-    async with db.session() as session:
-        boot = await accounts.bootstrap_program(session, program="Bench", email="bench@example.com")
-    async with db.session() as session:
-        admin = Principal.of(await session.get_one(User, boot.user_id))
+    program_id, admin, orgs = await program_with_partners(db, PARTNERS)
     async with db.session() as session:
         pam_user = await accounts.create_user(
             session, admin, email="pam@example.com", name="PAM", org_id=admin.org_id, role=Role.PARTNER_MANAGER
         )
-    pam = Principal(pam_user.id, admin.org_id, Role.PARTNER_MANAGER, boot.program_id)
+    pam = Principal(pam_user.id, admin.org_id, Role.PARTNER_MANAGER, program_id)
     managers = []
-    for i in range(PARTNERS):
-        async with db.session() as session:
-            org = await accounts.create_org(session, admin, name=f"Partner {i}", kind="reseller", country="DE")
-        async with db.session() as session:
-            await accounts.create_membership(
-                session,
-                admin,
-                program_id=boot.program_id,
-                org_id=org.id,
-                tier="gold",
-                competencies=[],
-                certifications=[],
-                regions=["DE"],
-            )
+    for i, org_id in enumerate(orgs):
         async with db.session() as session:
             user = await accounts.create_user(
                 session,
                 admin,
                 email=f"m{i}@example.com",
                 name=f"M{i}",
-                org_id=org.id,
+                org_id=org_id,
                 role=Role.RESELLER_MANAGER,
                 password=PASSWORD,
             )
-        managers.append(Principal(user.id, org.id, Role.RESELLER_MANAGER, None))
+        managers.append(Principal(user.id, org_id, Role.RESELLER_MANAGER, None))
         async with db.session() as session:
             await ledger.award_points(
-                session, program_id=boot.program_id, org_id=org.id, points=10_000_000, key=f"seed-{org.id}"
+                session, program_id=program_id, org_id=org_id, points=10_000_000, key=f"seed-{org_id}"
             )
     async with db.session() as session:
         reward = await services.create_reward(
-            session, admin, program_id=boot.program_id, kind="bonus", name_de="Bonus", name_en="Bonus", points=10
+            session, admin, program_id=program_id, kind="bonus", name_de="Bonus", name_en="Bonus", points=10
         )
-    return boot.program_id, pam, managers, reward.id
+    return program_id, pam, managers, reward.id
 
 
 async def _pool(count: int, work: object, workers: int = WORKERS, offset: int = 0) -> float:

@@ -30,7 +30,6 @@ from incentives.rules.processor import process_events
 from incentives.rules.services import RuleInput, add_rule
 from incentives.rules.simulation import simulate
 
-PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 PARTNERS = 20
 T0 = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
 TEMPERATURES = ("hot", "warm", "cold")
