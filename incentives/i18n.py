@@ -18,6 +18,7 @@ from babel.numbers import format_currency, format_decimal
 from babel.support import NullTranslations, Translations
 
 from incentives.config import SUPPORTED_LOCALES
+from incentives.errors import Msg
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 BABEL_LOCALE = {"de": "de_DE", "en": "en_GB"}
@@ -47,8 +48,6 @@ def gettext(locale: str, message: str, **params: Any) -> str:
 
 
 def translated(locale: str, value: Any) -> Any:
-    from incentives.errors import Msg  # errors imports nothing of ours; the import is cheap after the first
-
     return gettext(locale, value.id, **value.params) if isinstance(value, Msg) else value
 
 
