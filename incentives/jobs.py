@@ -1,9 +1,13 @@
-"""Periodic sweeps: every due job of every domain, driven by database timestamps and idempotent.
+"""Periodic sweeps and the wake-up of event processing after commit: idempotent jobs, driven by the database.
 
 Each domain registers its sweeps with `@sweep("name")` in its own `jobs.py`, listed in SWEEP_MODULES.
 `incentives sweep` runs them all once; without Redis the web app runs them in-process on a timer.
 A missed run only delays work and a doubled run changes nothing, because each sweep selects what is
 due from the database and changes it with conditional updates.
+
+Outbox events should not wait for the next sweep: a session that wrote some calls `wake_after_commit`,
+and once (and only if) its transaction commits, the `OutboxWaker` of that database runs the processing —
+in-process without Redis, as one coalesced RQ job with Redis. The sweep stays the safety net.
 """
 
 from __future__ import annotations
@@ -12,7 +16,13 @@ import asyncio
 import datetime as dt
 import importlib
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from incentives.db import Database, utcnow
 
@@ -61,20 +71,120 @@ async def sweep_forever(db: Database, interval_seconds: float) -> None:
 
 
 QUEUE = "incentives"
+# Set while an outbox job waits in the queue: a burst of commits enqueues one job, not thousands.
+OUTBOX_PENDING = "incentives:outbox:pending"
+OUTBOX_PENDING_SECONDS = 300  # a job lost with its worker stops coalescing after this; the sweep catches up
+OUTBOX_JOB = "incentives.rules.jobs.process_events_job"
 
 
-def sweep_job() -> dict[str, int]:
-    """The RQ job behind the periodic sweep. RQ runs it outside any event loop: it opens its own engine."""
+# --- waking the event processing after commit ------------------------------------------------------------
+
+_WAKES = "incentives.wake_after_commit"
+_WAKERS: weakref.WeakKeyDictionary[Any, OutboxWaker] = weakref.WeakKeyDictionary()
+
+
+def wake_after_commit(session: AsyncSession) -> None:
+    """Wake the outbox processing once this session's transaction commits; a rollback wakes nothing."""
+    sync = session.sync_session
+    sync.info[_WAKES] = True
+    if not event.contains(sync, "after_commit", _committed):
+        event.listen(sync, "after_commit", _committed)
+        event.listen(sync, "after_rollback", _rolled_back)
+
+
+def _committed(session: Session) -> None:
+    if session.info.pop(_WAKES, False):
+        bind = session.get_bind()
+        waker = _WAKERS.get(getattr(bind, "engine", bind))
+        if waker is not None:
+            waker.wake()
+
+
+def _rolled_back(session: Session) -> None:
+    session.info.pop(_WAKES, None)
+
+
+class OutboxWaker:
+    """Runs (without Redis) or enqueues (with Redis) the outbox processing whenever a commit wakes it.
+
+    Wake-ups are never lost: the flag is cleared before each run, so an event committed during a run
+    wakes the next one; many wake-ups during a run make one more run, not many.
+    """
+
+    def __init__(
+        self, db: Database, process: Callable[[Database], Awaitable[int]], *, redis_url: str | None = None
+    ) -> None:
+        self.db = db
+        self.process = process
+        self.redis_url = redis_url
+        self._wanted = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def wake(self) -> None:
+        if self._loop is not None:  # thread-safe: a commit may come from another loop's thread
+            self._loop.call_soon_threadsafe(self._wanted.set)
+
+    async def run(self) -> None:
+        """Until cancelled: wait for a wake-up, then process (or enqueue) once."""
+        self._loop = asyncio.get_running_loop()
+        _WAKERS[self.db.engine.sync_engine] = self
+        try:
+            while True:
+                await self._wanted.wait()
+                self._wanted.clear()
+                try:
+                    if self.redis_url is None:
+                        await self.process(self.db)
+                    else:
+                        await asyncio.to_thread(enqueue_outbox_job, self.redis_url)
+                except Exception:
+                    log.exception("processing the outbox after commit failed; the sweep will retry")
+        finally:
+            _WAKERS.pop(self.db.engine.sync_engine, None)
+
+
+def enqueue_outbox_job(redis_url: str) -> bool:
+    """Enqueue the outbox job unless one waits already; True when this call enqueued it."""
+    from redis import Redis
+    from rq import Queue
+
+    connection = Redis.from_url(redis_url)
+    try:
+        if not connection.set(OUTBOX_PENDING, 1, nx=True, ex=OUTBOX_PENDING_SECONDS):
+            return False
+        Queue(QUEUE, connection=connection).enqueue(OUTBOX_JOB, job_timeout=600)
+        return True
+    finally:
+        connection.close()
+
+
+def outbox_job_started() -> None:
+    """Called first by the outbox job: from now on a new commit enqueues a new job (this one may miss it)."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    if job is not None:
+        job.connection.delete(OUTBOX_PENDING)
+
+
+def run_job(work: Callable[[Database], Awaitable[Any]]) -> Any:
+    """Run `work` for an RQ job: RQ calls jobs outside any event loop, so the job opens its own engine."""
     from incentives.config import Settings
 
-    async def once() -> dict[str, int]:
+    async def once() -> Any:
         db = Database(Settings.from_env().database_url)
         try:
-            return await run_sweeps(db)
+            return await work(db)
         finally:
             await db.dispose()
 
     return asyncio.run(once())
+
+
+def sweep_job() -> dict[str, int]:
+    """The RQ job behind the periodic sweep."""
+    result: dict[str, int] = run_job(run_sweeps)
+    return result
 
 
 def run_worker(redis_url: str, *, interval_seconds: int, with_cron: bool = True, burst: bool = False) -> None:

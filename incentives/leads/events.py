@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Membership, Org
+from incentives.jobs import wake_after_commit
 from incentives.leads.models import Lead, LeadEvent, OutboxEvent
 
 
@@ -87,3 +88,4 @@ async def publish(
             program_id=lead.program_id, event_type=event_type, lead_id=lead.id, org_id=org_id, payload=payload, at=at
         )
     )
+    wake_after_commit(session)

@@ -24,7 +24,8 @@ from incentives import i18n
 from incentives.config import Settings
 from incentives.db import Database
 from incentives.errors import N_, DomainError, Forbidden
-from incentives.jobs import sweep_forever
+from incentives.jobs import OutboxWaker, sweep_forever
+from incentives.rules.processor import process_events
 from incentives.web import leads as leads_pages
 from incentives.web import notifications as notification_pages
 from incentives.web import pages
@@ -54,16 +55,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         db = Database(settings.database_url)
         for locale in ("de", "en"):
             i18n.translations(locale)  # parse the catalogs once, before the first request
-        sweeper = None
+        tasks = []
         if settings.redis_url is None and settings.sweep_interval_seconds > 0:
-            sweeper = asyncio.create_task(sweep_forever(db, settings.sweep_interval_seconds))
+            tasks.append(asyncio.create_task(sweep_forever(db, settings.sweep_interval_seconds)))
+        if settings.redis_url is not None or settings.sweep_interval_seconds > 0:
+            # Committed lead events are processed (or enqueued) at once, not at the next sweep.
+            waker = OutboxWaker(db, process_events, redis_url=settings.redis_url)
+            tasks.append(asyncio.create_task(waker.run()))
         try:
             yield {"db": db, "settings": settings, "templates": make_templates()}
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+                    await task
             await db.dispose()
 
     async def openapi_json(request: Request) -> Response:
