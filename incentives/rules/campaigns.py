@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Membership
@@ -232,8 +232,9 @@ class CampaignBook:
         return None
 
 
-async def load_book(session: AsyncSession, events: Sequence[Any]) -> CampaignBook:
-    """Lock (PostgreSQL; SQLite writers take turns already) the campaigns running during the batch, by id."""
+async def load_book(session: AsyncSession, events: Sequence[Any], refunding: Iterable[int] = ()) -> CampaignBook:
+    """Lock (PostgreSQL; SQLite writers take turns already) the campaigns running during the batch, and those
+    that may get budget back (`refunding`), in one query in id order, so two processors cannot deadlock."""
     book = CampaignBook({}, {}, {}, {})
     if not events:
         return book
@@ -241,7 +242,10 @@ async def load_book(session: AsyncSession, events: Sequence[Any]) -> CampaignBoo
     first, last = min(e.at for e in events), max(e.at for e in events)
     rows = await session.scalars(
         select(Campaign)
-        .where(Campaign.program_id.in_(programs), Campaign.starts_at <= last, Campaign.ends_at > first)
+        .where(
+            Campaign.program_id.in_(programs),
+            or_(and_(Campaign.starts_at <= last, Campaign.ends_at > first), Campaign.id.in_(sorted(set(refunding)))),
+        )
         .order_by(Campaign.id)
         .with_for_update()
     )
@@ -286,6 +290,16 @@ def apply_campaign(book: CampaignBook, event: Any, campaign_id: int | None, poin
         extra = min(extra, room)
     running.spent += extra
     return points + extra, extra, running.id
+
+
+def refund(book: CampaignBook, campaign_id: int, points: int) -> int:
+    """Give a reversed award's campaign points back to its campaign's budget; returns what went back.
+
+    Never more than the counter holds, so the counter stays ≥ 0 whatever happened before."""
+    running = book.by_id[campaign_id]
+    back = min(points, running.spent)
+    running.spent -= back
+    return back
 
 
 async def save_book(session: AsyncSession, book: CampaignBook) -> None:

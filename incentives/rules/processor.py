@@ -27,7 +27,7 @@ from incentives.errors import InvalidState
 from incentives.leads.models import OutboxEvent
 from incentives.ledger.book import Cause, T
 from incentives.ledger.services import Award, award_batch, award_points, reverse_award
-from incentives.rules.campaigns import CampaignBook, apply_campaign, load_book, save_book
+from incentives.rules.campaigns import CampaignBook, apply_campaign, load_book, refund, save_book
 from incentives.rules.evaluation import ActiveRule, build, evaluate, period_start
 from incentives.rules.models import DecisionKind, Effect, Rule, RuleAward, RuleCapUsage, RuleSkip, RuleVersion
 
@@ -117,7 +117,12 @@ async def decide_batch(session: AsyncSession, now: dt.datetime, limit: int = BAT
         candidates = [c for c in candidates if c.event.id not in failed]
         skips = [skip for skip in skips if skip["event_id"] not in failed]
         awarding = [c for c in candidates if c.rule.effect == Effect.AWARD]
-        book = await load_book(session, [event for event in events if event.id not in failed])
+        reversing = [c for c in candidates if c.rule.effect == Effect.REVERSE]
+        book = await load_book(
+            session,
+            [event for event in events if event.id not in failed],
+            await _campaigns_to_refund(session, reversing),
+        )
         campaign_of = await _campaign_rules(session, {c.rule.rule_id for c in awarding})
         # A campaign-only rule pays nothing (and uses no cap) outside its campaign's window and segment.
         awarding = [
@@ -127,10 +132,14 @@ async def decide_batch(session: AsyncSession, now: dt.datetime, limit: int = BAT
         ]
         earns = await _apply_caps(session, awarding, skips, now)
         earns = _apply_campaigns(book, campaign_of, {event.id: event for event in events}, earns, skips, now)
-        await save_book(session, book)
         if earns:
             await session.execute(insert(AWARDS), earns)
-        reverse_rows = await _reversals(session, [c for c in candidates if c.rule.effect == Effect.REVERSE])
+        reverse_rows = await _reversals(session, reversing)
+        for row in reverse_rows:
+            # What a campaign paid into the reversed award goes back to its budget (noted as negative points).
+            if row["campaign_id"] is not None:
+                row["campaign_points"] = -refund(book, row["campaign_id"], row["campaign_points"])
+        await save_book(session, book)
         if reverse_rows:
             await session.execute(insert(AWARDS), reverse_rows)
         if skips:
@@ -312,6 +321,24 @@ async def _waiting(session: AsyncSession, events: list[Any], batch: set[int]) ->
     return waiting
 
 
+async def _campaigns_to_refund(session: AsyncSession, candidates: list[_Candidate]) -> set[int]:
+    """Campaigns that paid into reservation awards of the leads these reversal candidates return (a superset)."""
+    leads = sorted({c.event.lead_id for c in candidates if c.event.lead_id is not None})
+    if not leads:
+        return set()
+    found = await session.scalars(
+        select(RuleAward.campaign_id)
+        .where(
+            RuleAward.lead_id.in_(leads),
+            RuleAward.event_type == "lead.reserved",
+            RuleAward.kind == DecisionKind.EARN.value,
+            RuleAward.campaign_points > 0,
+        )
+        .distinct()
+    )
+    return {campaign_id for campaign_id in found if campaign_id is not None}
+
+
 async def _reversals(session: AsyncSession, candidates: list[_Candidate]) -> list[dict[str, Any]]:
     """For each matching reversal rule: take back what the lead's reservation paid this org, once."""
     rows: list[dict[str, Any]] = []
@@ -320,7 +347,7 @@ async def _reversals(session: AsyncSession, candidates: list[_Candidate]) -> lis
     for candidate in candidates:
         event = candidate.event
         earned = await session.execute(
-            select(RuleAward.key, RuleAward.points)
+            select(RuleAward.key, RuleAward.points, RuleAward.campaign_id, RuleAward.campaign_points)
             .where(
                 RuleAward.lead_id == event.lead_id,
                 RuleAward.org_id == event.org_id,
@@ -336,7 +363,13 @@ async def _reversals(session: AsyncSession, candidates: list[_Candidate]) -> lis
                 continue
             taken.add(earn.key)
             row = _decision(candidate, earn.points)
-            row.update(key=f"{row['key']}:reverses:{earn.key}", kind=DecisionKind.REVERSE.value, reverses_key=earn.key)
+            row.update(
+                key=f"{row['key']}:reverses:{earn.key}",
+                kind=DecisionKind.REVERSE.value,
+                reverses_key=earn.key,
+                campaign_id=earn.campaign_id if earn.campaign_points > 0 else None,
+                campaign_points=max(0, earn.campaign_points),
+            )
             rows.append(row)
     return rows
 
