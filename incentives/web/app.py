@@ -26,6 +26,7 @@ from incentives.db import Database
 from incentives.errors import N_, DomainError, Forbidden
 from incentives.jobs import OutboxWaker, sweep_forever
 from incentives.rules.processor import process_events
+from incentives.web import adjustments as adjustment_pages
 from incentives.web import leads as leads_pages
 from incentives.web import notifications as notification_pages
 from incentives.web import pages
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *notification_pages.routes,
         *leads_pages.routes,
         *rule_pages.routes,
+        *adjustment_pages.routes,
         Route("/api/v1/openapi.json", openapi_json),
         *[route for api in APIS for route in api.routes()],
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -154,7 +154,7 @@ def _form_values(form: FormData) -> dict[str, str]:
     return {name: str(form.get(name, "")).strip() for name in FIELDS}
 
 
-def _messages(request: Request, error: DomainError) -> dict[str, str]:
+def form_errors(request: Request, error: DomainError) -> dict[str, str]:
     """A domain error as translated messages by form field."""
     if isinstance(error, ValidationFailed):
         found: dict[str, str] = {}
@@ -224,7 +224,7 @@ async def rule_editor(request: Request) -> Response:
                     saved = await services.update_rule(session, who, rule_id, data)
             return _see_other(f"/rules/{saved.rule_id}?saved={saved.version}")
         except DomainError as error:
-            errors = _messages(request, error)
+            errors = form_errors(request, error)
     context = {
         "values": values,
         "errors": errors,
@@ -271,7 +271,7 @@ def _check(request: Request, values: Mapping[str, str]) -> dict[str, str]:
     try:
         services.check_expressions(values.get("event", ""), values.get("condition", ""), values.get("points", ""))
     except DomainError as error:
-        return _messages(request, error)
+        return form_errors(request, error)
     return {}
 
 
@@ -419,7 +419,7 @@ async def campaign_editor(request: Request) -> Response:
                 await campaigns.create_campaign(session, who, data)
             return _see_other("/rules/campaigns")
         except DomainError as error:
-            errors = _messages(request, error)
+            errors = form_errors(request, error)
             # The service names the API's fields; the form has days.
             for api_name, form_name in (("starts_at", "starts_on"), ("ends_at", "ends_on")):
                 if api_name in errors:
