@@ -11,6 +11,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from incentives.accounts.models import Membership
 from incentives.accounts.scope import Principal
 from incentives.errors import N_, FieldError, NotFound, ValidationFailed
-from incentives.rules.models import Campaign, RuleAward
+from incentives.rules.models import Campaign, RuleAward, RuleVersion
 from incentives.rules.services import ensure_manager
 
 MAX_MULTIPLIER = 10.0
@@ -92,54 +93,114 @@ def check_campaign(data: CampaignInput) -> None:
         raise ValidationFailed(errors)
 
 
+async def _refuse_overlap(session: AsyncSession, data: CampaignInput, editing: int | None = None) -> None:
+    """Campaigns whose windows and segments overlap in one program are refused (`editing` is not compared
+    with itself). Two managers saving clashing campaigns at once: PostgreSQL takes turns on the program's
+    campaigns here, SQLite serializes writers anyway. An empty program has nothing to lock."""
+    existing = await session.scalars(
+        select(Campaign)
+        .where(
+            Campaign.program_id == data.program_id,
+            Campaign.starts_at < data.ends_at,
+            Campaign.ends_at > data.starts_at,
+        )
+        .order_by(Campaign.id)
+        .with_for_update()
+    )
+    for other in existing:
+        if other.id != editing and segment_of(other).overlaps(data.segment):
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        ("starts_at",),
+                        N_(
+                            "Overlaps the campaign “%(name)s” in time and segment; "
+                            "change the window or narrow the segment."
+                        ),
+                        name=other.name_en,
+                    )
+                ]
+            )
+
+
+def _fill(campaign: Campaign, data: CampaignInput) -> None:
+    campaign.name_de = data.name_de
+    campaign.name_en = data.name_en
+    campaign.starts_at = data.starts_at
+    campaign.ends_at = data.ends_at
+    campaign.tiers = list(data.segment.tiers)
+    campaign.regions = list(data.segment.regions)
+    campaign.product_lines = list(data.segment.product_lines)
+    campaign.multiplier = data.multiplier
+    campaign.budget_points = data.budget_points
+
+
 async def create_campaign(session: AsyncSession, principal: Principal, data: CampaignInput) -> Campaign:
     """Check, then insert; campaigns whose windows and segments overlap in one program are refused."""
     ensure_manager(principal, data.program_id)
     check_campaign(data)
     async with session.begin():
-        # Two managers creating clashing campaigns at once: PostgreSQL takes turns on the program's
-        # campaigns here, SQLite serializes writers anyway. An empty program has nothing to lock.
-        existing = await session.scalars(
-            select(Campaign)
-            .where(
-                Campaign.program_id == data.program_id,
-                Campaign.starts_at < data.ends_at,
-                Campaign.ends_at > data.starts_at,
-            )
-            .order_by(Campaign.id)
-            .with_for_update()
-        )
-        for other in existing:
-            if segment_of(other).overlaps(data.segment):
-                raise ValidationFailed(
-                    [
-                        FieldError(
-                            ("starts_at",),
-                            N_(
-                                "Overlaps the campaign “%(name)s” in time and segment; "
-                                "change the window or narrow the segment."
-                            ),
-                            name=other.name_en,
-                        )
-                    ]
-                )
-        campaign = Campaign(
-            program_id=data.program_id,
-            name_de=data.name_de,
-            name_en=data.name_en,
-            starts_at=data.starts_at,
-            ends_at=data.ends_at,
-            tiers=list(data.segment.tiers),
-            regions=list(data.segment.regions),
-            product_lines=list(data.segment.product_lines),
-            multiplier=data.multiplier,
-            budget_points=data.budget_points,
-            spent_points=0,
-            created_by_id=principal.user_id,
-        )
+        await _refuse_overlap(session, data)
+        campaign = Campaign(program_id=data.program_id, spent_points=0, created_by_id=principal.user_id)
+        _fill(campaign, data)
         session.add(campaign)
         await session.flush()
         return campaign
+
+
+async def _locked(session: AsyncSession, principal: Principal, campaign_id: int) -> Campaign:
+    """The campaign, locked against processing spending its budget meanwhile; 404 outside the caller's program."""
+    campaign = await session.scalar(select(Campaign).where(Campaign.id == campaign_id).with_for_update())
+    if campaign is None:
+        raise NotFound()
+    ensure_manager(principal, campaign.program_id)
+    return campaign
+
+
+async def update_campaign(
+    session: AsyncSession, principal: Principal, campaign_id: int, data: CampaignInput
+) -> Progress:
+    """Edit a campaign with every check of creating one, and a budget no smaller than what it has spent.
+
+    What it paid stays paid; the new window, segment and multiplier apply to events processed from now on."""
+    check_campaign(data)
+    async with session.begin():
+        campaign = await _locked(session, principal, campaign_id)
+        if data.program_id != campaign.program_id:
+            raise ValidationFailed([FieldError(("program_id",), N_("A campaign cannot move to another program."))])
+        if data.budget_points is not None and data.budget_points < campaign.spent_points:
+            raise ValidationFailed(
+                [FieldError(("budget_points",), N_("Must be at least %(ge)s."), ge=campaign.spent_points)]
+            )
+        await _refuse_overlap(session, data, editing=campaign.id)
+        _fill(campaign, data)
+        await session.flush()
+        return (await progress(session, [campaign]))[0]
+
+
+class Removal(StrEnum):
+    DELETED = "deleted"  # nothing was paid: the campaign is gone
+    ENDED = "ended"  # it paid already: it ends now (or had ended), and what it paid stays
+
+
+async def remove_campaign(
+    session: AsyncSession, principal: Principal, campaign_id: int, now: dt.datetime
+) -> tuple[Removal, Campaign]:
+    """Delete a campaign that paid nothing; end one that did (its awards and spent budget must stay explainable).
+
+    A campaign that campaign-only rules still name is not deleted either: it ends, so those rules stop paying."""
+    async with session.begin():
+        campaign = await _locked(session, principal, campaign_id)
+        paid = await session.scalar(select(RuleAward.id).where(RuleAward.campaign_id == campaign.id).limit(1))
+        named = await session.scalar(select(RuleVersion.id).where(RuleVersion.campaign_id == campaign.id).limit(1))
+        if paid is None and named is None and campaign.spent_points == 0:
+            await session.delete(campaign)
+            return Removal.DELETED, campaign
+        if campaign.ends_at > now:
+            # A campaign that has not started yet ends at its start: it never runs.
+            campaign.ends_at = max(now, campaign.starts_at + dt.timedelta(seconds=1))
+        await session.flush()
+        return Removal.ENDED, campaign
 
 
 @dataclass(frozen=True)

@@ -332,7 +332,16 @@ async def campaign_list(request: Request) -> Response:
     assert who.program_id is not None
     async with current_db(request).reader() as session:
         items = await campaigns.list_campaigns(session, who, who.program_id)
-    context = {"items": items, "name_of": name_of, "last_day": _last_day, "now": utcnow(), "css": CSS, **LABELS}
+    done = next((name for name in ("saved", "deleted", "ended") if request.query_params.get(name)), None)
+    context = {
+        "items": items,
+        "done": done,
+        "name_of": name_of,
+        "last_day": _last_day,
+        "now": utcnow(),
+        "css": CSS,
+        **LABELS,
+    }
     return render(request, "rules/campaigns.html", context)
 
 
@@ -404,10 +413,32 @@ def _campaign_input(who: Principal, values: Mapping[str, str], tiers: list[str])
     return data
 
 
+def _campaign_values(campaign: Campaign) -> dict[str, str]:
+    """The form's values of a saved campaign: local days, the end day included; lists with commas."""
+    zone = ZoneInfo(i18n.TIMEZONE)
+    return {
+        "name_de": campaign.name_de,
+        "name_en": campaign.name_en,
+        "starts_on": campaign.starts_at.astimezone(zone).date().isoformat(),
+        "ends_on": _last_day(campaign).astimezone(zone).date().isoformat(),
+        "regions": ", ".join(campaign.regions),
+        "product_lines": ", ".join(campaign.product_lines),
+        "multiplier": f"{campaign.multiplier:g}",
+        "budget_points": "" if campaign.budget_points is None else str(campaign.budget_points),
+    }
+
+
 async def campaign_editor(request: Request) -> Response:
+    """New campaign (`/rules/campaigns/new`) or an edit of one (`/rules/campaigns/{id}`); POST saves."""
     who = _manager(request)
+    campaign_id: int | None = request.path_params.get("id")
+    item: campaigns.Progress | None = None
     values: dict[str, str] = {"multiplier": "1"}
     tiers: list[str] = []
+    if campaign_id is not None:
+        async with current_db(request).reader() as session:
+            item = await campaigns.get_campaign(session, who, campaign_id)
+        values, tiers = _campaign_values(item.campaign), list(item.campaign.tiers)
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = await request.form()
@@ -416,16 +447,27 @@ async def campaign_editor(request: Request) -> Response:
         try:
             data = _campaign_input(who, values, tiers)
             async with current_db(request).session() as session:
-                await campaigns.create_campaign(session, who, data)
-            return _see_other("/rules/campaigns")
+                if campaign_id is None:
+                    await campaigns.create_campaign(session, who, data)
+                else:
+                    await campaigns.update_campaign(session, who, campaign_id, data)
+            return _see_other("/rules/campaigns" if campaign_id is None else "/rules/campaigns?saved=1")
         except DomainError as error:
             errors = form_errors(request, error)
             # The service names the API's fields; the form has days.
             for api_name, form_name in (("starts_at", "starts_on"), ("ends_at", "ends_on")):
                 if api_name in errors:
                     errors[form_name] = errors.pop(api_name)
-    context = {"values": values, "chosen": tiers, "errors": errors, "css": CSS, **LABELS}
+    context = {"values": values, "chosen": tiers, "errors": errors, "item": item, "css": CSS, **LABELS}
     return render(request, "rules/campaign_new.html", context, status_code=422 if errors else 200)
+
+
+async def campaign_remove(request: Request) -> Response:
+    """Delete a campaign that paid nothing, end one that did; the list says which happened."""
+    who = _manager(request)
+    async with current_db(request).session() as session:
+        outcome, _ = await campaigns.remove_campaign(session, who, request.path_params["id"], utcnow())
+    return _see_other(f"/rules/campaigns?{outcome.value}=1")
 
 
 # --- partners: how to earn points -------------------------------------------------------------------------
@@ -531,5 +573,7 @@ routes = [
     Route("/rules/simulate", simulate_fragment, methods=["POST"]),
     Route("/rules/campaigns", campaign_list),
     Route("/rules/campaigns/new", campaign_editor, methods=["GET", "POST"]),
+    Route("/rules/campaigns/{id:int}", campaign_editor, methods=["GET", "POST"]),
+    Route("/rules/campaigns/{id:int}/delete", campaign_remove, methods=["POST"]),
     Route("/points/earn", earn_page),
 ]

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from incentives.db import utcnow
 from incentives.errors import N_, FieldError, NotFound, ValidationFailed
 from incentives.rules import campaigns, services
 from incentives.rules.evaluation import ActiveRule
@@ -336,4 +337,34 @@ async def get_campaigns(request: Request) -> Response:
 async def get_campaign(request: Request) -> Response:
     async with database(request).reader() as session:
         item = await campaigns.get_campaign(session, principal(request), _id(request))
+    return json_response(campaign_out(item))
+
+
+@api.route(
+    "PUT",
+    "/api/v1/campaigns/{id:int}",
+    summary="Edit a campaign (same body and checks as creating it; budget_points at least spent_points)",
+    body=CampaignIn,
+    errors=CAMPAIGN_ERRORS,
+)
+async def put_campaign(request: Request) -> Response:
+    body = await parse_body(request, CampaignIn)
+    async with database(request).session() as session:
+        item = await campaigns.update_campaign(session, principal(request), _id(request), body.to_input())
+    return json_response(campaign_out(item))
+
+
+@api.route(
+    "DELETE",
+    "/api/v1/campaigns/{id:int}",
+    summary="Delete a campaign that paid nothing (204); one that paid ends now instead (200, the campaign)",
+    status=204,
+    errors=CAMPAIGN_ERRORS,
+)
+async def delete_campaign(request: Request) -> Response:
+    async with database(request).session() as session:
+        outcome, campaign = await campaigns.remove_campaign(session, principal(request), _id(request), utcnow())
+        if outcome is campaigns.Removal.DELETED:
+            return Response(status_code=204)
+        item = (await campaigns.progress(session, [campaign]))[0]
     return json_response(campaign_out(item))
