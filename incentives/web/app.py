@@ -31,6 +31,7 @@ from incentives.web import leads as leads_pages
 from incentives.web import notifications as notification_pages
 from incentives.web import pages
 from incentives.web import rewards as reward_pages
+from incentives.web import rule_reports as rule_report_pages
 from incentives.web import rules as rule_pages
 from incentives.web.api.leads import api as leads_api
 from incentives.web.api.openapi import build_openapi
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *leads_pages.routes,
         *rule_pages.routes,
         *adjustment_pages.routes,
+        *rule_report_pages.routes,
         Route("/api/v1/openapi.json", openapi_json),
         *[route for api in APIS for route in api.routes()],
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
