@@ -328,6 +328,30 @@ async def load_book(session: AsyncSession, events: Sequence[Any], refunding: Ite
     return book
 
 
+async def preview_book(session: AsyncSession, program_id: int, start: dt.datetime, end: dt.datetime) -> CampaignBook:
+    """The program's campaigns overlapping [start, end) for a simulation: read only, each with its whole budget,
+    as if the simulated rule alone drew on it."""
+    book = CampaignBook({}, {}, {}, {})
+    rows = await session.scalars(
+        select(Campaign)
+        .where(Campaign.program_id == program_id, Campaign.starts_at < end, Campaign.ends_at > start)
+        .order_by(Campaign.id)
+    )
+    for c in rows:
+        running = _Running(c.id, c.program_id, c.starts_at, c.ends_at, segment_of(c), c.multiplier, c.budget_points, 0)
+        book.by_program.setdefault(c.program_id, []).append(running)
+        book.by_id[c.id] = running
+        book.before[c.id] = 0
+    if any(r.segment.regions for r in book.by_id.values()):
+        found = await session.execute(
+            select(Membership.program_id, Membership.org_id, Membership.regions).where(
+                Membership.program_id == program_id
+            )
+        )
+        book.regions = {(p, o): tuple(r or ()) for p, o, r in found.all()}
+    return book
+
+
 def apply_campaign(book: CampaignBook, event: Any, campaign_id: int | None, points: int) -> tuple[int, int, int | None]:
     """(points to pay, of which campaign points, campaign id) for one capped award.
 

@@ -298,12 +298,12 @@ async def simulate_fragment(request: Request) -> Response:
     rows: list[PreviewRow] = []
     result = None
     if not errors:
-        cap_per, cap_max = None, None
+        cap_per, cap_max, campaign_id = None, None, None
         if str(form.get("rule_id", "")).isdigit():
-            # Editing: the preview keeps the rule's cap, which the form does not change.
+            # Editing: the preview keeps the rule's cap and campaign, which the form does not change.
             async with current_db(request).reader() as session:
                 current = (await services.rule_history(session, who, int(str(form["rule_id"]))))[0]
-            cap_per, cap_max = current.cap_per, current.cap_max_points
+            cap_per, cap_max, campaign_id = current.cap_per, current.cap_max_points, current.campaign_id
         draft = services.RuleInput(
             program_id=who.program_id,
             name_de="",
@@ -316,7 +316,8 @@ async def simulate_fragment(request: Request) -> Response:
         )
         end = utcnow()
         async with current_db(request).reader() as session:
-            result = await simulate(session, ActiveRule.of(draft), end - dt.timedelta(days=PREVIEW_DAYS), end)
+            start = end - dt.timedelta(days=PREVIEW_DAYS)
+            result = await simulate(session, ActiveRule.of(draft), start, end, campaign_id)
             found = await session.execute(select(Org.id, Org.name).where(Org.id.in_(list(result.by_org))))
             names = {org_id: name for org_id, name in found.all()}
         rows = sorted(

@@ -197,6 +197,7 @@ def _simulation_out(result: Simulation) -> dict[str, Any]:
         "awards": result.awards,
         "points": result.points,
         "skipped": result.skipped,
+        "campaign_points": result.campaign_points,
         "by_org": [{"org_id": org_id, "points": points} for org_id, points in result.by_org.items()],
     }
 
@@ -250,7 +251,7 @@ async def post_simulate(request: Request) -> Response:
         if version is None:
             raise NotFound()
         services.ensure_manager(who, version.program_id)
-        result = await simulate(session, ActiveRule.of(version), body.start, body.end)
+        result = await simulate(session, ActiveRule.of(version), body.start, body.end, version.campaign_id)
     return json_response(_simulation_out(result))
 
 
