@@ -6,6 +6,7 @@ Usage: .venv/bin/python scripts/screenshots.py [OUT_DIR]   (default: screenshots
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 import tempfile
 import threading
@@ -34,6 +35,11 @@ PAGES = [  # (name, login e-mail or None, path)
     ("lead-detail-manager", "pam@helios.example", "/leads/30"),
     ("lead-new", "agentur@leadwerk.example", "/leads/new"),
     ("lead-import", "pam@helios.example", "/leads/import"),
+    ("campaigns", "pam@helios.example", "/rules/campaigns"),
+    ("campaign-edit", "pam@helios.example", "/rules/campaigns/1"),
+    ("rule-problems", "pam@helios.example", "/rules/problems"),
+    ("farming-report", "pam@helios.example", "/rules/farming"),
+    ("point-adjustments", "admin@helios.example", "/points/adjustments"),
 ]
 
 
@@ -84,15 +90,18 @@ def main() -> None:
         await db.dispose()
 
     asyncio.run(demo())
+    with socket.socket() as sock:  # a free port: other checkouts may be taking screenshots at the same time
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(Settings(database_url=url)), port=8765, log_level="warning", ws="none")
+        uvicorn.Config(create_app(Settings(database_url=url)), port=port, log_level="warning", ws="none")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
     try:
-        asyncio.run(shoot("http://127.0.0.1:8765", out))
+        asyncio.run(shoot(f"http://127.0.0.1:{port}", out))
     finally:
         server.should_exit = True
         thread.join()
