@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -158,14 +158,21 @@ async def _locked(session: AsyncSession, principal: Principal, campaign_id: int)
 
 
 async def update_campaign(
-    session: AsyncSession, principal: Principal, campaign_id: int, data: CampaignInput
+    session: AsyncSession,
+    principal: Principal,
+    campaign_id: int,
+    data: CampaignInput | Callable[[Campaign], CampaignInput],
 ) -> Progress:
     """Edit a campaign with every check of creating one, and a budget no smaller than what it has spent.
 
-    What it paid stays paid; the new window, segment and multiplier apply to events processed from now on."""
-    check_campaign(data)
+    `data` may be a function of the locked campaign (a partial edit merges onto what is stored, not onto
+    what was read before). What it paid stays paid; the new window, segment and multiplier apply to events
+    processed from now on."""
     async with session.begin():
         campaign = await _locked(session, principal, campaign_id)
+        if callable(data):
+            data = data(campaign)
+        check_campaign(data)
         if data.program_id != campaign.program_id:
             raise ValidationFailed([FieldError(("program_id",), N_("A campaign cannot move to another program."))])
         if data.budget_points is not None and data.budget_points < campaign.spent_points:

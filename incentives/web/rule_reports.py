@@ -19,7 +19,7 @@ from incentives.rules import farming, monitor
 from incentives.rules.processor import MAX_ATTEMPTS
 from incentives.web import nav
 from incentives.web.context import current_db
-from incentives.web.rules import CSS, EVENT_LABELS, MANAGERS, _manager, _see_other, _t, form_errors
+from incentives.web.rules import CSS, EVENT_LABELS, MANAGERS, form_errors, manager_of, see_other, translate
 from incentives.web.templating import is_htmx, render
 
 nav.register("/rules/problems", N_("Processing problems"), MANAGERS, order=32)
@@ -36,12 +36,12 @@ def skip_reason(request: Request, reason: str) -> str:
         return reason
     message, params = known
     if "period" in params:
-        params["period"] = _t(request, monitor.PERIODS[str(params["period"])])
-    return _t(request, message, **params)
+        params["period"] = translate(request, monitor.PERIODS[str(params["period"])])
+    return translate(request, message, **params)
 
 
 async def problems_page(request: Request) -> Response:
-    who = _manager(request)
+    who = manager_of(request)
     assert who.program_id is not None
     async with current_db(request).reader() as session:
         failed = await monitor.failed_events(session, who, who.program_id)
@@ -60,13 +60,13 @@ async def problems_page(request: Request) -> Response:
 
 async def retry(request: Request) -> Response:
     """Reset a failed event so the next processing run (woken at once) takes it; a repeat changes nothing."""
-    who = _manager(request)
+    who = manager_of(request)
     event_id: int = request.path_params["id"]
     async with current_db(request).session() as session:
         await monitor.retry_event(session, who, event_id)
     if is_htmx(request):
         return render(request, "rules/includes/retried.html", {"event_id": event_id})
-    return _see_other("/rules/problems?retried=1")
+    return see_other("/rules/problems?retried=1")
 
 
 def _period(request: Request) -> tuple[dt.date, dt.date]:
@@ -95,7 +95,7 @@ def _start_of(day: dt.date) -> dt.datetime:
 
 
 async def farming_page(request: Request) -> Response:
-    who = _manager(request)
+    who = manager_of(request)
     assert who.program_id is not None
     errors: dict[str, str] = {}
     report: list[farming.PartnerPattern] = []

@@ -55,7 +55,7 @@ SIMPLE_FIELDS = ("temperature", "within_hours", "tier", "product_line", "base_po
 FIELDS = ("name_de", "name_en", "event", "condition", "points", "active", *SIMPLE_FIELDS)
 
 
-def _manager(request: Request) -> Principal:
+def manager_of(request: Request) -> Principal:
     """Admins and partner managers of their program; everybody else finds nothing here."""
     who = current_principal(request)
     if who.role not in MANAGERS or who.program_id is None:
@@ -63,11 +63,11 @@ def _manager(request: Request) -> Principal:
     return who
 
 
-def _see_other(url: str) -> Response:
+def see_other(url: str) -> Response:
     return Response(status_code=303, headers={"Location": url})
 
 
-def _t(request: Request, message: str, **params: Any) -> str:
+def translate(request: Request, message: str, **params: Any) -> str:
     return i18n.gettext(request.state.locale, message, **params)
 
 
@@ -129,7 +129,7 @@ def generate(values: Mapping[str, str]) -> tuple[str, str, dict[str, str]]:
 
 
 async def rule_list(request: Request) -> Response:
-    who = _manager(request)
+    who = manager_of(request)
     assert who.program_id is not None
     async with current_db(request).reader() as session:
         versions = await services.list_rules(session, who, who.program_id)
@@ -160,15 +160,15 @@ def form_errors(request: Request, error: DomainError) -> dict[str, str]:
         found: dict[str, str] = {}
         for item in error.errors:
             name = str(item.loc[0]) if item.loc else ""
-            found.setdefault(name, _t(request, item.msg, **item.params))
+            found.setdefault(name, translate(request, item.msg, **item.params))
         return found
     if isinstance(error, services.InvalidExpression):
         return {str(error.extra["field"]): _expression_error(request, error)}
-    return {"": _t(request, error.detail, **error.params)}
+    return {"": translate(request, error.detail, **error.params)}
 
 
 def _expression_error(request: Request, error: services.InvalidExpression) -> str:
-    return _t(
+    return translate(
         request,
         N_("Line %(line)s, column %(column)s: %(problem)s"),
         line=error.extra["line"],
@@ -200,7 +200,7 @@ def _input(who: Principal, values: Mapping[str, str], campaign_id: int | None) -
 
 async def rule_editor(request: Request) -> Response:
     """New rule (`/rules/new`) or a new version of one (`/rules/{id}`); POST saves, then shows the rule."""
-    who = _manager(request)
+    who = manager_of(request)
     rule_id: int | None = request.path_params.get("id")
     current: RuleVersion | None = None
     history: list[RuleVersion] = []
@@ -222,7 +222,7 @@ async def rule_editor(request: Request) -> Response:
                     saved = await services.create_rule(session, who, data)
                 else:
                     saved = await services.update_rule(session, who, rule_id, data)
-            return _see_other(f"/rules/{saved.rule_id}?saved={saved.version}")
+            return see_other(f"/rules/{saved.rule_id}?saved={saved.version}")
         except DomainError as error:
             errors = form_errors(request, error)
     context = {
@@ -256,10 +256,10 @@ def _keep(data: services.RuleInput, current: RuleVersion) -> services.RuleInput:
 
 async def generate_fragment(request: Request) -> Response:
     """The simple fields changed: fill the advanced fields with the CEL they mean, checked."""
-    _manager(request)
+    manager_of(request)
     values = _form_values(await request.form())
     condition, points, problems = generate(values)
-    errors = {name: _t(request, message) for name, message in problems.items()}
+    errors = {name: translate(request, message) for name, message in problems.items()}
     if not errors:
         values.update(condition=condition, points=points)
         errors = _check(request, values)
@@ -277,7 +277,7 @@ def _check(request: Request, values: Mapping[str, str]) -> dict[str, str]:
 
 async def validate_fragment(request: Request) -> Response:
     """Live validation while typing in the advanced fields."""
-    _manager(request)
+    manager_of(request)
     values = _form_values(await request.form())
     return render(request, "rules/includes/validation.html", {"errors": _check(request, values)})
 
@@ -290,7 +290,7 @@ class PreviewRow:
 
 async def simulate_fragment(request: Request) -> Response:
     """What the rule as typed would have paid over the last 30 days, per partner and in total."""
-    who = _manager(request)
+    who = manager_of(request)
     assert who.program_id is not None
     form = await request.form()
     values = _form_values(form)
@@ -329,7 +329,7 @@ async def simulate_fragment(request: Request) -> Response:
 
 
 async def campaign_list(request: Request) -> Response:
-    who = _manager(request)
+    who = manager_of(request)
     assert who.program_id is not None
     async with current_db(request).reader() as session:
         items = await campaigns.list_campaigns(session, who, who.program_id)
@@ -431,7 +431,7 @@ def _campaign_values(campaign: Campaign) -> dict[str, str]:
 
 async def campaign_editor(request: Request) -> Response:
     """New campaign (`/rules/campaigns/new`) or an edit of one (`/rules/campaigns/{id}`); POST saves."""
-    who = _manager(request)
+    who = manager_of(request)
     campaign_id: int | None = request.path_params.get("id")
     item: campaigns.Progress | None = None
     values: dict[str, str] = {"multiplier": "1"}
@@ -452,7 +452,7 @@ async def campaign_editor(request: Request) -> Response:
                     await campaigns.create_campaign(session, who, data)
                 else:
                     await campaigns.update_campaign(session, who, campaign_id, data)
-            return _see_other("/rules/campaigns" if campaign_id is None else "/rules/campaigns?saved=1")
+            return see_other("/rules/campaigns" if campaign_id is None else "/rules/campaigns?saved=1")
         except DomainError as error:
             errors = form_errors(request, error)
             # The service names the API's fields; the form has days.
@@ -465,10 +465,10 @@ async def campaign_editor(request: Request) -> Response:
 
 async def campaign_remove(request: Request) -> Response:
     """Delete a campaign that paid nothing, end one that did; the list says which happened."""
-    who = _manager(request)
+    who = manager_of(request)
     async with current_db(request).session() as session:
         outcome, _ = await campaigns.remove_campaign(session, who, request.path_params["id"], utcnow())
-    return _see_other(f"/rules/campaigns?{outcome.value}=1")
+    return see_other(f"/rules/campaigns?{outcome.value}=1")
 
 
 # --- partners: how to earn points -------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -10,10 +11,14 @@ from sqlalchemy import select
 
 from incentives.accounts.roles import Role
 from incentives.db import Database, utcnow
+from incentives.errors import ValidationFailed
+from incentives.rules.campaigns import CampaignInput, Segment, update_campaign
 from incentives.rules.models import Campaign
 from incentives.rules.processor import process_events
 from tests.factories import make_member, make_program, make_user
 from tests.rules import T0, add_events, add_test_rule
+from tests.rules.test_campaign_refunds import budget_state
+from tests.rules.test_campaigns import add_campaign
 from tests.web.test_pages import csrf_of, login
 
 DAY = dt.timedelta(days=1)
@@ -153,3 +158,61 @@ async def test_managers_edit_and_delete_campaigns_in_the_web_ui(db: Database, ht
             answer = await client.post(f"/rules/campaigns/{campaign_id}/delete", data={"csrftoken": token})
             assert answer.status_code == 404
     assert (await stored(db, campaign_id)) is not None
+
+
+async def test_patch_changes_only_the_given_fields(db: Database, http: httpx.AsyncClient) -> None:
+    world = await make_program(db)
+    org = await make_member(db, world)
+    rep = await make_user(db, world, org, Role.RESELLER_REP)
+    other = await make_program(db)
+    auth = world.admin.auth
+    created = (await http.post("/api/v1/campaigns", json=campaign_body(world.program_id), headers=auth)).json()
+    url = f"/api/v1/campaigns/{created['id']}"
+    patched = await http.patch(url, json={"budget_points": 800, "name": {"de": "Lenz", "en": "Spring"}}, headers=auth)
+    assert patched.status_code == 200, patched.text
+    out = patched.json()
+    assert (out["budget_points"], out["name"]["de"], out["multiplier"], out["segment"]["tiers"]) == (
+        800,
+        "Lenz",
+        2.0,
+        ["gold"],
+    )
+    unlimited = await http.patch(url, json={"budget_points": None}, headers=auth)
+    assert unlimited.json()["budget_points"] is None and unlimited.json()["name"]["de"] == "Lenz"
+    bad = await http.patch(url, json={"ends_at": (T0 - 3 * DAY).isoformat()}, headers=auth)
+    assert bad.status_code == 422 and "ends_at" in str(bad.json()["errors"])
+    assert (await http.patch(url, json={"multiplier": 0.5}, headers=auth)).status_code == 422
+    assert (await http.patch(url, json={"budget_points": 5}, headers=other.admin.auth)).status_code == 404
+    assert (await http.patch(url, json={"budget_points": 5}, headers=rep.auth)).status_code in (403, 404)
+    assert (await http.delete(url, headers=rep.auth)).status_code in (403, 404)
+    kept = await stored(db, created["id"])
+    assert kept is not None and kept.budget_points is None and kept.multiplier == 2.0
+
+
+async def test_lowering_the_budget_while_processing_spends_it_never_goes_below_spent(db: Database) -> None:
+    world = await make_program(db)
+    orgs = [await make_member(db, world) for _ in range(5)]
+    await add_test_rule(db, world.program_id)  # 30 a cold lead, doubled: 30 extra from the budget each
+    campaign = await add_campaign(db, world, multiplier=2.0, budget_points=1500)
+    await add_events(db, world.program_id, orgs, 50)
+    lowered = CampaignInput(
+        world.program_id, "Frühjahr", "Spring", campaign.starts_at, campaign.ends_at, Segment(), 2.0, 600
+    )
+
+    async def lower() -> bool:
+        """True when the edit won the race (spent was ≤ 600 then); refused otherwise."""
+        try:
+            async with db.session() as session:
+                await update_campaign(session, world.admin.principal, campaign.id, lowered)
+        except ValidationFailed:
+            return False
+        return True
+
+    *_, won = await asyncio.gather(
+        process_events(db, T0 + DAY, limit=4), process_events(db, T0 + DAY, limit=6), lower()
+    )
+    await process_events(db, T0 + DAY)
+    spent, noted = await budget_state(db, campaign.id)
+    after = await stored(db, campaign.id)
+    assert after is not None and after.budget_points == (600 if won else 1500)
+    assert spent == noted == (600 if won else 1500)  # every event asked for 30 extra: 50 × 30 = 1,500

@@ -14,7 +14,7 @@ from incentives.db import utcnow
 from incentives.errors import N_, FieldError, NotFound, ValidationFailed
 from incentives.rules import campaigns, services
 from incentives.rules.evaluation import ActiveRule
-from incentives.rules.models import Rule, RuleVersion
+from incentives.rules.models import Campaign, Rule, RuleVersion
 from incentives.rules.simulation import Simulation, simulate
 from incentives.validation import Label, Strict, regions
 from incentives.web.api.base import Api, database, json_response, parse_body, principal
@@ -352,6 +352,48 @@ async def put_campaign(request: Request) -> Response:
     body = await parse_body(request, CampaignIn)
     async with database(request).session() as session:
         item = await campaigns.update_campaign(session, principal(request), _id(request), body.to_input())
+    return json_response(campaign_out(item))
+
+
+class CampaignPatchIn(Strict):
+    """A partial edit: the fields given replace the campaign's, the others stay (then every check runs)."""
+
+    name: NameIn | None = None
+    starts_at: When | None = None
+    ends_at: When | None = None
+    segment: SegmentIn | None = None
+    multiplier: Annotated[float, Field(strict=False, ge=1, le=10)] | None = None
+    budget_points: Annotated[int, Field(gt=0, le=campaigns.MAX_BUDGET)] | None = None
+
+
+@api.route(
+    "PATCH",
+    "/api/v1/campaigns/{id:int}",
+    summary="Change some fields of a campaign (budget_points: null removes the limit); checks as for PUT",
+    body=CampaignPatchIn,
+    errors=CAMPAIGN_ERRORS,
+)
+async def patch_campaign(request: Request) -> Response:
+    body = await parse_body(request, CampaignPatchIn)
+    given = body.model_fields_set
+
+    def merged(current: Campaign) -> campaigns.CampaignInput:
+        segment = body.segment
+        return campaigns.CampaignInput(
+            program_id=current.program_id,
+            name_de=body.name.de if body.name else current.name_de,
+            name_en=body.name.en if body.name else current.name_en,
+            starts_at=body.starts_at or current.starts_at,
+            ends_at=body.ends_at or current.ends_at,
+            segment=campaigns.Segment(tuple(segment.tiers), tuple(segment.regions), tuple(segment.product_lines))
+            if segment
+            else campaigns.segment_of(current),
+            multiplier=current.multiplier if body.multiplier is None else body.multiplier,
+            budget_points=body.budget_points if "budget_points" in given else current.budget_points,
+        )
+
+    async with database(request).session() as session:
+        item = await campaigns.update_campaign(session, principal(request), _id(request), merged)
     return json_response(campaign_out(item))
 
 
