@@ -53,6 +53,7 @@ async def test_create_edit_list_and_simulate(db: Database, http: httpx.AsyncClie
         "awards": 10,
         "points": 200,
         "skipped": 0,
+        "campaign_points": 0,
         "by_org": [{"org_id": org, "points": 100} for org in sorted(orgs)],
     }
     draft = {
