@@ -12,13 +12,13 @@ import datetime as dt
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Membership, Org, Program
 from incentives.accounts.roles import OrgKind
-from incentives.leads.models import Lead
 
 PARTS = ("competence", "tier", "conversion", "proximity", "capacity", "fairness")
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -35,6 +35,25 @@ TIER_SCORE = {"platinum": 1.0, "gold": 0.75, "silver": 0.5, "registered": 0.25}
 PRIOR_WON, PRIOR_CLOSED = 2.0, 5.0
 # Rotation: a partner's fairness part grows back to 1 within a week after its last offer.
 ROTATION_HOURS = 168.0
+
+
+class LeadFacts(Protocol):
+    """What matching reads of a lead: an ORM `Lead`, or the plain row a sweep selects."""
+
+    @property
+    def product_line(self) -> str: ...
+    @property
+    def country(self) -> str: ...
+    @property
+    def postal_code(self) -> str | None: ...
+    @property
+    def city(self) -> str | None: ...
+    @property
+    def lat(self) -> float | None: ...
+    @property
+    def lon(self) -> float | None: ...
+    @property
+    def required_certifications(self) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -97,7 +116,7 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 6371.0 * 2 * math.asin(math.sqrt(min(1.0, a)))
 
 
-def parts(lead: Lead, partner: Partner, now: dt.datetime) -> tuple[float, ...]:
+def parts(lead: LeadFacts, partner: Partner, now: dt.datetime) -> tuple[float, ...]:
     """The six parts of the score, in the order of PARTS."""
     return (
         1.0 if lead.product_line in partner.competencies else 0.0,
@@ -118,11 +137,11 @@ def explain(org_id: int, values: tuple[float, ...], weights: dict[str, float]) -
     return Candidate(org_id, round(score, 4), breakdown)
 
 
-def score(lead: Lead, partner: Partner, weights: dict[str, float], now: dt.datetime) -> Candidate:
+def score(lead: LeadFacts, partner: Partner, weights: dict[str, float], now: dt.datetime) -> Candidate:
     return explain(partner.org_id, parts(lead, partner, now), weights)
 
 
-def _proximity(lead: Lead, partner: Partner) -> float:
+def _proximity(lead: LeadFacts, partner: Partner) -> float:
     if lead.lat is not None and lead.lon is not None and partner.lat is not None and partner.lon is not None:
         return 1.0 / (1.0 + distance_km(lead.lat, lead.lon, partner.lat, partner.lon) / 50.0)  # 50 km: 0.5
     if lead.city and partner.city and lead.city.casefold() == partner.city.casefold():
@@ -238,7 +257,7 @@ async def load_partners(session: AsyncSession, program_id: int) -> list[Partner]
 
 
 def rank(
-    lead: Lead,
+    lead: LeadFacts,
     partners: list[Partner],
     weights: dict[str, float],
     excluded: set[int],
