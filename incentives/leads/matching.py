@@ -9,10 +9,11 @@ membership, updated in the same transaction as each transition, so ranking 2,000
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,8 +64,7 @@ class Candidate:
     breakdown: dict[str, dict[str, float]]
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(NamedTuple):
     """What matching needs of a partner that changes only with its membership or org record."""
 
     org_id: int
@@ -79,9 +79,11 @@ class Profile:
     lon: float | None
 
 
-@dataclass(frozen=True)
-class Partner:
-    """A profile with its current counters, flat: matching reads these fields in its hot loop."""
+class Partner(NamedTuple):
+    """A profile with its current counters, flat: matching reads these fields in its hot loop.
+
+    Named tuples, not dataclasses: a load builds thousands of them, and a tuple is built several times faster.
+    """
 
     org_id: int
     tier: str
@@ -169,22 +171,7 @@ def weights_of(program: Program) -> dict[str, float]:
 
 
 def _partner(p: Profile, won: int, closed: int, open_leads: int, last_offered: dt.datetime | None) -> Partner:
-    return Partner(
-        p.org_id,
-        p.tier,
-        p.competencies,
-        p.certifications,
-        p.regions,
-        p.served,
-        p.capacity,
-        p.city,
-        p.lat,
-        p.lon,
-        won,
-        closed,
-        open_leads,
-        last_offered,
-    )
+    return Partner(*p, won, closed, open_leads, last_offered)
 
 
 # Profiles per program, cached in each process and checked against the database on every load.
@@ -276,9 +263,12 @@ def rank(
     country, postal, product = lead.country, lead.postal_code or "", lead.product_line
     scored: list[tuple[float, dt.datetime, int, Partner]] = []
     for p in partners:
-        if p.org_id in excluded or not required <= p.certifications:
+        if p.org_id in excluded or (required and not required <= p.certifications):
             continue
-        if not any(code == country and postal.startswith(prefix) for code, prefix in p.served):
+        for code, prefix in p.served:
+            if code == country and postal.startswith(prefix):
+                break
+        else:  # serves no region of the lead
             continue
         value = (
             (w_comp if product in p.competencies else 0.0)
@@ -289,8 +279,12 @@ def rank(
             + w_fair * _fairness(p, now)
         )
         scored.append((-round(value, 4), p.last_offered_at or never, p.org_id, p))
-    scored.sort(key=lambda item: item[:3])
-    return [score(lead, p, weights, now) for _, _, _, p in scored[:limit]]
+    best = heapq.nsmallest(limit, scored, key=_order) if limit is not None else sorted(scored, key=_order)
+    return [score(lead, p, weights, now) for _, _, _, p in best]
+
+
+def _order(item: tuple[float, dt.datetime, int, Partner]) -> tuple[float, dt.datetime, int]:
+    return item[:3]
 
 
 async def count_offer(session: AsyncSession, program_id: int, org_ids: list[int], now: dt.datetime) -> None:
