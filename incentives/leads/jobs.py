@@ -7,6 +7,7 @@ missed run only delays and a doubled or concurrent run finds nothing left to do.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,8 +17,8 @@ from incentives.db import Database
 from incentives.errors import N_
 from incentives.jobs import sweep
 from incentives.leads import events, matching
-from incentives.leads.models import Lead, LeadOffer, LeadStatus
-from incentives.leads.waves import Writes, start_next_wave
+from incentives.leads.models import Lead, LeadStatus
+from incentives.leads.waves import Writes, earlier_offers, next_step
 from incentives.notifications.services import notify
 
 BATCH = 500
@@ -30,40 +31,60 @@ def _locked(session: AsyncSession, query):  # type: ignore[no-untyped-def]
     return query
 
 
+@dataclass(frozen=True, slots=True)
+class DueLead:
+    """The columns of an expired offer that the sweep needs (a plain row: no ORM object per lead)."""
+
+    id: int
+    program_id: int
+    company: str
+    wave: int
+    ranking: list[int]
+    product_line: str
+    country: str
+    postal_code: str | None
+    city: str | None
+    lat: float | None
+    lon: float | None
+    required_certifications: list[str]
+
+
+DUE_COLUMNS = [getattr(Lead, name) for name in DueLead.__slots__]
+
+
 @sweep("escalate_offers")
 async def escalate_offers(db: Database, now: dt.datetime) -> int:
     """Move every lead whose offer wave expired to its next wave (or to unclaimed)."""
     moved = 0
+    programs: dict[int, Program] = {}
     while True:
         async with db.session() as session, session.begin():
-            due = (
-                await session.scalars(
-                    _locked(
-                        session,
-                        select(Lead)
-                        .where(Lead.status == LeadStatus.OFFERED, Lead.expires_at <= now)
-                        .order_by(Lead.expires_at, Lead.id)
-                        .limit(BATCH),
-                    )
+            rows = await session.execute(
+                _locked(
+                    session,
+                    select(*DUE_COLUMNS)
+                    .where(Lead.status == LeadStatus.OFFERED, Lead.expires_at <= now)
+                    .order_by(Lead.expires_at, Lead.id)
+                    .limit(BATCH),
                 )
-            ).all()
+            )
+            due = [DueLead(*row) for row in rows.all()]
             if not due:
                 return moved
-            programs: dict[int, tuple[Program, list[matching.Partner], dict[int, matching.Partner]]] = {}
-            offers: dict[int, list[LeadOffer]] = {lead.id: [] for lead in due}
-            for offer in await session.scalars(select(LeadOffer).where(LeadOffer.lead_id.in_(list(offers)))):
-                offers[offer.lead_id].append(offer)
+            earlier = await earlier_offers(session, [lead.id for lead in due])
+            partners: dict[int, tuple[list[matching.Partner], dict[int, matching.Partner]]] = {}
             writes = Writes()
             for lead in due:
                 if lead.program_id not in programs:
-                    program = await session.get_one(Program, lead.program_id)
-                    partners = await matching.load_partners(session, program.id)
-                    programs[lead.program_id] = (program, partners, {p.org_id: p for p in partners})
-                program, partners, by_org = programs[lead.program_id]
-                writes.events.append(events.row(lead, "escalated", now, wave=lead.wave))
-                await start_next_wave(
-                    session, lead, program, partners, now, earlier_offers=offers[lead.id], writes=writes, by_org=by_org
-                )
+                    programs[lead.program_id] = await session.get_one(Program, lead.program_id)
+                if lead.program_id not in partners:  # counters change between batches: read them per batch
+                    loaded = await matching.load_partners(session, lead.program_id)
+                    partners[lead.program_id] = (loaded, {p.org_id: p for p in loaded})
+                program = programs[lead.program_id]
+                everyone, by_org = partners[lead.program_id]
+                step = next_step(lead, lead.wave, lead.ranking, program, everyone, by_org, earlier[lead.id], now)
+                writes.event(lead, "escalated", now, wave=lead.wave)
+                writes.add(lead, step, program, earlier[lead.id], now)
             await writes.flush(session, now)
             moved += len(due)
 

@@ -145,57 +145,45 @@ async def reserve_lead(
     # A read first, without the write lock: in a race almost everyone learns "already reserved" here.
     async with session.begin():
         await session.connection(execution_options={"read_only": True})  # SQLite: BEGIN DEFERRED, no lock
-        offer_state, lead_status = (
+        seen = (
             await session.execute(
-                select(LeadOffer.state, Lead.status)
+                select(LeadOffer.state, LeadOffer.offered_at, Lead.status, Lead.program_id, Program.feedback_due_hours)
                 .join(Lead, Lead.id == LeadOffer.lead_id)
+                .join(Program, Program.id == Lead.program_id)
                 .where(LeadOffer.lead_id == lead_id, LeadOffer.org_id == principal.org_id)
             )
-        ).first() or (None, None)
-    if offer_state != OfferState.OPEN:
+        ).first()
+    if seen is None or seen.state != OfferState.OPEN:
         raise NotFound()
-    if lead_status != LeadStatus.OFFERED:
+    if seen.status != LeadStatus.OFFERED:
         raise AlreadyReserved()
+    # The write: the conditional UPDATE comes first, so a loser holds the write lock for one statement only.
     async with session.begin():
-        offer = await session.scalar(
-            select(LeadOffer).where(LeadOffer.lead_id == lead_id, LeadOffer.org_id == principal.org_id)
+        open_offer = select(LeadOffer.lead_id).where(
+            LeadOffer.lead_id == lead_id, LeadOffer.org_id == principal.org_id, LeadOffer.state == OfferState.OPEN
         )
-        if offer is None or offer.state != OfferState.OPEN:
-            raise NotFound()
-        program = await session.get_one(Program, offer.program_id)
-        blocked = (await blocked_programs(session, principal.org_id, now)).get(program.id)
-        if blocked:
-            raise FeedbackRequired(extra={"overdue": blocked})
-        due = now + dt.timedelta(hours=program.feedback_due_hours)
-        won = await session.execute(
+        lead = await session.scalar(
             update(Lead)
-            .where(
-                Lead.id == lead_id,
-                Lead.status == LeadStatus.OFFERED,
-                Lead.id.in_(
-                    select(LeadOffer.lead_id).where(
-                        LeadOffer.lead_id == lead_id,
-                        LeadOffer.org_id == principal.org_id,
-                        LeadOffer.state == OfferState.OPEN,
-                    )
-                ),
-            )
+            .where(Lead.id == lead_id, Lead.status == LeadStatus.OFFERED, Lead.id.in_(open_offer))
             .values(
                 status=LeadStatus.RESERVED,
                 reserved_by_org_id=principal.org_id,
                 reserved_by_user_id=principal.user_id,
                 reserved_at=now,
-                feedback_due_at=due,
+                feedback_due_at=now + dt.timedelta(hours=seen.feedback_due_hours),
                 overdue_noticed_at=None,
                 last_feedback=None,
                 last_feedback_at=None,
                 expires_at=None,
             )
-            .execution_options(synchronize_session=False)
+            .returning(Lead)
+            .execution_options(populate_existing=True)
         )
-        if won.rowcount != 1:  # type: ignore[attr-defined]
-            raise AlreadyReserved()
-        lead = await session.get_one(Lead, lead_id, populate_existing=True)
+        if lead is None:
+            raise NotFound() if await session.scalar(open_offer) is None else AlreadyReserved()
+        blocked = (await blocked_programs(session, principal.org_id, now)).get(lead.program_id)
+        if blocked:  # the rollback undoes the reservation
+            raise FeedbackRequired(extra={"overdue": blocked})
         await matching.count_lead(session, lead.program_id, principal.org_id, opened=1)
         events.record(session, lead, "reserved", now, org_id=principal.org_id, actor_id=principal.user_id)
         await events.publish(
@@ -204,7 +192,7 @@ async def reserve_lead(
             "lead.reserved",
             now,
             principal.org_id,
-            reservation={"hours_since_offered": events.hours_between(offer.offered_at, now)},
+            reservation={"hours_since_offered": events.hours_between(seen.offered_at, now)},
         )
     return lead
 

@@ -1,12 +1,17 @@
-"""Offer waves: who gets a lead next. Its writes go out in bulk, so a sweep over thousands of leads is quick."""
+"""Offer waves: who gets a lead next. Its writes go out in bulk, so a sweep over thousands of leads is quick.
+
+`next_step` decides (pure, no I/O); `Writes` collects what the decisions change and writes it in a
+handful of core statements: one UPDATE per (wave, deadline) group of leads, one INSERT per table.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Program
@@ -14,6 +19,20 @@ from incentives.errors import N_
 from incentives.leads import events, matching
 from incentives.leads.models import Lead, LeadEvent, LeadOffer, LeadStatus, OfferState
 from incentives.notifications.services import add_notifications, notification_row
+
+LEADS = cast(Any, Lead.__table__)
+OFFERS = cast(Any, LeadOffer.__table__)
+
+
+class LeadRef(Protocol):
+    """What the writes name of a lead: an ORM `Lead`, or the plain row a sweep selects."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def program_id(self) -> int: ...
+    @property
+    def company(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -24,20 +43,158 @@ class Offered:
     breakdown: dict[str, dict[str, float]]
 
 
+@dataclass(frozen=True)
+class EarlierOffer:
+    id: int
+    state: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where a lead goes next: wave `wave` to `group`; an empty group means unclaimed."""
+
+    wave: int
+    group: list[matching.Candidate]
+    ranking: list[int] | None = None  # a fresh ranking, when this step made the first matching
+
+
+async def earlier_offers(session: AsyncSession, lead_ids: list[int]) -> dict[int, dict[int, EarlierOffer]]:
+    """The offers made so far, by lead and org (plain rows: a sweep reads thousands)."""
+    found: dict[int, dict[int, EarlierOffer]] = {lead_id: {} for lead_id in lead_ids}
+    rows = await session.execute(
+        select(LeadOffer.lead_id, LeadOffer.org_id, LeadOffer.id, LeadOffer.state).where(
+            LeadOffer.lead_id.in_(lead_ids)
+        )
+    )
+    for lead_id, org_id, offer_id, state in rows.all():
+        found[lead_id][org_id] = EarlierOffer(offer_id, state)
+    return found
+
+
+def next_step(
+    lead: matching.LeadFacts,
+    wave: int,
+    ranking: list[int],
+    program: Program,
+    partners: list[matching.Partner],
+    by_org: Mapping[int, matching.Partner],
+    earlier: Mapping[int, EarlierOffer],
+    now: dt.datetime,
+) -> Step:
+    """The next group: the next slice of the ranking; after `max_waves` every eligible partner left."""
+    weights = matching.weights_of(program)
+    excluded = {org for org, offer in earlier.items() if offer.state == OfferState.RETURNED}
+    offered = {org for org, offer in earlier.items() if offer.state != OfferState.WITHDRAWN}
+    fresh = None
+    if wave == 0:
+        keep = program.offer_wave_size * program.max_waves
+        fresh = ranking = [c.org_id for c in matching.rank(lead, partners, weights, excluded, now, limit=keep)]
+    group: list[matching.Candidate] = []
+    while not group and wave <= program.max_waves:
+        wave += 1
+        if wave <= program.max_waves:
+            start = (wave - 1) * program.offer_wave_size
+            ids = [o for o in ranking[start : start + program.offer_wave_size] if o not in offered | excluded]
+            group = [matching.score(lead, by_org[o], weights, now) for o in ids if o in by_org]
+        else:  # the last wave: every eligible partner that has not had it yet
+            group = matching.rank(lead, partners, weights, excluded | offered, now)
+    return Step(wave, group, fresh)
+
+
 @dataclass
 class Writes:
-    """Rows that waves add, written in a handful of statements when the caller flushes."""
+    """Rows that waves add or change, written in a handful of statements when the caller flushes (once)."""
 
+    moved: dict[tuple[int, dt.datetime], list[int]] = field(default_factory=dict)  # (wave, deadline) → lead ids
+    unclaimed: list[int] = field(default_factory=list)
+    rankings: dict[int, list[int]] = field(default_factory=dict)  # lead → its fresh ranking
     offers: list[dict[str, Any]] = field(default_factory=list)
+    reoffers: dict[int, dict[str, Any]] = field(default_factory=dict)  # withdrawn offer → its new values
     events: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     offered: dict[int, dict[int, int]] = field(default_factory=dict)  # program → org → offers just made
 
+    def event(self, lead: LeadRef, kind: str, now: dt.datetime, *, actor_id: int | None = None, **data: Any) -> None:
+        # events.row reads only the lead's id and program id, which every LeadRef has.
+        self.events.append(events.row(cast(Lead, lead), kind, now, actor_id=actor_id, **data))
+
+    def add(
+        self,
+        lead: LeadRef,
+        step: Step,
+        program: Program,
+        earlier: Mapping[int, EarlierOffer],
+        now: dt.datetime,
+        *,
+        actor_id: int | None = None,
+    ) -> None:
+        """Record the rows of one lead's step, to be written by `flush`."""
+        if step.ranking is not None:
+            self.rankings[lead.id] = step.ranking
+        if not step.group:
+            self.unclaimed.append(lead.id)
+            self.event(lead, "unclaimed", now, actor_id=actor_id)
+            if program.manufacturer_id is not None:
+                self.notifications.append(
+                    notification_row(
+                        program_id=lead.program_id,
+                        org_id=program.manufacturer_id,
+                        kind="lead_unclaimed",
+                        message=N_("Nobody took lead %(lead)s (%(company)s): it is back with you."),
+                        params={"lead": lead.id, "company": lead.company},
+                        link=f"/leads/{lead.id}",
+                    )
+                )
+            return
+        deadline = now + dt.timedelta(hours=program.escalation_hours)
+        self.moved.setdefault((step.wave, deadline), []).append(lead.id)
+        counts = self.offered.setdefault(lead.program_id, {})
+        for c in step.group:
+            values = {"wave": step.wave, "score": c.score, "breakdown": c.breakdown, "offered_at": now}
+            again = earlier.get(c.org_id)
+            if again is not None:  # an offer a manager withdrew is made again in place: one row per lead and org
+                self.reoffers[again.id] = {"state": OfferState.OPEN, **values}
+            else:
+                self.offers.append(
+                    {
+                        "lead_id": lead.id,
+                        "program_id": lead.program_id,
+                        "org_id": c.org_id,
+                        "state": OfferState.OPEN,
+                        **values,
+                    }
+                )
+            counts[c.org_id] = counts.get(c.org_id, 0) + 1
+        self.event(
+            lead, "offered", now, actor_id=actor_id, wave=step.wave, scores={str(c.org_id): c.score for c in step.group}
+        )
+
     async def flush(self, session: AsyncSession, now: dt.datetime) -> None:
+        # Core statements, not ORM units of work: a sweep's batch is a few statements, not thousands.
+        for (wave, deadline), ids in self.moved.items():
+            await session.execute(
+                update(LEADS)
+                .where(LEADS.c.id.in_(ids))
+                .values(
+                    status=LeadStatus.OFFERED,
+                    wave=wave,
+                    expires_at=deadline,
+                    offered_at=func.coalesce(LEADS.c.offered_at, now),
+                )
+            )
+        if self.unclaimed:
+            await session.execute(
+                update(LEADS).where(LEADS.c.id.in_(self.unclaimed)).values(status=LeadStatus.UNCLAIMED, expires_at=None)
+            )
+        # Fresh rankings and re-made offers come one lead at a time (a manager's action), never from a sweep.
+        for lead_id, ranking in self.rankings.items():
+            await session.execute(update(LEADS).where(LEADS.c.id == lead_id).values(ranking=ranking))
+        for offer_id, values in self.reoffers.items():
+            await session.execute(update(OFFERS).where(OFFERS.c.id == offer_id).values(**values))
         if self.offers:
-            await session.execute(insert(LeadOffer), self.offers)
+            await session.execute(insert(OFFERS), self.offers)
         if self.events:
-            await session.execute(insert(LeadEvent), self.events)
+            await session.execute(insert(cast(Any, LeadEvent.__table__)), self.events)
         # One notice per org and flush, however many leads reached its pick list at once.
         for program_id, counts in self.offered.items():
             self.notifications.extend(
@@ -54,7 +211,6 @@ class Writes:
         await add_notifications(session, self.notifications)
         for program_id, counts in self.offered.items():
             await matching.count_offer(session, program_id, sorted(counts), now)
-        self.offers, self.events, self.notifications, self.offered = [], [], [], {}
 
 
 async def start_next_wave(
@@ -65,84 +221,18 @@ async def start_next_wave(
     now: dt.datetime,
     *,
     actor_id: int | None = None,
-    earlier_offers: list[LeadOffer] | None = None,
-    writes: Writes | None = None,
-    by_org: dict[int, matching.Partner] | None = None,
 ) -> list[Offered]:
-    """Offer the lead to the next group; after `max_waves` to all eligible; then it is unclaimed.
+    """Offer one lead to its next group now (a manager's offer, a return); the sweep batches `next_step` itself.
 
-    The caller holds the transaction and has checked that the lead may move on. A sweep passes the
-    lead's earlier offers (loaded for its whole batch at once), the partners by org id, and its own
-    `writes`, which it flushes once per batch; without them the rows are written before this returns.
+    The caller holds the transaction and has checked that the lead may move on.
     """
-    own = writes is None
-    writes = writes or Writes()
-    weights = matching.weights_of(program)
-    if earlier_offers is None:
-        earlier_offers = list((await session.scalars(select(LeadOffer).where(LeadOffer.lead_id == lead.id))).all())
-    earlier = {o.org_id: o for o in earlier_offers}
-    excluded = {org for org, offer in earlier.items() if offer.state == OfferState.RETURNED}
-    offered = {org for org, offer in earlier.items() if offer.state != OfferState.WITHDRAWN}
-    by_org = by_org if by_org is not None else {p.org_id: p for p in partners}
-    if lead.wave == 0:
-        keep = program.offer_wave_size * program.max_waves
-        lead.ranking = [c.org_id for c in matching.rank(lead, partners, weights, excluded, now, limit=keep)]
-    group: list[matching.Candidate] = []
-    wave = lead.wave
-    while not group and wave <= program.max_waves:
-        wave += 1
-        if wave <= program.max_waves:
-            start = (wave - 1) * program.offer_wave_size
-            ids = [o for o in lead.ranking[start : start + program.offer_wave_size] if o not in offered | excluded]
-            group = [matching.score(lead, by_org[o], weights, now) for o in ids if o in by_org]
-        else:  # the last wave: every eligible partner that has not had it yet
-            group = matching.rank(lead, partners, weights, excluded | offered, now)
-    if not group:
-        lead.status = LeadStatus.UNCLAIMED
-        lead.expires_at = None
-        writes.events.append(events.row(lead, "unclaimed", now, actor_id=actor_id))
-        if program.manufacturer_id is not None:
-            writes.notifications.append(
-                notification_row(
-                    program_id=lead.program_id,
-                    org_id=program.manufacturer_id,
-                    kind="lead_unclaimed",
-                    message=N_("Nobody took lead %(lead)s (%(company)s): it is back with you."),
-                    params={"lead": lead.id, "company": lead.company},
-                    link=f"/leads/{lead.id}",
-                )
-            )
-        if own:
-            await writes.flush(session, now)
-        return []
-    lead.wave = wave
-    lead.status = LeadStatus.OFFERED
-    lead.offered_at = lead.offered_at or now
-    lead.expires_at = now + dt.timedelta(hours=program.escalation_hours)
-    for c in group:
-        again = earlier.get(c.org_id)
-        if again is not None:  # an offer a manager withdrew is made again in place: one row per lead and org
-            again.wave, again.score, again.breakdown = wave, c.score, c.breakdown
-            again.state, again.offered_at = OfferState.OPEN, now
-        else:
-            writes.offers.append(
-                {
-                    "lead_id": lead.id,
-                    "program_id": lead.program_id,
-                    "org_id": c.org_id,
-                    "wave": wave,
-                    "score": c.score,
-                    "breakdown": c.breakdown,
-                    "state": OfferState.OPEN,
-                    "offered_at": now,
-                }
-            )
-    counts = writes.offered.setdefault(lead.program_id, {})
-    for c in group:
-        counts[c.org_id] = counts.get(c.org_id, 0) + 1
-    writes.events.append(
-        events.row(lead, "offered", now, actor_id=actor_id, wave=wave, scores={str(c.org_id): c.score for c in group})
-    )
-    if own:
-        await writes.flush(session, now)
-    return [Offered(c.org_id, wave, c.score, c.breakdown) for c in group]
+    await session.flush()  # the caller's changes to the lead go first: the writes below bypass the ORM
+    earlier = (await earlier_offers(session, [lead.id]))[lead.id]
+    by_org = {p.org_id: p for p in partners}
+    step = next_step(lead, lead.wave, lead.ranking, program, partners, by_org, earlier, now)
+    writes = Writes()
+    writes.add(lead, step, program, earlier, now, actor_id=actor_id)
+    await writes.flush(session, now)
+    # The rows changed under the ORM's feet: read them back into the session's lead.
+    await session.refresh(lead, ["status", "wave", "ranking", "offered_at", "expires_at"])
+    return [Offered(c.org_id, step.wave, c.score, c.breakdown) for c in step.group]

@@ -61,6 +61,33 @@ async def test_waves_escalate_to_all_eligible_then_unclaimed(db: Database) -> No
     assert (await _lead(db, lead.id)).status == LeadStatus.UNCLAIMED
 
 
+async def test_concurrent_sweeps_escalate_each_lead_once(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = await make_program(db)
+    async with db.session() as session:
+        await accounts.update_program_settings(
+            session, world.admin.principal, world.program_id, {"offer_wave_size": 2, "max_waves": 2}
+        )
+    for _ in range(5):
+        await make_reseller(db, world)
+    leads = [await make_lead(db, world) for _ in range(7)]
+    monkeypatch.setattr("incentives.leads.jobs.BATCH", 2)  # several batches, so the sweeps interleave
+
+    moved = await asyncio.gather(*[escalate_offers(db, T0 + 12 * H) for _ in range(3)])
+
+    assert sum(moved) == len(leads)
+    async with db.reader() as session:
+        escalated = (
+            await session.execute(
+                select(LeadEvent.lead_id, func.count()).where(LeadEvent.kind == "escalated").group_by(LeadEvent.lead_id)
+            )
+        ).all()
+        waves = (await session.execute(select(Lead.wave, Lead.status, Lead.expires_at))).all()
+        offers = (await session.execute(select(LeadOffer.wave, func.count()).group_by(LeadOffer.wave))).all()
+    assert sorted(escalated) == sorted((lead.id, 1) for lead in leads)
+    assert set(waves) == {(2, LeadStatus.OFFERED, T0 + 24 * H)}
+    assert sorted(offers) == [(1, 2 * len(leads)), (2, 2 * len(leads))]
+
+
 async def test_hard_filters_and_explainable_scores(db: Database) -> None:
     world = await make_program(db)
     certified = await make_reseller(db, world, certifications=["installer"], tier="silver")
