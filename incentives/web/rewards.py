@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from babel.numbers import format_percent
+from babel.units import format_unit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -17,6 +19,7 @@ from incentives.accounts.roles import TIER_LABELS, Role
 from incentives.accounts.scope import Principal, visible_orgs
 from incentives.errors import N_, DomainError, NotFound, ValidationFailed
 from incentives.notifications.services import localize
+from incentives.reports import kpis
 from incentives.rewards import mdf, queries, services
 from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, RedemptionStatus, Reward
 from incentives.rewards.scope import DECIDERS, REDEEMERS
@@ -37,6 +40,7 @@ SUBNAV = [
     ("/mdf", N_("MDF budgets"), PARTNERS | DECIDERS),
     ("/wallet", N_("Wallet"), PARTNERS),
     ("/approvals", N_("Approvals"), DECIDERS),
+    ("/rewards/manage", N_("Reward catalog"), DECIDERS),
 ]
 
 KIND_LABELS = {"mdf": N_("MDF budget"), "discount": N_("Discount"), "bonus": N_("Bonus")}
@@ -62,6 +66,7 @@ TRANSFER_LABELS = {
 }
 FILTER_LABELS = {"all": N_("All"), "earned": N_("Earned"), "redeemed": N_("Redeemed"), "expired": N_("Expired")}
 CSS = "/static/rewards-1.css"
+NONE = "–"  # a figure with nothing to compute it from
 
 
 def _message(error: DomainError, locale: str) -> str:
@@ -81,7 +86,11 @@ def _int(value: Any) -> int | None:
 
 def _common(request: Request, **extra: Any) -> dict[str, Any]:
     principal: Principal | None = request.state.principal
+    locale: str = request.state.locale
     return {
+        "percent": lambda fraction: format_percent(
+            fraction, locale=i18n.babel_locale(locale), decimal_quantization=False
+        ),
         "css": CSS,
         "subnav": [(path, label) for path, label, roles in SUBNAV if principal and principal.role in roles],
         "kinds": KIND_LABELS,
@@ -251,6 +260,7 @@ async def _decision(request: Request, action: str) -> Response:
         context = None
         if action != "cancel":
             context = await queries.partner_context(session, principal, redemption.program_id, redemption.org_id)
+            await _add_kpis(session, principal, [found], locale)
     template = "rewards/_redemption_row.html" if action == "cancel" else "rewards/_approval_row.html"
     return render(
         request,
@@ -278,7 +288,9 @@ async def cancel(request: Request) -> Response:
     return await _decision(request, "cancel")
 
 
-async def _queue(session: AsyncSession, principal: Principal, program_id: int | None) -> list[dict[str, Any]]:
+async def _queue(
+    session: AsyncSession, principal: Principal, program_id: int | None, locale: str
+) -> list[dict[str, Any]]:
     rows = await _rows(session, principal, status=RedemptionStatus.PENDING, program_id=program_id)
     contexts: dict[int, queries.PartnerContext] = {}
     for item in rows:
@@ -286,7 +298,40 @@ async def _queue(session: AsyncSession, principal: Principal, program_id: int | 
         if org_id not in contexts:
             contexts[org_id] = await queries.partner_context(session, principal, item["r"].program_id, org_id)
         item["ctx"] = contexts[org_id]
+    await _add_kpis(session, principal, rows, locale)
     return rows
+
+
+async def _add_kpis(session: AsyncSession, principal: Principal, rows: list[dict[str, Any]], locale: str) -> None:
+    """Each row's partner KPIs so far (all its reservations): one query per program in the rows."""
+    orgs_by_program: dict[int, set[int]] = {}
+    for item in rows:
+        orgs_by_program.setdefault(item["r"].program_id, set()).add(item["r"].org_id)
+    for program_id, org_ids in orgs_by_program.items():
+        found = await kpis.partner_kpis(session, principal, program_id, org_ids)
+        for item in rows:
+            if item["r"].program_id == program_id:
+                item["kpis"] = kpi_figures(found[item["r"].org_id], locale)
+
+
+def kpi_figures(figures: kpis.PartnerKpis, locale: str) -> dict[str, str]:
+    """The KPIs as the reader writes them; what cannot be computed yet (nothing won, nothing reserved) is "–"."""
+    where = i18n.babel_locale(locale)
+
+    def duration(value: float | None, unit: str) -> str:
+        return NONE if value is None else format_unit(round(value, 1), unit, length="long", locale=where)
+
+    def share(value: float | None) -> str:
+        return NONE if value is None else format_percent(value, locale=where)
+
+    return {
+        "reserved": i18n.format_number(figures.reserved, locale),
+        "ttp": duration(figures.ttp_hours, "duration-hour"),
+        "cr": share(figures.cr),
+        "adt": duration(figures.adt_days, "duration-day"),
+        "ads": NONE if figures.ads is None else i18n.format_money(figures.ads, "EUR", locale),
+        "feedback_rate": share(figures.feedback_rate),
+    }
 
 
 async def approvals(request: Request) -> Response:
@@ -295,7 +340,7 @@ async def approvals(request: Request) -> Response:
         raise NotFound()
     async with current_db(request).reader() as session:
         program_id, programs = await _program(session, principal, request)
-        rows = await _queue(session, principal, program_id)
+        rows = await _queue(session, principal, program_id, request.state.locale)
         claims = await mdf.list_claims(session, principal, status="submitted", program_id=program_id)
         orgs = {
             org.id: org.name for org in await session.scalars(select(Org).where(Org.id.in_({c.org_id for c in claims})))
@@ -326,7 +371,7 @@ async def bulk_approve(request: Request) -> Response:
         return RedirectResponse("/approvals", status_code=303)
     async with current_db(request).reader() as session:
         program_id, programs = await _program(session, principal, request)
-        rows = await _queue(session, principal, program_id)
+        rows = await _queue(session, principal, program_id, request.state.locale)
         claims = await mdf.list_claims(session, principal, status="submitted", program_id=program_id)
         orgs = {
             org.id: org.name for org in await session.scalars(select(Org).where(Org.id.in_({c.org_id for c in claims})))
@@ -506,6 +551,13 @@ async def proof(request: Request) -> Response:
 
 __all__ = ["MdfAllocation", "routes"]
 
+
+def _catalog_routes() -> list[Route]:
+    from incentives.web import reward_catalog  # its pages build on this module's helpers
+
+    return reward_catalog.routes
+
+
 routes = [
     Route("/rewards", catalog),
     Route("/rewards/{id:int}/redeem", redeem, methods=["POST"]),
@@ -520,4 +572,5 @@ routes = [
     Route("/mdf/{id:int}/claims", file_claim, methods=["POST"]),
     Route("/mdf/claims/{id:int}/decide", decide_claim, methods=["POST"]),
     Route("/mdf/claims/{id:int}/proof", proof),
+    *_catalog_routes(),
 ]
