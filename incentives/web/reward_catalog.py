@@ -222,18 +222,20 @@ def parse_item(values: Mapping[str, str], current: Reward | None) -> dict[str, A
     if body["points"] is None:
         errors.append(FieldError(("points",), N_("This field is required.")))
         del body["points"]
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = {**body, **moments}  # as typed, for the checks between fields if a field is bad
     try:
-        fields = reward_fields(RewardFieldsIn.model_validate(body))
+        fields = reward_fields(RewardFieldsIn.model_validate(body)) | moments
+        if fields["kind"] != "discount":
+            fields["percent"] = None  # only a discount has one; an old value must not stay behind
     except ValidationError as exc:
         for error in field_errors_from_pydantic(exc):
             errors.append(FieldError((FORM_NAMES.get(error.loc[:2], str(error.loc[0])),), error.msg, **error.params))
+    try:
+        catalog.check_terms(fields)
+    except ValidationFailed as failed:
+        errors.extend(failed.errors)
     if errors:
         raise ValidationFailed(errors)
-    fields |= moments
-    if fields["kind"] != "discount":
-        fields["percent"] = None  # only a discount has one; a hidden field's old value must not stay behind
-    catalog.check_terms(fields)
     return fields
 
 
