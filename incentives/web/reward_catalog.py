@@ -52,7 +52,7 @@ LIMIT_LABELS = {
 STATE_LABELS = {
     "active": N_("active"),
     "inactive": N_("inactive"),
-    "expired": N_("expired"),
+    "expired": N_("no longer valid"),
     "upcoming": N_("not yet valid"),
     "sold_out": N_("out of stock"),
 }
