@@ -34,6 +34,10 @@ PAGES = [  # (name, login e-mail or None, path)
     ("lead-detail-manager", "pam@helios.example", "/leads/30"),
     ("lead-new", "agentur@leadwerk.example", "/leads/new"),
     ("lead-import", "pam@helios.example", "/leads/import"),
+    ("reward-catalog-admin", "admin@helios.example", "/rewards/manage"),
+    ("reward-item-new", "admin@helios.example", "/rewards/new"),
+    ("reward-item-edit", "admin@helios.example", "/rewards/1/edit"),
+    ("approvals", "pam@helios.example", "/approvals"),
 ]
 
 
