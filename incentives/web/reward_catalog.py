@@ -7,6 +7,7 @@ The form is validated by the API's model, so both answer the same, translated at
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -31,7 +32,7 @@ from incentives.validation import field_errors_from_pydantic
 from incentives.web import nav
 from incentives.web.api.rewards import RewardFieldsIn, reward_fields
 from incentives.web.context import current_db, current_principal
-from incentives.web.rewards import _common, _program
+from incentives.web.rewards_base import chosen_program, page_context
 from incentives.web.templating import is_htmx, render
 
 nav.register("/rewards/manage", N_("Reward catalog"), DECIDERS, order=42)
@@ -63,6 +64,7 @@ FORM_NAMES: dict[tuple[str | int, ...], str] = {
     ("description", "de"): "description_de",
     ("description", "en"): "description_en",
 }
+_GROUPED = re.compile(r"^\d{1,3}([., \u00a0]\d{3})+$")  # thousands grouped, in either language
 _OTHER_FORM = IdempotencyConflict().detail  # the key was used with other values
 
 
@@ -98,14 +100,14 @@ async def manage(request: Request) -> Response:
     if principal.role not in DECIDERS:
         raise NotFound()
     async with current_db(request).reader() as session:
-        program_id, programs = await _program(session, principal, request)
+        program_id, programs = await chosen_program(session, principal, request)
         rewards = await services.list_rewards(session, principal, program_id, include_inactive=True)
         counts = await queries.redeemed_units(session, [reward.id for reward in rewards])
     now = utcnow()
     return render(
         request,
         "rewards/manage.html",
-        _common(
+        page_context(
             request,
             rewards=rewards,
             counts=counts,
@@ -133,7 +135,7 @@ async def deactivate(request: Request) -> Response:
     return render(
         request,
         "rewards/_manage_row.html",
-        _common(
+        page_context(
             request,
             reward=reward,
             counts=counts,
@@ -174,10 +176,10 @@ def _form_values(form: FormData) -> dict[str, str]:
 
 
 def _number(raw: str) -> int | str | None:
-    """An integer when it is one (German thousands dots allowed); else the text, for the model to refuse."""
+    """An integer when it is one ("1.500" and "1,500" too); else the text, for the model to refuse."""
     if not raw:
         return None
-    plain = raw.replace(".", "").replace(" ", "") if raw.count(".") and "," not in raw else raw
+    plain = re.sub(r"[., \u00a0]", "", raw) if _GROUPED.match(raw) else raw
     try:
         return int(plain)
     except ValueError:
@@ -289,7 +291,7 @@ async def item_form(request: Request) -> Response:
             errors = _messages(request, error)
     async with current_db(request).reader() as session:
         redeemed = bool(reward_id and await session.scalar(select(catalog.has_redemptions(reward_id))))
-    context = _common(
+    context = page_context(
         request,
         current=current,
         values=values,
