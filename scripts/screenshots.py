@@ -40,6 +40,10 @@ PAGES = [  # (name, login e-mail or None, path)
     ("rule-problems", "pam@helios.example", "/rules/problems"),
     ("farming-report", "pam@helios.example", "/rules/farming"),
     ("point-adjustments", "admin@helios.example", "/points/adjustments"),
+    ("reward-catalog-admin", "admin@helios.example", "/rewards/manage"),
+    ("reward-item-new", "admin@helios.example", "/rewards/new"),
+    ("reward-item-edit", "admin@helios.example", "/rewards/1/edit"),
+    ("approvals", "pam@helios.example", "/approvals"),
 ]
 
 

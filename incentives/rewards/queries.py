@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Membership, Org, Program
@@ -167,3 +167,30 @@ async def partner_context(session: AsyncSession, principal: Principal, program_i
         fulfilled=int(fulfilled or 0),
         recent=recent,
     )
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    """Units of a catalog item: fulfilled, and still open (requested, waiting, approved)."""
+
+    fulfilled: int = 0
+    open: int = 0
+
+
+OPEN = (RedemptionStatus.REQUESTED, RedemptionStatus.PENDING, RedemptionStatus.APPROVED)
+
+
+async def redeemed_units(session: AsyncSession, reward_ids: list[int]) -> dict[int, Redeemed]:
+    """For the catalog management list: how much of each item went out, in one grouped query."""
+    if not reward_ids:
+        return {}
+    rows = await session.execute(
+        select(
+            Redemption.reward_id,
+            func.sum(case((Redemption.status == RedemptionStatus.FULFILLED, Redemption.quantity), else_=0)),
+            func.sum(case((Redemption.status.in_(OPEN), Redemption.quantity), else_=0)),
+        )
+        .where(Redemption.reward_id.in_(reward_ids))
+        .group_by(Redemption.reward_id)
+    )
+    return {reward_id: Redeemed(int(done or 0), int(waiting or 0)) for reward_id, done, waiting in rows.all()}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from babel.numbers import format_percent
+from babel.units import format_unit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -13,55 +15,33 @@ from starlette.routing import Route
 
 from incentives import i18n
 from incentives.accounts.models import Org
-from incentives.accounts.roles import TIER_LABELS, Role
+from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal, visible_orgs
 from incentives.errors import N_, DomainError, NotFound, ValidationFailed
 from incentives.notifications.services import localize
+from incentives.reports import kpis
 from incentives.rewards import mdf, queries, services
 from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, RedemptionStatus, Reward
 from incentives.rewards.scope import DECIDERS, REDEEMERS
 from incentives.rules.names import rule_names
-from incentives.web import nav
+from incentives.web import nav, reward_catalog
 from incentives.web.context import current_db, current_principal
+from incentives.web.rewards_base import (
+    PARTNERS,
+    chosen_program,
+    int_param,
+    page_context,
+)
 from incentives.web.templating import is_htmx, render
 
-PARTNERS = {Role.RESELLER_MANAGER, Role.RESELLER_REP, Role.DISTRIBUTOR_MANAGER}
 # Few main entries (the header must fit a phone); redemptions and MDF budgets are one click away
 # in the rewards area's own sub-navigation.
 nav.register("/rewards", N_("Rewards"), PARTNERS | DECIDERS, order=40)
 nav.register("/wallet", N_("Wallet"), PARTNERS, order=41)
 nav.register("/approvals", N_("Approvals"), DECIDERS, order=44)
-SUBNAV = [
-    ("/rewards", N_("Catalog"), PARTNERS | DECIDERS),
-    ("/redemptions", N_("Redemptions"), PARTNERS | DECIDERS),
-    ("/mdf", N_("MDF budgets"), PARTNERS | DECIDERS),
-    ("/wallet", N_("Wallet"), PARTNERS),
-    ("/approvals", N_("Approvals"), DECIDERS),
-]
 
-KIND_LABELS = {"mdf": N_("MDF budget"), "discount": N_("Discount"), "bonus": N_("Bonus")}
-STATUS_LABELS = {
-    "requested": N_("requested"),
-    "pending": N_("waiting for approval"),
-    "approved": N_("approved"),
-    "fulfilled": N_("fulfilled"),
-    "rejected": N_("rejected"),
-    "cancelled": N_("cancelled"),
-    "failed": N_("failed"),
-    "submitted": N_("submitted"),
-}
-TRANSFER_LABELS = {
-    "earn": N_("earned"),
-    "hold": N_("held for a redemption"),
-    "post": N_("redeemed"),
-    "void": N_("released"),
-    "redeem": N_("redeemed"),
-    "expire": N_("expired"),
-    "reverse": N_("reversed"),
-    "adjust": N_("adjustment"),
-}
 FILTER_LABELS = {"all": N_("All"), "earned": N_("Earned"), "redeemed": N_("Redeemed"), "expired": N_("Expired")}
-CSS = "/static/rewards-1.css"
+NONE = "–"  # a figure with nothing to compute it from
 
 
 def _message(error: DomainError, locale: str) -> str:
@@ -72,39 +52,9 @@ def _message(error: DomainError, locale: str) -> str:
     return i18n.gettext(locale, error.detail, **{key: localize(value, locale) for key, value in error.params.items()})
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def _common(request: Request, **extra: Any) -> dict[str, Any]:
-    principal: Principal | None = request.state.principal
-    return {
-        "css": CSS,
-        "subnav": [(path, label) for path, label, roles in SUBNAV if principal and principal.role in roles],
-        "kinds": KIND_LABELS,
-        "statuses": STATUS_LABELS,
-        "transfer_labels": TRANSFER_LABELS,
-        "tiers": TIER_LABELS,
-        "Role": Role,
-        **extra,
-    }
-
-
-async def _program(session: AsyncSession, principal: Principal, request: Request) -> tuple[int | None, list[Any]]:
-    programs = await queries.programs_of(session, principal)
-    wanted = _int(request.query_params.get("program_id"))
-    ids = [p.id for p in programs]
-    if wanted is not None and wanted not in ids:
-        raise NotFound()
-    return (wanted if wanted is not None else (ids[0] if ids else None)), programs
-
-
 async def _target_org(session: AsyncSession, principal: Principal, request: Request) -> int:
     """The partner whose wallet is shown: the caller's org, or (distributor manager) one below it."""
-    wanted = _int(request.query_params.get("org_id"))
+    wanted = int_param(request.query_params.get("org_id"))
     if wanted is None or wanted == principal.org_id:
         return principal.org_id
     if principal.role is not Role.DISTRIBUTOR_MANAGER:
@@ -120,7 +70,7 @@ async def _target_org(session: AsyncSession, principal: Principal, request: Requ
 async def catalog(request: Request) -> Response:
     principal = current_principal(request)
     async with current_db(request).reader() as session:
-        program_id, programs = await _program(session, principal, request)
+        program_id, programs = await chosen_program(session, principal, request)
         rewards = await services.list_rewards(session, principal, program_id) if program_id else []
         wallet = None
         if program_id and not principal.acts_for_program:
@@ -128,7 +78,7 @@ async def catalog(request: Request) -> Response:
     return render(
         request,
         "rewards/catalog.html",
-        _common(
+        page_context(
             request,
             rewards=rewards,
             programs=programs,
@@ -146,7 +96,7 @@ async def redeem(request: Request) -> Response:
     reward_id = int(request.path_params["id"])
     form = await request.form()
     key = str(form.get("request_key", "")) or uuid.uuid4().hex
-    quantity = _int(form.get("quantity")) or 1
+    quantity = int_param(form.get("quantity")) or 1
     locale: str = request.state.locale
     error = None
     redemption: Redemption | None = None
@@ -170,7 +120,7 @@ async def redeem(request: Request) -> Response:
     return render(
         request,
         "rewards/_redeemed.html",
-        _common(
+        page_context(
             request,
             reward=reward,
             wallet=wallet,
@@ -205,12 +155,12 @@ async def redemptions(request: Request) -> Response:
     if status is not None and status not in set(RedemptionStatus):
         status = None
     async with current_db(request).reader() as session:
-        program_id, programs = await _program(session, principal, request)
+        program_id, programs = await chosen_program(session, principal, request)
         rows = await _rows(session, principal, status=status, program_id=program_id)
     return render(
         request,
         "rewards/redemptions.html",
-        _common(
+        page_context(
             request,
             rows=rows,
             status=status,
@@ -251,11 +201,12 @@ async def _decision(request: Request, action: str) -> Response:
         context = None
         if action != "cancel":
             context = await queries.partner_context(session, principal, redemption.program_id, redemption.org_id)
+            await _add_kpis(session, principal, [found], locale)
     template = "rewards/_redemption_row.html" if action == "cancel" else "rewards/_approval_row.html"
     return render(
         request,
         template,
-        _common(
+        page_context(
             request,
             item=found,
             error=error,
@@ -278,7 +229,9 @@ async def cancel(request: Request) -> Response:
     return await _decision(request, "cancel")
 
 
-async def _queue(session: AsyncSession, principal: Principal, program_id: int | None) -> list[dict[str, Any]]:
+async def _queue(
+    session: AsyncSession, principal: Principal, program_id: int | None, locale: str
+) -> list[dict[str, Any]]:
     rows = await _rows(session, principal, status=RedemptionStatus.PENDING, program_id=program_id)
     contexts: dict[int, queries.PartnerContext] = {}
     for item in rows:
@@ -286,7 +239,40 @@ async def _queue(session: AsyncSession, principal: Principal, program_id: int | 
         if org_id not in contexts:
             contexts[org_id] = await queries.partner_context(session, principal, item["r"].program_id, org_id)
         item["ctx"] = contexts[org_id]
+    await _add_kpis(session, principal, rows, locale)
     return rows
+
+
+async def _add_kpis(session: AsyncSession, principal: Principal, rows: list[dict[str, Any]], locale: str) -> None:
+    """Each row's partner KPIs so far (all its reservations): one query per program in the rows."""
+    orgs_by_program: dict[int, set[int]] = {}
+    for item in rows:
+        orgs_by_program.setdefault(item["r"].program_id, set()).add(item["r"].org_id)
+    for program_id, org_ids in orgs_by_program.items():
+        found = await kpis.partner_kpis(session, principal, program_id, org_ids)
+        for item in rows:
+            if item["r"].program_id == program_id:
+                item["kpis"] = kpi_figures(found[item["r"].org_id], locale)
+
+
+def kpi_figures(figures: kpis.PartnerKpis, locale: str) -> dict[str, str]:
+    """The KPIs as the reader writes them; what cannot be computed yet (nothing won, nothing reserved) is "–"."""
+    where = i18n.babel_locale(locale)
+
+    def duration(value: float | None, unit: str) -> str:
+        return NONE if value is None else format_unit(round(value, 1), unit, length="long", locale=where)
+
+    def share(value: float | None) -> str:
+        return NONE if value is None else format_percent(value, locale=where)
+
+    return {
+        "reserved": i18n.format_number(figures.reserved, locale),
+        "ttp": duration(figures.ttp_hours, "duration-hour"),
+        "cr": share(figures.cr),
+        "adt": duration(figures.adt_days, "duration-day"),
+        "ads": NONE if figures.ads is None else i18n.format_money(figures.ads, "EUR", locale),
+        "feedback_rate": share(figures.feedback_rate),
+    }
 
 
 async def approvals(request: Request) -> Response:
@@ -294,8 +280,8 @@ async def approvals(request: Request) -> Response:
     if principal.role not in DECIDERS:
         raise NotFound()
     async with current_db(request).reader() as session:
-        program_id, programs = await _program(session, principal, request)
-        rows = await _queue(session, principal, program_id)
+        program_id, programs = await chosen_program(session, principal, request)
+        rows = await _queue(session, principal, program_id, request.state.locale)
         claims = await mdf.list_claims(session, principal, status="submitted", program_id=program_id)
         orgs = {
             org.id: org.name for org in await session.scalars(select(Org).where(Org.id.in_({c.org_id for c in claims})))
@@ -303,7 +289,7 @@ async def approvals(request: Request) -> Response:
     return render(
         request,
         "rewards/approvals.html",
-        _common(request, rows=rows, claims=claims, orgs=orgs, programs=programs, program_id=program_id, done=None),
+        page_context(request, rows=rows, claims=claims, orgs=orgs, programs=programs, program_id=program_id, done=None),
         block="queue",
     )
 
@@ -313,7 +299,7 @@ async def bulk_approve(request: Request) -> Response:
     if principal.role not in DECIDERS:
         raise NotFound()
     form = await request.form()
-    ids = [i for i in (_int(v) for v in form.getlist("ids")) if i is not None]
+    ids = [i for i in (int_param(v) for v in form.getlist("ids")) if i is not None]
     approved, failed = 0, 0
     for redemption_id in ids[:200]:
         try:
@@ -325,8 +311,8 @@ async def bulk_approve(request: Request) -> Response:
     if not is_htmx(request):
         return RedirectResponse("/approvals", status_code=303)
     async with current_db(request).reader() as session:
-        program_id, programs = await _program(session, principal, request)
-        rows = await _queue(session, principal, program_id)
+        program_id, programs = await chosen_program(session, principal, request)
+        rows = await _queue(session, principal, program_id, request.state.locale)
         claims = await mdf.list_claims(session, principal, status="submitted", program_id=program_id)
         orgs = {
             org.id: org.name for org in await session.scalars(select(Org).where(Org.id.in_({c.org_id for c in claims})))
@@ -334,7 +320,7 @@ async def bulk_approve(request: Request) -> Response:
     return render(
         request,
         "rewards/approvals.html",
-        _common(
+        page_context(
             request,
             rows=rows,
             claims=claims,
@@ -357,9 +343,9 @@ async def wallet(request: Request) -> Response:
     kind = request.query_params.get("kind") or "all"
     if kind not in queries.HISTORY_FILTERS:
         kind = "all"
-    before = _int(request.query_params.get("cursor"))
+    before = int_param(request.query_params.get("cursor"))
     async with current_db(request).reader() as session:
-        program_id, programs = await _program(session, principal, request)
+        program_id, programs = await chosen_program(session, principal, request)
         org_id = await _target_org(session, principal, request)
         data = await queries.wallet(session, program_id, org_id) if program_id else None
         lines, next_cursor = (
@@ -371,7 +357,7 @@ async def wallet(request: Request) -> Response:
     return render(
         request,
         "rewards/wallet.html",
-        _common(
+        page_context(
             request,
             wallet=data,
             expiring=expiring,
@@ -406,7 +392,7 @@ def _expiring_by_day(expiring: list[Any], locale: str, limit: int = 5) -> list[A
 async def mdf_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
     principal = current_principal(request)
     async with current_db(request).reader() as session:
-        program_id, programs = await _program(session, principal, request)
+        program_id, programs = await chosen_program(session, principal, request)
         allocations = await mdf.list_allocations(session, principal, program_id=program_id)
         claims = await mdf.list_claims(session, principal, program_id=program_id)
         orgs = {
@@ -419,7 +405,7 @@ async def mdf_page(request: Request, error: str | None = None, status_code: int 
     return render(
         request,
         "rewards/mdf.html",
-        _common(
+        page_context(
             request,
             allocations=allocations,
             claims=by_allocation,
@@ -484,7 +470,7 @@ async def decide_claim(request: Request) -> Response:
     return render(
         request,
         "rewards/_claim_row.html",
-        _common(request, claim=claim, orgs={claim.org_id: org.name if org else ""}, error=error),
+        page_context(request, claim=claim, orgs={claim.org_id: org.name if org else ""}, error=error),
     )
 
 
@@ -506,6 +492,7 @@ async def proof(request: Request) -> Response:
 
 __all__ = ["MdfAllocation", "routes"]
 
+
 routes = [
     Route("/rewards", catalog),
     Route("/rewards/{id:int}/redeem", redeem, methods=["POST"]),
@@ -520,4 +507,5 @@ routes = [
     Route("/mdf/{id:int}/claims", file_claim, methods=["POST"]),
     Route("/mdf/claims/{id:int}/decide", decide_claim, methods=["POST"]),
     Route("/mdf/claims/{id:int}/proof", proof),
+    *reward_catalog.routes,
 ]

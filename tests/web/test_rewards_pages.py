@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 
 import httpx
+from sqlalchemy import select
 
+from incentives.accounts.roles import Role
 from incentives.db import Database
+from incentives.leads import services as leads
 from incentives.ledger import queries
-from tests.factories import Actor
+from incentives.rewards.models import Reward
+from tests.factories import Actor, make_user
+from tests.leads.helpers import T0, make_lead
 from tests.rewards.helpers import make_reward, make_rewards_world, redeem
 from tests.web.test_pages import csrf_of, login
 
@@ -163,3 +170,182 @@ async def test_claim_upload_checks_type_and_size(db: Database, server: str) -> N
         proof = await client.get(f"/mdf/claims/{claim}/proof")
         assert proof.status_code == 200 and proof.content == b"%PDF-1.7 test"
         assert proof.headers["content-type"] == "application/pdf"
+
+
+# --- catalog management ------------------------------------------------------------------------------------------
+
+ITEM = {
+    "kind": "mdf",
+    "name_de": "Messebudget",
+    "name_en": "Trade fair budget",
+    "description_de": "Für Ihren Stand",
+    "description_en": "For your booth",
+    "points": "1.500",
+    "value": "750,50",
+    "percent": "",
+    "stock": "4",
+    "limit_per_period": "2",
+    "limit_period": "quarter",
+    "auto_approve_up_to": "",
+    "valid_from": "2026-01-01",
+    "valid_to": "2030-12-31",
+    "active": "1",
+}
+
+
+def _form_key(page: str) -> str:
+    match = re.search(r'name="request_key" value="([^"]+)"', page)
+    assert match
+    return match.group(1)
+
+
+async def _items(db: Database, program_id: int) -> list[Reward]:
+    async with db.reader() as session:
+        return list(await session.scalars(select(Reward).where(Reward.program_id == program_id).order_by(Reward.id)))
+
+
+async def test_an_admin_adds_an_item_once_and_sees_errors_at_the_field_in_german(db: Database, server: str) -> None:
+    rw = await make_rewards_world(db)
+    admin = await make_user(db, rw.world, rw.world.admin.org_id, Role.ADMIN, locale="de")
+    async with browser_for(server, admin) as client:
+        listing = await client.get("/rewards/manage")
+        assert listing.status_code == 200 and 'href="/rewards/new"' in listing.text
+        form = await client.get("/rewards/new")
+        assert form.status_code == 200
+        key, token = _form_key(form.text), csrf_of(form)
+        wrong = {
+            **ITEM,
+            "csrftoken": token,
+            "request_key": key,
+            "value": "",
+            "points": "viele",
+            "valid_to": "2025-12-31",
+        }
+        refused = await client.post("/rewards/new", data=wrong)
+        assert refused.status_code == 422
+        assert "Bitte korrigieren Sie die markierten Felder." in refused.text
+        for name in ("points", "valid_to"):
+            assert f'id="f-{name}" name="{name}"' in refused.text and f'id="e-{name}"' in refused.text
+        assert "Muss nach dem Beginn liegen." in refused.text
+        assert 'value="viele"' in refused.text  # what was typed stays in the form
+        assert await _items(db, rw.program_id) == []
+        # The corrected form, sent twice with the same key (a double click): one item.
+        good = {**ITEM, "csrftoken": token, "request_key": key}
+        first = await client.post("/rewards/new", data=good)
+        second = await client.post("/rewards/new", data=good)
+        assert first.status_code == second.status_code == 303
+        assert first.headers["location"] == second.headers["location"]
+        [item] = await _items(db, rw.program_id)
+        assert (item.points, item.value, item.stock, item.limit_per_period, item.limit_period) == (
+            1500,
+            Decimal("750.50"),
+            4,
+            2,
+            "quarter",
+        )
+        assert item.valid_to is not None and item.valid_to.isoformat() == "2030-12-31T23:00:00+00:00"  # Berlin midnight
+        listing = await client.get(first.headers["location"])
+        assert "Messebudget" in listing.text and "750,50\xa0€" in listing.text and "1.500" in listing.text
+        assert "31.12.2030" in listing.text  # the last valid day, in the reader's format
+
+
+async def test_an_admin_changes_and_deactivates_an_item_in_english(db: Database, server: str) -> None:
+    rw = await make_rewards_world(db, points=1000)
+    reward_id = await make_reward(db, rw, "mdf", points=300, value=Decimal("500.00"), stock=5)
+    await redeem(db, rw.manager, reward_id)
+    async with browser_for(server, rw.world.admin) as client:
+        form = await client.get(f"/rewards/{reward_id}/edit")
+        assert form.status_code == 200 and 'value="500.00"' in form.text and "has been redeemed already" in form.text
+        values = {**ITEM, "csrftoken": csrf_of(form), "request_key": _form_key(form.text)}
+        values |= {"value": "900", "points": "450", "stock": "3", "valid_from": "", "valid_to": ""}
+        refused = await client.post(f"/rewards/{reward_id}/edit", data=values)
+        assert refused.status_code == 422 and 'id="e-value"' in refused.text
+        assert "This item has been redeemed already, so this stays as it is." in refused.text
+        saved = await client.post(f"/rewards/{reward_id}/edit", data={**values, "value": "500.00"})
+        assert saved.status_code == 303, saved.text
+        [item] = await _items(db, rw.program_id)
+        assert (item.points, item.value, item.stock, item.name_en, item.valid_to) == (
+            450,
+            Decimal("500.00"),
+            3,
+            "Trade fair budget",
+            None,
+        )
+        listing = await client.get("/rewards/manage")
+        assert "€500.00" in listing.text and "(1 open)" in listing.text and "2 per quarter" in listing.text
+        off = await client.post(f"/rewards/{reward_id}/deactivate", data={"csrftoken": csrf_of(listing)}, headers=HX)
+        assert off.status_code == 200 and "<html" not in off.text and "inactive" in off.text
+        assert f'action="/rewards/{reward_id}/deactivate"' not in off.text
+    async with browser_for(server, rw.manager) as client:
+        assert "Trade fair budget" not in (await client.get("/rewards")).text
+
+
+async def test_catalog_management_scope(db: Database, server: str) -> None:
+    rw = await make_rewards_world(db)
+    reward_id = await make_reward(db, rw, "bonus", name_en="Airline miles")
+    other = await make_rewards_world(db)
+    await make_reward(db, other, "bonus", name_en="Foreign voucher")
+    # A partner manager sees the list read-only; the form and the actions do not exist for them.
+    async with browser_for(server, rw.pam) as client:
+        listing = await client.get("/rewards/manage")
+        assert listing.status_code == 200 and "Airline miles" in listing.text and "Foreign voucher" not in listing.text
+        assert 'href="/rewards/new"' not in listing.text and "/edit" not in listing.text
+        assert 'href="/rewards/manage"' in listing.text  # in the navigation
+    for outsider in (rw.pam, rw.manager, rw.rep, other.world.admin, other.pam):
+        async with browser_for(server, outsider) as client:
+            token = csrf_of(await client.get("/notifications"))
+            if outsider is not other.world.admin:  # who may add to its own program's catalog
+                assert (await client.get("/rewards/new")).status_code == 404
+            assert (await client.get(f"/rewards/{reward_id}/edit")).status_code == 404
+            changed = await client.post(
+                f"/rewards/{reward_id}/edit", data={**ITEM, "csrftoken": token, "request_key": "k"}
+            )
+            assert changed.status_code == 404
+            off = await client.post(f"/rewards/{reward_id}/deactivate", data={"csrftoken": token}, headers=HX)
+            assert off.status_code == 404
+    for partner in (rw.manager, rw.rep):
+        async with browser_for(server, partner) as client:
+            assert (await client.get("/rewards/manage")).status_code == 404
+    async with browser_for(server, other.world.admin) as client:
+        assert (await client.get(f"/rewards/manage?program_id={rw.program_id}")).status_code == 404
+    [item] = await _items(db, rw.program_id)
+    assert item.name_en == "Airline miles" and item.active
+
+
+# --- KPIs in the approvals queue ------------------------------------------------------------------------------
+
+
+async def test_the_approvals_queue_shows_each_partners_kpis(db: Database, server: str) -> None:
+    rw = await make_rewards_world(db, points=1000)
+    quiet = await make_rewards_world(db, points=1000)  # another program's partner, for the empty case below
+    reward_id = await make_reward(db, rw, "bonus", points=100)
+    won, lost = [await make_lead(db, rw.world, now=T0) for _ in range(2)]
+    async with db.session() as session:
+        await leads.reserve_lead(session, rw.rep.principal, won.id, now=T0 + dt.timedelta(hours=2))
+    async with db.session() as session:
+        await leads.reserve_lead(session, rw.rep.principal, lost.id, now=T0 + dt.timedelta(hours=4))
+    async with db.session() as session:
+        await leads.give_feedback(
+            session, rw.rep.principal, won.id, status="won", deal_value=Decimal("12000"), now=T0 + dt.timedelta(days=2)
+        )
+    async with db.session() as session:
+        await leads.give_feedback(
+            session, rw.rep.principal, lost.id, status="lost", lost_reason="zu teuer", now=T0 + dt.timedelta(days=3)
+        )
+    await redeem(db, rw.manager, reward_id)
+    # won: picked after 2 h, won 46 h later, on time; lost: picked after 4 h, answered after 68 h (late).
+    async with browser_for(server, rw.pam) as client:
+        queue = (await client.get("/approvals")).text
+    assert "Time to pick (TTP)" in queue
+    for figure in ("3 hours", "50%", "1.9 days", "€12,000.00"):
+        assert f"<dd>{figure}</dd>" in queue, figure
+    german = await make_user(db, rw.world, rw.world.admin.org_id, Role.PARTNER_MANAGER, locale="de")
+    async with browser_for(server, german) as client:
+        queue = (await client.get("/approvals")).text
+    for figure in ("3 Stunden", "50\xa0%", "1,9 Tage", "12.000,00\xa0€"):
+        assert f"<dd>{figure}</dd>" in queue, figure
+    # A partner without leads: dashes, not zeros.
+    await redeem(db, quiet.manager, await make_reward(db, quiet, "bonus", points=100))
+    async with browser_for(server, quiet.pam) as client:
+        queue = (await client.get("/approvals")).text
+    assert queue.count("<dd>–</dd>") == 5 and "<dd>0</dd>" in queue

@@ -8,13 +8,13 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints
 from starlette.requests import Request
 from starlette.responses import Response
 
 from incentives.errors import N_, FieldError, ValidationFailed
 from incentives.notifications import services as notifications
-from incentives.rewards import mdf, services
+from incentives.rewards import catalog, mdf, services
 from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, RedemptionStatus, Reward
 from incentives.web.api.base import Api, database, json_response, page_limit, parse_body, path_id, principal, query_int
 from incentives.web.api.schemas import Strict
@@ -23,13 +23,16 @@ api = Api()
 
 
 def _amount(value: str | int) -> str:
-    return str(mdf.parse_amount(str(value)))
+    try:
+        return str(mdf.parse_amount(str(value)))
+    except ValidationFailed as exc:  # a ValueError, so that the problem names this field, not "amount"
+        raise ValueError(exc.errors[0].msg) from exc
 
 
 def _percent(value: str | int) -> str:
-    parsed = mdf.parse_amount(str(value))
+    parsed = Decimal(_amount(value))
     if parsed > 100:
-        raise ValueError(N_("Must be at most %(le)s."))
+        raise ValueError(N_("A percentage is at most 100."))
     return str(parsed)
 
 
@@ -37,7 +40,7 @@ Amount = Annotated[str | int, AfterValidator(_amount)]
 Percent = Annotated[str | int, AfterValidator(_percent)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-When = Annotated[dt.datetime, Field(strict=False)]
+When = Annotated[AwareDatetime, Field(strict=False)]  # naive times are ambiguous
 
 
 class I18nName(Strict):
@@ -50,8 +53,7 @@ class I18nText(Strict):
     en: LongText = ""
 
 
-class RewardIn(Strict):
-    program_id: int
+class RewardFieldsIn(Strict):
     kind: Literal["mdf", "discount", "bonus"]
     name: I18nName
     description: I18nText | None = None
@@ -65,6 +67,10 @@ class RewardIn(Strict):
     valid_to: When | None = None
     auto_approve_up_to: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
     active: bool = True
+
+
+class RewardIn(RewardFieldsIn):
+    program_id: int
 
 
 class Money(BaseModel):
@@ -302,29 +308,61 @@ async def _answer(request: Request, redemption_id: int, status_code: int = 200) 
 )
 async def post_reward(request: Request) -> Response:
     body = await parse_body(request, RewardIn)
-    description = body.description or I18nText()
     async with database(request).session() as session:
         reward = await services.create_reward(
-            session,
-            principal(request),
-            program_id=body.program_id,
-            kind=body.kind,
-            name_de=body.name.de,
-            name_en=body.name.en,
-            description_de=description.de,
-            description_en=description.en,
-            points=body.points,
-            value=None if body.value is None else Decimal(str(body.value)),
-            percent=None if body.percent is None else Decimal(str(body.percent)),
-            stock=body.stock,
-            limit_per_period=body.limit_per_period,
-            limit_period=body.limit_period,
-            valid_from=body.valid_from,
-            valid_to=body.valid_to,
-            auto_approve_up_to=body.auto_approve_up_to,
-            active=body.active,
+            session, principal(request), program_id=body.program_id, **reward_fields(body)
         )
     return json_response(reward_out(reward), 201)
+
+
+def reward_fields(body: RewardFieldsIn) -> dict[str, Any]:
+    """The Reward columns a valid body sets (the API and the catalog form share the model)."""
+    description = body.description or I18nText()
+    return {
+        "kind": body.kind,
+        "name_de": body.name.de,
+        "name_en": body.name.en,
+        "description_de": description.de,
+        "description_en": description.en,
+        "points": body.points,
+        "value": None if body.value is None else Decimal(str(body.value)),
+        "percent": None if body.percent is None else Decimal(str(body.percent)),
+        "stock": body.stock,
+        "limit_per_period": body.limit_per_period,
+        "limit_period": body.limit_period,
+        "valid_from": body.valid_from,
+        "valid_to": body.valid_to,
+        "auto_approve_up_to": body.auto_approve_up_to,
+        "active": body.active,
+    }
+
+
+@api.route(
+    "POST",
+    "/api/v1/rewards/{id:int}",
+    summary="Change a catalog item (admin), the whole item; kind, value and percent stay fixed once redeemed",
+    body=RewardFieldsIn,
+    response=RewardOut,
+    errors=("forbidden", "validation_error"),
+)
+async def post_reward_change(request: Request) -> Response:
+    body = await parse_body(request, RewardFieldsIn)
+    async with database(request).session() as session:
+        reward = await catalog.update_reward(session, principal(request), path_id(request), **reward_fields(body))
+    return json_response(reward_out(reward))
+
+
+@api.route(
+    "POST",
+    "/api/v1/rewards/{id:int}/deactivate",
+    summary="Take an item out of the catalog (admin); redemptions already made go on",
+    response=RewardOut,
+    errors=("forbidden",),
+)
+async def post_reward_deactivate(request: Request) -> Response:
+    async with database(request).session() as session:
+        reward = await catalog.deactivate_reward(session, principal(request), path_id(request))
+    return json_response(reward_out(reward))
 
 
 @api.route("GET", "/api/v1/rewards", summary="The reward catalog (?program_id=)", response=RewardsOut)

@@ -1,0 +1,1 @@
+"""Reports: partner KPIs from the lead data; weekly reports and their e-mail later."""
