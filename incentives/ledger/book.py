@@ -1,7 +1,8 @@
 """Low-level bookkeeping shared by the ledger operations: accounts, locks, transfers, counters and lots.
 
-Every function runs inside the caller's transaction. Each operation locks exactly one partner account
-row (batches: several, in id order), so PostgreSQL cannot deadlock on them.
+Every function runs inside the caller's transaction, as Core statements on its connection (the ORM
+session layer costs more per statement than a short statement itself). Each operation locks exactly
+one partner account row (batches: several, in id order), so PostgreSQL cannot deadlock on them.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import hashlib
 import json
 from dataclasses import dataclass, fields
 from typing import Any, cast
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import CursorResult, Table, and_, insert, select, update
+from sqlalchemy import CursorResult, Engine, Table, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
 
 from incentives.accounts.models import Program
 from incentives.errors import NotFound
@@ -115,13 +118,31 @@ def rowcount(result: Any) -> int:
 
 @dataclass(frozen=True)
 class Book:
-    """The accounts an operation needs, by name, and the program's expiry setting."""
+    """The account ids an operation needs, by name."""
 
     ids: dict[str, int]
-    expiry_months: int
 
     def __getitem__(self, name: str) -> int:
         return self.ids[name]
+
+
+# Ledger accounts are never changed in what they are (program, name, id) and never deleted, so their ids
+# are cached per engine (one cache per database) and only balances are read from the rows. An id enters
+# the cache once the transaction that saw it has committed: an account created by a transaction that
+# rolls back is never cached. A miss reads (and if need be creates) the rows.
+_ACCOUNT_IDS: WeakKeyDictionary[Engine, dict[tuple[int, str], int]] = WeakKeyDictionary()
+_SEEN = "ledger_accounts_seen"
+
+
+@event.listens_for(Session, "after_commit")
+def _cache_seen_accounts(session: Session) -> None:
+    for engine, ids in session.info.pop(_SEEN, {}).items():
+        _ACCOUNT_IDS.setdefault(engine, {}).update(ids)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_seen_accounts(session: Session, _previous: Any) -> None:
+    session.info.pop(_SEEN, None)
 
 
 async def open_accounts(session: AsyncSession, program_id: int, org_ids: list[int], kinds: list[AccountKind]) -> Book:
@@ -130,8 +151,13 @@ async def open_accounts(session: AsyncSession, program_id: int, org_ids: list[in
         partner_name(org_id): (AccountKind.PARTNER, org_id) for org_id in org_ids
     }
     wanted.update({kind.value: (kind, None) for kind in kinds})
-    book = await _load_accounts(session, program_id, list(wanted))
-    missing = [name for name in wanted if name not in book.ids]
+    conn = await session.connection()
+    cached = _ACCOUNT_IDS.get(conn.sync_engine, {})
+    ids = {name: cached[program_id, name] for name in wanted if (program_id, name) in cached}
+    if len(ids) == len(wanted):
+        return Book(ids)
+    ids = await _load_accounts(conn, program_id, list(wanted))
+    missing = [name for name in wanted if name not in ids]
     if missing:
         rows = [
             {
@@ -147,35 +173,45 @@ async def open_accounts(session: AsyncSession, program_id: int, org_ids: list[in
             }
             for name in sorted(missing)
         ]
-        dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        await session.execute(
+        dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        await conn.execute(
             dialect_insert(ACCOUNTS).values(rows).on_conflict_do_nothing(index_elements=["program_id", "name"])
         )
-        book = await _load_accounts(session, program_id, list(wanted))
-    return book
+        ids = await _load_accounts(conn, program_id, list(wanted))
+    seen = session.info.setdefault(_SEEN, {}).setdefault(conn.sync_engine, {})
+    seen.update({(program_id, name): account_id for name, account_id in ids.items()})
+    return Book(ids)
 
 
-async def _load_accounts(session: AsyncSession, program_id: int, names: list[str]) -> Book:
+async def _load_accounts(conn: AsyncConnection, program_id: int, names: list[str]) -> dict[str, int]:
     rows = (
-        await session.execute(
-            select(Program.points_expiry_months, A.id, A.name)
+        await conn.execute(
+            select(Program.id, A.id.label("account_id"), A.name)
             .select_from(Program)
-            .outerjoin(ACCOUNTS, and_(A.program_id == Program.id, A.name.in_(names)))
+            .outerjoin(ACCOUNTS, (A.program_id == Program.id) & A.name.in_(names))
             .where(Program.id == program_id)
         )
     ).all()
     if not rows:
         raise NotFound()
-    return Book({row.name: row.id for row in rows if row.id is not None}, rows[0].points_expiry_months)
+    return {row.name: row.account_id for row in rows if row.account_id is not None}
 
 
-async def lock_account(session: AsyncSession, account_id: int) -> int:
+async def expiry_months(conn: AsyncConnection, program_id: int) -> int:
+    """The program's expiry period: a setting that may change, so it is read, never cached."""
+    months = await conn.scalar(select(Program.points_expiry_months).where(Program.id == program_id))
+    if months is None:
+        raise NotFound()
+    return months
+
+
+async def lock_account(conn: AsyncConnection, account_id: int) -> int:
     """Lock the account row (PostgreSQL; SQLite writers are serialized already) and return its available points."""
-    available = await session.scalar(select(AVAILABLE).where(A.id == account_id).with_for_update())
+    available = await conn.scalar(select(AVAILABLE).where(A.id == account_id).with_for_update())
     return int(available or 0)
 
 
-async def change_account(session: AsyncSession, account_id: int, *, need: int = 0, **deltas: int) -> bool:
+async def change_account(conn: AsyncConnection, account_id: int, *, need: int = 0, **deltas: int) -> bool:
     """Add `deltas` to the account's counters; with `need`, only if that many points are available.
 
     The condition sits in the UPDATE itself, so no interleaving can overdraw the account.
@@ -186,21 +222,33 @@ async def change_account(session: AsyncSession, account_id: int, *, need: int = 
     statement = update(ACCOUNTS).where(A.id == account_id).values(values)
     if need:
         statement = statement.where(need <= AVAILABLE)
-    return rowcount(await session.execute(statement)) == 1
+    return rowcount(await conn.execute(statement)) == 1
+
+
+async def credit_earned(conn: AsyncConnection, account_id: int, points: int) -> int:
+    """Add earned points to a partner account; returns the program's expiry period in the same statement."""
+    months = await conn.scalar(
+        update(ACCOUNTS)
+        .where(A.id == account_id)
+        .values(credits_posted=A.credits_posted + points, earned=A.earned + points)
+        .returning(select(Program.points_expiry_months).where(Program.id == A.program_id).scalar_subquery())
+    )
+    assert months is not None
+    return int(months)
 
 
 # --- transfers --------------------------------------------------------------------------------------
 
 
-async def insert_transfer(session: AsyncSession, **values: Any) -> Transfer:
-    transfer_id = await session.scalar(insert(TRANSFERS).values(**values).returning(T.id))
+async def insert_transfer(conn: AsyncConnection, **values: Any) -> Transfer:
+    transfer_id = await conn.scalar(insert(TRANSFERS).values(**values).returning(T.id))
     assert transfer_id is not None
     return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in TRANSFER_FIELDS})
 
 
-async def find_keyed(session: AsyncSession, program_id: int, key: str) -> tuple[Transfer, str | None] | None:
+async def find_keyed(conn: AsyncConnection, program_id: int, key: str) -> tuple[Transfer, str | None] | None:
     row = (
-        await session.execute(
+        await conn.execute(
             select(*TRANSFER_COLUMNS, T.fingerprint).where(T.program_id == program_id, T.idempotency_key == key)
         )
     ).first()
@@ -213,9 +261,9 @@ async def find_keyed(session: AsyncSession, program_id: int, key: str) -> tuple[
 
 
 async def add_lot(
-    session: AsyncSession, account_id: int, transfer_id: int, amount: int, expires_at: dt.datetime
+    conn: AsyncConnection, account_id: int, transfer_id: int, amount: int, expires_at: dt.datetime
 ) -> None:
-    await session.execute(
+    await conn.execute(
         insert(LOTS).values(
             account_id=account_id,
             transfer_id=transfer_id,
@@ -227,13 +275,13 @@ async def add_lot(
     )
 
 
-async def take_from_lots(session: AsyncSession, account_id: int, transfer_id: int, amount: int, *, hold: bool) -> None:
+async def take_from_lots(conn: AsyncConnection, account_id: int, transfer_id: int, amount: int, *, hold: bool) -> None:
     """Take `amount` from the account's open lots, oldest expiry first; a hold moves it to `held`.
 
     The caller holds the account lock, so the lots read here cannot change underneath.
     """
     lots = (
-        await session.execute(
+        await conn.execute(
             select(L.id, L.remaining).where(L.account_id == account_id, L.remaining > 0).order_by(L.expires_at, L.id)
         )
     ).all()
@@ -251,22 +299,22 @@ async def take_from_lots(session: AsyncSession, account_id: int, transfer_id: in
         values = {"remaining": L.remaining - part}
         if hold:
             values["held"] = L.held + part
-        await session.execute(update(LOTS).where(L.id == lot_id).values(values))
-    await session.execute(
+        await conn.execute(update(LOTS).where(L.id == lot_id).values(values))
+    await conn.execute(
         insert(LOT_USES), [{"transfer_id": transfer_id, "lot_id": lot_id, "amount": part} for lot_id, part in taken]
     )
 
 
-async def take_from_lot(session: AsyncSession, lot_id: int, transfer_id: int, points: int) -> None:
+async def take_from_lot(conn: AsyncConnection, lot_id: int, transfer_id: int, points: int) -> None:
     """Take `points` from one lot's remaining points for a posted debit (expiry, reversal)."""
-    await session.execute(update(LOTS).where(L.id == lot_id).values(remaining=L.remaining - points))
-    await session.execute(insert(LOT_USES).values(transfer_id=transfer_id, lot_id=lot_id, amount=points))
+    await conn.execute(update(LOTS).where(L.id == lot_id).values(remaining=L.remaining - points))
+    await conn.execute(insert(LOT_USES).values(transfer_id=transfer_id, lot_id=lot_id, amount=points))
 
 
-async def release_hold_lots(session: AsyncSession, hold_id: int, resolution_id: int, posted: int) -> None:
+async def release_hold_lots(conn: AsyncConnection, hold_id: int, resolution_id: int, posted: int) -> None:
     """Resolve a hold's lots: the first `posted` points are spent (oldest first), the rest return to `remaining`."""
     uses = (
-        await session.execute(
+        await conn.execute(
             select(LOT_USES.c.lot_id, LOT_USES.c.amount)
             .join(LOTS, L.id == LOT_USES.c.lot_id)
             .where(LOT_USES.c.transfer_id == hold_id)
@@ -279,10 +327,10 @@ async def release_hold_lots(session: AsyncSession, hold_id: int, resolution_id: 
         part = min(left, use.amount)
         left -= part
         back = use.amount - part
-        await session.execute(
+        await conn.execute(
             update(LOTS).where(L.id == use.lot_id).values(held=L.held - use.amount, remaining=L.remaining + back)
         )
         if part:
             spent.append({"transfer_id": resolution_id, "lot_id": use.lot_id, "amount": part})
     if spent:
-        await session.execute(insert(LOT_USES), spent)
+        await conn.execute(insert(LOT_USES), spent)
