@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import CursorResult, Engine, Table, event, insert, select, update
+from sqlalchemy import CursorResult, Engine, Table, bindparam, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -36,6 +36,17 @@ L = LOTS.c
 
 # Spendable points of a credit-normal account: pending debits are already promised away.
 AVAILABLE = A.credits_posted - A.debits_posted - A.debits_pending
+
+# The hot statements are built once: building one per call (and its cache key) costs more than running it.
+_LOCK = select(AVAILABLE).where(A.id == bindparam("account")).with_for_update()
+_CREDIT_EARNED = (
+    update(ACCOUNTS)
+    .where(A.id == bindparam("account"))
+    .values(credits_posted=A.credits_posted + bindparam("points"), earned=A.earned + bindparam("points"))
+    .returning(select(Program.points_expiry_months).where(Program.id == A.program_id).scalar_subquery())
+)
+_INSERT_TRANSFER = insert(TRANSFERS)
+_INSERT_LOT = insert(LOTS)
 
 
 @dataclass(frozen=True)
@@ -207,7 +218,7 @@ async def expiry_months(conn: AsyncConnection, program_id: int) -> int:
 
 async def lock_account(conn: AsyncConnection, account_id: int) -> int:
     """Lock the account row (PostgreSQL; SQLite writers are serialized already) and return its available points."""
-    available = await conn.scalar(select(AVAILABLE).where(A.id == account_id).with_for_update())
+    available = await conn.scalar(_LOCK, {"account": account_id})
     return int(available or 0)
 
 
@@ -227,12 +238,7 @@ async def change_account(conn: AsyncConnection, account_id: int, *, need: int = 
 
 async def credit_earned(conn: AsyncConnection, account_id: int, points: int) -> int:
     """Add earned points to a partner account; returns the program's expiry period in the same statement."""
-    months = await conn.scalar(
-        update(ACCOUNTS)
-        .where(A.id == account_id)
-        .values(credits_posted=A.credits_posted + points, earned=A.earned + points)
-        .returning(select(Program.points_expiry_months).where(Program.id == A.program_id).scalar_subquery())
-    )
+    months = await conn.scalar(_CREDIT_EARNED, {"account": account_id, "points": points})
     assert months is not None
     return int(months)
 
@@ -241,8 +247,11 @@ async def credit_earned(conn: AsyncConnection, account_id: int, points: int) -> 
 
 
 async def insert_transfer(conn: AsyncConnection, **values: Any) -> Transfer:
-    transfer_id = await conn.scalar(insert(TRANSFERS).values(**values).returning(T.id))
-    assert transfer_id is not None
+    # The dialect picks how to learn the new id: RETURNING on PostgreSQL, the cursor's lastrowid on SQLite
+    # (no row to fetch: one call less into aiosqlite's thread).
+    primary_key = (await conn.execute(_INSERT_TRANSFER, values)).inserted_primary_key
+    assert primary_key is not None
+    transfer_id = primary_key[0]
     return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in TRANSFER_FIELDS})
 
 
@@ -264,14 +273,15 @@ async def add_lot(
     conn: AsyncConnection, account_id: int, transfer_id: int, amount: int, expires_at: dt.datetime
 ) -> None:
     await conn.execute(
-        insert(LOTS).values(
-            account_id=account_id,
-            transfer_id=transfer_id,
-            amount=amount,
-            remaining=amount,
-            held=0,
-            expires_at=expires_at,
-        )
+        _INSERT_LOT,
+        {
+            "account_id": account_id,
+            "transfer_id": transfer_id,
+            "amount": amount,
+            "remaining": amount,
+            "held": 0,
+            "expires_at": expires_at,
+        },
     )
 
 
