@@ -83,7 +83,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_reset_on_return=None, **kwargs)
         _install_sqlite_hooks(engine)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
+    # No pre-ping: it costs a round trip on every checkout, a sixth of a short transaction's. After a server
+    # restart the first statement on a dead connection fails with a disconnect error, which invalidates the
+    # whole pool: that one operation fails (and rolls back), every later one gets a fresh connection.
+    return create_async_engine(url, pool_size=10, max_overflow=10, **kwargs)
 
 
 class Database:

@@ -189,11 +189,12 @@ async def _request(
     if not in_validity(reward, at):
         raise RewardUnavailable()
     points = reward.points * quantity
-    # A short balance is the answer even when stock or limit fall short too. The ledger's check under its
-    # lock, further down in this transaction, is the one that counts.
-    balance = await ledger_queries.balance(session, reward.program_id, principal.org_id)
-    if balance.available < points:
-        raise InsufficientPoints(params={"available": balance.available, "points": points})
+    if reward.stock is not None or reward.limit_per_period is not None:
+        # A short balance is the answer even when stock or limit fall short too. The ledger's check under
+        # its lock, further down in this transaction, is the one that counts.
+        balance = await ledger_queries.balance(session, reward.program_id, principal.org_id)
+        if balance.available < points:
+            raise InsufficientPoints(params={"available": balance.available, "points": points})
     # Stock and limit before the points: every workflow step locks rows in the same order (redemption,
     # reward, usage, then the ledger account), so PostgreSQL cannot deadlock between them.
     if reward.stock is not None:
