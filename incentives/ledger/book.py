@@ -15,7 +15,20 @@ from dataclasses import dataclass, fields
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import CursorResult, Engine, Table, bindparam, event, insert, select, update
+from sqlalchemy import (
+    CursorResult,
+    Engine,
+    Insert,
+    Table,
+    bindparam,
+    event,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -36,17 +49,6 @@ L = LOTS.c
 
 # Spendable points of a credit-normal account: pending debits are already promised away.
 AVAILABLE = A.credits_posted - A.debits_posted - A.debits_pending
-
-# The hot statements are built once: building one per call (and its cache key) costs more than running it.
-_LOCK = select(AVAILABLE).where(A.id == bindparam("account")).with_for_update()
-_CREDIT_EARNED = (
-    update(ACCOUNTS)
-    .where(A.id == bindparam("account"))
-    .values(credits_posted=A.credits_posted + bindparam("points"), earned=A.earned + bindparam("points"))
-    .returning(select(Program.points_expiry_months).where(Program.id == A.program_id).scalar_subquery())
-)
-_INSERT_TRANSFER = insert(TRANSFERS)
-_INSERT_LOT = insert(LOTS)
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,51 @@ class Cause:
 
 
 CAUSE_FIELDS = tuple(f.name for f in fields(Cause))
+
+
+# The hot statements are built once: building one per call (and its cache key) costs more than running it.
+_LOCK = select(AVAILABLE).where(A.id == bindparam("account")).with_for_update()
+# The program's expiry period, read with the account row: a setting that may change, so never cached.
+_MONTHS = select(Program.points_expiry_months).where(Program.id == A.program_id).scalar_subquery()
+_CREDIT_EARNED = (
+    update(ACCOUNTS)
+    .where(A.id == bindparam("account"))
+    .values(credits_posted=A.credits_posted + bindparam("points"), earned=A.earned + bindparam("points"))
+    .returning(_MONTHS)
+)
+_INSERT_TRANSFER = insert(TRANSFERS)
+_INSERT_LOT = insert(LOTS)
+
+
+def _credit_partner_in_one_statement() -> Insert:
+    """PostgreSQL: the earning transfer, the partner's counters and the new lot in one statement (data-modifying
+    CTEs). Calendar months are added in UTC, and like `add_months` PostgreSQL makes the 31st the month's last day."""
+    names = ("program_id", "kind", "debit_account_id", "credit_account_id", "amount", "idempotency_key")
+    # Parameter names that are no column's name: an UPDATE would add those to its SET clause.
+    params = {name: bindparam(f"p_{name}", type_=T[name].type) for name in (*names, "fingerprint", "at", *CAUSE_FIELDS)}
+    transfer = insert(TRANSFERS).values(params).returning(T.id).cte("transfer")
+    partner, points = params["credit_account_id"], params["amount"]
+    account = (
+        update(ACCOUNTS)
+        .where(A.id == partner)
+        .values(credits_posted=A.credits_posted + points, earned=A.earned + points)
+        .returning(_MONTHS.label("months"))
+        .cte("account")
+    )
+    expires_at = func.timezone("UTC", func.timezone("UTC", params["at"]) + func.make_interval(0, account.c.months))
+    return (
+        insert(LOTS)
+        .from_select(
+            ["account_id", "transfer_id", "amount", "remaining", "held", "expires_at"],
+            select(partner, transfer.c.id, points, points, literal(0), expires_at).select_from(
+                transfer.join(account, true())
+            ),
+        )
+        .returning(L.transfer_id)
+    )
+
+
+_CREDIT_PARTNER_PG = _credit_partner_in_one_statement()
 
 
 def fingerprint(operation: str, **payload: Any) -> str:
@@ -241,6 +288,21 @@ async def credit_earned(conn: AsyncConnection, account_id: int, points: int) -> 
     months = await conn.scalar(_CREDIT_EARNED, {"account": account_id, "points": points})
     assert months is not None
     return int(months)
+
+
+async def credit_partner(conn: AsyncConnection, **values: Any) -> Transfer:
+    """Book an earning transfer (issuance → partner): the transfer, the partner's counters, and a new lot that
+    expires after the program's expiry period. `values` are the transfer's columns, every cause field included."""
+    partner, points, at = values["credit_account_id"], values["amount"], values["at"]
+    if conn.dialect.name == "postgresql":
+        transfer_id = await conn.scalar(_CREDIT_PARTNER_PG, {f"p_{name}": value for name, value in values.items()})
+        if transfer_id is None:  # no such account row: the transfer must not stay without its lot
+            raise NotFound()
+        return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in TRANSFER_FIELDS})
+    transfer = await insert_transfer(conn, **values)
+    months = await credit_earned(conn, partner, points)
+    await add_lot(conn, partner, transfer.id, points, add_months(at.astimezone(dt.UTC), months))
+    return transfer
 
 
 # --- transfers --------------------------------------------------------------------------------------

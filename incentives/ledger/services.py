@@ -37,10 +37,8 @@ from incentives.ledger.book import (
     L,
     T,
     Transfer,
-    add_lot,
     add_months,
     change_account,
-    credit_earned,
     find_keyed,
     fingerprint,
     insert_transfer,
@@ -204,23 +202,18 @@ async def _credit_partner(
     cause: Cause,
     at: dt.datetime,
 ) -> Transfer:
-    partner = accounts[partner_name(org_id)]
-    conn = await session.connection()
-    transfer = await insert_transfer(
-        conn,
+    return await book.credit_partner(
+        await session.connection(),
         program_id=program_id,
         kind=kind.value,
         debit_account_id=accounts[AccountKind.ISSUANCE],
-        credit_account_id=partner,
+        credit_account_id=accounts[partner_name(org_id)],
         amount=points,
         idempotency_key=key,
         fingerprint=print_,
         at=at,
         **cause.values(),
     )
-    months = await credit_earned(conn, partner, points)
-    await add_lot(conn, partner, transfer.id, points, add_months(at, months))
-    return transfer
 
 
 async def award_batch(
