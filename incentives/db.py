@@ -55,6 +55,8 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
 
     pysqlite's own transaction handling is switched off so that we emit BEGIN ourselves: a deferred
     BEGIN that reads and then writes fails with SQLITE_BUSY instead of waiting on busy_timeout.
+    A connection returned to the pool is rolled back only when it is still inside a transaction
+    (sqlite3 knows that without a call into aiosqlite's thread, which every rollback would cost).
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -70,13 +72,21 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         read_only = connection.get_execution_options().get("read_only", False)
         connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
+        if dbapi_connection.driver_connection.in_transaction:
+            dbapi_connection.rollback()
+
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_reset_on_return=None, **kwargs)
         _install_sqlite_hooks(engine)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
+    # No pre-ping: it costs a round trip on every checkout, a sixth of a short transaction's. After a server
+    # restart the first statement on a dead connection fails with a disconnect error, which invalidates the
+    # whole pool: that one operation fails (and rolls back), every later one gets a fresh connection.
+    return create_async_engine(url, pool_size=10, max_overflow=10, **kwargs)
 
 
 class Database:

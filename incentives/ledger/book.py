@@ -1,7 +1,8 @@
 """Low-level bookkeeping shared by the ledger operations: accounts, locks, transfers, counters and lots.
 
-Every function runs inside the caller's transaction. Each operation locks exactly one partner account
-row (batches: several, in id order), so PostgreSQL cannot deadlock on them.
+Every function runs inside the caller's transaction, as Core statements on its connection (the ORM
+session layer costs more per statement than a short statement itself). Each operation locks exactly
+one partner account row (batches: several, in id order), so PostgreSQL cannot deadlock on them.
 """
 
 from __future__ import annotations
@@ -12,11 +13,26 @@ import hashlib
 import json
 from dataclasses import dataclass, fields
 from typing import Any, cast
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import CursorResult, Table, and_, insert, select, update
+from sqlalchemy import (
+    CursorResult,
+    Engine,
+    Insert,
+    Table,
+    bindparam,
+    event,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
 
 from incentives.accounts.models import Program
 from incentives.errors import NotFound
@@ -87,6 +103,51 @@ class Cause:
 CAUSE_FIELDS = tuple(f.name for f in fields(Cause))
 
 
+# The hot statements are built once: building one per call (and its cache key) costs more than running it.
+_LOCK = select(AVAILABLE).where(A.id == bindparam("account")).with_for_update()
+# The program's expiry period, read with the account row: a setting that may change, so never cached.
+_MONTHS = select(Program.points_expiry_months).where(Program.id == A.program_id).scalar_subquery()
+_CREDIT_EARNED = (
+    update(ACCOUNTS)
+    .where(A.id == bindparam("account"))
+    .values(credits_posted=A.credits_posted + bindparam("points"), earned=A.earned + bindparam("points"))
+    .returning(_MONTHS)
+)
+_INSERT_TRANSFER = insert(TRANSFERS)
+_INSERT_LOT = insert(LOTS)
+
+
+def _credit_partner_in_one_statement() -> Insert:
+    """PostgreSQL: the earning transfer, the partner's counters and the new lot in one statement (data-modifying
+    CTEs). Calendar months are added in UTC, and like `add_months` PostgreSQL makes the 31st the month's last day."""
+    names = ("program_id", "kind", "debit_account_id", "credit_account_id", "amount", "idempotency_key")
+    # Parameter names that are no column's name: an UPDATE would add those to its SET clause.
+    params = {name: bindparam(f"p_{name}", type_=T[name].type) for name in (*names, "fingerprint", "at", *CAUSE_FIELDS)}
+    transfer = insert(TRANSFERS).values(params).returning(T.id).cte("transfer")
+    partner, points = params["credit_account_id"], params["amount"]
+    account = (
+        update(ACCOUNTS)
+        .where(A.id == partner)
+        .values(credits_posted=A.credits_posted + points, earned=A.earned + points)
+        .returning(_MONTHS.label("months"))
+        .cte("account")
+    )
+    expires_at = func.timezone("UTC", func.timezone("UTC", params["at"]) + func.make_interval(0, account.c.months))
+    return (
+        insert(LOTS)
+        .from_select(
+            ["account_id", "transfer_id", "amount", "remaining", "held", "expires_at"],
+            select(partner, transfer.c.id, points, points, literal(0), expires_at).select_from(
+                transfer.join(account, true())
+            ),
+        )
+        .returning(L.transfer_id)
+    )
+
+
+_CREDIT_PARTNER_PG = _credit_partner_in_one_statement()
+
+
 def fingerprint(operation: str, **payload: Any) -> str:
     """A stable digest of an operation and its payload: the same key must come with the same one."""
     data = json.dumps([operation, payload], sort_keys=True, default=str, separators=(",", ":"))
@@ -115,13 +176,31 @@ def rowcount(result: Any) -> int:
 
 @dataclass(frozen=True)
 class Book:
-    """The accounts an operation needs, by name, and the program's expiry setting."""
+    """The account ids an operation needs, by name."""
 
     ids: dict[str, int]
-    expiry_months: int
 
     def __getitem__(self, name: str) -> int:
         return self.ids[name]
+
+
+# Ledger accounts are never changed in what they are (program, name, id) and never deleted, so their ids
+# are cached per engine (one cache per database) and only balances are read from the rows. An id enters
+# the cache once the transaction that saw it has committed: an account created by a transaction that
+# rolls back is never cached. A miss reads (and if need be creates) the rows.
+_ACCOUNT_IDS: WeakKeyDictionary[Engine, dict[tuple[int, str], int]] = WeakKeyDictionary()
+_SEEN = "ledger_accounts_seen"
+
+
+@event.listens_for(Session, "after_commit")
+def _cache_seen_accounts(session: Session) -> None:
+    for engine, ids in session.info.pop(_SEEN, {}).items():
+        _ACCOUNT_IDS.setdefault(engine, {}).update(ids)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_seen_accounts(session: Session, _previous: Any) -> None:
+    session.info.pop(_SEEN, None)
 
 
 async def open_accounts(session: AsyncSession, program_id: int, org_ids: list[int], kinds: list[AccountKind]) -> Book:
@@ -130,8 +209,13 @@ async def open_accounts(session: AsyncSession, program_id: int, org_ids: list[in
         partner_name(org_id): (AccountKind.PARTNER, org_id) for org_id in org_ids
     }
     wanted.update({kind.value: (kind, None) for kind in kinds})
-    book = await _load_accounts(session, program_id, list(wanted))
-    missing = [name for name in wanted if name not in book.ids]
+    conn = await session.connection()
+    cached = _ACCOUNT_IDS.get(conn.sync_engine, {})
+    ids = {name: cached[program_id, name] for name in wanted if (program_id, name) in cached}
+    if len(ids) == len(wanted):
+        return Book(ids)
+    ids = await _load_accounts(conn, program_id, list(wanted))
+    missing = [name for name in wanted if name not in ids]
     if missing:
         rows = [
             {
@@ -147,35 +231,45 @@ async def open_accounts(session: AsyncSession, program_id: int, org_ids: list[in
             }
             for name in sorted(missing)
         ]
-        dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        await session.execute(
+        dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        await conn.execute(
             dialect_insert(ACCOUNTS).values(rows).on_conflict_do_nothing(index_elements=["program_id", "name"])
         )
-        book = await _load_accounts(session, program_id, list(wanted))
-    return book
+        ids = await _load_accounts(conn, program_id, list(wanted))
+    seen = session.info.setdefault(_SEEN, {}).setdefault(conn.sync_engine, {})
+    seen.update({(program_id, name): account_id for name, account_id in ids.items()})
+    return Book(ids)
 
 
-async def _load_accounts(session: AsyncSession, program_id: int, names: list[str]) -> Book:
+async def _load_accounts(conn: AsyncConnection, program_id: int, names: list[str]) -> dict[str, int]:
     rows = (
-        await session.execute(
-            select(Program.points_expiry_months, A.id, A.name)
+        await conn.execute(
+            select(Program.id, A.id.label("account_id"), A.name)
             .select_from(Program)
-            .outerjoin(ACCOUNTS, and_(A.program_id == Program.id, A.name.in_(names)))
+            .outerjoin(ACCOUNTS, (A.program_id == Program.id) & A.name.in_(names))
             .where(Program.id == program_id)
         )
     ).all()
     if not rows:
         raise NotFound()
-    return Book({row.name: row.id for row in rows if row.id is not None}, rows[0].points_expiry_months)
+    return {row.name: row.account_id for row in rows if row.account_id is not None}
 
 
-async def lock_account(session: AsyncSession, account_id: int) -> int:
+async def expiry_months(conn: AsyncConnection, program_id: int) -> int:
+    """The program's expiry period: a setting that may change, so it is read, never cached."""
+    months = await conn.scalar(select(Program.points_expiry_months).where(Program.id == program_id))
+    if months is None:
+        raise NotFound()
+    return months
+
+
+async def lock_account(conn: AsyncConnection, account_id: int) -> int:
     """Lock the account row (PostgreSQL; SQLite writers are serialized already) and return its available points."""
-    available = await session.scalar(select(AVAILABLE).where(A.id == account_id).with_for_update())
+    available = await conn.scalar(_LOCK, {"account": account_id})
     return int(available or 0)
 
 
-async def change_account(session: AsyncSession, account_id: int, *, need: int = 0, **deltas: int) -> bool:
+async def change_account(conn: AsyncConnection, account_id: int, *, need: int = 0, **deltas: int) -> bool:
     """Add `deltas` to the account's counters; with `need`, only if that many points are available.
 
     The condition sits in the UPDATE itself, so no interleaving can overdraw the account.
@@ -186,21 +280,46 @@ async def change_account(session: AsyncSession, account_id: int, *, need: int = 
     statement = update(ACCOUNTS).where(A.id == account_id).values(values)
     if need:
         statement = statement.where(need <= AVAILABLE)
-    return rowcount(await session.execute(statement)) == 1
+    return rowcount(await conn.execute(statement)) == 1
+
+
+async def credit_earned(conn: AsyncConnection, account_id: int, points: int) -> int:
+    """Add earned points to a partner account; returns the program's expiry period in the same statement."""
+    months = await conn.scalar(_CREDIT_EARNED, {"account": account_id, "points": points})
+    assert months is not None
+    return int(months)
+
+
+async def credit_partner(conn: AsyncConnection, **values: Any) -> Transfer:
+    """Book an earning transfer (issuance → partner): the transfer, the partner's counters, and a new lot that
+    expires after the program's expiry period. `values` are the transfer's columns, every cause field included."""
+    partner, points, at = values["credit_account_id"], values["amount"], values["at"]
+    if conn.dialect.name == "postgresql":
+        transfer_id = await conn.scalar(_CREDIT_PARTNER_PG, {f"p_{name}": value for name, value in values.items()})
+        if transfer_id is None:  # no such account row: the transfer must not stay without its lot
+            raise NotFound()
+        return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in TRANSFER_FIELDS})
+    transfer = await insert_transfer(conn, **values)
+    months = await credit_earned(conn, partner, points)
+    await add_lot(conn, partner, transfer.id, points, add_months(at.astimezone(dt.UTC), months))
+    return transfer
 
 
 # --- transfers --------------------------------------------------------------------------------------
 
 
-async def insert_transfer(session: AsyncSession, **values: Any) -> Transfer:
-    transfer_id = await session.scalar(insert(TRANSFERS).values(**values).returning(T.id))
-    assert transfer_id is not None
+async def insert_transfer(conn: AsyncConnection, **values: Any) -> Transfer:
+    # The dialect picks how to learn the new id: RETURNING on PostgreSQL, the cursor's lastrowid on SQLite
+    # (no row to fetch: one call less into aiosqlite's thread).
+    primary_key = (await conn.execute(_INSERT_TRANSFER, values)).inserted_primary_key
+    assert primary_key is not None
+    transfer_id = primary_key[0]
     return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in TRANSFER_FIELDS})
 
 
-async def find_keyed(session: AsyncSession, program_id: int, key: str) -> tuple[Transfer, str | None] | None:
+async def find_keyed(conn: AsyncConnection, program_id: int, key: str) -> tuple[Transfer, str | None] | None:
     row = (
-        await session.execute(
+        await conn.execute(
             select(*TRANSFER_COLUMNS, T.fingerprint).where(T.program_id == program_id, T.idempotency_key == key)
         )
     ).first()
@@ -213,27 +332,28 @@ async def find_keyed(session: AsyncSession, program_id: int, key: str) -> tuple[
 
 
 async def add_lot(
-    session: AsyncSession, account_id: int, transfer_id: int, amount: int, expires_at: dt.datetime
+    conn: AsyncConnection, account_id: int, transfer_id: int, amount: int, expires_at: dt.datetime
 ) -> None:
-    await session.execute(
-        insert(LOTS).values(
-            account_id=account_id,
-            transfer_id=transfer_id,
-            amount=amount,
-            remaining=amount,
-            held=0,
-            expires_at=expires_at,
-        )
+    await conn.execute(
+        _INSERT_LOT,
+        {
+            "account_id": account_id,
+            "transfer_id": transfer_id,
+            "amount": amount,
+            "remaining": amount,
+            "held": 0,
+            "expires_at": expires_at,
+        },
     )
 
 
-async def take_from_lots(session: AsyncSession, account_id: int, transfer_id: int, amount: int, *, hold: bool) -> None:
+async def take_from_lots(conn: AsyncConnection, account_id: int, transfer_id: int, amount: int, *, hold: bool) -> None:
     """Take `amount` from the account's open lots, oldest expiry first; a hold moves it to `held`.
 
     The caller holds the account lock, so the lots read here cannot change underneath.
     """
     lots = (
-        await session.execute(
+        await conn.execute(
             select(L.id, L.remaining).where(L.account_id == account_id, L.remaining > 0).order_by(L.expires_at, L.id)
         )
     ).all()
@@ -251,22 +371,22 @@ async def take_from_lots(session: AsyncSession, account_id: int, transfer_id: in
         values = {"remaining": L.remaining - part}
         if hold:
             values["held"] = L.held + part
-        await session.execute(update(LOTS).where(L.id == lot_id).values(values))
-    await session.execute(
+        await conn.execute(update(LOTS).where(L.id == lot_id).values(values))
+    await conn.execute(
         insert(LOT_USES), [{"transfer_id": transfer_id, "lot_id": lot_id, "amount": part} for lot_id, part in taken]
     )
 
 
-async def take_from_lot(session: AsyncSession, lot_id: int, transfer_id: int, points: int) -> None:
+async def take_from_lot(conn: AsyncConnection, lot_id: int, transfer_id: int, points: int) -> None:
     """Take `points` from one lot's remaining points for a posted debit (expiry, reversal)."""
-    await session.execute(update(LOTS).where(L.id == lot_id).values(remaining=L.remaining - points))
-    await session.execute(insert(LOT_USES).values(transfer_id=transfer_id, lot_id=lot_id, amount=points))
+    await conn.execute(update(LOTS).where(L.id == lot_id).values(remaining=L.remaining - points))
+    await conn.execute(insert(LOT_USES).values(transfer_id=transfer_id, lot_id=lot_id, amount=points))
 
 
-async def release_hold_lots(session: AsyncSession, hold_id: int, resolution_id: int, posted: int) -> None:
+async def release_hold_lots(conn: AsyncConnection, hold_id: int, resolution_id: int, posted: int) -> None:
     """Resolve a hold's lots: the first `posted` points are spent (oldest first), the rest return to `remaining`."""
     uses = (
-        await session.execute(
+        await conn.execute(
             select(LOT_USES.c.lot_id, LOT_USES.c.amount)
             .join(LOTS, L.id == LOT_USES.c.lot_id)
             .where(LOT_USES.c.transfer_id == hold_id)
@@ -279,10 +399,10 @@ async def release_hold_lots(session: AsyncSession, hold_id: int, resolution_id: 
         part = min(left, use.amount)
         left -= part
         back = use.amount - part
-        await session.execute(
+        await conn.execute(
             update(LOTS).where(L.id == use.lot_id).values(held=L.held - use.amount, remaining=L.remaining + back)
         )
         if part:
             spent.append({"transfer_id": resolution_id, "lot_id": use.lot_id, "amount": part})
     if spent:
-        await session.execute(insert(LOT_USES), spent)
+        await conn.execute(insert(LOT_USES), spent)

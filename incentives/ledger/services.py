@@ -4,21 +4,24 @@ Only partner accounts cache their counters (the row every spend checks and locks
 system accounts (issuance, sinks, expired, clawback) are sums of their transfers: caching them would
 make the issuance row a lock that serializes every award of a program.
 
-Each operation takes an AsyncSession and owns one transaction. Each (except the sweeps) takes an
-idempotency key, unique per program in the database: the same key with the same payload returns
-the original transfer and writes nothing; with another payload it raises IdempotencyConflict.
+Each operation takes an AsyncSession and owns one transaction; called while the session is already in
+a transaction, it becomes part of that one instead (the caller's other writes and the ledger's commit
+or roll back together). Each (except the sweeps) takes an idempotency key, unique per program in the
+database: the same key with the same payload returns the original transfer and writes nothing; with
+another payload it raises IdempotencyConflict.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from incentives.db import utcnow
@@ -34,7 +37,6 @@ from incentives.ledger.book import (
     L,
     T,
     Transfer,
-    add_lot,
     add_months,
     change_account,
     find_keyed,
@@ -107,19 +109,44 @@ def _replay(found: tuple[Transfer, str | None], expected: str) -> Transfer:
     return transfer
 
 
+@asynccontextmanager
+async def _transaction(session: AsyncSession) -> AsyncIterator[None]:
+    """The session's open transaction if there is one (the caller commits), else one of our own."""
+    if session.in_transaction():
+        yield
+        return
+    async with session.begin():
+        yield
+
+
 async def _once(
-    session: AsyncSession, program_id: int, key: str, print_: str, work: Callable[[], Awaitable[Transfer]]
+    session: AsyncSession,
+    program_id: int,
+    key: str,
+    print_: str,
+    work: Callable[[], Awaitable[Transfer]],
+    *,
+    locks_first: bool = False,
 ) -> Transfer:
     """Run `work` in one transaction, unless `key` was used already: then replay or refuse.
 
     The unique key in the database is the real guard: when a concurrent twin commits first, our
     insert fails, the transaction rolls back, and the second attempt finds and replays the twin.
+    In the caller's transaction there is no second attempt (a failed statement spoils the whole
+    transaction): the key is looked up first, and a concurrent twin's IntegrityError goes to the caller.
+    `locks_first`: `work` looks the key up itself, once it holds the account lock.
     """
+    if session.in_transaction():
+        if not locks_first:
+            replay = await _replayed(await session.connection(), program_id, key, print_)
+            if replay is not None:
+                return replay
+        return await work()
     for attempt in (1, 2):
         try:
             async with session.begin():
                 if attempt == 2:
-                    found = await find_keyed(session, program_id, key)
+                    found = await find_keyed(await session.connection(), program_id, key)
                     if found is not None:
                         return _replay(found, print_)
                 return await work()
@@ -129,9 +156,9 @@ async def _once(
     raise AssertionError("unreachable")
 
 
-async def _replayed(session: AsyncSession, program_id: int, key: str, print_: str) -> Transfer | None:
-    """For operations that lock first: the stored transfer of `key`, checked, or None."""
-    found = await find_keyed(session, program_id, key)
+async def _replayed(conn: AsyncConnection, program_id: int, key: str, print_: str) -> Transfer | None:
+    """The stored transfer of `key`, checked against the payload, or None."""
+    found = await find_keyed(conn, program_id, key)
     return None if found is None else _replay(found, print_)
 
 
@@ -175,22 +202,18 @@ async def _credit_partner(
     cause: Cause,
     at: dt.datetime,
 ) -> Transfer:
-    partner = accounts[partner_name(org_id)]
-    transfer = await insert_transfer(
-        session,
+    return await book.credit_partner(
+        await session.connection(),
         program_id=program_id,
         kind=kind.value,
         debit_account_id=accounts[AccountKind.ISSUANCE],
-        credit_account_id=partner,
+        credit_account_id=accounts[partner_name(org_id)],
         amount=points,
         idempotency_key=key,
         fingerprint=print_,
         at=at,
         **cause.values(),
     )
-    await change_account(session, partner, credits_posted=points, earned=points)
-    await add_lot(session, partner, transfer.id, points, add_months(at, accounts.expiry_months))
-    return transfer
 
 
 async def award_batch(
@@ -218,10 +241,11 @@ async def _award_batch(
     session: AsyncSession, program_id: int, awards: Sequence[Award], prints: list[str], at: dt.datetime
 ) -> list[Transfer]:
     keys = [award.key for award in awards]
+    conn = await session.connection()
     existing: dict[str, tuple[Transfer, str | None]] = {}
     for start in range(0, len(keys), 1000):  # stay below the bound-parameter limits
         rows = (
-            await session.execute(
+            await conn.execute(
                 select(*TRANSFER_COLUMNS, T.fingerprint).where(
                     T.program_id == program_id, T.idempotency_key.in_(keys[start : start + 1000])
                 )
@@ -250,11 +274,11 @@ async def _award_batch(
         ]
         # A plain executemany, then the ids by key: RETURNING over many rows falls back to one
         # round trip per row on some drivers, which would cost more than the whole batch.
-        await session.execute(insert(TRANSFERS), new_rows)
+        await conn.execute(insert(TRANSFERS), new_rows)
         id_of: dict[str, int] = {}
         new_keys = [row["idempotency_key"] for row in new_rows]
         for start in range(0, len(new_keys), 1000):
-            found = await session.execute(
+            found = await conn.execute(
                 select(T.idempotency_key, T.id).where(
                     T.program_id == program_id, T.idempotency_key.in_(new_keys[start : start + 1000])
                 )
@@ -265,14 +289,14 @@ async def _award_batch(
         for row in new_rows:
             per_partner[row["credit_account_id"]] = per_partner.get(row["credit_account_id"], 0) + row["amount"]
         # One executemany, in sorted id order so that concurrent batches lock partners in the same order.
-        await session.execute(
+        await conn.execute(
             update(ACCOUNTS)
             .where(A.id == bindparam("account"))
             .values(credits_posted=A.credits_posted + bindparam("points"), earned=A.earned + bindparam("points")),
             [{"account": account_id, "points": per_partner[account_id]} for account_id in sorted(per_partner)],
         )
-        expires_at = add_months(at, accounts.expiry_months)
-        await session.execute(
+        expires_at = add_months(at, await book.expiry_months(conn, program_id))
+        await conn.execute(
             insert(LOTS),
             [
                 {
@@ -315,18 +339,19 @@ async def _debit_partner(
     async def work() -> Transfer:
         accounts = await book.open_accounts(session, program_id, [org_id], [to, AccountKind.EXPIRED])
         partner = accounts[partner_name(org_id)]
-        available = await lock_account(session, partner)
-        replay = await _replayed(session, program_id, key, print_)
+        conn = await session.connection()
+        available = await lock_account(conn, partner)
+        replay = await _replayed(conn, program_id, key, print_)
         if replay is not None:
             return replay
-        available -= await _expire_account(session, program_id, partner, accounts[AccountKind.EXPIRED], at)
+        available -= await _expire_account(conn, program_id, partner, accounts[AccountKind.EXPIRED], at)
         if available < points:
             raise InsufficientPoints(
                 N_("Only %(available)s points are available; %(points)s are needed."),
                 params={"available": available, "points": points},
             )
         transfer = await insert_transfer(
-            session,
+            conn,
             program_id=program_id,
             kind=kind.value,
             debit_account_id=partner,
@@ -340,15 +365,15 @@ async def _debit_partner(
         )
         pending = kind is TransferKind.HOLD
         if pending:
-            changed = await change_account(session, partner, need=points, debits_pending=points)
+            changed = await change_account(conn, partner, need=points, debits_pending=points)
         else:
-            changed = await change_account(session, partner, need=points, debits_posted=points)
+            changed = await change_account(conn, partner, need=points, debits_posted=points)
         if not changed:  # cannot happen under the lock; the conditional UPDATE is the last line of defence
             raise InsufficientPoints()
-        await take_from_lots(session, partner, transfer.id, points, hold=pending)
+        await take_from_lots(conn, partner, transfer.id, points, hold=pending)
         return transfer
 
-    return await _once(session, program_id, key, print_, work)
+    return await _once(session, program_id, key, print_, work, locks_first=True)
 
 
 async def hold_points(
@@ -504,8 +529,9 @@ async def _resolve(
     """Post (`points` None = all, or n) or void (`points` 0) a hold. The unique pending_id makes it once only."""
 
     async def work() -> Transfer:
+        conn = await session.connection()
         hold = (
-            await session.execute(
+            await conn.execute(
                 select(*TRANSFER_COLUMNS).where(
                     T.id == hold_id, T.program_id == program_id, T.kind == TransferKind.HOLD.value
                 )
@@ -514,19 +540,19 @@ async def _resolve(
         if hold is None:
             raise NotFound(N_("No such hold."))
         partner, sink, held = hold.debit_account_id, hold.credit_account_id, hold.amount
-        await lock_account(session, partner)
+        await lock_account(conn, partner)
         if key is not None:
-            replay = await _replayed(session, program_id, key, print_)
+            replay = await _replayed(conn, program_id, key, print_)
             if replay is not None:
                 return replay
-        resolved = await session.scalar(select(T.kind).where(T.pending_id == hold_id))
+        resolved = await conn.scalar(select(T.kind).where(T.pending_id == hold_id))
         if resolved is not None:
             raise InvalidState(N_("This hold was already resolved (%(how)s)."), params={"how": resolved})
         posted = held if points is None else points
         if posted > held:
             raise InvalidState(N_("A hold can post at most the points it holds (%(held)s)."), params={"held": held})
         transfer = await insert_transfer(
-            session,
+            conn,
             program_id=program_id,
             kind=(TransferKind.POST if posted else TransferKind.VOID).value,
             debit_account_id=partner,
@@ -538,14 +564,14 @@ async def _resolve(
             at=at,
             **cause.values(),
         )
-        await change_account(session, partner, debits_pending=-held, debits_posted=posted)
-        await release_hold_lots(session, hold_id, transfer.id, posted)
+        await change_account(conn, partner, debits_pending=-held, debits_posted=posted)
+        await release_hold_lots(conn, hold_id, transfer.id, posted)
         return transfer
 
     if key is None:
-        async with session.begin():
+        async with _transaction(session):
             return await work()
-    return await _once(session, program_id, key, print_, work)
+    return await _once(session, program_id, key, print_, work, locks_first=True)
 
 
 async def void_timed_out_holds(session: AsyncSession, *, now: dt.datetime | None = None) -> int:
@@ -597,8 +623,9 @@ async def reverse_award(
     print_ = fingerprint("reverse", award_id=award_id, **cause.values())
 
     async def work() -> Transfer:
+        conn = await session.connection()
         award = (
-            await session.execute(
+            await conn.execute(
                 select(T.credit_account_id, T.debit_account_id, T.amount).where(
                     T.id == award_id, T.program_id == program_id, T.kind == TransferKind.EARN.value
                 )
@@ -607,17 +634,17 @@ async def reverse_award(
         if award is None:
             raise NotFound(N_("No such award."))
         partner, issuance, amount = award.credit_account_id, award.debit_account_id, award.amount
-        await lock_account(session, partner)
-        replay = await _replayed(session, program_id, key, print_)
+        await lock_account(conn, partner)
+        replay = await _replayed(conn, program_id, key, print_)
         if replay is not None:
             return replay
-        if await session.scalar(select(T.id).where(T.reverses_id == award_id)) is not None:
+        if await conn.scalar(select(T.id).where(T.reverses_id == award_id)) is not None:
             raise InvalidState(N_("This award was already reversed."))
-        lot = (await session.execute(select(L.id, L.remaining).where(L.transfer_id == award_id))).one()
+        lot = (await conn.execute(select(L.id, L.remaining).where(L.transfer_id == award_id))).one()
         spent = amount - lot.remaining
         accounts = await book.open_accounts(session, program_id, [], [AccountKind.CLAWBACK])
         transfer = await insert_transfer(
-            session,
+            conn,
             program_id=program_id,
             kind=TransferKind.REVERSE.value,
             debit_account_id=partner,
@@ -631,7 +658,7 @@ async def reverse_award(
         )
         if spent:
             await insert_transfer(
-                session,
+                conn,
                 program_id=program_id,
                 kind=TransferKind.REVERSE.value,
                 debit_account_id=accounts[AccountKind.CLAWBACK],
@@ -640,24 +667,24 @@ async def reverse_award(
                 at=at,
                 **cause.values(),
             )
-        await change_account(session, partner, debits_posted=amount, credits_posted=spent, earned=-amount)
+        await change_account(conn, partner, debits_posted=amount, credits_posted=spent, earned=-amount)
         if lot.remaining:
-            await book.take_from_lot(session, lot.id, transfer.id, lot.remaining)
+            await book.take_from_lot(conn, lot.id, transfer.id, lot.remaining)
         return transfer
 
-    return await _once(session, program_id, key, print_, work)
+    return await _once(session, program_id, key, print_, work, locks_first=True)
 
 
 # --- expiry ------------------------------------------------------------------------------------------
 
 
-async def _expire_account(session: AsyncSession, program_id: int, partner: int, expired: int, at: dt.datetime) -> int:
+async def _expire_account(conn: AsyncConnection, program_id: int, partner: int, expired: int, at: dt.datetime) -> int:
     """Move what is left (and not held) of the account's lots that expired by `at` to the expired account.
 
     The caller holds the account lock. Returns the points expired.
     """
     lots = (
-        await session.execute(
+        await conn.execute(
             select(L.id, L.remaining)
             .where(L.account_id == partner, L.remaining > 0, L.expires_at <= at)
             .order_by(L.expires_at, L.id)
@@ -666,7 +693,7 @@ async def _expire_account(session: AsyncSession, program_id: int, partner: int, 
     total = 0
     for lot in lots:
         transfer = await insert_transfer(
-            session,
+            conn,
             program_id=program_id,
             kind=TransferKind.EXPIRE.value,
             debit_account_id=partner,
@@ -674,10 +701,10 @@ async def _expire_account(session: AsyncSession, program_id: int, partner: int, 
             amount=lot.remaining,
             at=at,
         )
-        await book.take_from_lot(session, lot.id, transfer.id, lot.remaining)
+        await book.take_from_lot(conn, lot.id, transfer.id, lot.remaining)
         total += lot.remaining
     if total:
-        await change_account(session, partner, need=total, debits_posted=total)
+        await change_account(conn, partner, need=total, debits_posted=total)
     return total
 
 
@@ -697,6 +724,7 @@ async def expire_points(session: AsyncSession, *, now: dt.datetime | None = None
     for account_id, account_program, org_id in due:
         async with session.begin():
             accounts = await book.open_accounts(session, account_program, [org_id], [AccountKind.EXPIRED])
-            await lock_account(session, account_id)
-            total += await _expire_account(session, account_program, account_id, accounts[AccountKind.EXPIRED], at)
+            conn = await session.connection()
+            await lock_account(conn, account_id)
+            total += await _expire_account(conn, account_program, account_id, accounts[AccountKind.EXPIRED], at)
     return total

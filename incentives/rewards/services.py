@@ -1,17 +1,21 @@
 """The reward catalog and the redemption workflow: redeem (hold), approve (post + fulfil), reject, cancel.
 
-A redemption moves through short transactions, each ending in a state the reconcile sweep can finish
-after a crash: `requested` (row written, stock and limit taken) → the ledger holds the points →
-`pending` → a conditional UPDATE decides (`approved` | `rejected` | `cancelled`: exactly one wins) →
-the ledger posts or voids the hold → `fulfilled` with its fulfilment. Ledger calls are keyed by the
-redemption id, so repeating any step never moves points twice.
+Each state change is one transaction, the ledger's part included (its operations join the caller's
+transaction): a request writes the row, takes stock and limit and holds the points → `pending` (or,
+at or below the auto-approval threshold, straight on to `fulfilled`); a decision is a conditional
+UPDATE (`approved` | `rejected` | `cancelled`: exactly one wins) with its consequences — the ledger
+posts the hold and the fulfilment is written, or the hold is voided and stock and limit are given
+back. A crash therefore leaves a redemption before or after a step, never inside one. Ledger calls are
+keyed by the redemption id, so the reconcile sweep can finish rows an older, many-transaction version
+left between steps without moving points twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -42,6 +46,7 @@ from incentives.rewards.models import (
 from incentives.rewards.scope import DECIDERS, REDEEMERS, visible_redemptions, visible_rewards
 
 S = RedemptionStatus
+_T = TypeVar("_T")
 MDF_VALIDITY = dt.timedelta(days=365)
 MAX_QUANTITY = 100
 
@@ -111,6 +116,23 @@ def in_validity(reward: Reward, at: dt.datetime) -> bool:
 # --- redeem --------------------------------------------------------------------------------------------
 
 
+async def _one_transaction(session: AsyncSession, work: Callable[[], Awaitable[_T]]) -> _T:
+    """Run `work` in one transaction, all or nothing.
+
+    When a unique constraint refuses a row (a concurrent twin of the same request committed first, or a
+    coupon code collided: 80 random bits, astronomically unlikely) everything is rolled back and `work`
+    runs again; then it finds what the twin did.
+    """
+    for attempt in (1, 2, 3):
+        try:
+            async with session.begin():
+                return await work()
+        except IntegrityError:
+            if attempt == 3:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def redeem(
     session: AsyncSession,
     principal: Principal,
@@ -127,81 +149,84 @@ async def redeem(
         raise ValidationFailed([FieldError(("request_key",), N_("Must be 1 to 200 characters long."))])
     at = now or utcnow()
     try:
-        redemption, reward = await _request(session, principal, reward_id, quantity, request_key, at)
-    except IntegrityError:  # a concurrent twin with the same key won: continue with its row
-        async with session.begin():
-            found = await session.scalar(
-                select(Redemption.id).where(
-                    Redemption.org_id == principal.org_id, Redemption.request_key == request_key
-                )
-            )
-        if found is None:
-            raise
-        redemption, reward = await _load(session, found)
+        redemption = await _one_transaction(
+            session, lambda: _request(session, principal, reward_id, quantity, request_key, at)
+        )
+    except InsufficientPoints as exc:  # nothing is left of the request: asking again later may succeed
+        raise _insufficient(exc) from exc
     if redemption.reward_id != reward_id or redemption.quantity != quantity:
         raise IdempotencyConflict()
-    return await _advance(session, redemption, reward, at)
+    return redemption
 
 
 async def _request(
     session: AsyncSession, principal: Principal, reward_id: int, quantity: int, request_key: str, at: dt.datetime
-) -> tuple[Redemption, Reward]:
-    """Write the request and take stock and limit, in one transaction (all or nothing).
+) -> Redemption:
+    """Write the request, take stock and limit, hold the points and, at or below the auto-approval threshold,
+    post them and fulfil: all in the caller's transaction (a refusal anywhere leaves nothing behind).
 
     A request key used before returns its redemption instead (a double click, a retry).
     """
-    async with session.begin():
-        existing = (
-            await session.execute(
-                select(Redemption, Reward)
-                .join(Reward, Reward.id == Redemption.reward_id)
-                .where(Redemption.org_id == principal.org_id, Redemption.request_key == request_key)
-            )
-        ).first()
-        if existing is not None:
-            if principal.role not in REDEEMERS:
-                raise Forbidden(N_("Only a reseller manager can redeem rewards."))
-            return _detach(session, existing[0], existing[1])
-        reward = await session.scalar(select(Reward).where(Reward.id == reward_id, visible_rewards(principal)))
-        if reward is None:
-            raise NotFound()
-        if principal.role not in REDEEMERS:  # after the lookup: outside the scope is 404, not 403
+    existing = (
+        await session.execute(
+            select(Redemption, Reward)
+            .join(Reward, Reward.id == Redemption.reward_id)
+            .where(Redemption.org_id == principal.org_id, Redemption.request_key == request_key)
+            .with_for_update(of=Redemption)
+        )
+    ).first()
+    if existing is not None:
+        if principal.role not in REDEEMERS:
             raise Forbidden(N_("Only a reseller manager can redeem rewards."))
-        if not in_validity(reward, at):
-            raise RewardUnavailable()
-        points = reward.points * quantity
-        # Cheap early answer; the ledger's own check under its lock is the one that counts.
+        done, its_reward = _detach(session, existing[0], existing[1])
+        await _advance(session, done, its_reward, at)  # finish what a crash left half-done
+        return done
+    reward = await session.scalar(select(Reward).where(Reward.id == reward_id, visible_rewards(principal)))
+    if reward is None:
+        raise NotFound()
+    if principal.role not in REDEEMERS:  # after the lookup: outside the scope is 404, not 403
+        raise Forbidden(N_("Only a reseller manager can redeem rewards."))
+    if not in_validity(reward, at):
+        raise RewardUnavailable()
+    points = reward.points * quantity
+    if reward.stock is not None or reward.limit_per_period is not None:
+        # A short balance is the answer even when stock or limit fall short too. The ledger's check under
+        # its lock, further down in this transaction, is the one that counts.
         balance = await ledger_queries.balance(session, reward.program_id, principal.org_id)
         if balance.available < points:
-            raise _insufficient(balance.available, points)
-        if reward.stock is not None:
-            taken = await session.execute(
-                update(Reward)
-                .where(Reward.id == reward.id, Reward.stock >= quantity)
-                .values(stock=Reward.stock - quantity)
-                .execution_options(synchronize_session=False)
-            )
-            if _rows(taken) != 1:
-                raise OutOfStock()
-        period = None
-        if reward.limit_per_period is not None and reward.limit_period is not None:
-            period = period_of(reward.limit_period, at)
-            await _count_usage(session, reward, principal.org_id, period, quantity)
-        redemption = Redemption(
-            program_id=reward.program_id,
-            reward_id=reward.id,
-            org_id=principal.org_id,
-            requested_by_id=principal.user_id,
-            request_key=request_key,
-            quantity=quantity,
-            points=points,
-            period=period,
-            status=S.REQUESTED,
-            created_at=at,
+            raise InsufficientPoints(params={"available": balance.available, "points": points})
+    # Stock and limit before the points: every workflow step locks rows in the same order (redemption,
+    # reward, usage, then the ledger account), so PostgreSQL cannot deadlock between them.
+    if reward.stock is not None:
+        taken = await session.execute(
+            update(Reward)
+            .where(Reward.id == reward.id, Reward.stock >= quantity)
+            .values(stock=Reward.stock - quantity)
+            .execution_options(synchronize_session=False)
         )
-        session.add(redemption)
-        await session.flush()
-    return _detach(session, redemption, reward)
+        if _rows(taken) != 1:
+            raise OutOfStock()
+    period = None
+    if reward.limit_per_period is not None and reward.limit_period is not None:
+        period = period_of(reward.limit_period, at)
+        await _count_usage(session, reward, principal.org_id, period, quantity)
+    redemption = Redemption(
+        program_id=reward.program_id,
+        reward_id=reward.id,
+        org_id=principal.org_id,
+        requested_by_id=principal.user_id,
+        request_key=request_key,
+        quantity=quantity,
+        points=points,
+        period=period,
+        status=S.REQUESTED,
+        created_at=at,
+    )
+    session.add(redemption)
+    await session.flush()
+    _detach(session, redemption, reward)
+    await _advance(session, redemption, reward, at)
+    return redemption
 
 
 async def _count_usage(session: AsyncSession, reward: Reward, org_id: int, period: str, quantity: int) -> None:
@@ -252,7 +277,9 @@ async def _give_back(session: AsyncSession, redemption: Redemption) -> None:
         )
 
 
-def _insufficient(available: int, points: int) -> InsufficientPoints:
+def _insufficient(exc: InsufficientPoints) -> InsufficientPoints:
+    """The ledger's refusal, with the shortfall the redeemer needs to know."""
+    available, points = int(exc.params.get("available", 0)), int(exc.params.get("points", 0))
     shortfall = max(points - available, 0)
     return InsufficientPoints(
         N_("%(shortfall)s more points are needed: %(available)s are available, %(points)s are needed."),
@@ -269,58 +296,20 @@ def _rows(result: Any) -> int:
 
 
 async def finish_redemption(session: AsyncSession, redemption_id: int, *, now: dt.datetime | None = None) -> Redemption:
-    """Carry a redemption as far as it can go without a decision. Safe to repeat (the reconcile sweep uses it)."""
-    redemption, reward = await _load(session, redemption_id)
-    return await _advance(session, redemption, reward, now or utcnow())
+    """Carry a redemption as far as it can go without a decision, in one transaction. Safe to repeat (the
+    reconcile sweep uses it); a request whose points are no longer there is marked failed."""
+    at = now or utcnow()
 
+    async def work() -> Redemption:
+        redemption, reward = await _load(session, redemption_id)
+        await _advance(session, redemption, reward, at)
+        return redemption
 
-async def _advance(session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime) -> Redemption:
-    """The steps after a state change: hold, then post and fulfil, or void. Each step's conditional UPDATE
-    tells whether this call did it; if a concurrent twin did, the row is read again."""
-    if redemption.status == S.REQUESTED and not await _hold(session, redemption, reward, at):
-        redemption, reward = await _load(session, redemption.id)
-    if redemption.status == S.APPROVED and not await _post_and_fulfil(session, redemption, reward, at):
-        redemption, reward = await _load(session, redemption.id)
-    elif redemption.status in (S.REJECTED, S.CANCELLED) and redemption.resolution_id is None:
-        await _void(session, redemption, at)
-    return redemption
-
-
-def _detach(session: AsyncSession, redemption: Redemption, reward: Reward) -> tuple[Redemption, Reward]:
-    """Detached objects: a later rollback (e.g. the ledger refusing a hold) must not expire what we still read,
-    and the steps update them in memory as their conditional UPDATEs succeed."""
-    session.expunge(redemption)
-    session.expunge(reward)
-    return redemption, reward
-
-
-async def _load(session: AsyncSession, redemption_id: int) -> tuple[Redemption, Reward]:
-    async with session.begin():
-        row = (
-            await session.execute(
-                select(Redemption, Reward)
-                .join(Reward, Reward.id == Redemption.reward_id)
-                .where(Redemption.id == redemption_id)
-                .execution_options(populate_existing=True)
-            )
-        ).one()
-    return _detach(session, row[0], row[1])
-
-
-async def _hold(session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime) -> bool:
     try:
-        hold = await ledger.hold_points(
-            session,
-            program_id=redemption.program_id,
-            org_id=redemption.org_id,
-            points=redemption.points,
-            kind=reward.kind,
-            key=f"redemption:{redemption.id}:hold",
-            cause=ledger.Cause(redemption_id=redemption.id, user_id=redemption.requested_by_id),
-            now=at,
-        )
+        return await _one_transaction(session, work)
     except InsufficientPoints as exc:
         async with session.begin():
+            redemption, _reward = await _load(session, redemption_id)
             failed = await session.execute(
                 update(Redemption)
                 .where(Redemption.id == redemption.id, Redemption.status == S.REQUESTED)
@@ -329,8 +318,68 @@ async def _hold(session: AsyncSession, redemption: Redemption, reward: Reward, a
             )
             if _rows(failed):
                 await _give_back(session, redemption)
-        available = int(exc.params.get("available", 0))
-        raise _insufficient(available, redemption.points) from exc
+        raise _insufficient(exc) from exc
+
+
+async def _advance(session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime) -> None:
+    """The steps after a state change, in the caller's transaction, which holds the redemption's row:
+    hold, then post and fulfil, or void. Ledger calls are keyed by the redemption id, so a step a crash
+    interrupted (in an older, many-transaction version) is found again, never done twice."""
+    if redemption.status == S.REQUESTED:
+        await _hold(session, redemption, reward, at)
+    if redemption.status == S.APPROVED:
+        await _post_and_fulfil(session, redemption, reward, at)
+    elif redemption.status in (S.REJECTED, S.CANCELLED) and redemption.resolution_id is None:
+        await _void(session, redemption, reward, at)
+
+
+def _detach(session: AsyncSession, redemption: Redemption, reward: Reward) -> tuple[Redemption, Reward]:
+    """Detached objects: the steps change them in memory as their UPDATEs succeed (no second UPDATE by the
+    ORM at commit), and they stay readable after the session is gone."""
+    session.expunge(redemption)
+    session.expunge(reward)
+    return redemption, reward
+
+
+async def _load(session: AsyncSession, redemption_id: int) -> tuple[Redemption, Reward]:
+    """The redemption (its row locked until the caller's transaction ends) and its reward."""
+    row = (
+        await session.execute(
+            select(Redemption, Reward)
+            .join(Reward, Reward.id == Redemption.reward_id)
+            .where(Redemption.id == redemption_id)
+            .with_for_update(of=Redemption)
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    return _detach(session, row[0], row[1])
+
+
+async def _step(session: AsyncSession, redemption: Redemption, was: RedemptionStatus, values: dict[str, Any]) -> None:
+    """Write `values` to the redemption (in status `was`) and to the detached object."""
+    done = await session.execute(
+        update(Redemption)
+        .where(Redemption.id == redemption.id, Redemption.status == was)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if _rows(done) != 1:  # the caller holds the row: only a bug gets here, and it rolls everything back
+        raise InvalidState(N_("This redemption was already decided and can no longer be changed."))
+    for key, value in values.items():
+        setattr(redemption, key, value)
+
+
+async def _hold(session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime) -> None:
+    hold = await ledger.hold_points(
+        session,
+        program_id=redemption.program_id,
+        org_id=redemption.org_id,
+        points=redemption.points,
+        kind=reward.kind,
+        key=f"redemption:{redemption.id}:hold",
+        cause=ledger.Cause(redemption_id=redemption.id, user_id=redemption.requested_by_id),
+        now=at,
+    )
     auto = reward.auto_approve_up_to is not None and redemption.points <= reward.auto_approve_up_to
     values = {
         "hold_id": hold.id,
@@ -338,21 +387,10 @@ async def _hold(session: AsyncSession, redemption: Redemption, reward: Reward, a
         "auto_approved": auto,
         "decided_at": at if auto else None,
     }
-    async with session.begin():
-        held = await session.execute(
-            update(Redemption)
-            .where(Redemption.id == redemption.id, Redemption.status == S.REQUESTED)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-    if _rows(held) != 1:
-        return False
-    for key, value in values.items():
-        setattr(redemption, key, value)
-    return True
+    await _step(session, redemption, S.REQUESTED, values)
 
 
-async def _post_and_fulfil(session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime) -> bool:
+async def _post_and_fulfil(session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime) -> None:
     assert redemption.hold_id is not None
     post = await ledger.post_hold(
         session,
@@ -362,36 +400,12 @@ async def _post_and_fulfil(session: AsyncSession, redemption: Redemption, reward
         cause=ledger.Cause(redemption_id=redemption.id, user_id=redemption.decided_by_id),
         now=at,
     )
-    for _attempt in range(3):  # a coupon code collision (80 random bits) is astronomically unlikely; retry anyway
-        try:
-            async with session.begin():
-                values = await _fulfil(session, redemption, reward, post.id, at)
-        except IntegrityError:
-            continue
-        if values is None:
-            return False
-        for key, value in values.items():
-            setattr(redemption, key, value)
-        return True
-    raise RuntimeError(f"could not fulfil redemption {redemption.id}")
-
-
-async def _fulfil(
-    session: AsyncSession, redemption: Redemption, reward: Reward, post_id: int, at: dt.datetime
-) -> dict[str, Any] | None:
-    values: dict[str, Any] = {"status": S.FULFILLED, "resolution_id": post_id, "fulfilled_at": at}
+    values: dict[str, Any] = {"status": S.FULFILLED, "resolution_id": post.id, "fulfilled_at": at}
     if reward.kind == RewardKind.DISCOUNT:
         values["coupon_code"] = new_coupon_code()
     elif reward.kind == RewardKind.BONUS:
         values["bonus"] = reward.name_en[:200]
-    done = await session.execute(
-        update(Redemption)
-        .where(Redemption.id == redemption.id, Redemption.status == S.APPROVED)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if _rows(done) != 1:
-        return None  # finished by a concurrent twin
+    await _step(session, redemption, S.APPROVED, values)
     if reward.kind == RewardKind.MDF:
         assert reward.value is not None
         amount = reward.value * redemption.quantity
@@ -415,10 +429,9 @@ async def _fulfil(
         params=_params(redemption, reward),
         link="/redemptions",
     )
-    return values
 
 
-async def _void(session: AsyncSession, redemption: Redemption, at: dt.datetime) -> None:
+async def _void(session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime) -> None:
     assert redemption.hold_id is not None
     try:
         void = await ledger.void_hold(
@@ -431,29 +444,26 @@ async def _void(session: AsyncSession, redemption: Redemption, at: dt.datetime) 
         )
         resolution: int | None = void.id
     except InvalidState:  # voided by the hold time-out sweep already: the points are back either way
-        async with session.begin():
-            resolution = await session.scalar(
-                select(LedgerTransfer.id).where(LedgerTransfer.pending_id == redemption.hold_id)
-            )
-    async with session.begin():
-        recorded = await session.execute(
-            update(Redemption)
-            .where(Redemption.id == redemption.id, Redemption.resolution_id.is_(None))
-            .values(resolution_id=resolution)
-            .execution_options(synchronize_session=False)
+        resolution = await session.scalar(
+            select(LedgerTransfer.id).where(LedgerTransfer.pending_id == redemption.hold_id)
         )
-        redemption.resolution_id = resolution
-        if _rows(recorded) == 1 and redemption.status == S.REJECTED:
-            reward = await session.get_one(Reward, redemption.reward_id)
-            await notify(
-                session,
-                program_id=redemption.program_id,
-                org_id=redemption.org_id,
-                kind="redemption.rejected",
-                message=N_("Your redemption of %(reward)s (%(points)s points) was rejected: %(reason)s"),
-                params={**_params(redemption, reward), "reason": redemption.reason or ""},
-                link="/redemptions",
-            )
+    recorded = await session.execute(
+        update(Redemption)
+        .where(Redemption.id == redemption.id, Redemption.resolution_id.is_(None))
+        .values(resolution_id=resolution)
+        .execution_options(synchronize_session=False)
+    )
+    redemption.resolution_id = resolution
+    if _rows(recorded) == 1 and redemption.status == S.REJECTED:
+        await notify(
+            session,
+            program_id=redemption.program_id,
+            org_id=redemption.org_id,
+            kind="redemption.rejected",
+            message=N_("Your redemption of %(reward)s (%(points)s points) was rejected: %(reason)s"),
+            params={**_params(redemption, reward), "reason": redemption.reason or ""},
+            link="/redemptions",
+        )
 
 
 def _params(redemption: Redemption, reward: Reward) -> dict[str, Any]:
@@ -466,9 +476,8 @@ def _params(redemption: Redemption, reward: Reward) -> dict[str, Any]:
 async def approve_redemption(
     session: AsyncSession, principal: Principal, redemption_id: int, *, now: dt.datetime | None = None
 ) -> Redemption:
-    at = now or utcnow()
-    redemption, reward = await _decide(session, principal, redemption_id, S.APPROVED, at, deciders=DECIDERS)
-    return await _advance(session, redemption, reward, at)
+    """Approve a pending redemption: the decision, the posted points and the fulfilment in one transaction."""
+    return await _decide(session, principal, redemption_id, S.APPROVED, now or utcnow(), deciders=DECIDERS)
 
 
 async def reject_redemption(
@@ -477,21 +486,17 @@ async def reject_redemption(
     reason = reason.strip()
     if not reason:
         raise ValidationFailed([FieldError(("reason",), N_("This field is required."))])
-    at = now or utcnow()
-    redemption, reward = await _decide(
-        session, principal, redemption_id, S.REJECTED, at, deciders=DECIDERS, reason=reason[:500]
+    return await _decide(
+        session, principal, redemption_id, S.REJECTED, now or utcnow(), deciders=DECIDERS, reason=reason[:500]
     )
-    return await _advance(session, redemption, reward, at)
 
 
 async def cancel_redemption(
     session: AsyncSession, principal: Principal, redemption_id: int, *, now: dt.datetime | None = None
 ) -> Redemption:
-    at = now or utcnow()
-    redemption, reward = await _decide(
-        session, principal, redemption_id, S.CANCELLED, at, deciders=REDEEMERS, own_org=True
+    return await _decide(
+        session, principal, redemption_id, S.CANCELLED, now or utcnow(), deciders=REDEEMERS, own_org=True
     )
-    return await _advance(session, redemption, reward, at)
 
 
 async def _decide(
@@ -504,19 +509,22 @@ async def _decide(
     deciders: frozenset[Any],
     own_org: bool = False,
     reason: str | None = None,
-) -> tuple[Redemption, Reward]:
-    """pending → `to` with one conditional UPDATE: of concurrent decisions exactly one wins, the rest get 409."""
-    async with session.begin():
+) -> Redemption:
+    """pending → `to` with one conditional UPDATE (of concurrent decisions exactly one wins, the rest get 409),
+    then its consequences (post and fulfil, or void and give stock and limit back), in one transaction."""
+
+    async def work() -> Redemption:
         row = (
             await session.execute(
                 select(Redemption, Reward)
                 .join(Reward, Reward.id == Redemption.reward_id)
                 .where(Redemption.id == redemption_id, visible_redemptions(principal))
+                .execution_options(populate_existing=True)
             )
         ).first()
         if row is None:
             raise NotFound()
-        redemption, reward = row[0], row[1]
+        redemption, reward = _detach(session, row[0], row[1])
         if principal.role not in deciders or (own_org and redemption.org_id != principal.org_id):
             raise Forbidden()
         if not own_org and not principal.manages(redemption.program_id):
@@ -532,16 +540,18 @@ async def _decide(
             raise InvalidState(
                 N_("This redemption was already decided and can no longer be changed."), extra={"status": current}
             )
+        redemption.status, redemption.decided_by_id, redemption.decided_at, redemption.reason = (
+            to,
+            principal.user_id,
+            at,
+            reason,
+        )
         if to in (S.REJECTED, S.CANCELLED):
-            await _give_back(session, redemption)  # with the decision: once, whatever happens later
-    _detach(session, redemption, reward)  # first: changing an attached object would begin a transaction
-    redemption.status, redemption.decided_by_id, redemption.decided_at, redemption.reason = (
-        to,
-        principal.user_id,
-        at,
-        reason,
-    )
-    return redemption, reward
+            await _give_back(session, redemption)
+        await _advance(session, redemption, reward, at)
+        return redemption
+
+    return await _one_transaction(session, work)
 
 
 # --- reading --------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -10,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from incentives.db import Database
 from incentives.errors import IdempotencyConflict, InvalidState, ValidationFailed
-from incentives.ledger import queries, services
+from incentives.ledger import book, queries, services
 from incentives.ledger.errors import InsufficientPoints
 from incentives.ledger.models import AccountKind, LedgerTransfer
 from incentives.ledger.services import Award, Cause
@@ -218,9 +219,16 @@ async def test_crash_mid_operation_leaves_no_trace(db: Database, monkeypatch: py
     async def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("power cut")
 
-    # After the transfer row and both account counters are written, before the lots are.
+    credit_partner = book.credit_partner
+
+    async def crash_after_writing(*args: Any, **kwargs: Any) -> None:
+        await credit_partner(*args, **kwargs)
+        raise RuntimeError("power cut")
+
+    # Redeem: after the transfer row and the account counters are written, before the lots are.
     monkeypatch.setattr(services, "take_from_lots", crash)
-    monkeypatch.setattr(services, "add_lot", crash)
+    # Award: after all its writes (on PostgreSQL one statement), before the commit.
+    monkeypatch.setattr(book, "credit_partner", crash_after_writing)
     with pytest.raises(RuntimeError):
         async with db.session() as session:
             await services.redeem_points(session, program_id=program, org_id=org, points=20, kind="mdf", key="r")

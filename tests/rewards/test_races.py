@@ -1,15 +1,20 @@
-"""Races over real HTTP against a real server: redemptions, approvals, stock, cancel against approve."""
+"""Races over real HTTP against a real server: redemptions, approvals, stock, cancel against approve;
+and crashes inside a request or a decision."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from incentives.db import Database
 from incentives.ledger import queries
-from incentives.rewards.models import Redemption, Reward
+from incentives.ledger.verify import verify
+from incentives.rewards import services
+from incentives.rewards.models import Redemption, Reward, RewardUsage
 from tests.rewards.helpers import make_reward, make_rewards_world, redeem
 
 N = 12
@@ -103,3 +108,43 @@ async def test_double_click_with_one_key_redeems_once(db: Database, http: httpx.
     results = await asyncio.gather(*[redeem(db, rw.manager, reward, key="same-click") for _ in range(6)])
     assert len({r.id for r in results}) == 1
     assert (await _balance(db, rw.program_id, rw.org_id)).held == 100
+
+
+async def test_a_crash_inside_a_request_or_a_decision_leaves_no_trace(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Request (row, stock, limit, hold) and decision (post, fulfilment) are one transaction each: a crash
+    after the ledger did its part takes that part back too."""
+    rw = await make_rewards_world(db, points=1000)
+    reward = await make_reward(db, rw, "discount", points=100, stock=5, limit_per_period=3, limit_period="month")
+    step = services._step
+
+    async def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(services, "_step", crash)  # after the ledger's hold, before the row says so
+    with pytest.raises(RuntimeError):
+        await redeem(db, rw.manager, reward, key="k")
+    async with db.reader() as session:
+        assert await session.scalar(select(func.count()).select_from(Redemption)) == 0
+        assert await session.scalar(select(Reward.stock).where(Reward.id == reward)) == 5
+        assert await session.scalar(select(func.coalesce(func.sum(RewardUsage.quantity), 0))) == 0
+    assert (await _balance(db, rw.program_id, rw.org_id)).available == 1000
+    monkeypatch.setattr(services, "_step", step)
+    redemption = await redeem(db, rw.manager, reward, key="k")
+    assert redemption.status == "pending"
+    monkeypatch.setattr(services, "_step", crash)  # after the ledger's post, before the fulfilment
+    with pytest.raises(RuntimeError):
+        async with db.session() as session:
+            await services.approve_redemption(session, rw.pam.principal, redemption.id)
+    async with db.reader() as session:
+        assert await session.scalar(select(Redemption.status).where(Redemption.id == redemption.id)) == "pending"
+    balance = await _balance(db, rw.program_id, rw.org_id)
+    assert (balance.available, balance.held) == (900, 100)
+    monkeypatch.setattr(services, "_step", step)
+    async with db.session() as session:
+        approved = await services.approve_redemption(session, rw.pam.principal, redemption.id)
+    assert approved.status == "fulfilled" and approved.coupon_code
+    assert (await _balance(db, rw.program_id, rw.org_id)).held == 0
+    async with db.reader() as session:
+        assert await verify(session) == []
