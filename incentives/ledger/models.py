@@ -29,6 +29,7 @@ class AccountKind(StrEnum):
     BONUS = "bonus"
     EXPIRED = "expired"
     CLAWBACK = "clawback"  # receivable for reversed points that were already spent (debit-normal)
+    ADJUSTED = "adjusted"  # sink for points taken back by manual adjustments
 
 
 class TransferKind(StrEnum):

@@ -448,7 +448,7 @@ async def adjust_points(
     cause: Cause,
     now: dt.datetime | None = None,
 ) -> Transfer:
-    """A manual correction: positive points are issued (as a new lot), negative ones taken back."""
+    """A manual correction: positive points are issued (as a new lot), negative ones go to the adjusted sink."""
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
         raise ValidationFailed([FieldError(("points",), N_("Must be a whole number of points other than zero."))])
     if not (cause.reason or "").strip():
@@ -465,7 +465,10 @@ async def adjust_points(
             key=key,
             print_=print_,
             kind=TransferKind.ADJUST,
-            to=AccountKind.ISSUANCE,
+            # Not back to issuance: a later reversal of the award these points came from returns the whole
+            # award to issuance (and books what is gone against the clawback receivable); issuance taking
+            # them twice would go negative.
+            to=AccountKind.ADJUSTED,
             cause=cause,
             at=at,
         )

@@ -130,6 +130,23 @@ async def test_reverse_books_the_spent_part_against_clawback(db: Database) -> No
     await assert_clean(db)
 
 
+async def test_reversing_an_award_taken_back_by_an_adjustment_keeps_issuance_whole(db: Database) -> None:
+    """Found by the state machine: award 11, adjust −11, reverse the award left issuance at −11."""
+    program, [org] = await program_with_partners(db)
+    async with db.session() as session:
+        award = await services.award_points(session, program_id=program, org_id=org, points=11, key="e", now=T0)
+        await services.adjust_points(
+            session, program_id=program, org_id=org, points=-11, key="a", cause=Cause(reason="wrong lead")
+        )
+        await services.reverse_award(session, program_id=program, award_id=award.id, key="x")
+    assert await balance(db, program, org) == queries.Balance(program, org, 0, 0, 0)
+    async with db.reader() as session:
+        assert await queries.system_balance(session, program, AccountKind.ADJUSTED) == 11
+        assert await queries.system_balance(session, program, AccountKind.CLAWBACK) == 11
+        assert await queries.system_balance(session, program, AccountKind.ISSUANCE) == 0
+    await assert_clean(db)
+
+
 async def test_expiry_takes_what_is_left_and_not_held_once(db: Database) -> None:
     program, [org] = await program_with_partners(db)
     async with db.session() as session:
