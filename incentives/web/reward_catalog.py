@@ -35,7 +35,7 @@ from incentives.web.context import current_db, current_principal
 from incentives.web.rewards_base import chosen_program, page_context
 from incentives.web.templating import is_htmx, render
 
-nav.register("/rewards/manage", N_("Reward catalog"), DECIDERS, order=42)
+nav.register("/rewards/manage", N_("Manage catalog"), DECIDERS, order=42)
 
 TEXT_FIELDS = ("kind", "name_de", "name_en", "description_de", "description_en", "value", "percent", "limit_period")
 NUMBER_FIELDS = ("points", "stock", "limit_per_period", "auto_approve_up_to")

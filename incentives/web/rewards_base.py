@@ -22,7 +22,7 @@ SUBNAV = [
     ("/mdf", N_("MDF budgets"), PARTNERS | DECIDERS),
     ("/wallet", N_("Wallet"), PARTNERS),
     ("/approvals", N_("Approvals"), DECIDERS),
-    ("/rewards/manage", N_("Reward catalog"), DECIDERS),
+    ("/rewards/manage", N_("Manage catalog"), DECIDERS),
 ]
 KIND_LABELS = {"mdf": N_("MDF budget"), "discount": N_("Discount"), "bonus": N_("Bonus")}
 STATUS_LABELS = {
