@@ -7,7 +7,6 @@ percentage); so once an item has been redeemed those three terms are fixed, and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -15,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.scope import Principal
 from incentives.errors import N_, FieldError, Forbidden, NotFound, ValidationFailed
-from incentives.rewards.models import Redemption, RedemptionStatus, Reward, RewardKind
+from incentives.rewards.models import Redemption, RedemptionStatus, Reward
 from incentives.rewards.scope import visible_rewards
+from incentives.rewards.services import check_terms
 
 __all__ = ["FIXED_ONCE_REDEEMED", "check_terms", "deactivate_reward", "update_reward"]
 
@@ -41,23 +41,6 @@ EDITABLE = frozenset(
         "active",
     }
 )
-
-
-def check_terms(fields: Mapping[str, Any]) -> None:
-    """The rules between an item's fields (each field is valid on its own already); all problems at once."""
-    errors = []
-    kind = fields.get("kind")
-    if kind == RewardKind.MDF and fields.get("value") is None:
-        errors.append(FieldError(("value",), N_("An MDF budget item needs a value in EUR.")))
-    if kind == RewardKind.DISCOUNT and fields.get("percent") is None:
-        errors.append(FieldError(("percent",), N_("A discount item needs a percentage.")))
-    if (fields.get("limit_per_period") is None) != (fields.get("limit_period") is None):
-        errors.append(FieldError(("limit_period",), N_("A limit needs both a number and a period.")))
-    valid_from, valid_to = fields.get("valid_from"), fields.get("valid_to")
-    if valid_from is not None and valid_to is not None and valid_to <= valid_from:
-        errors.append(FieldError(("valid_to",), N_("Must be later than the start.")))
-    if errors:
-        raise ValidationFailed(errors)
 
 
 async def _editable(session: AsyncSession, principal: Principal, reward_id: int) -> Reward:

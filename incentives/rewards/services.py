@@ -13,7 +13,7 @@ left between steps without moving points twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -66,6 +66,23 @@ __all__ = [
 # --- catalog -------------------------------------------------------------------------------------------
 
 
+def check_terms(fields: Mapping[str, Any]) -> None:
+    """The rules between an item's fields (each field is valid on its own already); all problems at once."""
+    errors = []
+    kind = fields.get("kind")
+    if kind == RewardKind.MDF and fields.get("value") is None:
+        errors.append(FieldError(("value",), N_("An MDF budget item needs a value in EUR.")))
+    if kind == RewardKind.DISCOUNT and fields.get("percent") is None:
+        errors.append(FieldError(("percent",), N_("A discount item needs a percentage.")))
+    if (fields.get("limit_per_period") is None) != (fields.get("limit_period") is None):
+        errors.append(FieldError(("limit_period",), N_("A limit needs both a number and a period.")))
+    valid_from, valid_to = fields.get("valid_from"), fields.get("valid_to")
+    if valid_from is not None and valid_to is not None and valid_to <= valid_from:
+        errors.append(FieldError(("valid_to",), N_("Must be later than the start.")))
+    if errors:
+        raise ValidationFailed(errors)
+
+
 async def create_reward(session: AsyncSession, principal: Principal, *, program_id: int, **fields: Any) -> Reward:
     """A new catalog item (program admins only). `fields` are Reward columns, already validated."""
     async with session.begin():
@@ -74,13 +91,7 @@ async def create_reward(session: AsyncSession, principal: Principal, *, program_
             raise NotFound()
         if not principal.administers(program_id):
             raise Forbidden()
-        kind = fields.get("kind")
-        if kind == RewardKind.MDF and fields.get("value") is None:
-            raise ValidationFailed([FieldError(("value",), N_("An MDF budget item needs a value in EUR."))])
-        if kind == RewardKind.DISCOUNT and fields.get("percent") is None:
-            raise ValidationFailed([FieldError(("percent",), N_("A discount item needs a percentage."))])
-        if (fields.get("limit_per_period") is None) != (fields.get("limit_period") is None):
-            raise ValidationFailed([FieldError(("limit_period",), N_("A limit needs both a number and a period."))])
+        check_terms(fields)
         reward = Reward(program_id=program_id, **fields)
         session.add(reward)
     return reward
@@ -186,6 +197,16 @@ async def _request(
         raise NotFound()
     if principal.role not in REDEEMERS:  # after the lookup: outside the scope is 404, not 403
         raise Forbidden(N_("Only a reseller manager can redeem rewards."))
+    if reward.stock is None:
+        # No stock update will lock the item: share-lock it, so that an admin's edit of its kind, value or
+        # percent (refused once it has redemptions) waits for this one (PostgreSQL; SQLite writers are serial).
+        reward = await session.scalar(
+            select(Reward)
+            .where(Reward.id == reward.id)
+            .with_for_update(read=True)
+            .execution_options(populate_existing=True)
+        )
+        assert reward is not None
     if not in_validity(reward, at):
         raise RewardUnavailable()
     points = reward.points * quantity
