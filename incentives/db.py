@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -79,6 +80,8 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    # JSON columns (event payloads, read by the thousand in processing and simulation) parse with orjson.
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_reset_on_return=None, **kwargs)
         _install_sqlite_hooks(engine)
