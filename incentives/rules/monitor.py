@@ -1,4 +1,5 @@
-"""What processing could not do, for admins: failed outbox events (with a retry) and skipped rule evaluations."""
+"""What processing could not do, for admins: failed outbox events (with a retry), awards whose payment into the
+ledger failed, and skipped rule evaluations."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from incentives.accounts.scope import Principal
 from incentives.errors import N_, NotFound
 from incentives.jobs import wake_after_commit
 from incentives.leads.models import OutboxEvent
-from incentives.rules.models import RuleSkip, RuleVersion
+from incentives.rules.models import RuleAward, RuleSkip, RuleVersion
 from incentives.rules.processor import MAX_ATTEMPTS
 from incentives.rules.services import ensure_manager
 
@@ -32,6 +33,22 @@ class FailedEvent:
     attempts: int
     error: str
     given_up: bool  # failed MAX_ATTEMPTS times: processing leaves it alone until someone retries it
+
+
+@dataclass(frozen=True)
+class UnpaidAward:
+    at: dt.datetime
+    event_id: int
+    event_type: str
+    partner: str | None
+    rule_id: int
+    rule_version: int
+    rule_name_de: str
+    rule_name_en: str
+    points: int
+    attempts: int
+    error: str
+    given_up: bool  # failed MAX_ATTEMPTS times: payment is no longer tried
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,38 @@ async def failed_events(session: AsyncSession, principal: Principal, program_id:
             e.id, e.event_type, e.lead_id, partner, e.at, e.attempts, e.last_error or "", e.attempts >= MAX_ATTEMPTS
         )
         for e, partner in rows.all()
+    ]
+
+
+async def unpaid_awards(session: AsyncSession, principal: Principal, program_id: int) -> list[UnpaidAward]:
+    """Decided awards whose payment into the ledger failed (retried on every run), oldest first."""
+    ensure_manager(principal, program_id)
+    rows = await session.execute(
+        select(RuleAward, Org.name, RuleVersion.name_de, RuleVersion.name_en)
+        .join(
+            RuleVersion, and_(RuleVersion.rule_id == RuleAward.rule_id, RuleVersion.version == RuleAward.rule_version)
+        )
+        .outerjoin(Org, Org.id == RuleAward.org_id)
+        .where(RuleAward.program_id == program_id, RuleAward.paid_at.is_(None), RuleAward.last_error.is_not(None))
+        .order_by(RuleAward.id)
+        .limit(SHOWN)
+    )
+    return [
+        UnpaidAward(
+            a.at,
+            a.event_id,
+            a.event_type,
+            partner,
+            a.rule_id,
+            a.rule_version,
+            name_de,
+            name_en,
+            a.points,
+            a.attempts,
+            a.last_error or "",
+            a.attempts >= MAX_ATTEMPTS,
+        )
+        for a, partner, name_de, name_en in rows.all()
     ]
 
 

@@ -45,9 +45,11 @@ async def problems_page(request: Request) -> Response:
     assert who.program_id is not None
     async with current_db(request).reader() as session:
         failed = await monitor.failed_events(session, who, who.program_id)
+        unpaid = await monitor.unpaid_awards(session, who, who.program_id)
         skips = await monitor.recent_skips(session, who, who.program_id)
     context = {
         "failed": failed,
+        "unpaid": unpaid,
         "skips": skips,
         "retried": request.query_params.get("retried"),
         "skip_reason": skip_reason,

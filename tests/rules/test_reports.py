@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from incentives.accounts.roles import Role
 from incentives.db import Database
 from incentives.leads.models import LeadEvent, OutboxEvent
-from incentives.rules.models import Effect
+from incentives.rules.models import Effect, RuleAward
 from incentives.rules.processor import MAX_ATTEMPTS, process_events
 from tests.factories import make_member, make_program, make_user
 from tests.leads.helpers import make_lead
@@ -39,10 +39,28 @@ async def test_failed_events_and_skips_are_shown_and_a_retry_takes_the_event_aga
     await process_events(db, T0)
     assert await earned(db, world.program_id) == 30  # the third event meets the full cap, the first one waits
 
+    async with db.transaction() as session:  # and the paid award's booking had failed as often as processing tries
+        await session.execute(
+            update(RuleAward)
+            .where(RuleAward.program_id == world.program_id)
+            .values(paid_at=None, attempts=MAX_ATTEMPTS, last_error="IntegrityError: ledger refused")
+        )
+
     await login(http, world.admin.email)
     page = await http.get("/rules/problems", headers=EN)
     assert page.status_code == 200
     assert "OperationalError: database is locked" in page.text and f'id="event-{stuck}"' in page.text
+    assert "Unpaid awards" in page.text and "IntegrityError: ledger refused" in page.text
+    other = await make_program(db)
+    async with httpx.AsyncClient(base_url=http.base_url) as client:
+        await login(client, other.admin.email)
+        assert "ledger refused" not in (await client.get("/rules/problems")).text
+    async with db.transaction() as session:
+        await session.execute(
+            update(RuleAward)
+            .where(RuleAward.program_id == world.program_id)
+            .values(paid_at=T0, attempts=0, last_error=None)
+        )
     assert "Cap of 30 points per day reached" in page.text and "stopped" in page.text
     german = await http.get("/rules/problems", headers=DE)
     assert 'lang="de"' in german.text
