@@ -119,6 +119,16 @@ class OutboxWaker:
         self.redis_url = redis_url
         self._wanted = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: Any = None
+
+    def _redis(self) -> Any:
+        """One client (with its connection pool) for the waker's life, not a new connection per wake-up."""
+        from redis import Redis
+
+        if self._client is None:
+            assert self.redis_url is not None
+            self._client = Redis.from_url(self.redis_url)
+        return self._client
 
     def wake(self) -> None:
         if self._loop is not None:  # thread-safe: a commit may come from another loop's thread
@@ -136,26 +146,23 @@ class OutboxWaker:
                     if self.redis_url is None:
                         await self.process(self.db)
                     else:
-                        await asyncio.to_thread(enqueue_outbox_job, self.redis_url)
+                        await asyncio.to_thread(enqueue_outbox_job, self._redis())
                 except Exception:
                     log.exception("processing the outbox after commit failed; the sweep will retry")
         finally:
             _WAKERS.pop(self.db.engine.sync_engine, None)
+            if self._client is not None:
+                self._client.close()
 
 
-def enqueue_outbox_job(redis_url: str) -> bool:
+def enqueue_outbox_job(connection: Any) -> bool:
     """Enqueue the outbox job unless one waits already; True when this call enqueued it."""
-    from redis import Redis
     from rq import Queue
 
-    connection = Redis.from_url(redis_url)
-    try:
-        if not connection.set(OUTBOX_PENDING, 1, nx=True, ex=OUTBOX_PENDING_SECONDS):
-            return False
-        Queue(QUEUE, connection=connection).enqueue(OUTBOX_JOB, job_timeout=600)
-        return True
-    finally:
-        connection.close()
+    if not connection.set(OUTBOX_PENDING, 1, nx=True, ex=OUTBOX_PENDING_SECONDS):
+        return False
+    Queue(QUEUE, connection=connection).enqueue(OUTBOX_JOB, job_timeout=600)
+    return True
 
 
 def outbox_job_started() -> None:

@@ -180,12 +180,25 @@ async def award_points(
     _check_key(key)
     at = now or utcnow()
     print_ = fingerprint("earn", org_id=org_id, points=points, **cause.values())
+    return await _issue(session, program_id, TransferKind.EARN, org_id, points, key, print_, cause, at)
+
+
+async def _issue(
+    session: AsyncSession,
+    program_id: int,
+    kind: TransferKind,
+    org_id: int,
+    points: int,
+    key: str,
+    print_: str,
+    cause: Cause,
+    at: dt.datetime,
+) -> Transfer:
+    """Issuance → partner in one transaction of its own (or the caller's), once per key."""
 
     async def work() -> Transfer:
         accounts = await book.open_accounts(session, program_id, [org_id], [AccountKind.ISSUANCE])
-        return await _credit_partner(
-            session, program_id, accounts, TransferKind.EARN, org_id, points, key, print_, cause, at
-        )
+        return await _credit_partner(session, program_id, accounts, kind, org_id, points, key, print_, cause, at)
 
     return await _once(session, program_id, key, print_, work)
 
@@ -472,14 +485,7 @@ async def adjust_points(
             cause=cause,
             at=at,
         )
-
-    async def work() -> Transfer:
-        accounts = await book.open_accounts(session, program_id, [org_id], [AccountKind.ISSUANCE])
-        return await _credit_partner(
-            session, program_id, accounts, TransferKind.ADJUST, org_id, points, key, print_, cause, at
-        )
-
-    return await _once(session, program_id, key, print_, work)
+    return await _issue(session, program_id, TransferKind.ADJUST, org_id, points, key, print_, cause, at)
 
 
 # --- resolving holds -----------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from incentives.ledger.errors import InsufficientPoints
 from incentives.ledger.models import LedgerAccount, LedgerTransfer, TransferKind
 from incentives.web import nav
 from incentives.web.context import current_db, current_principal
-from incentives.web.rules import CSS, form_errors
+from incentives.web.forms import form_errors
+from incentives.web.rules import CSS
 from incentives.web.templating import render
 
 nav.register("/points/adjustments", N_("Point adjustments"), {Role.ADMIN}, order=34)

@@ -32,6 +32,7 @@ from incentives.validation import field_errors_from_pydantic
 from incentives.web import nav
 from incentives.web.api.rewards import RewardFieldsIn, reward_fields
 from incentives.web.context import current_db, current_principal
+from incentives.web.forms import form_errors
 from incentives.web.rewards_base import chosen_program, page_context
 from incentives.web.templating import is_htmx, render
 
@@ -241,17 +242,6 @@ def parse_item(values: Mapping[str, str], current: Reward | None) -> dict[str, A
     return fields
 
 
-def _messages(request: Request, error: DomainError) -> dict[str, str]:
-    """A domain error as translated messages by form field ("" for the form as a whole)."""
-    locale: str = request.state.locale
-    if isinstance(error, ValidationFailed):
-        found: dict[str, str] = {}
-        for item in error.errors:
-            found.setdefault(str(item.loc[0]) if item.loc else "", i18n.gettext(locale, item.msg, **item.params))
-        return found
-    return {"": i18n.gettext(locale, error.detail, **error.params)}
-
-
 async def _current(request: Request, principal: Principal, reward_id: int | None) -> Reward | None:
     if reward_id is None:
         return None
@@ -288,7 +278,7 @@ async def item_form(request: Request) -> Response:
         except DomainError as error:
             if error.status == 404:
                 raise
-            errors = _messages(request, error)
+            errors = form_errors(request, error)
     async with current_db(request).reader() as session:
         redeemed = bool(reward_id and await session.scalar(select(catalog.has_redemptions(reward_id))))
     context = page_context(

@@ -29,7 +29,7 @@ from incentives.rules.models import Campaign, Effect, Rule, RuleVersion
 from incentives.rules.simulation import simulate
 from incentives.rules.variables import EVENTS, INT
 from incentives.validation import regions
-from incentives.web import nav
+from incentives.web import forms, nav
 from incentives.web.context import current_db, current_principal
 from incentives.web.templating import render
 
@@ -155,16 +155,10 @@ def _form_values(form: FormData) -> dict[str, str]:
 
 
 def form_errors(request: Request, error: DomainError) -> dict[str, str]:
-    """A domain error as translated messages by form field."""
-    if isinstance(error, ValidationFailed):
-        found: dict[str, str] = {}
-        for item in error.errors:
-            name = str(item.loc[0]) if item.loc else ""
-            found.setdefault(name, translate(request, item.msg, **item.params))
-        return found
+    """A domain error as translated messages by form field; an expression error at its field, with its position."""
     if isinstance(error, services.InvalidExpression):
         return {str(error.extra["field"]): _expression_error(request, error)}
-    return {"": translate(request, error.detail, **error.params)}
+    return forms.form_errors(request, error)
 
 
 def _expression_error(request: Request, error: services.InvalidExpression) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from incentives.accounts.scope import Principal
 from incentives.db import utcnow
 from incentives.errors import N_, FieldError, NotFound, ValidationFailed
 from incentives.rules import campaigns, services
@@ -17,7 +18,7 @@ from incentives.rules.evaluation import ActiveRule
 from incentives.rules.models import Campaign, Rule, RuleVersion
 from incentives.rules.simulation import Simulation, simulate
 from incentives.validation import Label, Strict, regions
-from incentives.web.api.base import Api, database, json_response, parse_body, principal
+from incentives.web.api.base import Api, database, json_response, parse_body, path_id, principal, query_int
 
 api = Api()
 
@@ -123,9 +124,12 @@ def rule_out(version: RuleVersion) -> dict[str, Any]:
     }
 
 
-def _id(request: Request) -> int:
-    value: int = request.path_params["id"]
-    return value
+def _program_id(request: Request, who: Principal) -> int:
+    """`?program_id=`, or the caller's own program when it has one."""
+    program_id = query_int(request, "program_id") or who.program_id
+    if program_id is None:
+        raise ValidationFailed([FieldError(("query", "program_id"), N_("This field is required."))])
+    return program_id
 
 
 ERRORS = ("forbidden", "not_found", "validation_error", "invalid_expression")
@@ -143,30 +147,22 @@ async def post_rule(request: Request) -> Response:
 async def put_rule(request: Request) -> Response:
     body = await parse_body(request, RuleIn)
     async with database(request).session() as session:
-        version = await services.update_rule(session, principal(request), _id(request), body.to_input())
+        version = await services.update_rule(session, principal(request), path_id(request), body.to_input())
     return json_response({"id": version.rule_id, "version": version.version})
 
 
 @api.route("GET", "/api/v1/rules", summary="The current version of each rule of a program", errors=ERRORS)
 async def get_rules(request: Request) -> Response:
     who = principal(request)
-    raw = request.query_params.get("program_id")
-    if raw is None and who.program_id is None:
-        raise ValidationFailed([FieldError(("query", "program_id"), N_("This field is required."))])
-    try:
-        program_id = int(raw) if raw is not None else who.program_id
-    except ValueError as exc:
-        raise ValidationFailed([FieldError(("query", "program_id"), N_("Must be an integer."))]) from exc
-    assert program_id is not None
     async with database(request).reader() as session:
-        versions = await services.list_rules(session, who, program_id)
+        versions = await services.list_rules(session, who, _program_id(request, who))
     return json_response({"items": [rule_out(version) for version in versions]})
 
 
 @api.route("GET", "/api/v1/rules/{id:int}/versions", summary="Every version of a rule, newest first", errors=ERRORS)
 async def get_versions(request: Request) -> Response:
     async with database(request).reader() as session:
-        versions = await services.rule_history(session, principal(request), _id(request))
+        versions = await services.rule_history(session, principal(request), path_id(request))
     return json_response({"items": [rule_out(version) for version in versions]})
 
 
@@ -246,7 +242,7 @@ async def post_simulate(request: Request) -> Response:
         version = await session.scalar(
             select(RuleVersion)
             .join(Rule, (Rule.id == RuleVersion.rule_id) & (Rule.current_version == RuleVersion.version))
-            .where(Rule.id == _id(request))
+            .where(Rule.id == path_id(request))
         )
         if version is None:
             raise NotFound()
@@ -322,22 +318,15 @@ async def post_campaign(request: Request) -> Response:
 @api.route("GET", "/api/v1/campaigns", summary="A program's campaigns with their progress", errors=CAMPAIGN_ERRORS)
 async def get_campaigns(request: Request) -> Response:
     who = principal(request)
-    raw = request.query_params.get("program_id")
-    try:
-        program_id = int(raw) if raw is not None else who.program_id
-    except ValueError as exc:
-        raise ValidationFailed([FieldError(("query", "program_id"), N_("Must be an integer."))]) from exc
-    if program_id is None:
-        raise ValidationFailed([FieldError(("query", "program_id"), N_("This field is required."))])
     async with database(request).reader() as session:
-        items = await campaigns.list_campaigns(session, who, program_id)
+        items = await campaigns.list_campaigns(session, who, _program_id(request, who))
     return json_response({"items": [campaign_out(item) for item in items]})
 
 
 @api.route("GET", "/api/v1/campaigns/{id:int}", summary="One campaign with its progress", errors=CAMPAIGN_ERRORS)
 async def get_campaign(request: Request) -> Response:
     async with database(request).reader() as session:
-        item = await campaigns.get_campaign(session, principal(request), _id(request))
+        item = await campaigns.get_campaign(session, principal(request), path_id(request))
     return json_response(campaign_out(item))
 
 
@@ -351,7 +340,7 @@ async def get_campaign(request: Request) -> Response:
 async def put_campaign(request: Request) -> Response:
     body = await parse_body(request, CampaignIn)
     async with database(request).session() as session:
-        item = await campaigns.update_campaign(session, principal(request), _id(request), body.to_input())
+        item = await campaigns.update_campaign(session, principal(request), path_id(request), body.to_input())
     return json_response(campaign_out(item))
 
 
@@ -393,7 +382,7 @@ async def patch_campaign(request: Request) -> Response:
         )
 
     async with database(request).session() as session:
-        item = await campaigns.update_campaign(session, principal(request), _id(request), merged)
+        item = await campaigns.update_campaign(session, principal(request), path_id(request), merged)
     return json_response(campaign_out(item))
 
 
@@ -406,7 +395,7 @@ async def patch_campaign(request: Request) -> Response:
 )
 async def delete_campaign(request: Request) -> Response:
     async with database(request).session() as session:
-        outcome, campaign = await campaigns.remove_campaign(session, principal(request), _id(request), utcnow())
+        outcome, campaign = await campaigns.remove_campaign(session, principal(request), path_id(request), utcnow())
         if outcome is campaigns.Removal.DELETED:
             return Response(status_code=204)
         item = (await campaigns.progress(session, [campaign]))[0]
