@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,8 +13,17 @@ from incentives.jobs import wake_after_commit
 from incentives.leads.models import Lead, LeadEvent, OutboxEvent
 
 
+class LeadKey(Protocol):
+    """What an event row names of its lead: an ORM `Lead`, or a plain row with these columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def program_id(self) -> int: ...
+
+
 def row(
-    lead: Lead,
+    lead: LeadKey,
     kind: str,
     at: dt.datetime,
     *,

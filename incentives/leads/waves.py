@@ -115,8 +115,7 @@ class Writes:
     offered: dict[int, dict[int, int]] = field(default_factory=dict)  # program → org → offers just made
 
     def event(self, lead: LeadRef, kind: str, now: dt.datetime, *, actor_id: int | None = None, **data: Any) -> None:
-        # events.row reads only the lead's id and program id, which every LeadRef has.
-        self.events.append(events.row(cast(Lead, lead), kind, now, actor_id=actor_id, **data))
+        self.events.append(events.row(lead, kind, now, actor_id=actor_id, **data))
 
     def add(
         self,
