@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from incentives import sqlite_driver
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -83,6 +85,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # JSON columns (event payloads, read by the thousand in processing and simulation) parse with orjson.
     kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
+        # One call into aiosqlite's thread per statement instead of four (incentives/sqlite_driver.py).
+        kwargs.setdefault("module", sqlite_driver.dbapi())
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_reset_on_return=None, **kwargs)
         _install_sqlite_hooks(engine)
         return engine
