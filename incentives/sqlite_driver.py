@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import collections
 import sqlite3
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -110,7 +110,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
-    _cursor_cls = OneHopCursor
+    _cursor_cls = cast(type[AsyncAdapt_aiosqlite_cursor], OneHopCursor)
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
@@ -119,7 +119,7 @@ class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
         connection = aiosqlite.connect(*arg, **kw)
         connection._thread.daemon = True  # as SQLAlchemy does: a forgotten connection must not block exit
-        return OneHopConnection(self, await_(connection))
+        return OneHopConnection(self, cast(Any, await_(connection)))
 
 
 def dbapi() -> OneHopDBAPI:
