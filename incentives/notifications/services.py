@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -35,6 +35,14 @@ __all__ = [
     "show",
     "unread_count",
 ]
+
+NOTIFICATIONS = cast(Table, Notification.__table__)
+# Built once (a notification goes with every decision): Core statements on the session's connection.
+_INSERT = sa_insert(NOTIFICATIONS)
+_INSERT_ONCE = {
+    "postgresql": pg_insert(NOTIFICATIONS).on_conflict_do_nothing(index_elements=["dedup_key"]),
+    "sqlite": sqlite_insert(NOTIFICATIONS).on_conflict_do_nothing(index_elements=["dedup_key"]),
+}
 
 
 async def notify(
@@ -60,12 +68,8 @@ async def notify(
         link=link,
         dedup_key=dedup_key,
     )
-    if dedup_key is None:
-        session.add(Notification(**values))
-        return
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"]))
+    conn = await session.connection()
+    await conn.execute(_INSERT if dedup_key is None else _INSERT_ONCE[conn.dialect.name], values)
 
 
 def notification_row(

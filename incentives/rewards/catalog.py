@@ -44,7 +44,10 @@ EDITABLE = frozenset(
 
 
 async def _editable(session: AsyncSession, principal: Principal, reward_id: int) -> Reward:
-    """The item, locked against concurrent edits; 404 outside the scope, 403 for anyone but its program's admin."""
+    """The item, locked against concurrent edits; 404 outside the scope, 403 for anyone but its program's admin.
+
+    FOR UPDATE also waits for redemptions in flight (each key-share locks the item when it reads it), so the
+    check for redemptions that follows sees them."""
     reward = await session.scalar(
         select(Reward).where(Reward.id == reward_id, visible_rewards(principal)).with_for_update()
     )

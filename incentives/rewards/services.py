@@ -2,26 +2,31 @@
 
 Each state change is one transaction, the ledger's part included (its operations join the caller's
 transaction): a request writes the row, takes stock and limit and holds the points → `pending` (or,
-at or below the auto-approval threshold, straight on to `fulfilled`); a decision is a conditional
-UPDATE (`approved` | `rejected` | `cancelled`: exactly one wins) with its consequences — the ledger
-posts the hold and the fulfilment is written, or the hold is voided and stock and limit are given
-back. A crash therefore leaves a redemption before or after a step, never inside one. Ledger calls are
-keyed by the redemption id, so the reconcile sweep can finish rows an older, many-transaction version
-left between steps without moving points twice.
+at or below the auto-approval threshold, straight on to `fulfilled`); a decision locks the row, then
+the ledger posts the hold and the fulfilment is written (`fulfilled`), or the hold is voided and stock
+and limit are given back (`rejected` | `cancelled`), the decision and its outcome in one UPDATE that is
+conditional on the row being `pending` (of concurrent decisions exactly one wins). A crash therefore
+leaves a redemption before or after a step, never inside one. Ledger calls are keyed by the redemption
+id, so the reconcile sweep can finish rows an older, many-transaction version left between steps
+(`requested`, `approved`, or decided without a resolution) without moving points twice.
+
+The hot paths run Core statements built once (per principal where the scope is part of them) on the
+session's connection: each statement is a thread hand-off on SQLite and a round trip on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Row, Select, Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from incentives.accounts.models import Program
 from incentives.accounts.scope import Principal, visible_programs
@@ -170,6 +175,74 @@ async def redeem(
     return redemption
 
 
+# The rewards tables as Core: the hot statements are built once, run on the session's connection, and their
+# rows become plain (never session-attached) Reward and Redemption objects.
+REWARDS = cast(Table, Reward.__table__)
+REDEMPTIONS = cast(Table, Redemption.__table__)
+USAGE = cast(Table, RewardUsage.__table__)
+W, R, U = REWARDS.c, REDEMPTIONS.c, USAGE.c
+_REWARD_AS = [column.label(f"w_{column.name}") for column in REWARDS.c]
+
+_TAKE_STOCK = (
+    update(REWARDS)
+    .where(W.id == bindparam("p_id"), W.stock >= bindparam("p_quantity"))
+    .values(stock=W.stock - bindparam("p_quantity"))
+)
+_GIVE_STOCK = (
+    update(REWARDS)
+    .where(W.id == bindparam("p_id"), W.stock.is_not(None))
+    .values(stock=W.stock + bindparam("p_quantity"))
+)
+_USAGE_ROW = {
+    "postgresql": pg_insert(USAGE).on_conflict_do_nothing(index_elements=["reward_id", "org_id", "period"]),
+    "sqlite": sqlite_insert(USAGE).on_conflict_do_nothing(index_elements=["reward_id", "org_id", "period"]),
+}
+_USAGE_KEY = (U.reward_id == bindparam("p_reward"), U.org_id == bindparam("p_org"), U.period == bindparam("p_period"))
+_COUNT_USAGE = (
+    update(USAGE)
+    .where(*_USAGE_KEY, U.quantity + bindparam("p_quantity") <= bindparam("p_limit"))
+    .values(quantity=U.quantity + bindparam("p_quantity"))
+)
+_UNCOUNT_USAGE = update(USAGE).where(*_USAGE_KEY).values(quantity=U.quantity - bindparam("p_quantity"))
+_INSERT_REDEMPTION = insert(REDEMPTIONS)
+_STEPS: dict[tuple[str, ...], Any] = {}
+
+
+@functools.lru_cache(maxsize=1024)
+def _request_lookup(principal: Principal) -> Select[Any]:
+    """The reward in the principal's scope and the id of a redemption made earlier with the request key, in
+    one statement (built once per principal). PostgreSQL key-share locks the reward row: an admin's edit of
+    its kind, value or percent (refused once it has redemptions) takes FOR UPDATE and so waits for this
+    redemption, while other redemptions and stock updates go on beside it (SQLite writers are serial)."""
+    earlier = select(R.id).where(R.org_id == principal.org_id, R.request_key == bindparam("p_key")).scalar_subquery()
+    return (
+        select(*REWARDS.c, earlier.label("earlier"))
+        .where(W.id == bindparam("p_reward"), visible_rewards(principal))
+        .with_for_update(read=True, key_share=True, of=REWARDS)
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _decision_lookup(principal: Principal) -> Select[Any]:
+    """A redemption in the principal's scope with its reward, its row locked until the transaction ends."""
+    return (
+        select(*REDEMPTIONS.c, *_REWARD_AS)
+        .join(REWARDS, W.id == R.reward_id)
+        .where(R.id == bindparam("p_id"), visible_redemptions(principal))
+        .with_for_update(of=REDEMPTIONS)
+    )
+
+
+def _reward_of(row: Row[Any], prefix: str = "") -> Reward:
+    data = row._mapping
+    return Reward(**{column.name: data[prefix + column.name] for column in REWARDS.c})
+
+
+def _redemption_of(row: Row[Any]) -> Redemption:
+    data = row._mapping
+    return Redemption(**{column.name: data[column.name] for column in REDEMPTIONS.c})
+
+
 async def _request(
     session: AsyncSession, principal: Principal, reward_id: int, quantity: int, request_key: str, at: dt.datetime
 ) -> Redemption:
@@ -178,35 +251,16 @@ async def _request(
 
     A request key used before returns its redemption instead (a double click, a retry).
     """
-    existing = (
-        await session.execute(
-            select(Redemption, Reward)
-            .join(Reward, Reward.id == Redemption.reward_id)
-            .where(Redemption.org_id == principal.org_id, Redemption.request_key == request_key)
-            .with_for_update(of=Redemption)
-        )
-    ).first()
-    if existing is not None:
-        if principal.role not in REDEEMERS:
-            raise Forbidden(N_("Only a reseller manager can redeem rewards."))
-        done, its_reward = _detach(session, existing[0], existing[1])
-        await _advance(session, done, its_reward, at)  # finish what a crash left half-done
+    conn = await session.connection()
+    found = (await conn.execute(_request_lookup(principal), {"p_reward": reward_id, "p_key": request_key})).first()
+    if found is None or found.earlier is not None:
+        done = await _earlier_request(session, principal, request_key, at)
+        if done is None:
+            raise NotFound()
         return done
-    reward = await session.scalar(select(Reward).where(Reward.id == reward_id, visible_rewards(principal)))
-    if reward is None:
-        raise NotFound()
     if principal.role not in REDEEMERS:  # after the lookup: outside the scope is 404, not 403
         raise Forbidden(N_("Only a reseller manager can redeem rewards."))
-    if reward.stock is None:
-        # No stock update will lock the item: share-lock it, so that an admin's edit of its kind, value or
-        # percent (refused once it has redemptions) waits for this one (PostgreSQL; SQLite writers are serial).
-        reward = await session.scalar(
-            select(Reward)
-            .where(Reward.id == reward.id)
-            .with_for_update(read=True)
-            .execution_options(populate_existing=True)
-        )
-        assert reward is not None
+    reward = _reward_of(found)
     if not in_validity(reward, at):
         raise RewardUnavailable()
     points = reward.points * quantity
@@ -219,56 +273,76 @@ async def _request(
     # Stock and limit before the points: every workflow step locks rows in the same order (redemption,
     # reward, usage, then the ledger account), so PostgreSQL cannot deadlock between them.
     if reward.stock is not None:
-        taken = await session.execute(
-            update(Reward)
-            .where(Reward.id == reward.id, Reward.stock >= quantity)
-            .values(stock=Reward.stock - quantity)
-            .execution_options(synchronize_session=False)
-        )
+        taken = await conn.execute(_TAKE_STOCK, {"p_id": reward.id, "p_quantity": quantity})
         if _rows(taken) != 1:
             raise OutOfStock()
     period = None
     if reward.limit_per_period is not None and reward.limit_period is not None:
         period = period_of(reward.limit_period, at)
-        await _count_usage(session, reward, principal.org_id, period, quantity)
-    redemption = Redemption(
-        program_id=reward.program_id,
-        reward_id=reward.id,
-        org_id=principal.org_id,
-        requested_by_id=principal.user_id,
-        request_key=request_key,
-        quantity=quantity,
-        points=points,
-        period=period,
-        status=S.REQUESTED,
-        created_at=at,
-    )
-    session.add(redemption)
-    await session.flush()
-    _detach(session, redemption, reward)
+        await _count_usage(conn, reward, principal.org_id, period, quantity)
+    values: dict[str, Any] = {
+        "program_id": reward.program_id,
+        "reward_id": reward.id,
+        "org_id": principal.org_id,
+        "requested_by_id": principal.user_id,
+        "request_key": request_key,
+        "quantity": quantity,
+        "points": points,
+        "period": period,
+        "status": S.REQUESTED,
+        "hold_id": None,
+        "resolution_id": None,
+        "decided_by_id": None,
+        "decided_at": None,
+        "reason": None,
+        "auto_approved": False,
+        "coupon_code": None,
+        "bonus": None,
+        "created_at": at,
+        "fulfilled_at": None,
+    }
+    primary_key = (await conn.execute(_INSERT_REDEMPTION, values)).inserted_primary_key
+    assert primary_key is not None
+    redemption = Redemption(id=primary_key[0], **values)
     await _advance(session, redemption, reward, at)
     return redemption
 
 
-async def _count_usage(session: AsyncSession, reward: Reward, org_id: int, period: str, quantity: int) -> None:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(RewardUsage)
-        .values(reward_id=reward.id, org_id=org_id, period=period, quantity=0)
-        .on_conflict_do_nothing(index_elements=["reward_id", "org_id", "period"])
+async def _earlier_request(
+    session: AsyncSession, principal: Principal, request_key: str, at: dt.datetime
+) -> Redemption | None:
+    """The redemption made earlier with the request key (its row locked), carried as far as it can go, or None."""
+    existing = (
+        await session.execute(
+            select(Redemption, Reward)
+            .join(Reward, Reward.id == Redemption.reward_id)
+            .where(Redemption.org_id == principal.org_id, Redemption.request_key == request_key)
+            .with_for_update(of=Redemption)
+        )
+    ).first()
+    if existing is None:
+        return None
+    if principal.role not in REDEEMERS:
+        raise Forbidden(N_("Only a reseller manager can redeem rewards."))
+    done, its_reward = _detach(session, existing[0], existing[1])
+    await _advance(session, done, its_reward, at)  # finish what a crash left half-done
+    return done
+
+
+async def _count_usage(conn: AsyncConnection, reward: Reward, org_id: int, period: str, quantity: int) -> None:
+    await conn.execute(
+        _USAGE_ROW[conn.dialect.name], {"reward_id": reward.id, "org_id": org_id, "period": period, "quantity": 0}
     )
     assert reward.limit_per_period is not None
-    counted = await session.execute(
-        update(RewardUsage)
-        .where(
-            RewardUsage.reward_id == reward.id,
-            RewardUsage.org_id == org_id,
-            RewardUsage.period == period,
-            RewardUsage.quantity + quantity <= reward.limit_per_period,
-        )
-        .values(quantity=RewardUsage.quantity + quantity)
-        .execution_options(synchronize_session=False)
+    counted = await conn.execute(
+        _COUNT_USAGE,
+        {
+            "p_reward": reward.id,
+            "p_org": org_id,
+            "p_period": period,
+            "p_quantity": quantity,
+            "p_limit": reward.limit_per_period,
+        },
     )
     if _rows(counted) != 1:
         raise LimitReached(
@@ -279,22 +353,17 @@ async def _count_usage(session: AsyncSession, reward: Reward, org_id: int, perio
 
 async def _give_back(session: AsyncSession, redemption: Redemption) -> None:
     """Return the stock and limit a redemption took (inside the caller's transaction)."""
-    await session.execute(
-        update(Reward)
-        .where(Reward.id == redemption.reward_id, Reward.stock.is_not(None))
-        .values(stock=Reward.stock + redemption.quantity)
-        .execution_options(synchronize_session=False)
-    )
+    conn = await session.connection()
+    await conn.execute(_GIVE_STOCK, {"p_id": redemption.reward_id, "p_quantity": redemption.quantity})
     if redemption.period is not None:
-        await session.execute(
-            update(RewardUsage)
-            .where(
-                RewardUsage.reward_id == redemption.reward_id,
-                RewardUsage.org_id == redemption.org_id,
-                RewardUsage.period == redemption.period,
-            )
-            .values(quantity=RewardUsage.quantity - redemption.quantity)
-            .execution_options(synchronize_session=False)
+        await conn.execute(
+            _UNCOUNT_USAGE,
+            {
+                "p_reward": redemption.reward_id,
+                "p_org": redemption.org_id,
+                "p_period": redemption.period,
+                "p_quantity": redemption.quantity,
+            },
         )
 
 
@@ -342,10 +411,26 @@ async def finish_redemption(session: AsyncSession, redemption_id: int, *, now: d
         raise _insufficient(exc) from exc
 
 
-async def _advance(session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime) -> None:
+async def _advance(
+    session: AsyncSession,
+    redemption: Redemption,
+    reward: Reward,
+    at: dt.datetime,
+    decision: dict[str, Any] | None = None,
+) -> None:
     """The steps after a state change, in the caller's transaction, which holds the redemption's row:
     hold, then post and fulfil, or void. Ledger calls are keyed by the redemption id, so a step a crash
-    interrupted (in an older, many-transaction version) is found again, never done twice."""
+    interrupted (in an older, many-transaction version) is found again, never done twice.
+
+    `decision`: a pending redemption's decision (status, decider, time, reason), written together with
+    its consequence in one UPDATE that is conditional on the row still being pending.
+    """
+    if decision is not None:
+        if decision["status"] == S.APPROVED:
+            await _post_and_fulfil(session, redemption, reward, at, decision)
+        else:
+            await _void(session, redemption, reward, at, decision)
+        return
     if redemption.status == S.REQUESTED:
         await _hold(session, redemption, reward, at)
     if redemption.status == S.APPROVED:
@@ -376,14 +461,23 @@ async def _load(session: AsyncSession, redemption_id: int) -> tuple[Redemption, 
     return _detach(session, row[0], row[1])
 
 
+def _step_statement(names: tuple[str, ...]) -> Any:
+    """UPDATE redemptions SET `names` WHERE id and status match, built once per set of names."""
+    statement = _STEPS.get(names)
+    if statement is None:
+        statement = _STEPS[names] = (
+            update(REDEMPTIONS)
+            .where(R.id == bindparam("p_id"), R.status == bindparam("p_was"))
+            .values({name: bindparam(f"p_{name}", type_=R[name].type) for name in names})
+        )
+    return statement
+
+
 async def _step(session: AsyncSession, redemption: Redemption, was: RedemptionStatus, values: dict[str, Any]) -> None:
     """Write `values` to the redemption (in status `was`) and to the detached object."""
-    done = await session.execute(
-        update(Redemption)
-        .where(Redemption.id == redemption.id, Redemption.status == was)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    conn = await session.connection()
+    params = {f"p_{name}": value for name, value in values.items()}
+    done = await conn.execute(_step_statement(tuple(values)), {"p_id": redemption.id, "p_was": was, **params})
     if _rows(done) != 1:  # the caller holds the row: only a bug gets here, and it rolls everything back
         raise InvalidState(N_("This redemption was already decided and can no longer be changed."))
     for key, value in values.items():
@@ -411,35 +505,55 @@ async def _hold(session: AsyncSession, redemption: Redemption, reward: Reward, a
     await _step(session, redemption, S.REQUESTED, values)
 
 
-async def _post_and_fulfil(session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime) -> None:
+_MDF_ALLOCATIONS = cast(Table, MdfAllocation.__table__)
+_INSERT_ALLOCATION = insert(_MDF_ALLOCATIONS)
+
+
+async def _post_and_fulfil(
+    session: AsyncSession,
+    redemption: Redemption,
+    reward: Reward,
+    at: dt.datetime,
+    decision: dict[str, Any] | None = None,
+) -> None:
     assert redemption.hold_id is not None
     post = await ledger.post_hold(
         session,
         program_id=redemption.program_id,
         hold_id=redemption.hold_id,
         key=f"redemption:{redemption.id}:post",
-        cause=ledger.Cause(redemption_id=redemption.id, user_id=redemption.decided_by_id),
+        cause=ledger.Cause(
+            redemption_id=redemption.id,
+            user_id=redemption.decided_by_id if decision is None else decision["decided_by_id"],
+        ),
         now=at,
     )
-    values: dict[str, Any] = {"status": S.FULFILLED, "resolution_id": post.id, "fulfilled_at": at}
+    values: dict[str, Any] = {
+        **(decision or {}),
+        "status": S.FULFILLED,
+        "resolution_id": post.id,
+        "fulfilled_at": at,
+    }
     if reward.kind == RewardKind.DISCOUNT:
         values["coupon_code"] = new_coupon_code()
     elif reward.kind == RewardKind.BONUS:
         values["bonus"] = reward.name_en[:200]
-    await _step(session, redemption, S.APPROVED, values)
+    await _step(session, redemption, S.APPROVED if decision is None else S.PENDING, values)
     if reward.kind == RewardKind.MDF:
         assert reward.value is not None
         amount = reward.value * redemption.quantity
-        session.add(
-            MdfAllocation(
-                program_id=redemption.program_id,
-                org_id=redemption.org_id,
-                redemption_id=redemption.id,
-                amount=amount,
-                remaining=amount,
-                valid_until=at + MDF_VALIDITY,
-                created_at=at,
-            )
+        conn = await session.connection()
+        await conn.execute(
+            _INSERT_ALLOCATION,
+            {
+                "program_id": redemption.program_id,
+                "org_id": redemption.org_id,
+                "redemption_id": redemption.id,
+                "amount": amount,
+                "remaining": amount,
+                "valid_until": at + MDF_VALIDITY,
+                "created_at": at,
+            },
         )
     await notify(
         session,
@@ -452,7 +566,13 @@ async def _post_and_fulfil(session: AsyncSession, redemption: Redemption, reward
     )
 
 
-async def _void(session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime) -> None:
+async def _void(
+    session: AsyncSession,
+    redemption: Redemption,
+    reward: Reward,
+    at: dt.datetime,
+    decision: dict[str, Any] | None = None,
+) -> None:
     assert redemption.hold_id is not None
     try:
         void = await ledger.void_hold(
@@ -460,7 +580,10 @@ async def _void(session: AsyncSession, redemption: Redemption, reward: Reward, a
             program_id=redemption.program_id,
             hold_id=redemption.hold_id,
             key=f"redemption:{redemption.id}:void",
-            cause=ledger.Cause(redemption_id=redemption.id, user_id=redemption.decided_by_id),
+            cause=ledger.Cause(
+                redemption_id=redemption.id,
+                user_id=redemption.decided_by_id if decision is None else decision["decided_by_id"],
+            ),
             now=at,
         )
         resolution: int | None = void.id
@@ -468,14 +591,20 @@ async def _void(session: AsyncSession, redemption: Redemption, reward: Reward, a
         resolution = await session.scalar(
             select(LedgerTransfer.id).where(LedgerTransfer.pending_id == redemption.hold_id)
         )
-    recorded = await session.execute(
-        update(Redemption)
-        .where(Redemption.id == redemption.id, Redemption.resolution_id.is_(None))
-        .values(resolution_id=resolution)
-        .execution_options(synchronize_session=False)
-    )
-    redemption.resolution_id = resolution
-    if _rows(recorded) == 1 and redemption.status == S.REJECTED:
+    if decision is not None:
+        await _step(session, redemption, S.PENDING, {**decision, "resolution_id": resolution})
+        recorded = 1
+    else:
+        recorded = _rows(
+            await session.execute(
+                update(Redemption)
+                .where(Redemption.id == redemption.id, Redemption.resolution_id.is_(None))
+                .values(resolution_id=resolution)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        redemption.resolution_id = resolution
+    if recorded == 1 and redemption.status == S.REJECTED:
         await notify(
             session,
             program_id=redemption.program_id,
@@ -531,45 +660,29 @@ async def _decide(
     own_org: bool = False,
     reason: str | None = None,
 ) -> Redemption:
-    """pending → `to` with one conditional UPDATE (of concurrent decisions exactly one wins, the rest get 409),
-    then its consequences (post and fulfil, or void and give stock and limit back), in one transaction."""
+    """pending → `to` and its consequences (post and fulfil, or void and give stock and limit back), in one
+    transaction that holds the redemption's row from its first statement: of concurrent decisions exactly one
+    wins, the rest get 409. The decision and its outcome are one UPDATE, conditional on the row being pending."""
 
     async def work() -> Redemption:
-        row = (
-            await session.execute(
-                select(Redemption, Reward)
-                .join(Reward, Reward.id == Redemption.reward_id)
-                .where(Redemption.id == redemption_id, visible_redemptions(principal))
-                .execution_options(populate_existing=True)
-            )
-        ).first()
+        conn = await session.connection()
+        row = (await conn.execute(_decision_lookup(principal), {"p_id": redemption_id})).first()
         if row is None:
             raise NotFound()
-        redemption, reward = _detach(session, row[0], row[1])
+        redemption, reward = _redemption_of(row), _reward_of(row, "w_")
         if principal.role not in deciders or (own_org and redemption.org_id != principal.org_id):
             raise Forbidden()
         if not own_org and not principal.manages(redemption.program_id):
             raise Forbidden()
-        decided = await session.execute(
-            update(Redemption)
-            .where(Redemption.id == redemption_id, Redemption.status == S.PENDING)
-            .values(status=to, decided_by_id=principal.user_id, decided_at=at, reason=reason)
-            .execution_options(synchronize_session=False)
-        )
-        if _rows(decided) != 1:
-            current = await session.scalar(select(Redemption.status).where(Redemption.id == redemption_id))
+        if redemption.status != S.PENDING:
             raise InvalidState(
-                N_("This redemption was already decided and can no longer be changed."), extra={"status": current}
+                N_("This redemption was already decided and can no longer be changed."),
+                extra={"status": redemption.status},
             )
-        redemption.status, redemption.decided_by_id, redemption.decided_at, redemption.reason = (
-            to,
-            principal.user_id,
-            at,
-            reason,
-        )
+        decision = {"status": to, "decided_by_id": principal.user_id, "decided_at": at, "reason": reason}
         if to in (S.REJECTED, S.CANCELLED):
             await _give_back(session, redemption)
-        await _advance(session, redemption, reward, at)
+        await _advance(session, redemption, reward, at, decision)
         return redemption
 
     return await _one_transaction(session, work)

@@ -8,12 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from incentives.db import Database
+from incentives.db import Database, utcnow
+from incentives.errors import IdempotencyConflict, NotFound, ValidationFailed
 from incentives.ledger import queries
 from incentives.ledger.verify import verify
-from incentives.rewards import services
+from incentives.rewards import catalog, services
 from incentives.rewards.models import Redemption, Reward, RewardUsage
 from tests.rewards.helpers import make_reward, make_rewards_world, redeem
 
@@ -148,3 +149,68 @@ async def test_a_crash_inside_a_request_or_a_decision_leaves_no_trace(
     assert (await _balance(db, rw.program_id, rw.org_id)).held == 0
     async with db.reader() as session:
         assert await verify(session) == []
+
+
+async def _someone_waits_for_a_lock(db: Database) -> bool:
+    """PostgreSQL: whether a session of this database waits for a lock. SQLite: a second writer always waits
+    (BEGIN IMMEDIATE) until the first one's transaction ends."""
+    if db.is_sqlite:
+        return True
+    async with db.reader() as session:
+        waiting = await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+        )
+    return bool(waiting)
+
+
+async def test_an_edit_of_the_fixed_terms_waits_for_a_redemption_that_read_the_item(db: Database) -> None:
+    """The redemption's first statement reads the item and locks it (PostgreSQL: key share, which the edit's
+    FOR UPDATE waits for); an edit of its kind that comes between that read and the redemption's row waits,
+    then sees the redemption and is refused. The redemption holds what the item said when it was read."""
+    rw = await make_rewards_world(db, points=1000)
+    reward = await make_reward(db, rw, "discount", points=100)  # no stock: no stock update locks the item
+    principal = rw.manager.principal
+    async with db.session() as session, session.begin():
+        conn = await session.connection()
+        read = (await conn.execute(services._request_lookup(principal), {"p_reward": reward, "p_key": "k"})).one()
+        assert read.kind == "discount"
+        edit = asyncio.create_task(_change_kind(db, rw, reward))
+        for _ in range(1000):  # until the edit waits for our lock (or, wrongly, got through)
+            if edit.done() or await _someone_waits_for_a_lock(db):
+                break
+            await asyncio.sleep(0.01)
+        redemption = await services._request(session, principal, reward, 1, "k", utcnow())
+    with pytest.raises(ValidationFailed):
+        await edit
+    async with db.session() as session:
+        approved = await services.approve_redemption(session, rw.pam.principal, redemption.id)
+    assert approved.coupon_code is not None
+    async with db.reader() as session:
+        assert await session.scalar(select(Reward.kind).where(Reward.id == reward)) == "discount"
+
+
+async def _change_kind(db: Database, rw: Any, reward: int) -> None:
+    async with db.session() as session:
+        await catalog.update_reward(session, rw.world.admin.principal, reward, kind="bonus", percent=None)
+
+
+async def test_a_request_key_used_before_answers_with_its_redemption_whatever_the_item_is_now(db: Database) -> None:
+    rw = await make_rewards_world(db, points=1000)
+    reward = await make_reward(db, rw, "bonus", points=100)
+    other = await make_reward(db, rw, "bonus", points=100)
+    first = await redeem(db, rw.manager, reward, key="k")
+    assert (await redeem(db, rw.manager, reward, key="k")).id == first.id
+    with pytest.raises(IdempotencyConflict):
+        await redeem(db, rw.manager, other, key="k")
+    with pytest.raises(IdempotencyConflict):  # the key answers before the item is looked for
+        await redeem(db, rw.manager, 10**9, key="k")
+    with pytest.raises(NotFound):
+        await redeem(db, rw.manager, 10**9, key="new")
+    async with db.session() as session:
+        await catalog.deactivate_reward(session, rw.world.admin.principal, reward)
+    again = await redeem(db, rw.manager, reward, key="k")
+    assert (again.id, again.status, again.hold_id) == (first.id, "pending", first.hold_id)
+    assert (await _balance(db, rw.program_id, rw.org_id)).held == 100
