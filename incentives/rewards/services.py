@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, Select, Table, bindparam, insert, select, update
+from sqlalchemy import Row, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -168,8 +168,14 @@ async def redeem(
         redemption = await _one_transaction(
             session, lambda: _request(session, principal, reward_id, quantity, request_key, at)
         )
-    except InsufficientPoints as exc:  # nothing is left of the request: asking again later may succeed
-        raise _insufficient(exc) from exc
+    except (InsufficientPoints, OutOfStock, LimitReached) as exc:
+        # A twin with the same key (a double click) that committed while this one waited for a lock took
+        # the points, stock or limit: its redemption is the answer. Otherwise nothing is left of the request,
+        # and asking again later may succeed.
+        earlier = await _one_transaction(session, lambda: _earlier_request(session, principal, request_key, at))
+        if earlier is None:
+            raise _insufficient(exc) if isinstance(exc, InsufficientPoints) else exc from exc
+        redemption = earlier
     if redemption.reward_id != reward_id or redemption.quantity != quantity:
         raise IdempotencyConflict()
     return redemption
@@ -208,15 +214,26 @@ _INSERT_REDEMPTION = insert(REDEMPTIONS)
 _STEPS: dict[tuple[str, ...], Any] = {}
 
 
+def _next_id(dialect: str) -> Any:
+    """The id the new redemption will have, known before its row is written (the ledger's hold names it).
+    PostgreSQL: the table's own sequence. SQLite: one more than the highest, as SQLite itself would pick; our
+    write transaction (BEGIN IMMEDIATE) is the only writer, and if it was not, the primary key would refuse
+    the row and the request would run again."""
+    if dialect == "postgresql":
+        return func.nextval(func.pg_get_serial_sequence(REDEMPTIONS.name, R.id.name))
+    return select(func.coalesce(func.max(R.id), 0) + 1).scalar_subquery()
+
+
 @functools.lru_cache(maxsize=1024)
-def _request_lookup(principal: Principal) -> Select[Any]:
-    """The reward in the principal's scope and the id of a redemption made earlier with the request key, in
-    one statement (built once per principal). PostgreSQL key-share locks the reward row: an admin's edit of
-    its kind, value or percent (refused once it has redemptions) takes FOR UPDATE and so waits for this
-    redemption, while other redemptions and stock updates go on beside it (SQLite writers are serial)."""
+def _request_lookup(principal: Principal, dialect: str) -> Select[Any]:
+    """The reward in the principal's scope, the id of a redemption made earlier with the request key and the
+    new redemption's id, in one statement (built once per principal). PostgreSQL key-share locks the reward
+    row: an admin's edit of its kind, value or percent (refused once it has redemptions) takes FOR UPDATE and
+    so waits for this redemption, while other redemptions and stock updates go on beside it (SQLite writers
+    are serial)."""
     earlier = select(R.id).where(R.org_id == principal.org_id, R.request_key == bindparam("p_key")).scalar_subquery()
     return (
-        select(*REWARDS.c, earlier.label("earlier"))
+        select(*REWARDS.c, earlier.label("earlier"), _next_id(dialect).label("next_id"))
         .where(W.id == bindparam("p_reward"), visible_rewards(principal))
         .with_for_update(read=True, key_share=True, of=REWARDS)
     )
@@ -252,7 +269,8 @@ async def _request(
     A request key used before returns its redemption instead (a double click, a retry).
     """
     conn = await session.connection()
-    found = (await conn.execute(_request_lookup(principal), {"p_reward": reward_id, "p_key": request_key})).first()
+    lookup = _request_lookup(principal, conn.dialect.name)
+    found = (await conn.execute(lookup, {"p_reward": reward_id, "p_key": request_key})).first()
     if found is None or found.earlier is not None:
         done = await _earlier_request(session, principal, request_key, at)
         if done is None:
@@ -280,32 +298,42 @@ async def _request(
     if reward.limit_per_period is not None and reward.limit_period is not None:
         period = period_of(reward.limit_period, at)
         await _count_usage(conn, reward, principal.org_id, period, quantity)
-    values: dict[str, Any] = {
-        "program_id": reward.program_id,
-        "reward_id": reward.id,
-        "org_id": principal.org_id,
-        "requested_by_id": principal.user_id,
-        "request_key": request_key,
-        "quantity": quantity,
-        "points": points,
-        "period": period,
-        "status": S.REQUESTED,
-        "hold_id": None,
-        "resolution_id": None,
-        "decided_by_id": None,
-        "decided_at": None,
-        "reason": None,
-        "auto_approved": False,
-        "coupon_code": None,
-        "bonus": None,
-        "created_at": at,
-        "fulfilled_at": None,
-    }
-    primary_key = (await conn.execute(_INSERT_REDEMPTION, values)).inserted_primary_key
-    assert primary_key is not None
-    redemption = Redemption(id=primary_key[0], **values)
-    await _advance(session, redemption, reward, at)
+    redemption = Redemption(
+        id=found.next_id,
+        program_id=reward.program_id,
+        reward_id=reward.id,
+        org_id=principal.org_id,
+        requested_by_id=principal.user_id,
+        request_key=request_key,
+        quantity=quantity,
+        points=points,
+        period=period,
+        status=S.REQUESTED,
+        hold_id=None,
+        resolution_id=None,
+        decided_by_id=None,
+        decided_at=None,
+        reason=None,
+        auto_approved=False,
+        coupon_code=None,
+        bonus=None,
+        created_at=at,
+        fulfilled_at=None,
+    )
+    # The points first, then the row, written once with the hold it has (a refusal of the hold leaves nothing).
+    hold = await _hold_points(session, redemption, reward, at)
+    auto = reward.auto_approve_up_to is not None and points <= reward.auto_approve_up_to
+    redemption.hold_id, redemption.auto_approved = hold.id, auto
+    redemption.status, redemption.decided_at = (S.APPROVED, at) if auto else (S.PENDING, None)
+    await _write_request(conn, redemption)
+    if auto:
+        await _post_and_fulfil(session, redemption, reward, at)
     return redemption
+
+
+async def _write_request(conn: AsyncConnection, redemption: Redemption) -> None:
+    """The request's row, with the points it holds."""
+    await conn.execute(_INSERT_REDEMPTION, {column.name: getattr(redemption, column.name) for column in R})
 
 
 async def _earlier_request(
@@ -484,8 +512,10 @@ async def _step(session: AsyncSession, redemption: Redemption, was: RedemptionSt
         setattr(redemption, key, value)
 
 
-async def _hold(session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime) -> None:
-    hold = await ledger.hold_points(
+async def _hold_points(
+    session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime
+) -> ledger.Transfer:
+    return await ledger.hold_points(
         session,
         program_id=redemption.program_id,
         org_id=redemption.org_id,
@@ -495,6 +525,11 @@ async def _hold(session: AsyncSession, redemption: Redemption, reward: Reward, a
         cause=ledger.Cause(redemption_id=redemption.id, user_id=redemption.requested_by_id),
         now=at,
     )
+
+
+async def _hold(session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime) -> None:
+    """Hold the points of a request whose row was written without them (by an older version, before a crash)."""
+    hold = await _hold_points(session, redemption, reward, at)
     auto = reward.auto_approve_up_to is not None and redemption.points <= reward.auto_approve_up_to
     values = {
         "hold_id": hold.id,

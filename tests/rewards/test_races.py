@@ -111,6 +111,18 @@ async def test_double_click_with_one_key_redeems_once(db: Database, http: httpx.
     assert (await _balance(db, rw.program_id, rw.org_id)).held == 100
 
 
+async def test_double_click_with_one_key_and_points_for_one_answers_each_click_with_the_redemption(
+    db: Database,
+) -> None:
+    """The clicks that wait for the first one's locks find its redemption, not a shortfall of points."""
+    rw = await make_rewards_world(db, points=100)
+    reward = await make_reward(db, rw, "bonus", points=100)
+    results = await asyncio.gather(*[redeem(db, rw.manager, reward, key="one-click") for _ in range(6)])
+    assert len({r.id for r in results}) == 1
+    balance = await _balance(db, rw.program_id, rw.org_id)
+    assert (balance.available, balance.held) == (0, 100)
+
+
 async def test_a_crash_inside_a_request_or_a_decision_leaves_no_trace(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -118,12 +130,12 @@ async def test_a_crash_inside_a_request_or_a_decision_leaves_no_trace(
     after the ledger did its part takes that part back too."""
     rw = await make_rewards_world(db, points=1000)
     reward = await make_reward(db, rw, "discount", points=100, stock=5, limit_per_period=3, limit_period="month")
-    step = services._step
+    step, write_request = services._step, services._write_request
 
     async def crash(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(services, "_step", crash)  # after the ledger's hold, before the row says so
+    monkeypatch.setattr(services, "_write_request", crash)  # after the ledger's hold, before the row says so
     with pytest.raises(RuntimeError):
         await redeem(db, rw.manager, reward, key="k")
     async with db.reader() as session:
@@ -131,7 +143,7 @@ async def test_a_crash_inside_a_request_or_a_decision_leaves_no_trace(
         assert await session.scalar(select(Reward.stock).where(Reward.id == reward)) == 5
         assert await session.scalar(select(func.coalesce(func.sum(RewardUsage.quantity), 0))) == 0
     assert (await _balance(db, rw.program_id, rw.org_id)).available == 1000
-    monkeypatch.setattr(services, "_step", step)
+    monkeypatch.setattr(services, "_write_request", write_request)
     redemption = await redeem(db, rw.manager, reward, key="k")
     assert redemption.status == "pending"
     monkeypatch.setattr(services, "_step", crash)  # after the ledger's post, before the fulfilment
@@ -175,7 +187,8 @@ async def test_an_edit_of_the_fixed_terms_waits_for_a_redemption_that_read_the_i
     principal = rw.manager.principal
     async with db.session() as session, session.begin():
         conn = await session.connection()
-        read = (await conn.execute(services._request_lookup(principal), {"p_reward": reward, "p_key": "k"})).one()
+        lookup = services._request_lookup(principal, conn.dialect.name)
+        read = (await conn.execute(lookup, {"p_reward": reward, "p_key": "k"})).one()
         assert read.kind == "discount"
         edit = asyncio.create_task(_change_kind(db, rw, reward))
         for _ in range(1000):  # until the edit waits for our lock (or, wrongly, got through)
