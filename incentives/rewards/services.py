@@ -36,7 +36,12 @@ from incentives.ledger import queries as ledger_queries
 from incentives.ledger import services as ledger
 from incentives.ledger.errors import InsufficientPoints
 from incentives.ledger.models import LedgerTransfer
-from incentives.notifications.services import notify
+from incentives.notifications.services import (
+    add_notification,
+    notification_cte,
+    notification_cte_params,
+    notification_row,
+)
 from incentives.rewards.coupons import new_coupon_code
 from incentives.rewards.errors import LimitReached, OutOfStock, RewardUnavailable
 from incentives.rewards.models import (
@@ -211,7 +216,8 @@ _COUNT_USAGE = (
 )
 _UNCOUNT_USAGE = update(USAGE).where(*_USAGE_KEY).values(quantity=U.quantity - bindparam("p_quantity"))
 _INSERT_REDEMPTION = insert(REDEMPTIONS)
-_STEPS: dict[tuple[str, ...], Any] = {}
+_STEPS: dict[tuple[tuple[str, ...], bool], Any] = {}
+_NOTE = notification_cte()
 
 
 def _next_id(dialect: str) -> Any:
@@ -489,27 +495,44 @@ async def _load(session: AsyncSession, redemption_id: int) -> tuple[Redemption, 
     return _detach(session, row[0], row[1])
 
 
-def _step_statement(names: tuple[str, ...]) -> Any:
-    """UPDATE redemptions SET `names` WHERE id and status match, built once per set of names."""
-    statement = _STEPS.get(names)
+def _step_statement(names: tuple[str, ...], noted: bool) -> Any:
+    """UPDATE redemptions SET `names` WHERE id and status match, built once per set of names; `noted`: with a
+    notification in a data-modifying CTE (PostgreSQL)."""
+    statement = _STEPS.get((names, noted))
     if statement is None:
-        statement = _STEPS[names] = (
+        statement = (
             update(REDEMPTIONS)
             .where(R.id == bindparam("p_id"), R.status == bindparam("p_was"))
             .values({name: bindparam(f"p_{name}", type_=R[name].type) for name in names})
         )
+        if noted:
+            statement = statement.add_cte(_NOTE)
+        _STEPS[names, noted] = statement
     return statement
 
 
-async def _step(session: AsyncSession, redemption: Redemption, was: RedemptionStatus, values: dict[str, Any]) -> None:
-    """Write `values` to the redemption (in status `was`) and to the detached object."""
+async def _step(
+    session: AsyncSession,
+    redemption: Redemption,
+    was: RedemptionStatus,
+    values: dict[str, Any],
+    note: dict[str, Any] | None = None,
+) -> None:
+    """Write `values` to the redemption (in status `was`) and to the detached object, and the notification
+    `note` (a `notification_row`) that tells of it: on PostgreSQL in the same statement."""
     conn = await session.connection()
-    params = {f"p_{name}": value for name, value in values.items()}
-    done = await conn.execute(_step_statement(tuple(values)), {"p_id": redemption.id, "p_was": was, **params})
+    noted = note is not None and conn.dialect.name == "postgresql"
+    params = {"p_id": redemption.id, "p_was": was, **{f"p_{name}": value for name, value in values.items()}}
+    if noted:
+        assert note is not None
+        params.update(notification_cte_params(note))
+    done = await conn.execute(_step_statement(tuple(values), noted), params)
     if _rows(done) != 1:  # the caller holds the row: only a bug gets here, and it rolls everything back
         raise InvalidState(N_("This redemption was already decided and can no longer be changed."))
     for key, value in values.items():
         setattr(redemption, key, value)
+    if note is not None and not noted:
+        await add_notification(session, note)
 
 
 async def _hold_points(
@@ -573,7 +596,15 @@ async def _post_and_fulfil(
         values["coupon_code"] = new_coupon_code()
     elif reward.kind == RewardKind.BONUS:
         values["bonus"] = reward.name_en[:200]
-    await _step(session, redemption, S.APPROVED if decision is None else S.PENDING, values)
+    note = notification_row(
+        program_id=redemption.program_id,
+        org_id=redemption.org_id,
+        kind="redemption.approved",
+        message=N_("Your redemption of %(reward)s (%(points)s points) was approved."),
+        params=_params(redemption, reward),
+        link="/redemptions",
+    )
+    await _step(session, redemption, S.APPROVED if decision is None else S.PENDING, values, note)
     if reward.kind == RewardKind.MDF:
         assert reward.value is not None
         amount = reward.value * redemption.quantity
@@ -590,15 +621,6 @@ async def _post_and_fulfil(
                 "created_at": at,
             },
         )
-    await notify(
-        session,
-        program_id=redemption.program_id,
-        org_id=redemption.org_id,
-        kind="redemption.approved",
-        message=N_("Your redemption of %(reward)s (%(points)s points) was approved."),
-        params=_params(redemption, reward),
-        link="/redemptions",
-    )
 
 
 async def _void(
@@ -626,29 +648,31 @@ async def _void(
         resolution = await session.scalar(
             select(LedgerTransfer.id).where(LedgerTransfer.pending_id == redemption.hold_id)
         )
-    if decision is not None:
-        await _step(session, redemption, S.PENDING, {**decision, "resolution_id": resolution})
-        recorded = 1
-    else:
-        recorded = _rows(
-            await session.execute(
-                update(Redemption)
-                .where(Redemption.id == redemption.id, Redemption.resolution_id.is_(None))
-                .values(resolution_id=resolution)
-                .execution_options(synchronize_session=False)
-            )
-        )
-        redemption.resolution_id = resolution
-    if recorded == 1 and redemption.status == S.REJECTED:
-        await notify(
-            session,
+    status, reason = (
+        (redemption.status, redemption.reason) if decision is None else (decision["status"], decision["reason"])
+    )
+    note = None
+    if status == S.REJECTED:
+        note = notification_row(
             program_id=redemption.program_id,
             org_id=redemption.org_id,
             kind="redemption.rejected",
             message=N_("Your redemption of %(reward)s (%(points)s points) was rejected: %(reason)s"),
-            params={**_params(redemption, reward), "reason": redemption.reason or ""},
+            params={**_params(redemption, reward), "reason": reason or ""},
             link="/redemptions",
         )
+    if decision is not None:
+        await _step(session, redemption, S.PENDING, {**decision, "resolution_id": resolution}, note)
+        return
+    recorded = await session.execute(
+        update(Redemption)
+        .where(Redemption.id == redemption.id, Redemption.resolution_id.is_(None))
+        .values(resolution_id=resolution)
+        .execution_options(synchronize_session=False)
+    )
+    redemption.resolution_id = resolution
+    if _rows(recorded) == 1 and note is not None:
+        await add_notification(session, note)
 
 
 def _params(redemption: Redemption, reward: Reward) -> dict[str, Any]:

@@ -133,3 +133,53 @@ async def test_notifications_are_private_to_the_org_and_marked_read_once(db: Dat
         assert await notifications.mark_read(session, rw.manager.principal, [mine[0].id]) == 1
     async with db.reader() as session:
         assert await notifications.unread_count(session, rw.rep.principal) == 0
+
+
+async def test_an_approval_and_a_rejection_notify_once_with_their_decision_and_a_refused_one_not(
+    db: Database,
+) -> None:
+    """The notification is written with the decision's row (PostgreSQL: in its statement): a decision that is
+    refused leaves none behind, a cancellation tells no one."""
+    rw = await make_rewards_world(db, points=1000)
+    reward = await make_reward(db, rw, "bonus", points=100)
+    approved, rejected, cancelled = [await redeem(db, rw.manager, reward) for _ in range(3)]
+    async with db.session() as session:
+        await services.approve_redemption(session, rw.pam.principal, approved.id)
+    async with db.session() as session:
+        await services.reject_redemption(session, rw.pam.principal, rejected.id, reason="No budget")
+    async with db.session() as session:
+        await services.cancel_redemption(session, rw.manager.principal, cancelled.id)
+    for redemption in (approved, rejected, cancelled):
+        with pytest.raises(InvalidState):
+            async with db.session() as session:
+                await services.approve_redemption(session, rw.pam.principal, redemption.id)
+    async with db.reader() as session:
+        stored = await notifications.list_notifications(session, rw.manager.principal)
+    assert sorted(notifications.show(note, "en").text for note in stored) == [
+        "Your redemption of Reward bonus (100 points) was approved.",
+        "Your redemption of Reward bonus (100 points) was rejected: No budget",
+    ]
+    assert {note.program_id for note in stored} == {rw.program_id} and {note.link for note in stored} == {
+        "/redemptions"
+    }
+
+
+async def test_reconcile_sweep_voids_a_rejection_a_crash_left_open_and_notifies_once(db: Database) -> None:
+    rw = await make_rewards_world(db, points=1000)
+    reward = await make_reward(db, rw, "bonus", points=100)
+    stuck = await redeem(db, rw.manager, reward)
+    async with db.session() as session, session.begin():
+        # an older version's crash after the rejection, before the ledger voided the hold
+        await session.execute(
+            update(Redemption).where(Redemption.id == stuck.id).values(status="rejected", reason="Late")
+        )
+    later = utcnow() + dt.timedelta(minutes=5)
+    assert await finish_redemptions(db, later) == 1
+    assert await finish_redemptions(db, later) == 0
+    assert await _balance(db, rw) == (1000, 0)
+    async with db.reader() as session:
+        assert await session.scalar(select(Redemption.resolution_id).where(Redemption.id == stuck.id)) is not None
+        stored = await notifications.list_notifications(session, rw.manager.principal)
+    assert [notifications.show(note, "en").text for note in stored] == [
+        "Your redemption of Reward bonus (100 points) was rejected: Late"
+    ]
