@@ -11,6 +11,7 @@ import calendar
 import datetime as dt
 import hashlib
 import json
+import sqlite3
 from dataclasses import dataclass, fields
 from typing import Any, cast
 from weakref import WeakKeyDictionary
@@ -29,10 +30,13 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import PoolProxiedConnection
 
 from incentives.accounts.models import Program
 from incentives.errors import NotFound
@@ -114,7 +118,6 @@ _CREDIT_EARNED = (
     .returning(_MONTHS)
 )
 _INSERT_TRANSFER = insert(TRANSFERS)
-_INSERT_LOT = insert(LOTS)
 
 
 def _credit_partner_in_one_statement() -> Insert:
@@ -203,6 +206,14 @@ def _forget_seen_accounts(session: Session, _previous: Any) -> None:
     session.info.pop(_SEEN, None)
 
 
+def cached_accounts(engine: AsyncEngine, program_id: int, org_ids: list[int], kinds: list[AccountKind]) -> Book | None:
+    """The named accounts' ids if all of them are cached already (no statement), else None."""
+    cached = _ACCOUNT_IDS.get(engine.sync_engine, {})
+    names = [partner_name(org_id) for org_id in org_ids] + [kind.value for kind in kinds]
+    ids = {name: cached[program_id, name] for name in names if (program_id, name) in cached}
+    return Book(ids) if len(ids) == len(names) else None
+
+
 async def open_accounts(session: AsyncSession, program_id: int, org_ids: list[int], kinds: list[AccountKind]) -> Book:
     """The named accounts of a program, created on first use (concurrent creators agree on one row)."""
     wanted: dict[str, tuple[AccountKind, int | None]] = {
@@ -210,10 +221,9 @@ async def open_accounts(session: AsyncSession, program_id: int, org_ids: list[in
     }
     wanted.update({kind.value: (kind, None) for kind in kinds})
     conn = await session.connection()
-    cached = _ACCOUNT_IDS.get(conn.sync_engine, {})
-    ids = {name: cached[program_id, name] for name in wanted if (program_id, name) in cached}
-    if len(ids) == len(wanted):
-        return Book(ids)
+    cached = cached_accounts(conn.engine, program_id, org_ids, kinds)
+    if cached is not None:
+        return cached
     ids = await _load_accounts(conn, program_id, list(wanted))
     missing = [name for name in wanted if name not in ids]
     if missing:
@@ -283,26 +293,118 @@ async def change_account(conn: AsyncConnection, account_id: int, *, need: int = 
     return rowcount(await conn.execute(statement)) == 1
 
 
-async def credit_earned(conn: AsyncConnection, account_id: int, points: int) -> int:
-    """Add earned points to a partner account; returns the program's expiry period in the same statement."""
-    months = await conn.scalar(_CREDIT_EARNED, {"account": account_id, "points": points})
-    assert months is not None
-    return int(months)
-
-
 async def credit_partner(conn: AsyncConnection, **values: Any) -> Transfer:
     """Book an earning transfer (issuance → partner): the transfer, the partner's counters, and a new lot that
-    expires after the program's expiry period. `values` are the transfer's columns, every cause field included."""
-    partner, points, at = values["credit_account_id"], values["amount"], values["at"]
+    expires after the program's expiry period. `values` are the transfer's columns, every cause field included.
+
+    In the caller's transaction: one statement on PostgreSQL, one call into the connection's thread on SQLite.
+    """
     if conn.dialect.name == "postgresql":
         transfer_id = await conn.scalar(_CREDIT_PARTNER_PG, {f"p_{name}": value for name, value in values.items()})
-        if transfer_id is None:  # no such account row: the transfer must not stay without its lot
-            raise NotFound()
-        return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in TRANSFER_FIELDS})
-    transfer = await insert_transfer(conn, **values)
-    months = await credit_earned(conn, partner, points)
-    await add_lot(conn, partner, transfer.id, points, add_months(at.astimezone(dt.UTC), months))
-    return transfer
+    else:
+        transfer_id = await _in_sqlite_thread(await conn.get_raw_connection(), values, alone=False)
+    return _credited(transfer_id, values)
+
+
+async def credit_partner_alone(engine: AsyncEngine, **values: Any) -> Transfer:
+    """`credit_partner` as a transaction of its own, in one round trip: on PostgreSQL the one statement in
+    autocommit (a statement is atomic by itself), on SQLite BEGIN IMMEDIATE, the three statements and COMMIT
+    in one call into the connection's thread. A used idempotency key raises IntegrityError and leaves nothing."""
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await credit_partner(conn, **values)
+    async with engine.connect() as conn:
+        return _credited(await _in_sqlite_thread(await conn.get_raw_connection(), values, alone=True), values)
+
+
+def _credited(transfer_id: int | None, values: dict[str, Any]) -> Transfer:
+    if transfer_id is None:  # no such account row: the transfer must not stay without its lot
+        raise NotFound()
+    return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in TRANSFER_FIELDS})
+
+
+# SQLite: the award's statements, compiled once from the same Core constructs, with named parameters that
+# sqlite3 binds from a dict; datetimes go through the columns' own bind processing (UTCDateTime and SQLite's
+# DATETIME storage format), so a row written here is the row SQLAlchemy would have written.
+_SQLITE_DIALECT = sqlite_dialect.dialect(paramstyle="named")
+_SQLITE_TRANSFER_COLUMNS = (
+    "program_id",
+    "kind",
+    "debit_account_id",
+    "credit_account_id",
+    "amount",
+    "idempotency_key",
+    "fingerprint",
+    "at",
+    *CAUSE_FIELDS,
+)
+_SQLITE_INSERT_TRANSFER = str(
+    insert(TRANSFERS)
+    .values({name: bindparam(name) for name in _SQLITE_TRANSFER_COLUMNS})
+    .compile(dialect=_SQLITE_DIALECT)
+)
+_SQLITE_CREDIT_EARNED = str(_CREDIT_EARNED.compile(dialect=_SQLITE_DIALECT))
+_SQLITE_INSERT_LOT = str(
+    insert(LOTS)
+    .values(
+        account_id=bindparam("account"),
+        transfer_id=bindparam("transfer"),
+        amount=bindparam("points"),
+        remaining=bindparam("points"),
+        held=0,
+        expires_at=bindparam("expires_at"),
+    )
+    .compile(dialect=_SQLITE_DIALECT)
+)
+_SQLITE_AT = T.at.type.dialect_impl(_SQLITE_DIALECT).bind_processor(_SQLITE_DIALECT)
+_SQLITE_EXPIRES_AT = L.expires_at.type.dialect_impl(_SQLITE_DIALECT).bind_processor(_SQLITE_DIALECT)
+
+
+def _award_in_thread(conn: sqlite3.Connection, values: dict[str, Any], alone: bool) -> int | None:
+    """Runs in the connection's thread: the transfer, the counters (returning the program's expiry period) and
+    the lot; `alone`, inside BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
+    assert _SQLITE_AT is not None and _SQLITE_EXPIRES_AT is not None
+    partner, points, at = values["credit_account_id"], values["amount"], values["at"]
+    row = {name: values.get(name) for name in _SQLITE_TRANSFER_COLUMNS}
+    row["at"] = _SQLITE_AT(at)
+    if alone:
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        transfer_id = conn.execute(_SQLITE_INSERT_TRANSFER, row).lastrowid
+        months = conn.execute(_SQLITE_CREDIT_EARNED, {"account": partner, "points": points}).fetchall()
+        if not months:
+            raise LookupError("no such account")
+        expires_at = add_months(at.astimezone(dt.UTC), months[0][0])
+        lot = {
+            "account": partner,
+            "transfer": transfer_id,
+            "points": points,
+            "held": 0,
+            "expires_at": _SQLITE_EXPIRES_AT(expires_at),
+        }
+        conn.execute(_SQLITE_INSERT_LOT, lot)
+        if alone:
+            conn.execute("COMMIT")
+    except LookupError:
+        if alone:
+            conn.execute("ROLLBACK")
+        return None
+    except BaseException:
+        if alone and conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return transfer_id
+
+
+async def _in_sqlite_thread(raw: PoolProxiedConnection, values: dict[str, Any], *, alone: bool) -> int | None:
+    connection = raw.driver_connection
+    assert connection is not None
+    try:
+        transfer_id: int | None = await connection._execute(_award_in_thread, connection._conn, values, alone)
+    except sqlite3.Error as error:  # as SQLAlchemy would raise it: IntegrityError for a used key, and so on
+        raise DBAPIError.instance(_SQLITE_INSERT_TRANSFER, None, error, sqlite3.Error) from error
+    return transfer_id
 
 
 # --- transfers --------------------------------------------------------------------------------------
@@ -329,22 +431,6 @@ async def find_keyed(conn: AsyncConnection, program_id: int, key: str) -> tuple[
 
 
 # --- lots ---------------------------------------------------------------------------------------------
-
-
-async def add_lot(
-    conn: AsyncConnection, account_id: int, transfer_id: int, amount: int, expires_at: dt.datetime
-) -> None:
-    await conn.execute(
-        _INSERT_LOT,
-        {
-            "account_id": account_id,
-            "transfer_id": transfer_id,
-            "amount": amount,
-            "remaining": amount,
-            "held": 0,
-            "expires_at": expires_at,
-        },
-    )
 
 
 async def take_from_lots(conn: AsyncConnection, account_id: int, transfer_id: int, amount: int, *, hold: bool) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 
 from incentives.db import utcnow
@@ -195,6 +195,17 @@ async def _issue(
     at: dt.datetime,
 ) -> Transfer:
     """Issuance → partner in one transaction of its own (or the caller's), once per key."""
+    if not session.in_transaction() and isinstance(session.bind, AsyncEngine):
+        # The usual case, with the account ids known: a transaction of its own in one round trip. A used key
+        # (IntegrityError, nothing written) goes the long way below, which finds and replays it.
+        accounts = book.cached_accounts(session.bind, program_id, [org_id], [AccountKind.ISSUANCE])
+        if accounts is not None:
+            try:
+                return await book.credit_partner_alone(
+                    session.bind, **_credit_values(program_id, accounts, kind, org_id, points, key, print_, cause, at)
+                )
+            except IntegrityError:
+                pass
 
     async def work() -> Transfer:
         accounts = await book.open_accounts(session, program_id, [org_id], [AccountKind.ISSUANCE])
@@ -216,17 +227,32 @@ async def _credit_partner(
     at: dt.datetime,
 ) -> Transfer:
     return await book.credit_partner(
-        await session.connection(),
-        program_id=program_id,
-        kind=kind.value,
-        debit_account_id=accounts[AccountKind.ISSUANCE],
-        credit_account_id=accounts[partner_name(org_id)],
-        amount=points,
-        idempotency_key=key,
-        fingerprint=print_,
-        at=at,
-        **cause.values(),
+        await session.connection(), **_credit_values(program_id, accounts, kind, org_id, points, key, print_, cause, at)
     )
+
+
+def _credit_values(
+    program_id: int,
+    accounts: book.Book,
+    kind: TransferKind,
+    org_id: int,
+    points: int,
+    key: str,
+    print_: str,
+    cause: Cause,
+    at: dt.datetime,
+) -> dict[str, Any]:
+    return {
+        "program_id": program_id,
+        "kind": kind.value,
+        "debit_account_id": accounts[AccountKind.ISSUANCE],
+        "credit_account_id": accounts[partner_name(org_id)],
+        "amount": points,
+        "idempotency_key": key,
+        "fingerprint": print_,
+        "at": at,
+        **cause.values(),
+    }
 
 
 async def award_batch(

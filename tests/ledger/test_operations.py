@@ -244,21 +244,32 @@ async def test_crash_mid_operation_leaves_no_trace(db: Database, monkeypatch: py
 
     # Redeem: after the transfer row and the account counters are written, before the lots are.
     monkeypatch.setattr(services, "take_from_lots", crash)
-    # Award: after all its writes (on PostgreSQL one statement), before the commit.
+    # Award in the caller's transaction: after all its writes, before the caller commits.
     monkeypatch.setattr(book, "credit_partner", crash_after_writing)
     with pytest.raises(RuntimeError):
         async with db.session() as session:
             await services.redeem_points(session, program_id=program, org_id=org, points=20, kind="mdf", key="r")
     with pytest.raises(RuntimeError):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.award_points(session, program_id=program, org_id=org, points=20, key="e2")
+    # Award in a transaction of its own (one round trip): the transfer and the counters are written, then the
+    # lot's expiry date cannot be computed (an expiry period far beyond the calendar). Nothing may stay.
+    async with db.transaction() as session:
+        await session.execute(text(f"UPDATE programs SET points_expiry_months = 2000000000 WHERE id = {program}"))
+    with pytest.raises((ValueError, DBAPIError)):
+        async with db.session() as session:
+            await services.award_points(session, program_id=program, org_id=org, points=20, key="e3")
+    async with db.transaction() as session:
+        await session.execute(text(f"UPDATE programs SET points_expiry_months = 24 WHERE id = {program}"))
     assert await _count_transfers(db) == 1
     assert await balance(db, program, org) == before
     await assert_clean(db)
     monkeypatch.undo()
     async with db.session() as session:  # the same keys work once the fault is gone
         await services.redeem_points(session, program_id=program, org_id=org, points=20, kind="mdf", key="r")
-    assert (await balance(db, program, org)).available == 30
+    async with db.session() as session:
+        await services.award_points(session, program_id=program, org_id=org, points=20, key="e3")
+    assert (await balance(db, program, org)).available == 50
     await assert_clean(db)
 
 
