@@ -27,6 +27,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     true,
     update,
 )
@@ -265,14 +266,6 @@ async def _load_accounts(conn: AsyncConnection, program_id: int, names: list[str
     return {row.name: row.account_id for row in rows if row.account_id is not None}
 
 
-async def expiry_months(conn: AsyncConnection, program_id: int) -> int:
-    """The program's expiry period: a setting that may change, so it is read, never cached."""
-    months = await conn.scalar(select(Program.points_expiry_months).where(Program.id == program_id))
-    if months is None:
-        raise NotFound()
-    return months
-
-
 async def lock_account(conn: AsyncConnection, account_id: int) -> int:
     """Lock the account row (PostgreSQL; SQLite writers are serialized already) and return its available points."""
     available = await conn.scalar(_LOCK, {"account": account_id})
@@ -302,7 +295,8 @@ async def credit_partner(conn: AsyncConnection, **values: Any) -> Transfer:
     if conn.dialect.name == "postgresql":
         transfer_id = await conn.scalar(_CREDIT_PARTNER_PG, {f"p_{name}": value for name, value in values.items()})
     else:
-        transfer_id = await _in_sqlite_thread(await conn.get_raw_connection(), values, alone=False)
+        ids = await _in_sqlite_thread(await conn.get_raw_connection(), [values], alone=False)
+        transfer_id = None if ids is None else ids[0]
     return _credited(transfer_id, values)
 
 
@@ -315,7 +309,8 @@ async def credit_partner_alone(engine: AsyncEngine, **values: Any) -> Transfer:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             return await credit_partner(conn, **values)
     async with engine.connect() as conn:
-        return _credited(await _in_sqlite_thread(await conn.get_raw_connection(), values, alone=True), values)
+        ids = await _in_sqlite_thread(await conn.get_raw_connection(), [values], alone=True)
+    return _credited(None if ids is None else ids[0], values)
 
 
 def _credited(transfer_id: int | None, values: dict[str, Any]) -> Transfer:
@@ -361,29 +356,34 @@ _SQLITE_AT = T.at.type.dialect_impl(_SQLITE_DIALECT).bind_processor(_SQLITE_DIAL
 _SQLITE_EXPIRES_AT = L.expires_at.type.dialect_impl(_SQLITE_DIALECT).bind_processor(_SQLITE_DIALECT)
 
 
-def _award_in_thread(conn: sqlite3.Connection, values: dict[str, Any], alone: bool) -> int | None:
-    """Runs in the connection's thread: the transfer, the counters (returning the program's expiry period) and
-    the lot; `alone`, inside BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
+def _awards_in_thread(conn: sqlite3.Connection, awards: list[dict[str, Any]], alone: bool) -> list[int] | None:
+    """Runs in the connection's thread: per award the transfer, the counters (returning the program's expiry
+    period) and the lot; `alone`, inside BEGIN IMMEDIATE … COMMIT, rolled back on any error. None when an
+    account row is missing (then nothing stays either)."""
     assert _SQLITE_AT is not None and _SQLITE_EXPIRES_AT is not None
-    partner, points, at = values["credit_account_id"], values["amount"], values["at"]
-    row = {name: values.get(name) for name in _SQLITE_TRANSFER_COLUMNS}
-    row["at"] = _SQLITE_AT(at)
     if alone:
         conn.execute("BEGIN IMMEDIATE")
     try:
-        transfer_id = conn.execute(_SQLITE_INSERT_TRANSFER, row).lastrowid
-        months = conn.execute(_SQLITE_CREDIT_EARNED, {"account": partner, "points": points}).fetchall()
-        if not months:
-            raise LookupError("no such account")
-        expires_at = add_months(at.astimezone(dt.UTC), months[0][0])
-        lot = {
-            "account": partner,
-            "transfer": transfer_id,
-            "points": points,
-            "held": 0,
-            "expires_at": _SQLITE_EXPIRES_AT(expires_at),
-        }
-        conn.execute(_SQLITE_INSERT_LOT, lot)
+        ids = []
+        for values in awards:
+            partner, points, at = values["credit_account_id"], values["amount"], values["at"]
+            row = {name: values.get(name) for name in _SQLITE_TRANSFER_COLUMNS}
+            row["at"] = _SQLITE_AT(at)
+            transfer_id = conn.execute(_SQLITE_INSERT_TRANSFER, row).lastrowid
+            months = conn.execute(_SQLITE_CREDIT_EARNED, {"account": partner, "points": points}).fetchall()
+            if not months:
+                raise LookupError("no such account")
+            expires_at = add_months(at.astimezone(dt.UTC), months[0][0])
+            lot = {
+                "account": partner,
+                "transfer": transfer_id,
+                "points": points,
+                "held": 0,
+                "expires_at": _SQLITE_EXPIRES_AT(expires_at),
+            }
+            conn.execute(_SQLITE_INSERT_LOT, lot)
+            assert transfer_id is not None
+            ids.append(transfer_id)
         if alone:
             conn.execute("COMMIT")
     except LookupError:
@@ -394,17 +394,90 @@ def _award_in_thread(conn: sqlite3.Connection, values: dict[str, Any], alone: bo
         if alone and conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    return transfer_id
+    return ids
 
 
-async def _in_sqlite_thread(raw: PoolProxiedConnection, values: dict[str, Any], *, alone: bool) -> int | None:
+async def _in_sqlite_thread(
+    raw: PoolProxiedConnection, awards: list[dict[str, Any]], *, alone: bool
+) -> list[int] | None:
     connection = raw.driver_connection
     assert connection is not None
     try:
-        transfer_id: int | None = await connection._execute(_award_in_thread, connection._conn, values, alone)
+        ids: list[int] | None = await connection._execute(_awards_in_thread, connection._conn, awards, alone)
     except sqlite3.Error as error:  # as SQLAlchemy would raise it: IntegrityError for a used key, and so on
         raise DBAPIError.instance(_SQLITE_INSERT_TRANSFER, None, error, sqlite3.Error) from error
-    return transfer_id
+    return ids
+
+
+# PostgreSQL: many earning transfers and their lots in one statement, the rows passed as arrays (unnest), the
+# lots expiring after the program's period as in the single statement above. The partners' counters are
+# updated by the caller, in account id order.
+_CREDIT_PARTNERS_PG = text(
+    """
+WITH transfer AS (
+    INSERT INTO ledger_transfers (program_id, kind, debit_account_id, credit_account_id, amount, idempotency_key,
+                                  fingerprint, at, rule_id, rule_version, lead_id, redemption_id, user_id, reason)
+    SELECT :program_id, :kind, :debit_account_id, u.credit, u.amount, u.key, u.print, :at, u.rule_id,
+           u.rule_version, u.lead_id, u.redemption_id, u.user_id, u.reason
+    FROM unnest(CAST(:credit AS INTEGER[]), CAST(:amount AS BIGINT[]), CAST(:key AS VARCHAR[]),
+                CAST(:print AS VARCHAR[]), CAST(:rule_id AS INTEGER[]), CAST(:rule_version AS INTEGER[]),
+                CAST(:lead_id AS INTEGER[]), CAST(:redemption_id AS INTEGER[]), CAST(:user_id AS INTEGER[]),
+                CAST(:reason AS VARCHAR[]))
+         AS u(credit, amount, key, print, rule_id, rule_version, lead_id, redemption_id, user_id, reason)
+    RETURNING id, credit_account_id, amount, idempotency_key
+), lot AS (
+    INSERT INTO ledger_lots (account_id, transfer_id, amount, remaining, held, expires_at)
+    SELECT credit_account_id, id, amount, amount, 0,
+           timezone('UTC', timezone('UTC', CAST(:at AS TIMESTAMPTZ)) + make_interval(0, (
+               SELECT points_expiry_months FROM programs WHERE id = :program_id)))
+    FROM transfer
+)
+SELECT idempotency_key, id FROM transfer
+"""
+).bindparams(bindparam("at", type_=T.at.type))
+
+
+async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -> list[int]:
+    """Many earning transfers (all of one program, one debit account, one time) in the caller's transaction:
+    transfers and lots in one statement (PostgreSQL) or one call into the connection's thread (SQLite); the ids
+    in the order of `awards`. PostgreSQL's partner counters are updated here, in account id order."""
+    if conn.dialect.name != "postgresql":
+        ids = await _in_sqlite_thread(await conn.get_raw_connection(), awards, alone=False)
+        if ids is None:
+            raise NotFound()
+        return ids
+    first = awards[0]
+    columns = {name: [award.get(name) for award in awards] for name in CAUSE_FIELDS}
+    rows = await conn.execute(
+        _CREDIT_PARTNERS_PG,
+        {
+            "program_id": first["program_id"],
+            "kind": first["kind"],
+            "debit_account_id": first["debit_account_id"],
+            "at": first["at"],
+            "credit": [award["credit_account_id"] for award in awards],
+            "amount": [award["amount"] for award in awards],
+            "key": [award["idempotency_key"] for award in awards],
+            "print": [award["fingerprint"] for award in awards],
+            **columns,
+        },
+    )
+    id_of: dict[str, int] = {key: transfer_id for key, transfer_id in rows}
+    per_partner: dict[int, int] = {}
+    for award in awards:
+        per_partner[award["credit_account_id"]] = per_partner.get(award["credit_account_id"], 0) + award["amount"]
+    await conn.execute(
+        _ADD_EARNED,
+        [{"account": account_id, "points": per_partner[account_id]} for account_id in sorted(per_partner)],
+    )
+    return [id_of[award["idempotency_key"]] for award in awards]
+
+
+_ADD_EARNED = (
+    update(ACCOUNTS)
+    .where(A.id == bindparam("account"))
+    .values(credits_posted=A.credits_posted + bindparam("points"), earned=A.earned + bindparam("points"))
+)
 
 
 # --- transfers --------------------------------------------------------------------------------------

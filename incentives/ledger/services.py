@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
@@ -28,8 +28,6 @@ from incentives.db import utcnow
 from incentives.errors import N_, FieldError, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from incentives.ledger import book
 from incentives.ledger.book import (
-    ACCOUNTS,
-    LOTS,
     TRANSFER_COLUMNS,
     TRANSFERS,
     A,
@@ -37,7 +35,6 @@ from incentives.ledger.book import (
     L,
     T,
     Transfer,
-    add_months,
     change_account,
     find_keyed,
     fingerprint,
@@ -296,59 +293,13 @@ async def _award_batch(
     if new:
         org_ids = sorted({award.org_id for award, _ in new})
         accounts = await book.open_accounts(session, program_id, org_ids, [AccountKind.ISSUANCE])
-        issuance = accounts[AccountKind.ISSUANCE]
-        new_rows: list[dict[str, Any]] = [
-            {
-                "program_id": program_id,
-                "kind": TransferKind.EARN.value,
-                "debit_account_id": issuance,
-                "credit_account_id": accounts[partner_name(award.org_id)],
-                "amount": award.points,
-                "idempotency_key": award.key,
-                "fingerprint": print_,
-                "at": at,
-                **award.cause.values(),
-            }
+        new_rows = [
+            _credit_values(
+                program_id, accounts, TransferKind.EARN, award.org_id, award.points, award.key, print_, award.cause, at
+            )
             for award, print_ in new
         ]
-        # A plain executemany, then the ids by key: RETURNING over many rows falls back to one
-        # round trip per row on some drivers, which would cost more than the whole batch.
-        await conn.execute(insert(TRANSFERS), new_rows)
-        id_of: dict[str, int] = {}
-        new_keys = [row["idempotency_key"] for row in new_rows]
-        for start in range(0, len(new_keys), 1000):
-            found = await conn.execute(
-                select(T.idempotency_key, T.id).where(
-                    T.program_id == program_id, T.idempotency_key.in_(new_keys[start : start + 1000])
-                )
-            )
-            id_of.update({row.idempotency_key: row.id for row in found})
-        ids = [id_of[key] for key in new_keys]
-        per_partner: dict[int, int] = {}
-        for row in new_rows:
-            per_partner[row["credit_account_id"]] = per_partner.get(row["credit_account_id"], 0) + row["amount"]
-        # One executemany, in sorted id order so that concurrent batches lock partners in the same order.
-        await conn.execute(
-            update(ACCOUNTS)
-            .where(A.id == bindparam("account"))
-            .values(credits_posted=A.credits_posted + bindparam("points"), earned=A.earned + bindparam("points")),
-            [{"account": account_id, "points": per_partner[account_id]} for account_id in sorted(per_partner)],
-        )
-        expires_at = add_months(at, await book.expiry_months(conn, program_id))
-        await conn.execute(
-            insert(LOTS),
-            [
-                {
-                    "account_id": row["credit_account_id"],
-                    "transfer_id": transfer_id,
-                    "amount": row["amount"],
-                    "remaining": row["amount"],
-                    "held": 0,
-                    "expires_at": expires_at,
-                }
-                for row, transfer_id in zip(new_rows, ids, strict=True)
-            ],
-        )
+        ids = await book.credit_partners(conn, new_rows)
         for row, transfer_id in zip(new_rows, ids, strict=True):
             results[row["idempotency_key"]] = Transfer(
                 id=transfer_id, **{k: v for k, v in row.items() if k != "fingerprint"}
