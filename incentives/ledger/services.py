@@ -206,26 +206,10 @@ async def _issue(
 
     async def work() -> Transfer:
         accounts = await book.open_accounts(session, program_id, [org_id], [AccountKind.ISSUANCE])
-        return await _credit_partner(session, program_id, accounts, kind, org_id, points, key, print_, cause, at)
+        values = _credit_values(program_id, accounts, kind, org_id, points, key, print_, cause, at)
+        return await book.credit_partner(await session.connection(), **values)
 
     return await _once(session, program_id, key, print_, work)
-
-
-async def _credit_partner(
-    session: AsyncSession,
-    program_id: int,
-    accounts: book.Book,
-    kind: TransferKind,
-    org_id: int,
-    points: int,
-    key: str,
-    print_: str,
-    cause: Cause,
-    at: dt.datetime,
-) -> Transfer:
-    return await book.credit_partner(
-        await session.connection(), **_credit_values(program_id, accounts, kind, org_id, points, key, print_, cause, at)
-    )
 
 
 def _credit_values(
