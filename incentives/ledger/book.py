@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, cast
 from weakref import WeakKeyDictionary
@@ -266,6 +267,59 @@ async def _load_accounts(conn: AsyncConnection, program_id: int, names: list[str
     return {row.name: row.account_id for row in rows if row.account_id is not None}
 
 
+@dataclass(frozen=True)
+class Locked:
+    """What one locking statement learnt: the account, its available points, the transfer already booked under
+    the operation's key (if any), and how the hold being resolved was resolved already (if it was)."""
+
+    account_id: int
+    available: int
+    keyed_id: int | None
+    resolved: str | None
+    hold: Any = None
+
+
+_KEYED = (
+    select(T.id).where(T.program_id == bindparam("program"), T.idempotency_key == bindparam("key")).scalar_subquery()
+)
+_LOCK_AND_LOOK = (
+    select(A.id.label("account_id"), AVAILABLE.label("available"), _KEYED.label("keyed_id"))
+    .where(A.id == bindparam("account"))
+    .with_for_update(of=ACCOUNTS)
+)
+_HOLD = TRANSFERS.alias("hold")
+_RESOLVED = select(T.kind).where(T.pending_id == _HOLD.c.id).scalar_subquery()
+_LOCK_HOLD_AND_LOOK = (
+    select(
+        A.id.label("account_id"),
+        AVAILABLE.label("available"),
+        _KEYED.label("keyed_id"),
+        _RESOLVED.label("resolved"),
+        *[_HOLD.c[name].label(f"hold_{name}") for name in TRANSFER_FIELDS],
+    )
+    .select_from(_HOLD.join(ACCOUNTS, A.id == _HOLD.c.debit_account_id))
+    .where(_HOLD.c.id == bindparam("hold"), _HOLD.c.program_id == bindparam("program"), _HOLD.c.kind == "hold")
+    .with_for_update(of=ACCOUNTS)
+)
+
+
+async def lock_and_look(conn: AsyncConnection, program_id: int, account_id: int, key: str | None) -> Locked:
+    """Lock the account row (PostgreSQL; SQLite writers are serialized already) and, in the same statement,
+    read its available points and the id of a transfer already booked under `key`."""
+    row = (await conn.execute(_LOCK_AND_LOOK, {"account": account_id, "program": program_id, "key": key})).one()
+    return Locked(row.account_id, int(row.available), row.keyed_id, None)
+
+
+async def lock_hold_and_look(conn: AsyncConnection, program_id: int, hold_id: int, key: str | None) -> Locked | None:
+    """`lock_and_look` for resolving a hold: the hold (None if the program has no such hold), its partner's
+    account locked, a transfer under `key`, and the hold's resolution if it has one — one statement."""
+    row = (await conn.execute(_LOCK_HOLD_AND_LOOK, {"hold": hold_id, "program": program_id, "key": key})).first()
+    if row is None:
+        return None
+    hold = Transfer(**{name: row._mapping[f"hold_{name}"] for name in TRANSFER_FIELDS})
+    return Locked(row.account_id, int(row.available), row.keyed_id, row.resolved, hold)
+
+
 async def lock_account(conn: AsyncConnection, account_id: int) -> int:
     """Lock the account row (PostgreSQL; SQLite writers are serialized already) and return its available points."""
     available = await conn.scalar(_LOCK, {"account": account_id})
@@ -506,16 +560,37 @@ async def find_keyed(conn: AsyncConnection, program_id: int, key: str) -> tuple[
 # --- lots ---------------------------------------------------------------------------------------------
 
 
-async def take_from_lots(conn: AsyncConnection, account_id: int, transfer_id: int, amount: int, *, hold: bool) -> None:
-    """Take `amount` from the account's open lots, oldest expiry first; a hold moves it to `held`.
+_OPEN_LOTS = (
+    select(L.id, L.remaining, L.expires_at)
+    .where(L.account_id == bindparam("account"), L.remaining > 0)
+    .order_by(L.expires_at, L.id)
+)
+LOT_PAGE = 100
+_FIRST_OPEN_LOTS = _OPEN_LOTS.limit(LOT_PAGE)
 
-    The caller holds the account lock, so the lots read here cannot change underneath.
+
+async def open_lots(
+    conn: AsyncConnection, account_id: int, at: dt.datetime, points: int
+) -> tuple[Sequence[Any], Sequence[Any]]:
+    """The account's lots with points left, oldest expiry first, split into those expired by `at` and live ones:
+    every expired one, and live ones at least until they cover `points` (usually one short read)."""
+    rows = (await conn.execute(_FIRST_OPEN_LOTS, {"account": account_id})).all()
+    expired = [lot for lot in rows if lot.expires_at <= at]
+    live = rows[len(expired) :]
+    if len(rows) == LOT_PAGE and (not live or sum(lot.remaining for lot in live) < points):
+        rows = (await conn.execute(_OPEN_LOTS, {"account": account_id})).all()
+        expired = [lot for lot in rows if lot.expires_at <= at]
+        live = rows[len(expired) :]
+    return expired, live
+
+
+async def take_from_lots(
+    conn: AsyncConnection, transfer_id: int, amount: int, lots: Sequence[Any], *, hold: bool
+) -> None:
+    """Take `amount` from `lots` (live open lots, oldest expiry first); a hold moves it to `held`.
+
+    The caller holds the account lock, so the lots read under it cannot change underneath.
     """
-    lots = (
-        await conn.execute(
-            select(L.id, L.remaining).where(L.account_id == account_id, L.remaining > 0).order_by(L.expires_at, L.id)
-        )
-    ).all()
     taken: list[tuple[int, int]] = []
     left = amount
     for lot in lots:
@@ -525,7 +600,7 @@ async def take_from_lots(conn: AsyncConnection, account_id: int, transfer_id: in
         taken.append((lot.id, part))
         left -= part
     # Account counters and lots agree (verify checks it), so the lots always cover what the account had.
-    assert left == 0, f"lots of account {account_id} short by {left}"
+    assert left == 0, f"lots short by {left}"
     for lot_id, part in taken:
         values = {"remaining": L.remaining - part}
         if hold:

@@ -153,6 +153,13 @@ async def _once(
     raise AssertionError("unreachable")
 
 
+async def _replay_keyed(conn: AsyncConnection, program_id: int, key: str, print_: str) -> Transfer:
+    """The transfer the lock found under `key`, checked against the payload."""
+    replay = await _replayed(conn, program_id, key, print_)
+    assert replay is not None
+    return replay
+
+
 async def _replayed(conn: AsyncConnection, program_id: int, key: str, print_: str) -> Transfer | None:
     """The stored transfer of `key`, checked against the payload, or None."""
     found = await find_keyed(conn, program_id, key)
@@ -314,11 +321,13 @@ async def _debit_partner(
         accounts = await book.open_accounts(session, program_id, [org_id], [to, AccountKind.EXPIRED])
         partner = accounts[partner_name(org_id)]
         conn = await session.connection()
-        available = await lock_account(conn, partner)
-        replay = await _replayed(conn, program_id, key, print_)
-        if replay is not None:
-            return replay
-        available -= await _expire_account(conn, program_id, partner, accounts[AccountKind.EXPIRED], at)
+        locked = await book.lock_and_look(conn, program_id, partner, key)
+        if locked.keyed_id is not None:
+            return await _replay_keyed(conn, program_id, key, print_)
+        expired, lots = await book.open_lots(conn, partner, at, points)
+        available = locked.available - await _expire_lots(
+            conn, program_id, partner, accounts[AccountKind.EXPIRED], expired, at
+        )
         if available < points:
             raise InsufficientPoints(
                 N_("Only %(available)s points are available; %(points)s are needed."),
@@ -344,7 +353,7 @@ async def _debit_partner(
             changed = await change_account(conn, partner, need=points, debits_posted=points)
         if not changed:  # cannot happen under the lock; the conditional UPDATE is the last line of defence
             raise InsufficientPoints()
-        await take_from_lots(conn, partner, transfer.id, points, hold=pending)
+        await take_from_lots(conn, transfer.id, points, lots, hold=pending)
         return transfer
 
     return await _once(session, program_id, key, print_, work, locks_first=True)
@@ -500,24 +509,15 @@ async def _resolve(
 
     async def work() -> Transfer:
         conn = await session.connection()
-        hold = (
-            await conn.execute(
-                select(*TRANSFER_COLUMNS).where(
-                    T.id == hold_id, T.program_id == program_id, T.kind == TransferKind.HOLD.value
-                )
-            )
-        ).first()
-        if hold is None:
+        locked = await book.lock_hold_and_look(conn, program_id, hold_id, key)
+        if locked is None:
             raise NotFound(N_("No such hold."))
+        if key is not None and locked.keyed_id is not None:
+            return await _replay_keyed(conn, program_id, key, print_)
+        if locked.resolved is not None:
+            raise InvalidState(N_("This hold was already resolved (%(how)s)."), params={"how": locked.resolved})
+        hold = locked.hold
         partner, sink, held = hold.debit_account_id, hold.credit_account_id, hold.amount
-        await lock_account(conn, partner)
-        if key is not None:
-            replay = await _replayed(conn, program_id, key, print_)
-            if replay is not None:
-                return replay
-        resolved = await conn.scalar(select(T.kind).where(T.pending_id == hold_id))
-        if resolved is not None:
-            raise InvalidState(N_("This hold was already resolved (%(how)s)."), params={"how": resolved})
         posted = held if points is None else points
         if posted > held:
             raise InvalidState(N_("A hold can post at most the points it holds (%(held)s)."), params={"held": held})
@@ -604,10 +604,8 @@ async def reverse_award(
         if award is None:
             raise NotFound(N_("No such award."))
         partner, issuance, amount = award.credit_account_id, award.debit_account_id, award.amount
-        await lock_account(conn, partner)
-        replay = await _replayed(conn, program_id, key, print_)
-        if replay is not None:
-            return replay
+        if (await book.lock_and_look(conn, program_id, partner, key)).keyed_id is not None:
+            return await _replay_keyed(conn, program_id, key, print_)
         if await conn.scalar(select(T.id).where(T.reverses_id == award_id)) is not None:
             raise InvalidState(N_("This award was already reversed."))
         lot = (await conn.execute(select(L.id, L.remaining).where(L.transfer_id == award_id))).one()
@@ -660,6 +658,13 @@ async def _expire_account(conn: AsyncConnection, program_id: int, partner: int, 
             .order_by(L.expires_at, L.id)
         )
     ).all()
+    return await _expire_lots(conn, program_id, partner, expired, lots, at)
+
+
+async def _expire_lots(
+    conn: AsyncConnection, program_id: int, partner: int, expired: int, lots: Sequence[Any], at: dt.datetime
+) -> int:
+    """Expire what is left of `lots` (expired lots of the locked account `partner`); returns the points expired."""
     total = 0
     for lot in lots:
         transfer = await insert_transfer(

@@ -172,6 +172,65 @@ async def test_expiry_takes_what_is_left_and_not_held_once(db: Database) -> None
     await assert_clean(db)
 
 
+async def test_spending_reads_past_the_first_page_of_lots(db: Database) -> None:
+    """Lots are read a page at a time: a spend that needs more than the first page's live lots, and one that
+    finds a whole page (and more) of expired lots first, still go oldest first and expire what is due."""
+    page = book.LOT_PAGE
+    program, [org] = await program_with_partners(db)
+    # page + 20 lots earned a day apart (the oldest expire first), one point each.
+    for day in range(page + 20):
+        async with db.session() as session:
+            await services.award_batch(
+                session,
+                program_id=program,
+                awards=[Award(org, 1, f"e{day}")],
+                now=T0 + dt.timedelta(days=day),
+            )
+    async with db.session() as session:
+        await services.redeem_points(
+            session, program_id=program, org_id=org, points=page + 5, kind="mdf", key="r1", now=T0
+        )
+    async with db.reader() as session:
+        left = (
+            (
+                await session.execute(
+                    select(book.L.remaining)
+                    .join(book.ACCOUNTS, book.A.id == book.L.account_id)
+                    .where(book.A.org_id == org)
+                    .order_by(book.L.expires_at)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert left == [0] * (page + 5) + [1] * 15
+    # When the lot of day page + 14 expires, so have the ten oldest of the rest: a hold expires them first.
+    later = book.add_months(T0 + dt.timedelta(days=page + 14), 24)
+    async with db.session() as session:
+        await services.hold_points(session, program_id=program, org_id=org, points=3, kind="bonus", key="h", now=later)
+    assert await balance(db, program, org) == queries.Balance(program, org, 15 - 10 - 3, 3, page + 20)
+    await assert_clean(db)
+
+
+async def test_a_page_of_expired_lots_is_expired_before_spending(db: Database) -> None:
+    page = book.LOT_PAGE
+    program, [org] = await program_with_partners(db)
+    async with db.session() as session:
+        await services.award_batch(
+            session, program_id=program, awards=[Award(org, 1, f"old{i}") for i in range(page + 10)], now=T0
+        )
+        await services.award_points(
+            session, program_id=program, org_id=org, points=50, key="new", now=T0 + dt.timedelta(days=400)
+        )
+    later = T0 + dt.timedelta(days=800)
+    async with db.session() as session:
+        await services.redeem_points(session, program_id=program, org_id=org, points=40, kind="mdf", key="r", now=later)
+    assert await balance(db, program, org) == queries.Balance(program, org, 10, 0, page + 60)
+    async with db.reader() as session:
+        assert await queries.system_balance(session, program, AccountKind.EXPIRED) == page + 10
+    await assert_clean(db)
+
+
 async def test_batch_is_all_or_nothing(db: Database) -> None:
     program, orgs = await program_with_partners(db, 3)
     awards = [Award(org, 10 + i, f"b{i}") for i, org in enumerate(orgs * 3)]
