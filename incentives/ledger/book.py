@@ -39,6 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 from incentives.accounts.models import Program
 from incentives.errors import NotFound
@@ -362,8 +363,11 @@ async def credit_partner_alone(engine: AsyncEngine, **values: Any) -> Transfer:
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             return await credit_partner(conn, **values)
-    async with engine.connect() as conn:
-        ids = await _in_sqlite_thread(await conn.get_raw_connection(), [values], alone=True)
+    raw = await engine.raw_connection()  # straight from the pool: the transaction is all in the call below
+    try:
+        ids = await _in_sqlite_thread(raw, [values], alone=True)
+    finally:
+        await greenlet_spawn(raw.close)
     return _credited(None if ids is None else ids[0], values)
 
 
