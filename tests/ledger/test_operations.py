@@ -365,3 +365,16 @@ async def test_history_pages_add_up(db: Database) -> None:
                 break
     assert len(seen) == 9
     assert sum(seen) == (await balance(db, program, org)).available == 65
+
+
+def test_fingerprints_stay_what_earlier_versions_stored() -> None:
+    """A key used before an upgrade must still replay after it: the digest of a payload never changes."""
+    assert (
+        book.fingerprint("earn", org_id=3, points=10, rule_id=None, reason="Prämie für Ä")
+        == "fda9ba88dd75b922ed0b0ecffa1051d41abdbe83746c6865480c623ea550d3c5"
+    )
+    timeout = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert (
+        book.fingerprint("hold", org_id=1, points=5, kind="mdf", timeout_at=timeout)
+        == "c9baaf9a8d84358523ffd1d68dcbdc4eae3e718092bc8e54549f45c8860cfbdf"
+    )
