@@ -11,6 +11,8 @@ import calendar
 import datetime as dt
 import hashlib
 import json
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, cast
 from weakref import WeakKeyDictionary
@@ -26,13 +28,18 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     true,
     update,
 )
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 from incentives.accounts.models import Program
 from incentives.errors import NotFound
@@ -114,7 +121,6 @@ _CREDIT_EARNED = (
     .returning(_MONTHS)
 )
 _INSERT_TRANSFER = insert(TRANSFERS)
-_INSERT_LOT = insert(LOTS)
 
 
 def _credit_partner_in_one_statement() -> Insert:
@@ -148,10 +154,13 @@ def _credit_partner_in_one_statement() -> Insert:
 _CREDIT_PARTNER_PG = _credit_partner_in_one_statement()
 
 
+# Built once: json.dumps with options builds a new encoder per call, which showed in batches of 1,000 awards.
+_CANONICAL = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+
+
 def fingerprint(operation: str, **payload: Any) -> str:
     """A stable digest of an operation and its payload: the same key must come with the same one."""
-    data = json.dumps([operation, payload], sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(data.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode([operation, payload]).encode()).hexdigest()
 
 
 def add_months(moment: dt.datetime, months: int) -> dt.datetime:
@@ -203,6 +212,14 @@ def _forget_seen_accounts(session: Session, _previous: Any) -> None:
     session.info.pop(_SEEN, None)
 
 
+def cached_accounts(engine: AsyncEngine, program_id: int, org_ids: list[int], kinds: list[AccountKind]) -> Book | None:
+    """The named accounts' ids if all of them are cached already (no statement), else None."""
+    cached = _ACCOUNT_IDS.get(engine.sync_engine, {})
+    names = [partner_name(org_id) for org_id in org_ids] + [kind.value for kind in kinds]
+    ids = {name: cached[program_id, name] for name in names if (program_id, name) in cached}
+    return Book(ids) if len(ids) == len(names) else None
+
+
 async def open_accounts(session: AsyncSession, program_id: int, org_ids: list[int], kinds: list[AccountKind]) -> Book:
     """The named accounts of a program, created on first use (concurrent creators agree on one row)."""
     wanted: dict[str, tuple[AccountKind, int | None]] = {
@@ -210,10 +227,9 @@ async def open_accounts(session: AsyncSession, program_id: int, org_ids: list[in
     }
     wanted.update({kind.value: (kind, None) for kind in kinds})
     conn = await session.connection()
-    cached = _ACCOUNT_IDS.get(conn.sync_engine, {})
-    ids = {name: cached[program_id, name] for name in wanted if (program_id, name) in cached}
-    if len(ids) == len(wanted):
-        return Book(ids)
+    cached = cached_accounts(conn.engine, program_id, org_ids, kinds)
+    if cached is not None:
+        return cached
     ids = await _load_accounts(conn, program_id, list(wanted))
     missing = [name for name in wanted if name not in ids]
     if missing:
@@ -255,12 +271,57 @@ async def _load_accounts(conn: AsyncConnection, program_id: int, names: list[str
     return {row.name: row.account_id for row in rows if row.account_id is not None}
 
 
-async def expiry_months(conn: AsyncConnection, program_id: int) -> int:
-    """The program's expiry period: a setting that may change, so it is read, never cached."""
-    months = await conn.scalar(select(Program.points_expiry_months).where(Program.id == program_id))
-    if months is None:
-        raise NotFound()
-    return months
+@dataclass(frozen=True)
+class Locked:
+    """What one locking statement learnt: the account, its available points, the transfer already booked under
+    the operation's key (if any), and how the hold being resolved was resolved already (if it was)."""
+
+    account_id: int
+    available: int
+    keyed_id: int | None
+    resolved: str | None
+    hold: Any = None
+
+
+_KEYED = (
+    select(T.id).where(T.program_id == bindparam("program"), T.idempotency_key == bindparam("key")).scalar_subquery()
+)
+_LOCK_AND_LOOK = (
+    select(A.id.label("account_id"), AVAILABLE.label("available"), _KEYED.label("keyed_id"))
+    .where(A.id == bindparam("account"))
+    .with_for_update(of=ACCOUNTS)
+)
+_HOLD = TRANSFERS.alias("hold")
+_RESOLVED = select(T.kind).where(T.pending_id == _HOLD.c.id).scalar_subquery()
+_LOCK_HOLD_AND_LOOK = (
+    select(
+        A.id.label("account_id"),
+        AVAILABLE.label("available"),
+        _KEYED.label("keyed_id"),
+        _RESOLVED.label("resolved"),
+        *[_HOLD.c[name].label(f"hold_{name}") for name in TRANSFER_FIELDS],
+    )
+    .select_from(_HOLD.join(ACCOUNTS, A.id == _HOLD.c.debit_account_id))
+    .where(_HOLD.c.id == bindparam("hold"), _HOLD.c.program_id == bindparam("program"), _HOLD.c.kind == "hold")
+    .with_for_update(of=ACCOUNTS)
+)
+
+
+async def lock_and_look(conn: AsyncConnection, program_id: int, account_id: int, key: str | None) -> Locked:
+    """Lock the account row (PostgreSQL; SQLite writers are serialized already) and, in the same statement,
+    read its available points and the id of a transfer already booked under `key`."""
+    row = (await conn.execute(_LOCK_AND_LOOK, {"account": account_id, "program": program_id, "key": key})).one()
+    return Locked(row.account_id, int(row.available), row.keyed_id, None)
+
+
+async def lock_hold_and_look(conn: AsyncConnection, program_id: int, hold_id: int, key: str | None) -> Locked | None:
+    """`lock_and_look` for resolving a hold: the hold (None if the program has no such hold), its partner's
+    account locked, a transfer under `key`, and the hold's resolution if it has one — one statement."""
+    row = (await conn.execute(_LOCK_HOLD_AND_LOOK, {"hold": hold_id, "program": program_id, "key": key})).first()
+    if row is None:
+        return None
+    hold = Transfer(**{name: row._mapping[f"hold_{name}"] for name in TRANSFER_FIELDS})
+    return Locked(row.account_id, int(row.available), row.keyed_id, row.resolved, hold)
 
 
 async def lock_account(conn: AsyncConnection, account_id: int) -> int:
@@ -283,26 +344,201 @@ async def change_account(conn: AsyncConnection, account_id: int, *, need: int = 
     return rowcount(await conn.execute(statement)) == 1
 
 
-async def credit_earned(conn: AsyncConnection, account_id: int, points: int) -> int:
-    """Add earned points to a partner account; returns the program's expiry period in the same statement."""
-    months = await conn.scalar(_CREDIT_EARNED, {"account": account_id, "points": points})
-    assert months is not None
-    return int(months)
-
-
 async def credit_partner(conn: AsyncConnection, **values: Any) -> Transfer:
     """Book an earning transfer (issuance → partner): the transfer, the partner's counters, and a new lot that
-    expires after the program's expiry period. `values` are the transfer's columns, every cause field included."""
-    partner, points, at = values["credit_account_id"], values["amount"], values["at"]
+    expires after the program's expiry period. `values` are the transfer's columns, every cause field included.
+
+    In the caller's transaction: one statement on PostgreSQL, one call into the connection's thread on SQLite.
+    """
     if conn.dialect.name == "postgresql":
         transfer_id = await conn.scalar(_CREDIT_PARTNER_PG, {f"p_{name}": value for name, value in values.items()})
-        if transfer_id is None:  # no such account row: the transfer must not stay without its lot
+    else:
+        ids = await _in_sqlite_thread(await conn.get_raw_connection(), [values], alone=False)
+        transfer_id = None if ids is None else ids[0]
+    return _credited(transfer_id, values)
+
+
+async def credit_partner_alone(engine: AsyncEngine, **values: Any) -> Transfer:
+    """`credit_partner` as a transaction of its own, in one round trip: on PostgreSQL the one statement in
+    autocommit (a statement is atomic by itself), on SQLite BEGIN IMMEDIATE, the three statements and COMMIT
+    in one call into the connection's thread. A used idempotency key raises IntegrityError and leaves nothing."""
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await credit_partner(conn, **values)
+    raw = await engine.raw_connection()  # straight from the pool: the transaction is all in the call below
+    try:
+        ids = await _in_sqlite_thread(raw, [values], alone=True)
+    finally:
+        await greenlet_spawn(raw.close)
+    return _credited(None if ids is None else ids[0], values)
+
+
+def _credited(transfer_id: int | None, values: dict[str, Any]) -> Transfer:
+    if transfer_id is None:  # no such account row: the transfer must not stay without its lot
+        raise NotFound()
+    return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in TRANSFER_FIELDS})
+
+
+# SQLite: the award's statements, compiled once from the same Core constructs, with named parameters that
+# sqlite3 binds from a dict; datetimes go through the columns' own bind processing (UTCDateTime and SQLite's
+# DATETIME storage format), so a row written here is the row SQLAlchemy would have written.
+_SQLITE_DIALECT = sqlite_dialect.dialect(paramstyle="named")
+_SQLITE_TRANSFER_COLUMNS = (
+    "program_id",
+    "kind",
+    "debit_account_id",
+    "credit_account_id",
+    "amount",
+    "idempotency_key",
+    "fingerprint",
+    "at",
+    *CAUSE_FIELDS,
+)
+_SQLITE_INSERT_TRANSFER = str(
+    insert(TRANSFERS)
+    .values({name: bindparam(name) for name in _SQLITE_TRANSFER_COLUMNS})
+    .compile(dialect=_SQLITE_DIALECT)
+)
+_SQLITE_CREDIT_EARNED = str(_CREDIT_EARNED.compile(dialect=_SQLITE_DIALECT))
+_SQLITE_INSERT_LOT = str(
+    insert(LOTS)
+    .values(
+        account_id=bindparam("account"),
+        transfer_id=bindparam("transfer"),
+        amount=bindparam("points"),
+        remaining=bindparam("points"),
+        held=0,
+        expires_at=bindparam("expires_at"),
+    )
+    .compile(dialect=_SQLITE_DIALECT)
+)
+_SQLITE_AT = T.at.type.dialect_impl(_SQLITE_DIALECT).bind_processor(_SQLITE_DIALECT)
+_SQLITE_EXPIRES_AT = L.expires_at.type.dialect_impl(_SQLITE_DIALECT).bind_processor(_SQLITE_DIALECT)
+
+
+def _awards_in_thread(conn: sqlite3.Connection, awards: list[dict[str, Any]], alone: bool) -> list[int] | None:
+    """Runs in the connection's thread: per award the transfer, the counters (returning the program's expiry
+    period) and the lot; `alone`, inside BEGIN IMMEDIATE … COMMIT, rolled back on any error. None when an
+    account row is missing (then nothing stays either)."""
+    assert _SQLITE_AT is not None and _SQLITE_EXPIRES_AT is not None
+    if alone:
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        ids = []
+        for values in awards:
+            partner, points, at = values["credit_account_id"], values["amount"], values["at"]
+            row = {name: values.get(name) for name in _SQLITE_TRANSFER_COLUMNS}
+            row["at"] = _SQLITE_AT(at)
+            transfer_id = conn.execute(_SQLITE_INSERT_TRANSFER, row).lastrowid
+            months = conn.execute(_SQLITE_CREDIT_EARNED, {"account": partner, "points": points}).fetchall()
+            if not months:
+                raise LookupError("no such account")
+            expires_at = add_months(at.astimezone(dt.UTC), months[0][0])
+            lot = {
+                "account": partner,
+                "transfer": transfer_id,
+                "points": points,
+                "held": 0,
+                "expires_at": _SQLITE_EXPIRES_AT(expires_at),
+            }
+            conn.execute(_SQLITE_INSERT_LOT, lot)
+            assert transfer_id is not None
+            ids.append(transfer_id)
+        if alone:
+            conn.execute("COMMIT")
+    except LookupError:
+        if alone:
+            conn.execute("ROLLBACK")
+        return None
+    except BaseException:
+        if alone and conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return ids
+
+
+async def _in_sqlite_thread(
+    raw: PoolProxiedConnection, awards: list[dict[str, Any]], *, alone: bool
+) -> list[int] | None:
+    connection = raw.driver_connection
+    assert connection is not None
+    try:
+        ids: list[int] | None = await connection._execute(_awards_in_thread, connection._conn, awards, alone)
+    except sqlite3.Error as error:  # as SQLAlchemy would raise it: IntegrityError for a used key, and so on
+        raise DBAPIError.instance(_SQLITE_INSERT_TRANSFER, None, error, sqlite3.Error) from error
+    return ids
+
+
+# PostgreSQL: many earning transfers and their lots in one statement, the rows passed as arrays (unnest), the
+# lots expiring after the program's period as in the single statement above. The partners' counters are
+# updated by the caller, in account id order.
+_CREDIT_PARTNERS_PG = text(
+    """
+WITH transfer AS (
+    INSERT INTO ledger_transfers (program_id, kind, debit_account_id, credit_account_id, amount, idempotency_key,
+                                  fingerprint, at, rule_id, rule_version, lead_id, redemption_id, user_id, reason)
+    SELECT :program_id, :kind, :debit_account_id, u.credit, u.amount, u.key, u.print, :at, u.rule_id,
+           u.rule_version, u.lead_id, u.redemption_id, u.user_id, u.reason
+    FROM unnest(CAST(:credit AS INTEGER[]), CAST(:amount AS BIGINT[]), CAST(:key AS VARCHAR[]),
+                CAST(:print AS VARCHAR[]), CAST(:rule_id AS INTEGER[]), CAST(:rule_version AS INTEGER[]),
+                CAST(:lead_id AS INTEGER[]), CAST(:redemption_id AS INTEGER[]), CAST(:user_id AS INTEGER[]),
+                CAST(:reason AS VARCHAR[]))
+         AS u(credit, amount, key, print, rule_id, rule_version, lead_id, redemption_id, user_id, reason)
+    RETURNING id, credit_account_id, amount, idempotency_key
+), lot AS (
+    INSERT INTO ledger_lots (account_id, transfer_id, amount, remaining, held, expires_at)
+    SELECT credit_account_id, id, amount, amount, 0,
+           timezone('UTC', timezone('UTC', CAST(:at AS TIMESTAMPTZ)) + make_interval(0, (
+               SELECT points_expiry_months FROM programs WHERE id = :program_id)))
+    FROM transfer
+)
+SELECT idempotency_key, id FROM transfer
+"""
+).bindparams(bindparam("at", type_=T.at.type))
+
+
+async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -> list[int]:
+    """Many earning transfers (all of one program, one debit account, one time) in the caller's transaction:
+    transfers and lots in one statement (PostgreSQL) or one call into the connection's thread (SQLite); the ids
+    in the order of `awards`. PostgreSQL's partner counters are updated here, in account id order."""
+    if conn.dialect.name != "postgresql":
+        ids = await _in_sqlite_thread(await conn.get_raw_connection(), awards, alone=False)
+        if ids is None:
             raise NotFound()
-        return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in TRANSFER_FIELDS})
-    transfer = await insert_transfer(conn, **values)
-    months = await credit_earned(conn, partner, points)
-    await add_lot(conn, partner, transfer.id, points, add_months(at.astimezone(dt.UTC), months))
-    return transfer
+        return ids
+    first = awards[0]
+    columns = {name: [award.get(name) for award in awards] for name in CAUSE_FIELDS}
+    rows = await conn.execute(
+        _CREDIT_PARTNERS_PG,
+        {
+            "program_id": first["program_id"],
+            "kind": first["kind"],
+            "debit_account_id": first["debit_account_id"],
+            "at": first["at"],
+            "credit": [award["credit_account_id"] for award in awards],
+            "amount": [award["amount"] for award in awards],
+            "key": [award["idempotency_key"] for award in awards],
+            "print": [award["fingerprint"] for award in awards],
+            **columns,
+        },
+    )
+    id_of: dict[str, int] = {key: transfer_id for key, transfer_id in rows}
+    per_partner: dict[int, int] = {}
+    for award in awards:
+        per_partner[award["credit_account_id"]] = per_partner.get(award["credit_account_id"], 0) + award["amount"]
+    await conn.execute(
+        _ADD_EARNED,
+        [{"account": account_id, "points": per_partner[account_id]} for account_id in sorted(per_partner)],
+    )
+    return [id_of[award["idempotency_key"]] for award in awards]
+
+
+_ADD_EARNED = (
+    update(ACCOUNTS)
+    .where(A.id == bindparam("account"))
+    .values(credits_posted=A.credits_posted + bindparam("points"), earned=A.earned + bindparam("points"))
+)
 
 
 # --- transfers --------------------------------------------------------------------------------------
@@ -331,32 +567,37 @@ async def find_keyed(conn: AsyncConnection, program_id: int, key: str) -> tuple[
 # --- lots ---------------------------------------------------------------------------------------------
 
 
-async def add_lot(
-    conn: AsyncConnection, account_id: int, transfer_id: int, amount: int, expires_at: dt.datetime
+_OPEN_LOTS = (
+    select(L.id, L.remaining, L.expires_at)
+    .where(L.account_id == bindparam("account"), L.remaining > 0)
+    .order_by(L.expires_at, L.id)
+)
+LOT_PAGE = 100
+_FIRST_OPEN_LOTS = _OPEN_LOTS.limit(LOT_PAGE)
+
+
+async def open_lots(
+    conn: AsyncConnection, account_id: int, at: dt.datetime, points: int
+) -> tuple[Sequence[Any], Sequence[Any]]:
+    """The account's lots with points left, oldest expiry first, split into those expired by `at` and live ones:
+    every expired one, and live ones at least until they cover `points` (usually one short read)."""
+    rows = (await conn.execute(_FIRST_OPEN_LOTS, {"account": account_id})).all()
+    expired = [lot for lot in rows if lot.expires_at <= at]
+    live = rows[len(expired) :]
+    if len(rows) == LOT_PAGE and (not live or sum(lot.remaining for lot in live) < points):
+        rows = (await conn.execute(_OPEN_LOTS, {"account": account_id})).all()
+        expired = [lot for lot in rows if lot.expires_at <= at]
+        live = rows[len(expired) :]
+    return expired, live
+
+
+async def take_from_lots(
+    conn: AsyncConnection, transfer_id: int, amount: int, lots: Sequence[Any], *, hold: bool
 ) -> None:
-    await conn.execute(
-        _INSERT_LOT,
-        {
-            "account_id": account_id,
-            "transfer_id": transfer_id,
-            "amount": amount,
-            "remaining": amount,
-            "held": 0,
-            "expires_at": expires_at,
-        },
-    )
+    """Take `amount` from `lots` (live open lots, oldest expiry first); a hold moves it to `held`.
 
-
-async def take_from_lots(conn: AsyncConnection, account_id: int, transfer_id: int, amount: int, *, hold: bool) -> None:
-    """Take `amount` from the account's open lots, oldest expiry first; a hold moves it to `held`.
-
-    The caller holds the account lock, so the lots read here cannot change underneath.
+    The caller holds the account lock, so the lots read under it cannot change underneath.
     """
-    lots = (
-        await conn.execute(
-            select(L.id, L.remaining).where(L.account_id == account_id, L.remaining > 0).order_by(L.expires_at, L.id)
-        )
-    ).all()
     taken: list[tuple[int, int]] = []
     left = amount
     for lot in lots:
@@ -366,7 +607,7 @@ async def take_from_lots(conn: AsyncConnection, account_id: int, transfer_id: in
         taken.append((lot.id, part))
         left -= part
     # Account counters and lots agree (verify checks it), so the lots always cover what the account had.
-    assert left == 0, f"lots of account {account_id} short by {left}"
+    assert left == 0, f"lots short by {left}"
     for lot_id, part in taken:
         values = {"remaining": L.remaining - part}
         if hold:

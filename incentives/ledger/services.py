@@ -19,17 +19,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 
 from incentives.db import utcnow
 from incentives.errors import N_, FieldError, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from incentives.ledger import book
 from incentives.ledger.book import (
-    ACCOUNTS,
-    LOTS,
     TRANSFER_COLUMNS,
     TRANSFERS,
     A,
@@ -37,7 +35,6 @@ from incentives.ledger.book import (
     L,
     T,
     Transfer,
-    add_months,
     change_account,
     find_keyed,
     fingerprint,
@@ -156,6 +153,13 @@ async def _once(
     raise AssertionError("unreachable")
 
 
+async def _replay_keyed(conn: AsyncConnection, program_id: int, key: str, print_: str) -> Transfer:
+    """The transfer the lock found under `key`, checked against the payload."""
+    replay = await _replayed(conn, program_id, key, print_)
+    assert replay is not None
+    return replay
+
+
 async def _replayed(conn: AsyncConnection, program_id: int, key: str, print_: str) -> Transfer | None:
     """The stored transfer of `key`, checked against the payload, or None."""
     found = await find_keyed(conn, program_id, key)
@@ -195,16 +199,27 @@ async def _issue(
     at: dt.datetime,
 ) -> Transfer:
     """Issuance → partner in one transaction of its own (or the caller's), once per key."""
+    if not session.in_transaction() and isinstance(session.bind, AsyncEngine):
+        # The usual case, with the account ids known: a transaction of its own in one round trip. A used key
+        # (IntegrityError, nothing written) goes the long way below, which finds and replays it.
+        accounts = book.cached_accounts(session.bind, program_id, [org_id], [AccountKind.ISSUANCE])
+        if accounts is not None:
+            try:
+                return await book.credit_partner_alone(
+                    session.bind, **_credit_values(program_id, accounts, kind, org_id, points, key, print_, cause, at)
+                )
+            except IntegrityError:
+                pass
 
     async def work() -> Transfer:
         accounts = await book.open_accounts(session, program_id, [org_id], [AccountKind.ISSUANCE])
-        return await _credit_partner(session, program_id, accounts, kind, org_id, points, key, print_, cause, at)
+        values = _credit_values(program_id, accounts, kind, org_id, points, key, print_, cause, at)
+        return await book.credit_partner(await session.connection(), **values)
 
     return await _once(session, program_id, key, print_, work)
 
 
-async def _credit_partner(
-    session: AsyncSession,
+def _credit_values(
     program_id: int,
     accounts: book.Book,
     kind: TransferKind,
@@ -214,19 +229,18 @@ async def _credit_partner(
     print_: str,
     cause: Cause,
     at: dt.datetime,
-) -> Transfer:
-    return await book.credit_partner(
-        await session.connection(),
-        program_id=program_id,
-        kind=kind.value,
-        debit_account_id=accounts[AccountKind.ISSUANCE],
-        credit_account_id=accounts[partner_name(org_id)],
-        amount=points,
-        idempotency_key=key,
-        fingerprint=print_,
-        at=at,
+) -> dict[str, Any]:
+    return {
+        "program_id": program_id,
+        "kind": kind.value,
+        "debit_account_id": accounts[AccountKind.ISSUANCE],
+        "credit_account_id": accounts[partner_name(org_id)],
+        "amount": points,
+        "idempotency_key": key,
+        "fingerprint": print_,
+        "at": at,
         **cause.values(),
-    )
+    }
 
 
 async def award_batch(
@@ -270,59 +284,13 @@ async def _award_batch(
     if new:
         org_ids = sorted({award.org_id for award, _ in new})
         accounts = await book.open_accounts(session, program_id, org_ids, [AccountKind.ISSUANCE])
-        issuance = accounts[AccountKind.ISSUANCE]
-        new_rows: list[dict[str, Any]] = [
-            {
-                "program_id": program_id,
-                "kind": TransferKind.EARN.value,
-                "debit_account_id": issuance,
-                "credit_account_id": accounts[partner_name(award.org_id)],
-                "amount": award.points,
-                "idempotency_key": award.key,
-                "fingerprint": print_,
-                "at": at,
-                **award.cause.values(),
-            }
+        new_rows = [
+            _credit_values(
+                program_id, accounts, TransferKind.EARN, award.org_id, award.points, award.key, print_, award.cause, at
+            )
             for award, print_ in new
         ]
-        # A plain executemany, then the ids by key: RETURNING over many rows falls back to one
-        # round trip per row on some drivers, which would cost more than the whole batch.
-        await conn.execute(insert(TRANSFERS), new_rows)
-        id_of: dict[str, int] = {}
-        new_keys = [row["idempotency_key"] for row in new_rows]
-        for start in range(0, len(new_keys), 1000):
-            found = await conn.execute(
-                select(T.idempotency_key, T.id).where(
-                    T.program_id == program_id, T.idempotency_key.in_(new_keys[start : start + 1000])
-                )
-            )
-            id_of.update({row.idempotency_key: row.id for row in found})
-        ids = [id_of[key] for key in new_keys]
-        per_partner: dict[int, int] = {}
-        for row in new_rows:
-            per_partner[row["credit_account_id"]] = per_partner.get(row["credit_account_id"], 0) + row["amount"]
-        # One executemany, in sorted id order so that concurrent batches lock partners in the same order.
-        await conn.execute(
-            update(ACCOUNTS)
-            .where(A.id == bindparam("account"))
-            .values(credits_posted=A.credits_posted + bindparam("points"), earned=A.earned + bindparam("points")),
-            [{"account": account_id, "points": per_partner[account_id]} for account_id in sorted(per_partner)],
-        )
-        expires_at = add_months(at, await book.expiry_months(conn, program_id))
-        await conn.execute(
-            insert(LOTS),
-            [
-                {
-                    "account_id": row["credit_account_id"],
-                    "transfer_id": transfer_id,
-                    "amount": row["amount"],
-                    "remaining": row["amount"],
-                    "held": 0,
-                    "expires_at": expires_at,
-                }
-                for row, transfer_id in zip(new_rows, ids, strict=True)
-            ],
-        )
+        ids = await book.credit_partners(conn, new_rows)
         for row, transfer_id in zip(new_rows, ids, strict=True):
             results[row["idempotency_key"]] = Transfer(
                 id=transfer_id, **{k: v for k, v in row.items() if k != "fingerprint"}
@@ -353,11 +321,13 @@ async def _debit_partner(
         accounts = await book.open_accounts(session, program_id, [org_id], [to, AccountKind.EXPIRED])
         partner = accounts[partner_name(org_id)]
         conn = await session.connection()
-        available = await lock_account(conn, partner)
-        replay = await _replayed(conn, program_id, key, print_)
-        if replay is not None:
-            return replay
-        available -= await _expire_account(conn, program_id, partner, accounts[AccountKind.EXPIRED], at)
+        locked = await book.lock_and_look(conn, program_id, partner, key)
+        if locked.keyed_id is not None:
+            return await _replay_keyed(conn, program_id, key, print_)
+        expired, lots = await book.open_lots(conn, partner, at, points)
+        available = locked.available - await _expire_lots(
+            conn, program_id, partner, accounts[AccountKind.EXPIRED], expired, at
+        )
         if available < points:
             raise InsufficientPoints(
                 N_("Only %(available)s points are available; %(points)s are needed."),
@@ -383,7 +353,7 @@ async def _debit_partner(
             changed = await change_account(conn, partner, need=points, debits_posted=points)
         if not changed:  # cannot happen under the lock; the conditional UPDATE is the last line of defence
             raise InsufficientPoints()
-        await take_from_lots(conn, partner, transfer.id, points, hold=pending)
+        await take_from_lots(conn, transfer.id, points, lots, hold=pending)
         return transfer
 
     return await _once(session, program_id, key, print_, work, locks_first=True)
@@ -539,24 +509,15 @@ async def _resolve(
 
     async def work() -> Transfer:
         conn = await session.connection()
-        hold = (
-            await conn.execute(
-                select(*TRANSFER_COLUMNS).where(
-                    T.id == hold_id, T.program_id == program_id, T.kind == TransferKind.HOLD.value
-                )
-            )
-        ).first()
-        if hold is None:
+        locked = await book.lock_hold_and_look(conn, program_id, hold_id, key)
+        if locked is None:
             raise NotFound(N_("No such hold."))
+        if key is not None and locked.keyed_id is not None:
+            return await _replay_keyed(conn, program_id, key, print_)
+        if locked.resolved is not None:
+            raise InvalidState(N_("This hold was already resolved (%(how)s)."), params={"how": locked.resolved})
+        hold = locked.hold
         partner, sink, held = hold.debit_account_id, hold.credit_account_id, hold.amount
-        await lock_account(conn, partner)
-        if key is not None:
-            replay = await _replayed(conn, program_id, key, print_)
-            if replay is not None:
-                return replay
-        resolved = await conn.scalar(select(T.kind).where(T.pending_id == hold_id))
-        if resolved is not None:
-            raise InvalidState(N_("This hold was already resolved (%(how)s)."), params={"how": resolved})
         posted = held if points is None else points
         if posted > held:
             raise InvalidState(N_("A hold can post at most the points it holds (%(held)s)."), params={"held": held})
@@ -643,10 +604,8 @@ async def reverse_award(
         if award is None:
             raise NotFound(N_("No such award."))
         partner, issuance, amount = award.credit_account_id, award.debit_account_id, award.amount
-        await lock_account(conn, partner)
-        replay = await _replayed(conn, program_id, key, print_)
-        if replay is not None:
-            return replay
+        if (await book.lock_and_look(conn, program_id, partner, key)).keyed_id is not None:
+            return await _replay_keyed(conn, program_id, key, print_)
         if await conn.scalar(select(T.id).where(T.reverses_id == award_id)) is not None:
             raise InvalidState(N_("This award was already reversed."))
         lot = (await conn.execute(select(L.id, L.remaining).where(L.transfer_id == award_id))).one()
@@ -699,6 +658,13 @@ async def _expire_account(conn: AsyncConnection, program_id: int, partner: int, 
             .order_by(L.expires_at, L.id)
         )
     ).all()
+    return await _expire_lots(conn, program_id, partner, expired, lots, at)
+
+
+async def _expire_lots(
+    conn: AsyncConnection, program_id: int, partner: int, expired: int, lots: Sequence[Any], at: dt.datetime
+) -> int:
+    """Expire what is left of `lots` (expired lots of the locked account `partner`); returns the points expired."""
     total = 0
     for lot in lots:
         transfer = await insert_transfer(

@@ -172,6 +172,65 @@ async def test_expiry_takes_what_is_left_and_not_held_once(db: Database) -> None
     await assert_clean(db)
 
 
+async def test_spending_reads_past_the_first_page_of_lots(db: Database) -> None:
+    """Lots are read a page at a time: a spend that needs more than the first page's live lots, and one that
+    finds a whole page (and more) of expired lots first, still go oldest first and expire what is due."""
+    page = book.LOT_PAGE
+    program, [org] = await program_with_partners(db)
+    # page + 20 lots earned a day apart (the oldest expire first), one point each.
+    for day in range(page + 20):
+        async with db.session() as session:
+            await services.award_batch(
+                session,
+                program_id=program,
+                awards=[Award(org, 1, f"e{day}")],
+                now=T0 + dt.timedelta(days=day),
+            )
+    async with db.session() as session:
+        await services.redeem_points(
+            session, program_id=program, org_id=org, points=page + 5, kind="mdf", key="r1", now=T0
+        )
+    async with db.reader() as session:
+        left = (
+            (
+                await session.execute(
+                    select(book.L.remaining)
+                    .join(book.ACCOUNTS, book.A.id == book.L.account_id)
+                    .where(book.A.org_id == org)
+                    .order_by(book.L.expires_at)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert left == [0] * (page + 5) + [1] * 15
+    # When the lot of day page + 14 expires, so have the ten oldest of the rest: a hold expires them first.
+    later = book.add_months(T0 + dt.timedelta(days=page + 14), 24)
+    async with db.session() as session:
+        await services.hold_points(session, program_id=program, org_id=org, points=3, kind="bonus", key="h", now=later)
+    assert await balance(db, program, org) == queries.Balance(program, org, 15 - 10 - 3, 3, page + 20)
+    await assert_clean(db)
+
+
+async def test_a_page_of_expired_lots_is_expired_before_spending(db: Database) -> None:
+    page = book.LOT_PAGE
+    program, [org] = await program_with_partners(db)
+    async with db.session() as session:
+        await services.award_batch(
+            session, program_id=program, awards=[Award(org, 1, f"old{i}") for i in range(page + 10)], now=T0
+        )
+        await services.award_points(
+            session, program_id=program, org_id=org, points=50, key="new", now=T0 + dt.timedelta(days=400)
+        )
+    later = T0 + dt.timedelta(days=800)
+    async with db.session() as session:
+        await services.redeem_points(session, program_id=program, org_id=org, points=40, kind="mdf", key="r", now=later)
+    assert await balance(db, program, org) == queries.Balance(program, org, 10, 0, page + 60)
+    async with db.reader() as session:
+        assert await queries.system_balance(session, program, AccountKind.EXPIRED) == page + 10
+    await assert_clean(db)
+
+
 async def test_batch_is_all_or_nothing(db: Database) -> None:
     program, orgs = await program_with_partners(db, 3)
     awards = [Award(org, 10 + i, f"b{i}") for i, org in enumerate(orgs * 3)]
@@ -244,21 +303,32 @@ async def test_crash_mid_operation_leaves_no_trace(db: Database, monkeypatch: py
 
     # Redeem: after the transfer row and the account counters are written, before the lots are.
     monkeypatch.setattr(services, "take_from_lots", crash)
-    # Award: after all its writes (on PostgreSQL one statement), before the commit.
+    # Award in the caller's transaction: after all its writes, before the caller commits.
     monkeypatch.setattr(book, "credit_partner", crash_after_writing)
     with pytest.raises(RuntimeError):
         async with db.session() as session:
             await services.redeem_points(session, program_id=program, org_id=org, points=20, kind="mdf", key="r")
     with pytest.raises(RuntimeError):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.award_points(session, program_id=program, org_id=org, points=20, key="e2")
+    # Award in a transaction of its own (one round trip): the transfer and the counters are written, then the
+    # lot's expiry date cannot be computed (an expiry period far beyond the calendar). Nothing may stay.
+    async with db.transaction() as session:
+        await session.execute(text(f"UPDATE programs SET points_expiry_months = 2000000000 WHERE id = {program}"))
+    with pytest.raises((ValueError, DBAPIError)):
+        async with db.session() as session:
+            await services.award_points(session, program_id=program, org_id=org, points=20, key="e3")
+    async with db.transaction() as session:
+        await session.execute(text(f"UPDATE programs SET points_expiry_months = 24 WHERE id = {program}"))
     assert await _count_transfers(db) == 1
     assert await balance(db, program, org) == before
     await assert_clean(db)
     monkeypatch.undo()
     async with db.session() as session:  # the same keys work once the fault is gone
         await services.redeem_points(session, program_id=program, org_id=org, points=20, kind="mdf", key="r")
-    assert (await balance(db, program, org)).available == 30
+    async with db.session() as session:
+        await services.award_points(session, program_id=program, org_id=org, points=20, key="e3")
+    assert (await balance(db, program, org)).available == 50
     await assert_clean(db)
 
 
@@ -295,3 +365,16 @@ async def test_history_pages_add_up(db: Database) -> None:
                 break
     assert len(seen) == 9
     assert sum(seen) == (await balance(db, program, org)).available == 65
+
+
+def test_fingerprints_stay_what_earlier_versions_stored() -> None:
+    """A key used before an upgrade must still replay after it: the digest of a payload never changes."""
+    assert (
+        book.fingerprint("earn", org_id=3, points=10, rule_id=None, reason="Prämie für Ä")
+        == "fda9ba88dd75b922ed0b0ecffa1051d41abdbe83746c6865480c623ea550d3c5"
+    )
+    timeout = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert (
+        book.fingerprint("hold", org_id=1, points=5, kind="mdf", timeout_at=timeout)
+        == "c9baaf9a8d84358523ffd1d68dcbdc4eae3e718092bc8e54549f45c8860cfbdf"
+    )
