@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -104,6 +104,26 @@ async def _approvals(db: Database, pam: Principal) -> tuple[float, float, int]:
 
     half = len(ids) // 2
     return await _pool(half, one, workers=1), await _pool(len(ids) - half, one, offset=half), len(ids)
+
+
+async def _statements(db: Database, pam: Principal, manager: Principal, reward: int) -> tuple[int, int]:
+    """Statements one redemption request and one approval send (BEGIN included where the driver sends it as a
+    statement, COMMIT not): each is a thread hand-off on SQLite and a round trip on PostgreSQL."""
+    sent: list[str] = []
+
+    def count(*_args: object) -> None:
+        sent.append("")
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with db.session() as session:
+            redemption = await services.redeem(session, manager, reward_id=reward, request_key="counted")
+        requested = len(sent)
+        async with db.session() as session:
+            await services.approve_redemption(session, pam, redemption.id)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    return requested, len(sent) - requested
 
 
 async def _bulk_history(db: Database, program: int, org_id: int, count: int) -> None:
@@ -197,6 +217,7 @@ async def _run(name: str, url: str, quick: bool) -> None:
     count = 200 if quick else 1000
     redeem_seq, redeem_rate = await _redemptions(db, managers, reward, count)
     approve_seq, approve_rate, approved = await _approvals(db, pam)
+    per_request, per_approval = await _statements(db, pam, managers[1], reward)
     history = 20_000 if quick else 100_000
     await _bulk_history(db, program, managers[0].org_id, history)
     await db.dispose()
@@ -211,6 +232,7 @@ async def _run(name: str, url: str, quick: bool) -> None:
         f" ({2 * count} in all)\n"
         f"{name:10s} approvals (post + fulfil):  {approve_seq:5.0f}/s on 1 task, {approve_rate:5.0f}/s on {WORKERS}"
         f" ({approved} in all)\n"
+        f"{name:10s} statements: {per_request} per redemption request, {per_approval} per approval\n"
         f"{name:10s} wallet page over HTTP, {history:,} transfers: p50 {p50:5.1f} ms, p99 {p99:5.1f} ms"
         f" ({size:,} bytes)"
     )
