@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Row, Select, Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from incentives.accounts.models import Program
@@ -37,6 +39,7 @@ from incentives.ledger import services as ledger
 from incentives.ledger.errors import InsufficientPoints
 from incentives.ledger.models import LedgerTransfer
 from incentives.notifications.services import (
+    NOTIFICATIONS,
     add_notification,
     notification_cte,
     notification_cte_params,
@@ -519,20 +522,79 @@ async def _step(
     note: dict[str, Any] | None = None,
 ) -> None:
     """Write `values` to the redemption (in status `was`) and to the detached object, and the notification
-    `note` (a `notification_row`) that tells of it: on PostgreSQL in the same statement."""
+    `note` (a `notification_row`) that tells of it: in one statement on PostgreSQL, in one call into the
+    connection's thread on SQLite."""
     conn = await session.connection()
-    noted = note is not None and conn.dialect.name == "postgresql"
-    params = {"p_id": redemption.id, "p_was": was, **{f"p_{name}": value for name, value in values.items()}}
-    if noted:
-        assert note is not None
-        params.update(notification_cte_params(note))
-    done = await conn.execute(_step_statement(tuple(values), noted), params)
-    if _rows(done) != 1:  # the caller holds the row: only a bug gets here, and it rolls everything back
+    if conn.dialect.name == "sqlite":
+        changed = await _step_on_sqlite(conn, redemption.id, was, values, note)
+    else:
+        params = {"p_id": redemption.id, "p_was": was, **{f"p_{name}": value for name, value in values.items()}}
+        if note is not None:
+            params.update(notification_cte_params(note))
+        changed = _rows(await conn.execute(_step_statement(tuple(values), note is not None), params))
+    if changed != 1:  # the caller holds the row: only a bug gets here, and it rolls everything back
         raise InvalidState(N_("This redemption was already decided and can no longer be changed."))
     for key, value in values.items():
         setattr(redemption, key, value)
-    if note is not None and not noted:
-        await add_notification(session, note)
+
+
+# SQLite: a step's UPDATE and its notification compiled once from the same Core constructs, with named
+# parameters that sqlite3 binds from a dict, each value through its column's own bind processing (so a row
+# written here is the row SQLAlchemy would have written), and run in one call into the connection's thread.
+_SQLITE = sqlite_dialect.dialect(paramstyle="named")
+_SQLITE_BIND = {
+    table.name: {column.name: column.type.dialect_impl(_SQLITE).bind_processor(_SQLITE) for column in table.c}
+    for table in (REDEMPTIONS, NOTIFICATIONS)
+}
+_SQLITE_NOTE_COLUMNS = tuple(column.name for column in NOTIFICATIONS.c if column.name not in ("id", "read_at"))
+_SQLITE_NOTE = str(
+    insert(NOTIFICATIONS).values({name: bindparam(name) for name in _SQLITE_NOTE_COLUMNS}).compile(dialect=_SQLITE)
+)
+_SQLITE_STEPS: dict[tuple[str, ...], str] = {}
+
+
+def _sqlite_value(table: str, column: str, value: Any) -> Any:
+    bind = _SQLITE_BIND[table][column]
+    return value if bind is None else bind(value)
+
+
+def _step_in_thread(conn: sqlite3.Connection, step: str, params: dict[str, Any], note: dict[str, Any] | None) -> int:
+    """Runs in the connection's thread, inside the caller's transaction: the UPDATE, and when it changed the
+    row, the notification."""
+    changed = conn.execute(step, params).rowcount
+    if changed == 1 and note is not None:
+        conn.execute(_SQLITE_NOTE, note)
+    return changed
+
+
+async def _step_on_sqlite(
+    conn: AsyncConnection,
+    redemption_id: int,
+    was: RedemptionStatus,
+    values: dict[str, Any],
+    note: dict[str, Any] | None,
+) -> int:
+    names = tuple(values)
+    step = _SQLITE_STEPS.get(names)
+    if step is None:
+        statement = (
+            update(REDEMPTIONS)
+            .where(R.id == bindparam("p_id"), R.status == bindparam("p_was"))
+            .values({name: bindparam(f"p_{name}") for name in names})
+        )
+        step = _SQLITE_STEPS[names] = str(statement.compile(dialect=_SQLITE))
+    params = {"p_id": redemption_id, "p_was": str(was)}
+    params.update({f"p_{name}": _sqlite_value(REDEMPTIONS.name, name, value) for name, value in values.items()})
+    row = None
+    if note is not None:
+        row = {name: _sqlite_value(NOTIFICATIONS.name, name, note[name]) for name in _SQLITE_NOTE_COLUMNS}
+    connection = (await conn.get_raw_connection()).driver_connection
+    assert connection is not None
+    try:
+        changed: int = await connection._execute(_step_in_thread, connection._conn, step, params, row)
+    except sqlite3.Error as error:  # as SQLAlchemy would raise it: IntegrityError for a coupon code taken, …
+        raise DBAPIError.instance(step, params, error, sqlite3.Error) from error
+    return changed
 
 
 async def _hold_points(

@@ -12,6 +12,7 @@ from incentives.db import Database, utcnow
 from incentives.errors import InvalidState
 from incentives.ledger import queries
 from incentives.ledger import services as ledger
+from incentives.ledger.verify import verify
 from incentives.notifications import services as notifications
 from incentives.notifications.models import Notification
 from incentives.rewards import services
@@ -183,3 +184,35 @@ async def test_reconcile_sweep_voids_a_rejection_a_crash_left_open_and_notifies_
     assert [notifications.show(note, "en").text for note in stored] == [
         "Your redemption of Reward bonus (100 points) was rejected: Late"
     ]
+
+
+async def test_a_decision_reads_back_as_written_and_a_coupon_code_taken_makes_it_run_again(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The decision's row and its notification are written without the ORM (SQLite: in one call into the
+    connection's thread): they read back as written, and a unique code already taken rolls the whole
+    approval back, which then runs again with a new code."""
+    rw = await make_rewards_world(db, points=1000)
+    reward = await make_reward(db, rw, "discount", points=100)
+    first, second = await redeem(db, rw.manager, reward), await redeem(db, rw.manager, reward)
+    at = dt.datetime(2026, 11, 27, 12, 30, 15, 123456, tzinfo=dt.UTC)
+    async with db.session() as session:
+        done = await services.approve_redemption(session, rw.pam.principal, first.id, now=at)
+    codes = iter([done.coupon_code, "RW-AAAA-BBBB-CCCC-DDDD"])
+    monkeypatch.setattr(services, "new_coupon_code", lambda: next(codes))
+    async with db.session() as session:
+        again = await services.approve_redemption(session, rw.pam.principal, second.id, now=at)
+    assert again.coupon_code == "RW-AAAA-BBBB-CCCC-DDDD"
+    async with db.reader() as session:
+        rows = list(await session.scalars(select(Redemption).order_by(Redemption.id)))
+        stored = await notifications.list_notifications(session, rw.manager.principal)
+        assert await verify(session) == []
+    assert [(r.status, r.decided_at, r.fulfilled_at, r.decided_by_id) for r in rows] == [
+        ("fulfilled", at, at, rw.pam.principal.user_id)
+    ] * 2
+    assert [r.coupon_code for r in rows] == [done.coupon_code, "RW-AAAA-BBBB-CCCC-DDDD"]
+    assert [note.params for note in stored] == [
+        {"reward": {"de": "Prämie discount", "en": "Reward discount"}, "points": {"points": 100}}
+    ] * 2
+    assert all(note.created_at.tzinfo is not None and note.read_at is None for note in stored)
+    assert await _balance(db, rw) == (800, 0)
