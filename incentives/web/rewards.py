@@ -375,7 +375,8 @@ async def wallet(request: Request) -> Response:
 
 
 def _expiring_by_day(expiring: list[Any], locale: str, limit: int = 5) -> list[Any]:
-    """The next `limit` expiry days (in the reader's time zone), each day's points summed."""
+    """The next `limit` expiry days (in the reader's time zone), each day's points summed. `expiring` is in time
+    order, so the first item of a day after the last one shown ends the walk (a long history has thousands)."""
     days: dict[str, Any] = {}
     for item in expiring:
         day = i18n.format_date(item.expires_at, locale, "short")
@@ -383,6 +384,8 @@ def _expiring_by_day(expiring: list[Any], locale: str, limit: int = 5) -> list[A
             days[day] = type(item)(days[day].points + item.points, days[day].expires_at)
         elif len(days) < limit:
             days[day] = item
+        else:
+            break
     return list(days.values())
 
 
