@@ -384,17 +384,7 @@ def _credited(transfer_id: int | None, values: dict[str, Any]) -> Transfer:
 # sqlite3 binds from a dict; datetimes go through the columns' own bind processing (UTCDateTime and SQLite's
 # DATETIME storage format), so a row written here is the row SQLAlchemy would have written.
 _SQLITE_DIALECT = sqlite_dialect.dialect(paramstyle="named")
-_SQLITE_TRANSFER_COLUMNS = (
-    "program_id",
-    "kind",
-    "debit_account_id",
-    "credit_account_id",
-    "amount",
-    "idempotency_key",
-    "fingerprint",
-    "at",
-    *CAUSE_FIELDS,
-)
+_SQLITE_TRANSFER_COLUMNS = (*(name for name in TRANSFER_FIELDS if name != "id"), "fingerprint")
 _SQLITE_INSERT_TRANSFER = str(
     insert(TRANSFERS)
     .values({name: bindparam(name) for name in _SQLITE_TRANSFER_COLUMNS})
@@ -417,6 +407,16 @@ _SQLITE_AT = T.at.type.dialect_impl(_SQLITE_DIALECT).bind_processor(_SQLITE_DIAL
 _SQLITE_EXPIRES_AT = L.expires_at.type.dialect_impl(_SQLITE_DIALECT).bind_processor(_SQLITE_DIALECT)
 
 
+def _sqlite_transfer_row(values: dict[str, Any]) -> dict[str, Any]:
+    """A transfer's parameters for `_SQLITE_INSERT_TRANSFER`: every column, its times as SQLite keeps them."""
+    assert _SQLITE_AT is not None
+    row = {name: values.get(name) for name in _SQLITE_TRANSFER_COLUMNS}
+    row["at"] = _SQLITE_AT(row["at"])
+    if row["timeout_at"] is not None:
+        row["timeout_at"] = _SQLITE_AT(row["timeout_at"])
+    return row
+
+
 def _awards_in_thread(conn: sqlite3.Connection, awards: list[dict[str, Any]], alone: bool) -> list[int] | None:
     """Runs in the connection's thread: per award the transfer, the counters (returning the program's expiry
     period) and the lot; `alone`, inside BEGIN IMMEDIATE … COMMIT, rolled back on any error. None when an
@@ -428,9 +428,7 @@ def _awards_in_thread(conn: sqlite3.Connection, awards: list[dict[str, Any]], al
         ids = []
         for values in awards:
             partner, points, at = values["credit_account_id"], values["amount"], values["at"]
-            row = {name: values.get(name) for name in _SQLITE_TRANSFER_COLUMNS}
-            row["at"] = _SQLITE_AT(at)
-            transfer_id = conn.execute(_SQLITE_INSERT_TRANSFER, row).lastrowid
+            transfer_id = conn.execute(_SQLITE_INSERT_TRANSFER, _sqlite_transfer_row(values)).lastrowid
             months = conn.execute(_SQLITE_CREDIT_EARNED, {"account": partner, "points": points}).fetchall()
             if not months:
                 raise LookupError("no such account")
@@ -541,6 +539,151 @@ _ADD_EARNED = (
 )
 
 
+# --- a transfer and what it changes, in one go ---------------------------------------------------------------
+
+NEW_TRANSFER = -1  # a parameter value that `write_transfer` replaces by the id of the transfer it inserted
+
+
+@dataclass(frozen=True)
+class Write:
+    """One statement that goes with a new transfer: `params` for one execution (a dict) or many (a list).
+    `must_change_one`: a single execution that changes no row refuses the whole operation."""
+
+    statement: Any
+    params: dict[str, Any] | list[dict[str, Any]]
+    must_change_one: bool = False
+
+
+_SQLITE_SQL: dict[Any, str] = {}
+
+
+def _sqlite_sql(statement: Any) -> str:
+    sql = _SQLITE_SQL.get(statement)
+    if sql is None:
+        sql = _SQLITE_SQL[statement] = str(statement.compile(dialect=_SQLITE_DIALECT))
+    return sql
+
+
+def _with_id(params: dict[str, Any], transfer_id: int) -> dict[str, Any]:
+    return {name: transfer_id if value is NEW_TRANSFER else value for name, value in params.items()}
+
+
+class Refused(Exception):
+    """A write that had to change one row changed none (the caller's transaction must not commit)."""
+
+
+def _write_in_thread(conn: sqlite3.Connection, row: dict[str, Any], writes: list[tuple[str, Any, bool]]) -> int:
+    transfer_id = conn.execute(_SQLITE_INSERT_TRANSFER, row).lastrowid
+    assert transfer_id is not None
+    for sql, params, must_change_one in writes:
+        if isinstance(params, list):
+            conn.executemany(sql, [_with_id(p, transfer_id) for p in params])
+        elif conn.execute(sql, _with_id(params, transfer_id)).rowcount != 1 and must_change_one:
+            raise Refused()
+    return transfer_id
+
+
+async def write_transfer(conn: AsyncConnection, values: dict[str, Any], writes: list[Write]) -> Transfer:
+    """Insert a transfer (`values`: its columns) and run `writes` after it, in the caller's transaction: on SQLite
+    all in one call into the connection's thread, on PostgreSQL statement after statement. Raises Refused when
+    a write that must change one row changed none."""
+    if conn.dialect.name == "postgresql":
+        transfer = await insert_transfer(conn, **values)
+        for write in writes:
+            if isinstance(write.params, list):
+                if write.params:
+                    await conn.execute(write.statement, [_with_id(p, transfer.id) for p in write.params])
+            else:
+                changed = rowcount(await conn.execute(write.statement, _with_id(write.params, transfer.id)))
+                if changed != 1 and write.must_change_one:
+                    raise Refused()
+        return transfer
+    steps = [(_sqlite_sql(w.statement), w.params, w.must_change_one) for w in writes if w.params != []]
+    raw = await conn.get_raw_connection()
+    connection = raw.driver_connection
+    assert connection is not None
+    try:
+        transfer_id = await connection._execute(_write_in_thread, connection._conn, _sqlite_transfer_row(values), steps)
+    except sqlite3.Error as error:  # as SQLAlchemy would raise it: IntegrityError for a used key, and so on
+        raise DBAPIError.instance(_SQLITE_INSERT_TRANSFER, None, error, sqlite3.Error) from error
+    return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in TRANSFER_FIELDS})
+
+
+# Account counters and lots as a debit or a hold's resolution changes them (parameter names that are no column
+# names of the updated table: those would be added to its SET clause).
+DEBIT_POSTED = (
+    update(ACCOUNTS)
+    .where(A.id == bindparam("account"), bindparam("points") <= AVAILABLE)
+    .values(debits_posted=A.debits_posted + bindparam("points"))
+)
+DEBIT_PENDING = (
+    update(ACCOUNTS)
+    .where(A.id == bindparam("account"), bindparam("points") <= AVAILABLE)
+    .values(debits_pending=A.debits_pending + bindparam("points"))
+)
+RESOLVE_PENDING = (
+    update(ACCOUNTS)
+    .where(A.id == bindparam("account"))
+    .values(
+        debits_pending=A.debits_pending - bindparam("was_pending"),
+        debits_posted=A.debits_posted + bindparam("posted"),
+    )
+)
+TAKE_FROM_LOT = update(LOTS).where(L.id == bindparam("lot")).values(remaining=L.remaining - bindparam("part"))
+HOLD_FROM_LOT = (
+    update(LOTS)
+    .where(L.id == bindparam("lot"))
+    .values(remaining=L.remaining - bindparam("part"), held=L.held + bindparam("part"))
+)
+RELEASE_LOT = (
+    update(LOTS)
+    .where(L.id == bindparam("lot"))
+    .values(held=L.held - bindparam("was_held"), remaining=L.remaining + bindparam("back"))
+)
+USE_LOT = insert(LOT_USES).values(transfer_id=bindparam("transfer"), lot_id=bindparam("lot"), amount=bindparam("part"))
+
+
+def plan_take(lots: Sequence[Any], amount: int, *, hold: bool) -> list[Write]:
+    """Take `amount` from `lots` (live open lots, oldest expiry first); a hold moves it to `held`.
+
+    The caller holds the account lock, so the lots read under it cannot change underneath.
+    """
+    taken: list[dict[str, Any]] = []
+    left = amount
+    for lot in lots:
+        if not left:
+            break
+        part = min(left, lot.remaining)
+        taken.append({"lot": lot.id, "part": part, "transfer": NEW_TRANSFER})
+        left -= part
+    # Account counters and lots agree (verify checks it), so the lots always cover what the account had.
+    assert left == 0, f"lots short by {left}"
+    return [Write(HOLD_FROM_LOT if hold else TAKE_FROM_LOT, taken), Write(USE_LOT, taken)]
+
+
+_HOLD_USES = (
+    select(LOT_USES.c.lot_id, LOT_USES.c.amount)
+    .join(LOTS, L.id == LOT_USES.c.lot_id)
+    .where(LOT_USES.c.transfer_id == bindparam("hold"))
+    .order_by(L.expires_at, L.id)
+)
+
+
+async def plan_release(conn: AsyncConnection, hold_id: int, posted: int) -> list[Write]:
+    """Resolve a hold's lots: the first `posted` points are spent (oldest first), the rest return to `remaining`."""
+    uses = (await conn.execute(_HOLD_USES, {"hold": hold_id})).all()
+    released: list[dict[str, Any]] = []
+    spent: list[dict[str, Any]] = []
+    left = posted
+    for use in uses:
+        part = min(left, use.amount)
+        left -= part
+        released.append({"lot": use.lot_id, "was_held": use.amount, "back": use.amount - part})
+        if part:
+            spent.append({"transfer": NEW_TRANSFER, "lot": use.lot_id, "part": part})
+    return [Write(RELEASE_LOT, released), Write(USE_LOT, spent)]
+
+
 # --- transfers --------------------------------------------------------------------------------------
 
 
@@ -591,59 +734,7 @@ async def open_lots(
     return expired, live
 
 
-async def take_from_lots(
-    conn: AsyncConnection, transfer_id: int, amount: int, lots: Sequence[Any], *, hold: bool
-) -> None:
-    """Take `amount` from `lots` (live open lots, oldest expiry first); a hold moves it to `held`.
-
-    The caller holds the account lock, so the lots read under it cannot change underneath.
-    """
-    taken: list[tuple[int, int]] = []
-    left = amount
-    for lot in lots:
-        if not left:
-            break
-        part = min(left, lot.remaining)
-        taken.append((lot.id, part))
-        left -= part
-    # Account counters and lots agree (verify checks it), so the lots always cover what the account had.
-    assert left == 0, f"lots short by {left}"
-    for lot_id, part in taken:
-        values = {"remaining": L.remaining - part}
-        if hold:
-            values["held"] = L.held + part
-        await conn.execute(update(LOTS).where(L.id == lot_id).values(values))
-    await conn.execute(
-        insert(LOT_USES), [{"transfer_id": transfer_id, "lot_id": lot_id, "amount": part} for lot_id, part in taken]
-    )
-
-
 async def take_from_lot(conn: AsyncConnection, lot_id: int, transfer_id: int, points: int) -> None:
     """Take `points` from one lot's remaining points for a posted debit (expiry, reversal)."""
     await conn.execute(update(LOTS).where(L.id == lot_id).values(remaining=L.remaining - points))
     await conn.execute(insert(LOT_USES).values(transfer_id=transfer_id, lot_id=lot_id, amount=points))
-
-
-async def release_hold_lots(conn: AsyncConnection, hold_id: int, resolution_id: int, posted: int) -> None:
-    """Resolve a hold's lots: the first `posted` points are spent (oldest first), the rest return to `remaining`."""
-    uses = (
-        await conn.execute(
-            select(LOT_USES.c.lot_id, LOT_USES.c.amount)
-            .join(LOTS, L.id == LOT_USES.c.lot_id)
-            .where(LOT_USES.c.transfer_id == hold_id)
-            .order_by(L.expires_at, L.id)
-        )
-    ).all()
-    spent: list[dict[str, int]] = []
-    left = posted
-    for use in uses:
-        part = min(left, use.amount)
-        left -= part
-        back = use.amount - part
-        await conn.execute(
-            update(LOTS).where(L.id == use.lot_id).values(held=L.held - use.amount, remaining=L.remaining + back)
-        )
-        if part:
-            spent.append({"transfer_id": resolution_id, "lot_id": use.lot_id, "amount": part})
-    if spent:
-        await conn.execute(insert(LOT_USES), spent)

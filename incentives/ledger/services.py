@@ -41,8 +41,6 @@ from incentives.ledger.book import (
     insert_transfer,
     lock_account,
     partner_name,
-    release_hold_lots,
-    take_from_lots,
 )
 from incentives.ledger.errors import InsufficientPoints
 from incentives.ledger.models import SINK_KINDS, AccountKind, TransferKind
@@ -333,28 +331,29 @@ async def _debit_partner(
                 N_("Only %(available)s points are available; %(points)s are needed."),
                 params={"available": available, "points": points},
             )
-        transfer = await insert_transfer(
-            conn,
-            program_id=program_id,
-            kind=kind.value,
-            debit_account_id=partner,
-            credit_account_id=accounts[to],
-            amount=points,
-            timeout_at=timeout_at,
-            idempotency_key=key,
-            fingerprint=print_,
-            at=at,
+        values = {
+            "program_id": program_id,
+            "kind": kind.value,
+            "debit_account_id": partner,
+            "credit_account_id": accounts[to],
+            "amount": points,
+            "timeout_at": timeout_at,
+            "idempotency_key": key,
+            "fingerprint": print_,
+            "at": at,
             **cause.values(),
+        }
+        hold = kind is TransferKind.HOLD
+        counters = book.Write(
+            book.DEBIT_PENDING if hold else book.DEBIT_POSTED,
+            {"account": partner, "points": points},
+            # Cannot fail under the lock: the conditional UPDATE is the last line of defence.
+            must_change_one=True,
         )
-        pending = kind is TransferKind.HOLD
-        if pending:
-            changed = await change_account(conn, partner, need=points, debits_pending=points)
-        else:
-            changed = await change_account(conn, partner, need=points, debits_posted=points)
-        if not changed:  # cannot happen under the lock; the conditional UPDATE is the last line of defence
-            raise InsufficientPoints()
-        await take_from_lots(conn, transfer.id, points, lots, hold=pending)
-        return transfer
+        try:
+            return await book.write_transfer(conn, values, [counters, *book.plan_take(lots, points, hold=hold)])
+        except book.Refused:
+            raise InsufficientPoints() from None
 
     return await _once(session, program_id, key, print_, work, locks_first=True)
 
@@ -521,22 +520,20 @@ async def _resolve(
         posted = held if points is None else points
         if posted > held:
             raise InvalidState(N_("A hold can post at most the points it holds (%(held)s)."), params={"held": held})
-        transfer = await insert_transfer(
-            conn,
-            program_id=program_id,
-            kind=(TransferKind.POST if posted else TransferKind.VOID).value,
-            debit_account_id=partner,
-            credit_account_id=sink,
-            amount=posted or held,
-            pending_id=hold_id,
-            idempotency_key=key,
-            fingerprint=print_ if key is not None else None,
-            at=at,
+        values = {
+            "program_id": program_id,
+            "kind": (TransferKind.POST if posted else TransferKind.VOID).value,
+            "debit_account_id": partner,
+            "credit_account_id": sink,
+            "amount": posted or held,
+            "pending_id": hold_id,
+            "idempotency_key": key,
+            "fingerprint": print_ if key is not None else None,
+            "at": at,
             **cause.values(),
-        )
-        await change_account(conn, partner, debits_pending=-held, debits_posted=posted)
-        await release_hold_lots(conn, hold_id, transfer.id, posted)
-        return transfer
+        }
+        counters = book.Write(book.RESOLVE_PENDING, {"account": partner, "was_pending": held, "posted": posted})
+        return await book.write_transfer(conn, values, [counters, *await book.plan_release(conn, hold_id, posted)])
 
     if key is None:
         async with _transaction(session):
