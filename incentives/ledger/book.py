@@ -35,12 +35,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
+from incentives import sqlite_driver
 from incentives.accounts.models import Program
 from incentives.errors import NotFound
 from incentives.ledger.models import AccountKind, LedgerAccount, LedgerLot, LedgerLotUse, LedgerTransfer
@@ -353,7 +352,7 @@ async def credit_partner(conn: AsyncConnection, **values: Any) -> Transfer:
     if conn.dialect.name == "postgresql":
         transfer_id = await conn.scalar(_CREDIT_PARTNER_PG, {f"p_{name}": value for name, value in values.items()})
     else:
-        ids = await _in_sqlite_thread(await conn.get_raw_connection(), [values], alone=False)
+        ids = await sqlite_driver.call_in_thread(await conn.get_raw_connection(), _awards_in_thread, [values], False)
         transfer_id = None if ids is None else ids[0]
     return _credited(transfer_id, values)
 
@@ -368,7 +367,7 @@ async def credit_partner_alone(engine: AsyncEngine, **values: Any) -> Transfer:
             return await credit_partner(conn, **values)
     raw = await engine.raw_connection()  # straight from the pool: the transaction is all in the call below
     try:
-        ids = await _in_sqlite_thread(raw, [values], alone=True)
+        ids = await sqlite_driver.call_in_thread(raw, _awards_in_thread, [values], True)
     finally:
         await greenlet_spawn(raw.close)
     return _credited(None if ids is None else ids[0], values)
@@ -456,18 +455,6 @@ def _awards_in_thread(conn: sqlite3.Connection, awards: list[dict[str, Any]], al
     return ids
 
 
-async def _in_sqlite_thread(
-    raw: PoolProxiedConnection, awards: list[dict[str, Any]], *, alone: bool
-) -> list[int] | None:
-    connection = raw.driver_connection
-    assert connection is not None
-    try:
-        ids: list[int] | None = await connection._execute(_awards_in_thread, connection._conn, awards, alone)
-    except sqlite3.Error as error:  # as SQLAlchemy would raise it: IntegrityError for a used key, and so on
-        raise DBAPIError.instance(_SQLITE_INSERT_TRANSFER, None, error, sqlite3.Error) from error
-    return ids
-
-
 # PostgreSQL: many earning transfers and their lots in one statement, the rows passed as arrays (unnest), the
 # lots expiring after the program's period as in the single statement above. The partners' counters are
 # updated by the caller, in account id order.
@@ -501,7 +488,7 @@ async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -
     transfers and lots in one statement (PostgreSQL) or one call into the connection's thread (SQLite); the ids
     in the order of `awards`. PostgreSQL's partner counters are updated here, in account id order."""
     if conn.dialect.name != "postgresql":
-        ids = await _in_sqlite_thread(await conn.get_raw_connection(), awards, alone=False)
+        ids = await sqlite_driver.call_in_thread(await conn.get_raw_connection(), _awards_in_thread, awards, False)
         if ids is None:
             raise NotFound()
         return ids
@@ -600,12 +587,7 @@ async def write_transfer(conn: AsyncConnection, values: dict[str, Any], writes: 
         return transfer
     steps = [(_sqlite_sql(w.statement), w.params, w.must_change_one) for w in writes if w.params != []]
     raw = await conn.get_raw_connection()
-    connection = raw.driver_connection
-    assert connection is not None
-    try:
-        transfer_id = await connection._execute(_write_in_thread, connection._conn, _sqlite_transfer_row(values), steps)
-    except sqlite3.Error as error:  # as SQLAlchemy would raise it: IntegrityError for a used key, and so on
-        raise DBAPIError.instance(_SQLITE_INSERT_TRANSFER, None, error, sqlite3.Error) from error
+    transfer_id = await sqlite_driver.call_in_thread(raw, _write_in_thread, _sqlite_transfer_row(values), steps)
     return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in TRANSFER_FIELDS})
 
 
