@@ -571,24 +571,12 @@ def _write_in_thread(conn: sqlite3.Connection, row: dict[str, Any], writes: list
 
 
 async def write_transfer(conn: AsyncConnection, values: dict[str, Any], writes: list[Write]) -> Transfer:
-    """Insert a transfer (`values`: its columns) and run `writes` after it, in the caller's transaction: on SQLite
-    all in one call into the connection's thread, on PostgreSQL statement after statement. Raises Refused when
-    a write that must change one row changed none."""
-    if conn.dialect.name == "postgresql":
-        transfer = await insert_transfer(conn, **values)
-        for write in writes:
-            if isinstance(write.params, list):
-                if write.params:
-                    await conn.execute(write.statement, [_with_id(p, transfer.id) for p in write.params])
-            else:
-                changed = rowcount(await conn.execute(write.statement, _with_id(write.params, transfer.id)))
-                if changed != 1 and write.must_change_one:
-                    raise Refused()
-        return transfer
+    """SQLite: insert a transfer (`values`: its columns) and run `writes` after it, in the caller's transaction and
+    in one call into the connection's thread. Raises Refused when a write that must change one row changed none."""
     steps = [(_sqlite_sql(w.statement), w.params, w.must_change_one) for w in writes if w.params != []]
     raw = await conn.get_raw_connection()
     transfer_id = await sqlite_driver.call_in_thread(raw, _write_in_thread, _sqlite_transfer_row(values), steps)
-    return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in TRANSFER_FIELDS})
+    return _credited(transfer_id, values)
 
 
 # Account counters and lots as a debit or a hold's resolution changes them (parameter names that are no column
@@ -625,22 +613,22 @@ RELEASE_LOT = (
 USE_LOT = insert(LOT_USES).values(transfer_id=bindparam("transfer"), lot_id=bindparam("lot"), amount=bindparam("part"))
 
 
-def plan_take(lots: Sequence[Any], amount: int, *, hold: bool) -> list[Write]:
-    """Take `amount` from `lots` (live open lots, oldest expiry first); a hold moves it to `held`.
+def plan_take(lots: Sequence[Any], amount: int) -> list[tuple[int, int]]:
+    """Which lots give how much of `amount`: `lots` (live open lots) oldest expiry first.
 
     The caller holds the account lock, so the lots read under it cannot change underneath.
     """
-    taken: list[dict[str, Any]] = []
+    taken: list[tuple[int, int]] = []
     left = amount
     for lot in lots:
         if not left:
             break
         part = min(left, lot.remaining)
-        taken.append({"lot": lot.id, "part": part, "transfer": NEW_TRANSFER})
+        taken.append((lot.id, part))
         left -= part
     # Account counters and lots agree (verify checks it), so the lots always cover what the account had.
     assert left == 0, f"lots short by {left}"
-    return [Write(HOLD_FROM_LOT if hold else TAKE_FROM_LOT, taken), Write(USE_LOT, taken)]
+    return taken
 
 
 _HOLD_USES = (
@@ -651,19 +639,143 @@ _HOLD_USES = (
 )
 
 
-async def plan_release(conn: AsyncConnection, hold_id: int, posted: int) -> list[Write]:
-    """Resolve a hold's lots: the first `posted` points are spent (oldest first), the rest return to `remaining`."""
+async def plan_release(
+    conn: AsyncConnection, hold_id: int, posted: int
+) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
+    """Resolving a hold: per lot it held from (lot, points it held, points back to `remaining`), and the spent
+    parts (lot, points) — the first `posted` points, oldest expiry first."""
     uses = (await conn.execute(_HOLD_USES, {"hold": hold_id})).all()
-    released: list[dict[str, Any]] = []
-    spent: list[dict[str, Any]] = []
+    released: list[tuple[int, int, int]] = []
+    spent: list[tuple[int, int]] = []
     left = posted
     for use in uses:
         part = min(left, use.amount)
         left -= part
-        released.append({"lot": use.lot_id, "was_held": use.amount, "back": use.amount - part})
+        released.append((use.lot_id, use.amount, use.amount - part))
         if part:
-            spent.append({"transfer": NEW_TRANSFER, "lot": use.lot_id, "part": part})
-    return [Write(RELEASE_LOT, released), Write(USE_LOT, spent)]
+            spent.append((use.lot_id, part))
+    return released, spent
+
+
+async def debit(conn: AsyncConnection, values: dict[str, Any], taken: list[tuple[int, int]], *, hold: bool) -> Transfer:
+    """Book a debit of the partner account `values["debit_account_id"]` (a hold only reserves, pending): the
+    transfer, the counters (only if the points are available: else Refused) and the lots it takes from, in the
+    caller's transaction — one statement on PostgreSQL, one call into the connection's thread on SQLite."""
+    account, points = values["debit_account_id"], values["amount"]
+    if conn.dialect.name == "postgresql":
+        transfer_id = await conn.scalar(
+            _DEBIT_PG,
+            {
+                **{name: values.get(name) for name in _PG_TRANSFER_COLUMNS},
+                "pending": points if hold else 0,
+                "posted": 0 if hold else points,
+                "lots": [lot for lot, _ in taken],
+                "parts": [part for _, part in taken],
+                "helds": [part if hold else 0 for _, part in taken],
+            },
+        )
+        if transfer_id is None:
+            raise Refused()
+        return _credited(transfer_id, values)
+    rows = [{"lot": lot, "part": part, "transfer": NEW_TRANSFER} for lot, part in taken]
+    counters = Write(DEBIT_PENDING if hold else DEBIT_POSTED, {"account": account, "points": points}, True)
+    return await write_transfer(
+        conn, values, [counters, Write(HOLD_FROM_LOT if hold else TAKE_FROM_LOT, rows), Write(USE_LOT, rows)]
+    )
+
+
+async def resolve(
+    conn: AsyncConnection,
+    values: dict[str, Any],
+    held: int,
+    posted: int,
+    released: list[tuple[int, int, int]],
+    spent: list[tuple[int, int]],
+) -> Transfer:
+    """Book a hold's resolution (`values`: the post or void transfer): the counters (`held` pending points go,
+    `posted` of them are spent), the lots (`released`, see plan_release) and the spent parts' lot uses."""
+    account = values["debit_account_id"]
+    if conn.dialect.name == "postgresql":
+        transfer_id = await conn.scalar(
+            _RESOLVE_PG,
+            {
+                **{name: values.get(name) for name in _PG_TRANSFER_COLUMNS},
+                "was_pending": held,
+                "posted_points": posted,
+                "lots": [lot for lot, _, _ in released],
+                "was_held": [was for _, was, _ in released],
+                "back": [back for _, _, back in released],
+                "spent_lots": [lot for lot, _ in spent],
+                "spent_parts": [part for _, part in spent],
+            },
+        )
+        return _credited(transfer_id, values)
+    counters = Write(RESOLVE_PENDING, {"account": account, "was_pending": held, "posted": posted})
+    lots = [{"lot": lot, "was_held": was, "back": back} for lot, was, back in released]
+    uses = [{"transfer": NEW_TRANSFER, "lot": lot, "part": part} for lot, part in spent]
+    return await write_transfer(conn, values, [counters, Write(RELEASE_LOT, lots), Write(USE_LOT, uses)])
+
+
+# PostgreSQL: a debit and a resolution in one statement each (data-modifying CTEs). The transfer's columns are
+# cast, as text() gives PostgreSQL no types to infer them from.
+_PG_TRANSFER_COLUMNS = (*(name for name in TRANSFER_FIELDS if name != "id"), "fingerprint")
+_PG_TRANSFER_INSERT = """
+    INSERT INTO ledger_transfers (program_id, kind, debit_account_id, credit_account_id, amount, pending_id,
+                                  reverses_id, timeout_at, idempotency_key, rule_id, rule_version, lead_id,
+                                  redemption_id, user_id, reason, at, fingerprint)
+    SELECT CAST(:program_id AS INTEGER), CAST(:kind AS VARCHAR), CAST(:debit_account_id AS INTEGER),
+           CAST(:credit_account_id AS INTEGER), CAST(:amount AS BIGINT), CAST(:pending_id AS INTEGER),
+           CAST(:reverses_id AS INTEGER), CAST(:timeout_at AS TIMESTAMPTZ), CAST(:idempotency_key AS VARCHAR),
+           CAST(:rule_id AS INTEGER), CAST(:rule_version AS INTEGER), CAST(:lead_id AS INTEGER),
+           CAST(:redemption_id AS INTEGER), CAST(:user_id AS INTEGER), CAST(:reason AS VARCHAR),
+           CAST(:at AS TIMESTAMPTZ), CAST(:fingerprint AS VARCHAR)"""
+_DEBIT_PG = text(
+    f"""
+WITH account AS (
+    UPDATE ledger_accounts
+    SET debits_pending = debits_pending + CAST(:pending AS BIGINT),
+        debits_posted = debits_posted + CAST(:posted AS BIGINT)
+    WHERE id = CAST(:debit_account_id AS INTEGER)
+      AND CAST(:amount AS BIGINT) <= credits_posted - debits_posted - debits_pending
+    RETURNING id
+), transfer AS ({_PG_TRANSFER_INSERT}
+    FROM account
+    RETURNING id
+), lots AS (
+    UPDATE ledger_lots SET remaining = ledger_lots.remaining - u.part, held = ledger_lots.held + u.held_part
+    FROM unnest(CAST(:lots AS INTEGER[]), CAST(:parts AS BIGINT[]), CAST(:helds AS BIGINT[]))
+         AS u(lot, part, held_part)
+    WHERE ledger_lots.id = u.lot AND EXISTS (SELECT FROM transfer)
+), uses AS (
+    INSERT INTO ledger_lot_uses (transfer_id, lot_id, amount)
+    SELECT transfer.id, u.lot, u.part
+    FROM transfer, unnest(CAST(:lots AS INTEGER[]), CAST(:parts AS BIGINT[])) AS u(lot, part)
+)
+SELECT id FROM transfer
+"""  # noqa: S608 - constant text: the insert above, no input
+)
+_RESOLVE_PG = text(
+    f"""
+WITH transfer AS ({_PG_TRANSFER_INSERT}
+    RETURNING id
+), account AS (
+    UPDATE ledger_accounts
+    SET debits_pending = debits_pending - CAST(:was_pending AS BIGINT),
+        debits_posted = debits_posted + CAST(:posted_points AS BIGINT)
+    WHERE id = CAST(:debit_account_id AS INTEGER)
+), lots AS (
+    UPDATE ledger_lots SET held = ledger_lots.held - u.was_held, remaining = ledger_lots.remaining + u.back
+    FROM unnest(CAST(:lots AS INTEGER[]), CAST(:was_held AS BIGINT[]), CAST(:back AS BIGINT[]))
+         AS u(lot, was_held, back)
+    WHERE ledger_lots.id = u.lot
+), uses AS (
+    INSERT INTO ledger_lot_uses (transfer_id, lot_id, amount)
+    SELECT transfer.id, u.lot, u.part
+    FROM transfer, unnest(CAST(:spent_lots AS INTEGER[]), CAST(:spent_parts AS BIGINT[])) AS u(lot, part)
+)
+SELECT id FROM transfer
+"""  # noqa: S608 - constant text: the insert above, no input
+)
 
 
 # --- transfers --------------------------------------------------------------------------------------

@@ -343,16 +343,9 @@ async def _debit_partner(
             "at": at,
             **cause.values(),
         }
-        hold = kind is TransferKind.HOLD
-        counters = book.Write(
-            book.DEBIT_PENDING if hold else book.DEBIT_POSTED,
-            {"account": partner, "points": points},
-            # Cannot fail under the lock: the conditional UPDATE is the last line of defence.
-            must_change_one=True,
-        )
         try:
-            return await book.write_transfer(conn, values, [counters, *book.plan_take(lots, points, hold=hold)])
-        except book.Refused:
+            return await book.debit(conn, values, book.plan_take(lots, points), hold=kind is TransferKind.HOLD)
+        except book.Refused:  # cannot happen under the lock: the conditional UPDATE is the last line of defence
             raise InsufficientPoints() from None
 
     return await _once(session, program_id, key, print_, work, locks_first=True)
@@ -532,8 +525,8 @@ async def _resolve(
             "at": at,
             **cause.values(),
         }
-        counters = book.Write(book.RESOLVE_PENDING, {"account": partner, "was_pending": held, "posted": posted})
-        return await book.write_transfer(conn, values, [counters, *await book.plan_release(conn, hold_id, posted)])
+        released, spent = await book.plan_release(conn, hold_id, posted)
+        return await book.resolve(conn, values, held, posted, released, spent)
 
     if key is None:
         async with _transaction(session):

@@ -292,10 +292,12 @@ async def test_crash_mid_operation_leaves_no_trace(db: Database, monkeypatch: py
         await services.award_points(session, program_id=program, org_id=org, points=50, key="e")
     before = await balance(db, program, org)
 
-    plan_take = book.plan_take
+    debit = book.debit
 
-    def crash_after_the_lots(*args: Any, **kwargs: Any) -> list[book.Write]:
-        return [*plan_take(*args, **kwargs), book.Write(text("SELECT power_cut()"), {})]
+    async def crash_after_the_lots(conn: Any, *args: Any, **kwargs: Any) -> book.Transfer:
+        transfer = await debit(conn, *args, **kwargs)
+        await conn.execute(text("SELECT power_cut()"))  # no such function: the statement fails
+        return transfer
 
     credit_partner = book.credit_partner
 
@@ -304,7 +306,7 @@ async def test_crash_mid_operation_leaves_no_trace(db: Database, monkeypatch: py
         raise RuntimeError("power cut")
 
     # Redeem: a statement fails after the transfer, the account counters and the lots are written.
-    monkeypatch.setattr(book, "plan_take", crash_after_the_lots)
+    monkeypatch.setattr(book, "debit", crash_after_the_lots)
     # Award in the caller's transaction: after all its writes, before the caller commits.
     monkeypatch.setattr(book, "credit_partner", crash_after_writing)
     with pytest.raises(DBAPIError):
