@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
 import statistics
 import sys
 import time
@@ -194,6 +195,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer awards and 100k instead of 1M transfers")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
     args = parser.parse_args()
+    print(f"load average: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for backend, url in databases(args.backend or ["sqlite", "postgresql"], "ledger"):
         asyncio.run(_run(backend, url, args.quick))
     return 0

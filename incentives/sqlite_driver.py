@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import collections
 import sqlite3
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -19,6 +20,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
@@ -124,3 +126,18 @@ class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
 
 def dbapi() -> OneHopDBAPI:
     return OneHopDBAPI(aiosqlite, sqlite3)
+
+
+R = TypeVar("R")
+
+
+async def call_in_thread(raw: Any, fn: Callable[..., R], *args: Any) -> R:
+    """Run `fn(sqlite3_connection, *args)` in the thread of `raw` (a pooled connection of an engine made with
+    `dbapi()`), as one hop: several statements for the price of one. sqlite3's errors come out as SQLAlchemy's
+    (IntegrityError for a used unique key, and so on); what `fn` does runs in the connection's transaction."""
+    connection = raw.driver_connection
+    try:
+        result: R = await connection._execute(fn, connection._conn, *args)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(fn.__name__, None, error, sqlite3.Error) from error
+    return result

@@ -35,12 +35,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
+from incentives import sqlite_driver
 from incentives.accounts.models import Program
 from incentives.errors import NotFound
 from incentives.ledger.models import AccountKind, LedgerAccount, LedgerLot, LedgerLotUse, LedgerTransfer
@@ -353,7 +352,7 @@ async def credit_partner(conn: AsyncConnection, **values: Any) -> Transfer:
     if conn.dialect.name == "postgresql":
         transfer_id = await conn.scalar(_CREDIT_PARTNER_PG, {f"p_{name}": value for name, value in values.items()})
     else:
-        ids = await _in_sqlite_thread(await conn.get_raw_connection(), [values], alone=False)
+        ids = await sqlite_driver.call_in_thread(await conn.get_raw_connection(), _awards_in_thread, [values], False)
         transfer_id = None if ids is None else ids[0]
     return _credited(transfer_id, values)
 
@@ -368,7 +367,7 @@ async def credit_partner_alone(engine: AsyncEngine, **values: Any) -> Transfer:
             return await credit_partner(conn, **values)
     raw = await engine.raw_connection()  # straight from the pool: the transaction is all in the call below
     try:
-        ids = await _in_sqlite_thread(raw, [values], alone=True)
+        ids = await sqlite_driver.call_in_thread(raw, _awards_in_thread, [values], True)
     finally:
         await greenlet_spawn(raw.close)
     return _credited(None if ids is None else ids[0], values)
@@ -384,17 +383,7 @@ def _credited(transfer_id: int | None, values: dict[str, Any]) -> Transfer:
 # sqlite3 binds from a dict; datetimes go through the columns' own bind processing (UTCDateTime and SQLite's
 # DATETIME storage format), so a row written here is the row SQLAlchemy would have written.
 _SQLITE_DIALECT = sqlite_dialect.dialect(paramstyle="named")
-_SQLITE_TRANSFER_COLUMNS = (
-    "program_id",
-    "kind",
-    "debit_account_id",
-    "credit_account_id",
-    "amount",
-    "idempotency_key",
-    "fingerprint",
-    "at",
-    *CAUSE_FIELDS,
-)
+_SQLITE_TRANSFER_COLUMNS = (*(name for name in TRANSFER_FIELDS if name != "id"), "fingerprint")
 _SQLITE_INSERT_TRANSFER = str(
     insert(TRANSFERS)
     .values({name: bindparam(name) for name in _SQLITE_TRANSFER_COLUMNS})
@@ -417,6 +406,16 @@ _SQLITE_AT = T.at.type.dialect_impl(_SQLITE_DIALECT).bind_processor(_SQLITE_DIAL
 _SQLITE_EXPIRES_AT = L.expires_at.type.dialect_impl(_SQLITE_DIALECT).bind_processor(_SQLITE_DIALECT)
 
 
+def _sqlite_transfer_row(values: dict[str, Any]) -> dict[str, Any]:
+    """A transfer's parameters for `_SQLITE_INSERT_TRANSFER`: every column, its times as SQLite keeps them."""
+    assert _SQLITE_AT is not None
+    row = {name: values.get(name) for name in _SQLITE_TRANSFER_COLUMNS}
+    row["at"] = _SQLITE_AT(row["at"])
+    if row["timeout_at"] is not None:
+        row["timeout_at"] = _SQLITE_AT(row["timeout_at"])
+    return row
+
+
 def _awards_in_thread(conn: sqlite3.Connection, awards: list[dict[str, Any]], alone: bool) -> list[int] | None:
     """Runs in the connection's thread: per award the transfer, the counters (returning the program's expiry
     period) and the lot; `alone`, inside BEGIN IMMEDIATE … COMMIT, rolled back on any error. None when an
@@ -428,9 +427,7 @@ def _awards_in_thread(conn: sqlite3.Connection, awards: list[dict[str, Any]], al
         ids = []
         for values in awards:
             partner, points, at = values["credit_account_id"], values["amount"], values["at"]
-            row = {name: values.get(name) for name in _SQLITE_TRANSFER_COLUMNS}
-            row["at"] = _SQLITE_AT(at)
-            transfer_id = conn.execute(_SQLITE_INSERT_TRANSFER, row).lastrowid
+            transfer_id = conn.execute(_SQLITE_INSERT_TRANSFER, _sqlite_transfer_row(values)).lastrowid
             months = conn.execute(_SQLITE_CREDIT_EARNED, {"account": partner, "points": points}).fetchall()
             if not months:
                 raise LookupError("no such account")
@@ -455,18 +452,6 @@ def _awards_in_thread(conn: sqlite3.Connection, awards: list[dict[str, Any]], al
         if alone and conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    return ids
-
-
-async def _in_sqlite_thread(
-    raw: PoolProxiedConnection, awards: list[dict[str, Any]], *, alone: bool
-) -> list[int] | None:
-    connection = raw.driver_connection
-    assert connection is not None
-    try:
-        ids: list[int] | None = await connection._execute(_awards_in_thread, connection._conn, awards, alone)
-    except sqlite3.Error as error:  # as SQLAlchemy would raise it: IntegrityError for a used key, and so on
-        raise DBAPIError.instance(_SQLITE_INSERT_TRANSFER, None, error, sqlite3.Error) from error
     return ids
 
 
@@ -503,7 +488,7 @@ async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -
     transfers and lots in one statement (PostgreSQL) or one call into the connection's thread (SQLite); the ids
     in the order of `awards`. PostgreSQL's partner counters are updated here, in account id order."""
     if conn.dialect.name != "postgresql":
-        ids = await _in_sqlite_thread(await conn.get_raw_connection(), awards, alone=False)
+        ids = await sqlite_driver.call_in_thread(await conn.get_raw_connection(), _awards_in_thread, awards, False)
         if ids is None:
             raise NotFound()
         return ids
@@ -538,6 +523,258 @@ _ADD_EARNED = (
     update(ACCOUNTS)
     .where(A.id == bindparam("account"))
     .values(credits_posted=A.credits_posted + bindparam("points"), earned=A.earned + bindparam("points"))
+)
+
+
+# --- a transfer and what it changes, in one go ---------------------------------------------------------------
+
+NEW_TRANSFER = -1  # a parameter value that `write_transfer` replaces by the id of the transfer it inserted
+
+
+@dataclass(frozen=True)
+class Write:
+    """One statement that goes with a new transfer: `params` for one execution (a dict) or many (a list).
+    `must_change_one`: a single execution that changes no row refuses the whole operation."""
+
+    statement: Any
+    params: dict[str, Any] | list[dict[str, Any]]
+    must_change_one: bool = False
+
+
+_SQLITE_SQL: dict[Any, str] = {}
+
+
+def _sqlite_sql(statement: Any) -> str:
+    sql = _SQLITE_SQL.get(statement)
+    if sql is None:
+        sql = _SQLITE_SQL[statement] = str(statement.compile(dialect=_SQLITE_DIALECT))
+    return sql
+
+
+def _with_id(params: dict[str, Any], transfer_id: int) -> dict[str, Any]:
+    return {name: transfer_id if value is NEW_TRANSFER else value for name, value in params.items()}
+
+
+class Refused(Exception):
+    """A write that had to change one row changed none (the caller's transaction must not commit)."""
+
+
+def _write_in_thread(conn: sqlite3.Connection, row: dict[str, Any], writes: list[tuple[str, Any, bool]]) -> int:
+    transfer_id = conn.execute(_SQLITE_INSERT_TRANSFER, row).lastrowid
+    assert transfer_id is not None
+    for sql, params, must_change_one in writes:
+        if isinstance(params, list):
+            conn.executemany(sql, [_with_id(p, transfer_id) for p in params])
+        elif conn.execute(sql, _with_id(params, transfer_id)).rowcount != 1 and must_change_one:
+            raise Refused()
+    return transfer_id
+
+
+async def write_transfer(conn: AsyncConnection, values: dict[str, Any], writes: list[Write]) -> Transfer:
+    """SQLite: insert a transfer (`values`: its columns) and run `writes` after it, in the caller's transaction and
+    in one call into the connection's thread. Raises Refused when a write that must change one row changed none."""
+    steps = [(_sqlite_sql(w.statement), w.params, w.must_change_one) for w in writes if w.params != []]
+    raw = await conn.get_raw_connection()
+    transfer_id = await sqlite_driver.call_in_thread(raw, _write_in_thread, _sqlite_transfer_row(values), steps)
+    return _credited(transfer_id, values)
+
+
+# Account counters and lots as a debit or a hold's resolution changes them (parameter names that are no column
+# names of the updated table: those would be added to its SET clause).
+DEBIT_POSTED = (
+    update(ACCOUNTS)
+    .where(A.id == bindparam("account"), bindparam("points") <= AVAILABLE)
+    .values(debits_posted=A.debits_posted + bindparam("points"))
+)
+DEBIT_PENDING = (
+    update(ACCOUNTS)
+    .where(A.id == bindparam("account"), bindparam("points") <= AVAILABLE)
+    .values(debits_pending=A.debits_pending + bindparam("points"))
+)
+RESOLVE_PENDING = (
+    update(ACCOUNTS)
+    .where(A.id == bindparam("account"))
+    .values(
+        debits_pending=A.debits_pending - bindparam("was_pending"),
+        debits_posted=A.debits_posted + bindparam("posted"),
+    )
+)
+TAKE_FROM_LOT = update(LOTS).where(L.id == bindparam("lot")).values(remaining=L.remaining - bindparam("part"))
+HOLD_FROM_LOT = (
+    update(LOTS)
+    .where(L.id == bindparam("lot"))
+    .values(remaining=L.remaining - bindparam("part"), held=L.held + bindparam("part"))
+)
+RELEASE_LOT = (
+    update(LOTS)
+    .where(L.id == bindparam("lot"))
+    .values(held=L.held - bindparam("was_held"), remaining=L.remaining + bindparam("back"))
+)
+USE_LOT = insert(LOT_USES).values(transfer_id=bindparam("transfer"), lot_id=bindparam("lot"), amount=bindparam("part"))
+
+
+def plan_take(lots: Sequence[Any], amount: int) -> list[tuple[int, int]]:
+    """Which lots give how much of `amount`: `lots` (live open lots) oldest expiry first.
+
+    The caller holds the account lock, so the lots read under it cannot change underneath.
+    """
+    taken: list[tuple[int, int]] = []
+    left = amount
+    for lot in lots:
+        if not left:
+            break
+        part = min(left, lot.remaining)
+        taken.append((lot.id, part))
+        left -= part
+    # Account counters and lots agree (verify checks it), so the lots always cover what the account had.
+    assert left == 0, f"lots short by {left}"
+    return taken
+
+
+_HOLD_USES = (
+    select(LOT_USES.c.lot_id, LOT_USES.c.amount)
+    .join(LOTS, L.id == LOT_USES.c.lot_id)
+    .where(LOT_USES.c.transfer_id == bindparam("hold"))
+    .order_by(L.expires_at, L.id)
+)
+
+
+async def plan_release(
+    conn: AsyncConnection, hold_id: int, posted: int
+) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
+    """Resolving a hold: per lot it held from (lot, points it held, points back to `remaining`), and the spent
+    parts (lot, points) — the first `posted` points, oldest expiry first."""
+    uses = (await conn.execute(_HOLD_USES, {"hold": hold_id})).all()
+    released: list[tuple[int, int, int]] = []
+    spent: list[tuple[int, int]] = []
+    left = posted
+    for use in uses:
+        part = min(left, use.amount)
+        left -= part
+        released.append((use.lot_id, use.amount, use.amount - part))
+        if part:
+            spent.append((use.lot_id, part))
+    return released, spent
+
+
+async def debit(conn: AsyncConnection, values: dict[str, Any], taken: list[tuple[int, int]], *, hold: bool) -> Transfer:
+    """Book a debit of the partner account `values["debit_account_id"]` (a hold only reserves, pending): the
+    transfer, the counters (only if the points are available: else Refused) and the lots it takes from, in the
+    caller's transaction — one statement on PostgreSQL, one call into the connection's thread on SQLite."""
+    account, points = values["debit_account_id"], values["amount"]
+    if conn.dialect.name == "postgresql":
+        transfer_id = await conn.scalar(
+            _DEBIT_PG,
+            {
+                **{name: values.get(name) for name in _PG_TRANSFER_COLUMNS},
+                "pending": points if hold else 0,
+                "posted": 0 if hold else points,
+                "lots": [lot for lot, _ in taken],
+                "parts": [part for _, part in taken],
+                "helds": [part if hold else 0 for _, part in taken],
+            },
+        )
+        if transfer_id is None:
+            raise Refused()
+        return _credited(transfer_id, values)
+    rows = [{"lot": lot, "part": part, "transfer": NEW_TRANSFER} for lot, part in taken]
+    counters = Write(DEBIT_PENDING if hold else DEBIT_POSTED, {"account": account, "points": points}, True)
+    return await write_transfer(
+        conn, values, [counters, Write(HOLD_FROM_LOT if hold else TAKE_FROM_LOT, rows), Write(USE_LOT, rows)]
+    )
+
+
+async def resolve(
+    conn: AsyncConnection,
+    values: dict[str, Any],
+    held: int,
+    posted: int,
+    released: list[tuple[int, int, int]],
+    spent: list[tuple[int, int]],
+) -> Transfer:
+    """Book a hold's resolution (`values`: the post or void transfer): the counters (`held` pending points go,
+    `posted` of them are spent), the lots (`released`, see plan_release) and the spent parts' lot uses."""
+    account = values["debit_account_id"]
+    if conn.dialect.name == "postgresql":
+        transfer_id = await conn.scalar(
+            _RESOLVE_PG,
+            {
+                **{name: values.get(name) for name in _PG_TRANSFER_COLUMNS},
+                "was_pending": held,
+                "posted_points": posted,
+                "lots": [lot for lot, _, _ in released],
+                "was_held": [was for _, was, _ in released],
+                "back": [back for _, _, back in released],
+                "spent_lots": [lot for lot, _ in spent],
+                "spent_parts": [part for _, part in spent],
+            },
+        )
+        return _credited(transfer_id, values)
+    counters = Write(RESOLVE_PENDING, {"account": account, "was_pending": held, "posted": posted})
+    lots = [{"lot": lot, "was_held": was, "back": back} for lot, was, back in released]
+    uses = [{"transfer": NEW_TRANSFER, "lot": lot, "part": part} for lot, part in spent]
+    return await write_transfer(conn, values, [counters, Write(RELEASE_LOT, lots), Write(USE_LOT, uses)])
+
+
+# PostgreSQL: a debit and a resolution in one statement each (data-modifying CTEs). The transfer's columns are
+# cast, as text() gives PostgreSQL no types to infer them from.
+_PG_TRANSFER_COLUMNS = (*(name for name in TRANSFER_FIELDS if name != "id"), "fingerprint")
+_PG_TRANSFER_INSERT = """
+    INSERT INTO ledger_transfers (program_id, kind, debit_account_id, credit_account_id, amount, pending_id,
+                                  reverses_id, timeout_at, idempotency_key, rule_id, rule_version, lead_id,
+                                  redemption_id, user_id, reason, at, fingerprint)
+    SELECT CAST(:program_id AS INTEGER), CAST(:kind AS VARCHAR), CAST(:debit_account_id AS INTEGER),
+           CAST(:credit_account_id AS INTEGER), CAST(:amount AS BIGINT), CAST(:pending_id AS INTEGER),
+           CAST(:reverses_id AS INTEGER), CAST(:timeout_at AS TIMESTAMPTZ), CAST(:idempotency_key AS VARCHAR),
+           CAST(:rule_id AS INTEGER), CAST(:rule_version AS INTEGER), CAST(:lead_id AS INTEGER),
+           CAST(:redemption_id AS INTEGER), CAST(:user_id AS INTEGER), CAST(:reason AS VARCHAR),
+           CAST(:at AS TIMESTAMPTZ), CAST(:fingerprint AS VARCHAR)"""
+_DEBIT_PG = text(
+    f"""
+WITH account AS (
+    UPDATE ledger_accounts
+    SET debits_pending = debits_pending + CAST(:pending AS BIGINT),
+        debits_posted = debits_posted + CAST(:posted AS BIGINT)
+    WHERE id = CAST(:debit_account_id AS INTEGER)
+      AND CAST(:amount AS BIGINT) <= credits_posted - debits_posted - debits_pending
+    RETURNING id
+), transfer AS ({_PG_TRANSFER_INSERT}
+    FROM account
+    RETURNING id
+), lots AS (
+    UPDATE ledger_lots SET remaining = ledger_lots.remaining - u.part, held = ledger_lots.held + u.held_part
+    FROM unnest(CAST(:lots AS INTEGER[]), CAST(:parts AS BIGINT[]), CAST(:helds AS BIGINT[]))
+         AS u(lot, part, held_part)
+    WHERE ledger_lots.id = u.lot AND EXISTS (SELECT FROM transfer)
+), uses AS (
+    INSERT INTO ledger_lot_uses (transfer_id, lot_id, amount)
+    SELECT transfer.id, u.lot, u.part
+    FROM transfer, unnest(CAST(:lots AS INTEGER[]), CAST(:parts AS BIGINT[])) AS u(lot, part)
+)
+SELECT id FROM transfer
+"""  # noqa: S608 - constant text: the insert above, no input
+)
+_RESOLVE_PG = text(
+    f"""
+WITH transfer AS ({_PG_TRANSFER_INSERT}
+    RETURNING id
+), account AS (
+    UPDATE ledger_accounts
+    SET debits_pending = debits_pending - CAST(:was_pending AS BIGINT),
+        debits_posted = debits_posted + CAST(:posted_points AS BIGINT)
+    WHERE id = CAST(:debit_account_id AS INTEGER)
+), lots AS (
+    UPDATE ledger_lots SET held = ledger_lots.held - u.was_held, remaining = ledger_lots.remaining + u.back
+    FROM unnest(CAST(:lots AS INTEGER[]), CAST(:was_held AS BIGINT[]), CAST(:back AS BIGINT[]))
+         AS u(lot, was_held, back)
+    WHERE ledger_lots.id = u.lot
+), uses AS (
+    INSERT INTO ledger_lot_uses (transfer_id, lot_id, amount)
+    SELECT transfer.id, u.lot, u.part
+    FROM transfer, unnest(CAST(:spent_lots AS INTEGER[]), CAST(:spent_parts AS BIGINT[])) AS u(lot, part)
+)
+SELECT id FROM transfer
+"""  # noqa: S608 - constant text: the insert above, no input
 )
 
 
@@ -591,59 +828,7 @@ async def open_lots(
     return expired, live
 
 
-async def take_from_lots(
-    conn: AsyncConnection, transfer_id: int, amount: int, lots: Sequence[Any], *, hold: bool
-) -> None:
-    """Take `amount` from `lots` (live open lots, oldest expiry first); a hold moves it to `held`.
-
-    The caller holds the account lock, so the lots read under it cannot change underneath.
-    """
-    taken: list[tuple[int, int]] = []
-    left = amount
-    for lot in lots:
-        if not left:
-            break
-        part = min(left, lot.remaining)
-        taken.append((lot.id, part))
-        left -= part
-    # Account counters and lots agree (verify checks it), so the lots always cover what the account had.
-    assert left == 0, f"lots short by {left}"
-    for lot_id, part in taken:
-        values = {"remaining": L.remaining - part}
-        if hold:
-            values["held"] = L.held + part
-        await conn.execute(update(LOTS).where(L.id == lot_id).values(values))
-    await conn.execute(
-        insert(LOT_USES), [{"transfer_id": transfer_id, "lot_id": lot_id, "amount": part} for lot_id, part in taken]
-    )
-
-
 async def take_from_lot(conn: AsyncConnection, lot_id: int, transfer_id: int, points: int) -> None:
     """Take `points` from one lot's remaining points for a posted debit (expiry, reversal)."""
     await conn.execute(update(LOTS).where(L.id == lot_id).values(remaining=L.remaining - points))
     await conn.execute(insert(LOT_USES).values(transfer_id=transfer_id, lot_id=lot_id, amount=points))
-
-
-async def release_hold_lots(conn: AsyncConnection, hold_id: int, resolution_id: int, posted: int) -> None:
-    """Resolve a hold's lots: the first `posted` points are spent (oldest first), the rest return to `remaining`."""
-    uses = (
-        await conn.execute(
-            select(LOT_USES.c.lot_id, LOT_USES.c.amount)
-            .join(LOTS, L.id == LOT_USES.c.lot_id)
-            .where(LOT_USES.c.transfer_id == hold_id)
-            .order_by(L.expires_at, L.id)
-        )
-    ).all()
-    spent: list[dict[str, int]] = []
-    left = posted
-    for use in uses:
-        part = min(left, use.amount)
-        left -= part
-        back = use.amount - part
-        await conn.execute(
-            update(LOTS).where(L.id == use.lot_id).values(held=L.held - use.amount, remaining=L.remaining + back)
-        )
-        if part:
-            spent.append({"transfer_id": resolution_id, "lot_id": use.lot_id, "amount": part})
-    if spent:
-        await conn.execute(insert(LOT_USES), spent)

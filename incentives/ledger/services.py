@@ -41,8 +41,6 @@ from incentives.ledger.book import (
     insert_transfer,
     lock_account,
     partner_name,
-    release_hold_lots,
-    take_from_lots,
 )
 from incentives.ledger.errors import InsufficientPoints
 from incentives.ledger.models import SINK_KINDS, AccountKind, TransferKind
@@ -333,28 +331,22 @@ async def _debit_partner(
                 N_("Only %(available)s points are available; %(points)s are needed."),
                 params={"available": available, "points": points},
             )
-        transfer = await insert_transfer(
-            conn,
-            program_id=program_id,
-            kind=kind.value,
-            debit_account_id=partner,
-            credit_account_id=accounts[to],
-            amount=points,
-            timeout_at=timeout_at,
-            idempotency_key=key,
-            fingerprint=print_,
-            at=at,
+        values = {
+            "program_id": program_id,
+            "kind": kind.value,
+            "debit_account_id": partner,
+            "credit_account_id": accounts[to],
+            "amount": points,
+            "timeout_at": timeout_at,
+            "idempotency_key": key,
+            "fingerprint": print_,
+            "at": at,
             **cause.values(),
-        )
-        pending = kind is TransferKind.HOLD
-        if pending:
-            changed = await change_account(conn, partner, need=points, debits_pending=points)
-        else:
-            changed = await change_account(conn, partner, need=points, debits_posted=points)
-        if not changed:  # cannot happen under the lock; the conditional UPDATE is the last line of defence
-            raise InsufficientPoints()
-        await take_from_lots(conn, transfer.id, points, lots, hold=pending)
-        return transfer
+        }
+        try:
+            return await book.debit(conn, values, book.plan_take(lots, points), hold=kind is TransferKind.HOLD)
+        except book.Refused:  # cannot happen under the lock: the conditional UPDATE is the last line of defence
+            raise InsufficientPoints() from None
 
     return await _once(session, program_id, key, print_, work, locks_first=True)
 
@@ -521,22 +513,20 @@ async def _resolve(
         posted = held if points is None else points
         if posted > held:
             raise InvalidState(N_("A hold can post at most the points it holds (%(held)s)."), params={"held": held})
-        transfer = await insert_transfer(
-            conn,
-            program_id=program_id,
-            kind=(TransferKind.POST if posted else TransferKind.VOID).value,
-            debit_account_id=partner,
-            credit_account_id=sink,
-            amount=posted or held,
-            pending_id=hold_id,
-            idempotency_key=key,
-            fingerprint=print_ if key is not None else None,
-            at=at,
+        values = {
+            "program_id": program_id,
+            "kind": (TransferKind.POST if posted else TransferKind.VOID).value,
+            "debit_account_id": partner,
+            "credit_account_id": sink,
+            "amount": posted or held,
+            "pending_id": hold_id,
+            "idempotency_key": key,
+            "fingerprint": print_ if key is not None else None,
+            "at": at,
             **cause.values(),
-        )
-        await change_account(conn, partner, debits_pending=-held, debits_posted=posted)
-        await release_hold_lots(conn, hold_id, transfer.id, posted)
-        return transfer
+        }
+        released, spent = await book.plan_release(conn, hold_id, posted)
+        return await book.resolve(conn, values, held, posted, released, spent)
 
     if key is None:
         async with _transaction(session):

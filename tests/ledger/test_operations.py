@@ -292,8 +292,12 @@ async def test_crash_mid_operation_leaves_no_trace(db: Database, monkeypatch: py
         await services.award_points(session, program_id=program, org_id=org, points=50, key="e")
     before = await balance(db, program, org)
 
-    async def crash(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("power cut")
+    debit = book.debit
+
+    async def crash_after_the_lots(conn: Any, *args: Any, **kwargs: Any) -> book.Transfer:
+        transfer = await debit(conn, *args, **kwargs)
+        await conn.execute(text("SELECT power_cut()"))  # no such function: the statement fails
+        return transfer
 
     credit_partner = book.credit_partner
 
@@ -301,11 +305,11 @@ async def test_crash_mid_operation_leaves_no_trace(db: Database, monkeypatch: py
         await credit_partner(*args, **kwargs)
         raise RuntimeError("power cut")
 
-    # Redeem: after the transfer row and the account counters are written, before the lots are.
-    monkeypatch.setattr(services, "take_from_lots", crash)
+    # Redeem: a statement fails after the transfer, the account counters and the lots are written.
+    monkeypatch.setattr(book, "debit", crash_after_the_lots)
     # Award in the caller's transaction: after all its writes, before the caller commits.
     monkeypatch.setattr(book, "credit_partner", crash_after_writing)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(DBAPIError):
         async with db.session() as session:
             await services.redeem_points(session, program_id=program, org_id=org, points=20, kind="mdf", key="r")
     with pytest.raises(RuntimeError):
