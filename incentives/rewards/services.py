@@ -27,7 +27,7 @@ from sqlalchemy import Row, Select, Table, bindparam, func, insert, select, upda
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from incentives.accounts.models import Program
@@ -57,6 +57,7 @@ from incentives.rewards.models import (
     RewardUsage,
 )
 from incentives.rewards.scope import DECIDERS, REDEEMERS, visible_redemptions, visible_rewards
+from incentives.sqlite_driver import call_in_thread
 
 S = RedemptionStatus
 _T = TypeVar("_T")
@@ -588,13 +589,8 @@ async def _step_on_sqlite(
     row = None
     if note is not None:
         row = {name: _sqlite_value(NOTIFICATIONS.name, name, note[name]) for name in _SQLITE_NOTE_COLUMNS}
-    connection = (await conn.get_raw_connection()).driver_connection
-    assert connection is not None
-    try:
-        changed: int = await connection._execute(_step_in_thread, connection._conn, step, params, row)
-    except sqlite3.Error as error:  # as SQLAlchemy would raise it: IntegrityError for a coupon code taken, …
-        raise DBAPIError.instance(step, params, error, sqlite3.Error) from error
-    return changed
+    # sqlite3's errors come out as SQLAlchemy's: IntegrityError for a coupon code taken, and so on.
+    return await call_in_thread(await conn.get_raw_connection(), _step_in_thread, step, params, row)
 
 
 async def _hold_points(
