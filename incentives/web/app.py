@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from asgi_csrf import asgi_csrf
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -39,8 +38,8 @@ from incentives.web.api.points import api as points_api
 from incentives.web.api.rewards import api as rewards_api
 from incentives.web.api.rules import api as rules_api
 from incentives.web.api.setup import api as setup_api
-from incentives.web.context import BodyLimitMiddleware, RequestContextMiddleware, is_api
-from incentives.web.csrf import MultipartCsrfHeader, RestoreContentType
+from incentives.web.context import BodyLimitMiddleware, RequestContextMiddleware
+from incentives.web.csrf import PageCsrf
 from incentives.web.errors import error_response, on_domain_error, on_http_exception, on_server_error
 from incentives.web.templating import make_templates
 
@@ -86,10 +85,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         response = await error_response(Request(scope, no_body), error)
         await response(scope, no_body, send)
 
-    def skip_csrf(scope: Scope) -> bool:
-        # The API authenticates with bearer tokens only, never with the session cookie.
-        return is_api(scope)
-
     routes = [
         *pages.routes,
         *reward_pages.routes,
@@ -113,17 +108,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         Middleware(RequestContextMiddleware),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-        Middleware(MultipartCsrfHeader),
         Middleware(
-            asgi_csrf,
+            PageCsrf,  # pages only: the API authenticates with bearer tokens, never with the session cookie
             signing_secret=settings.secret_key,
             always_protect={"/login"},
-            skip_if_scope=skip_csrf,
             cookie_secure=settings.production,
             cookie_samesite="Lax",
             send_csrf_failed=csrf_failed,
         ),
-        Middleware(RestoreContentType),
     ]
     return Starlette(
         routes=routes,
