@@ -153,8 +153,8 @@ async def reserve_lead(
         raise NotFound()
     # A read first, without the write lock: in a race almost everyone learns "already reserved" here.
     async with session.begin():
-        await session.connection(execution_options={"read_only": True})  # SQLite: BEGIN DEFERRED, no lock
-        seen = (await session.execute(_OFFER_SEEN, {"lead_id": lead_id, "org_id": principal.org_id})).first()
+        read = await session.connection(execution_options={"read_only": True})  # SQLite: BEGIN DEFERRED, no lock
+        seen = (await read.execute(_OFFER_SEEN, {"lead_id": lead_id, "org_id": principal.org_id})).first()
     if seen is None or seen.state != OfferState.OPEN:
         raise NotFound()
     if seen.status != LeadStatus.OFFERED:
