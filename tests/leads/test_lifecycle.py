@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 from decimal import Decimal
 
 import pytest
@@ -14,7 +15,7 @@ from incentives.db import Database
 from incentives.errors import InvalidState, NotFound, ValidationFailed
 from incentives.leads import services
 from incentives.leads.errors import AlreadyReserved, FeedbackRequired
-from incentives.leads.jobs import escalate_offers, notice_overdue_feedback
+from incentives.leads.jobs import _older_objects_left_alone, escalate_offers, notice_overdue_feedback
 from incentives.leads.models import Lead, LeadEvent, LeadOffer, LeadStatus, OutboxEvent
 from incentives.notifications.models import Notification
 from tests.factories import make_program
@@ -75,6 +76,7 @@ async def test_concurrent_sweeps_escalate_each_lead_once(db: Database, monkeypat
     moved = await asyncio.gather(*[escalate_offers(db, T0 + 12 * H) for _ in range(3)])
 
     assert sum(moved) == len(leads)
+    assert gc.get_freeze_count() == 0  # the sweeps' collector pause is undone, however they interleaved
     async with db.reader() as session:
         escalated = (
             await session.execute(
@@ -86,6 +88,21 @@ async def test_concurrent_sweeps_escalate_each_lead_once(db: Database, monkeypat
     assert sorted(escalated) == sorted((lead.id, 1) for lead in leads)
     assert set(waves) == {(2, LeadStatus.OFFERED, T0 + 24 * H)}
     assert sorted(offers) == [(1, 2 * len(leads)), (2, 2 * len(leads))]
+
+
+def test_the_sweeps_collector_pause_ends_on_errors_and_leaves_other_freezes_alone() -> None:
+    with pytest.raises(RuntimeError), _older_objects_left_alone():
+        assert gc.get_freeze_count() > 0
+        raise RuntimeError("a failing batch")
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # as a server might before forking its workers
+    try:
+        frozen = gc.get_freeze_count()
+        with _older_objects_left_alone():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
 
 
 async def test_hard_filters_and_explainable_scores(db: Database) -> None:
