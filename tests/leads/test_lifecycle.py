@@ -72,11 +72,12 @@ async def test_concurrent_sweeps_escalate_each_lead_once(db: Database, monkeypat
         await make_reseller(db, world)
     leads = [await make_lead(db, world) for _ in range(7)]
     monkeypatch.setattr("incentives.leads.jobs.BATCH", 2)  # several batches, so the sweeps interleave
+    frozen = gc.get_freeze_count()
 
     moved = await asyncio.gather(*[escalate_offers(db, T0 + 12 * H) for _ in range(3)])
 
     assert sum(moved) == len(leads)
-    assert gc.get_freeze_count() == 0  # the sweeps' collector pause is undone, however they interleaved
+    assert gc.get_freeze_count() == frozen  # the sweeps' collector pause is undone, however they interleaved
     async with db.reader() as session:
         escalated = (
             await session.execute(
@@ -91,6 +92,7 @@ async def test_concurrent_sweeps_escalate_each_lead_once(db: Database, monkeypat
 
 
 def test_the_sweeps_collector_pause_ends_on_errors_and_leaves_other_freezes_alone() -> None:
+    gc.unfreeze()  # whatever an earlier test's app left (none should)
     with pytest.raises(RuntimeError), _older_objects_left_alone():
         assert gc.get_freeze_count() > 0
         raise RuntimeError("a failing batch")

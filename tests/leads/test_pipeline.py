@@ -6,12 +6,16 @@ revoked token or a deactivated user stops working with the very next request; pa
 
 from __future__ import annotations
 
+import gc
+
 import httpx
 from sqlalchemy import update
 
 from incentives.accounts.models import ApiToken, User
 from incentives.accounts.roles import Role
+from incentives.config import Settings
 from incentives.db import Database, utcnow
+from tests.conftest import run_server
 from tests.factories import make_member, make_program, make_user
 from tests.web.test_pages import login
 
@@ -65,3 +69,16 @@ async def test_api_posts_need_no_csrf_token_and_get_no_csrf_cookie_while_forms_s
     # A page form without the token is still refused, with or without the session cookie.
     assert (await http.post("/logout", data={})).status_code == 403
     assert (await http.post("/language", data={"locale": "de", "next": "/dashboard"})).status_code == 403
+
+
+def test_the_app_keeps_start_up_objects_out_of_full_collections_while_it_runs(settings: Settings) -> None:
+    gc.unfreeze()  # whatever an earlier test left (nothing should)
+    servers = run_server(settings)
+    base = next(servers)
+    try:
+        assert gc.get_freeze_count() > 0
+        assert httpx.get(base + "/login").status_code == 200
+        assert httpx.get(base + "/api/v1/picklist").status_code == 401
+    finally:
+        next(servers, None)
+    assert gc.get_freeze_count() == 0
