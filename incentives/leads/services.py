@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from incentives.accounts.models import Membership, Program
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
+from incentives.accounts.services import single_read_options
 from incentives.db import utcnow
 from incentives.errors import N_, Duplicate, FieldError, Forbidden, InvalidState, NotFound, ValidationFailed
 from incentives.leads import events, matching
@@ -153,7 +154,8 @@ async def reserve_lead(
         raise NotFound()
     # A read first, without the write lock: in a race almost everyone learns "already reserved" here.
     async with session.begin():
-        read = await session.connection(execution_options={"read_only": True})  # SQLite: BEGIN DEFERRED, no lock
+        # SQLite: BEGIN DEFERRED, no lock; PostgreSQL: autocommit, no BEGIN and COMMIT round trips.
+        read = await session.connection(execution_options=single_read_options(session.get_bind().dialect))
         seen = (await read.execute(_OFFER_SEEN, {"lead_id": lead_id, "org_id": principal.org_id})).first()
     if seen is None or seen.state != OfferState.OPEN:
         raise NotFound()

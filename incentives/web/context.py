@@ -11,7 +11,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from incentives.accounts.scope import Principal
-from incentives.accounts.services import TOKEN_PREFIX, load_user, program_default_locale, token_holder
+from incentives.accounts.services import (
+    TOKEN_PREFIX,
+    load_user,
+    program_default_locale,
+    single_read_options,
+    token_holder,
+)
 from incentives.config import Settings
 from incentives.db import Database
 from incentives.errors import N_, PayloadTooLarge, Unauthorized
@@ -77,9 +83,11 @@ class RequestContextMiddleware:
         )
 
     def _reader(self, db: Database) -> AsyncEngine:
-        """The engine with read-only connections (on SQLite they begin DEFERRED: no write lock), made once."""
+        """The engine for the token check, made once: SQLite begins read-only transactions DEFERRED (no write
+        lock); PostgreSQL runs the single statement in autocommit, without a BEGIN and a ROLLBACK round trip.
+        """
         if self._read_only is None or self._read_only[0] is not db.engine:
-            self._read_only = (db.engine, db.engine.execution_options(read_only=True))
+            self._read_only = (db.engine, db.engine.execution_options(**single_read_options(db.engine.dialect)))
         return self._read_only[1]
 
     async def _page(self, scope: Scope, state: dict[str, Any]) -> None:
