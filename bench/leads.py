@@ -7,11 +7,13 @@ Measures: pick-list fragment latency (GET /picklist with HX-Request, over loopba
 uvicorn), matching one lead over all memberships, the escalation sweep over 10k due leads, and a race of
 200 concurrent reserve requests on one lead. Creates and drops its own databases.
 
-The race's client is a few lines of raw asyncio HTTP/1.1, not httpx: httpx spends about a millisecond of
-Python per request, so 200 of them in this one process took longer than the server's whole work and the
-figure measured the client. The race opens 200 TCP connections first, then writes the 200 requests (20
-orgs' tokens, one lead) in one go; each latency runs from writing its request to having read the whole
-response (head and body), and the run fails unless exactly one request got 200 and the other 199 got 409.
+The race's client is a few lines of raw asyncio HTTP/1.1, not httpx: 200 concurrent httpx requests in this
+one process took longer than the server's whole work (1.6-1.8 s against 0.4 s for the same race on the same
+server), so the figure measured the client. A race opens 200 TCP connections first, then writes the 200
+requests (20 orgs' tokens, one lead) in one go; each latency runs from writing its request to having read
+the whole response (head and body), and the run fails unless exactly one request got 200 and the other 199
+got 409. Six races run on six leads: the first against a server whose connection pools are cold, the
+others warm; both are printed.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from incentives.leads.models import Lead, LeadOffer
 PASSWORD = "bench-password-1"
 WORKERS = 2  # one web process per core, as in production on this 2-core machine
 RACERS = 200
+RACES = 6
 
 
 def pct(values: list[float], q: float) -> float:
@@ -276,13 +279,33 @@ async def bench_sweep(db: Database, due: int, org_ids: list[int]) -> None:
 
 
 async def bench_race(db: Database, base: str, context: dict[str, object]) -> None:
-    org_ids: list[int] = context["org_ids"]  # type: ignore[assignment]
+    """RACES races, each on a lead freshly offered to 20 orgs; the first one meets a server whose connection
+    pools and caches are still cold, the later ones a warm server, as in production. Prints both."""
     async with db.reader() as session:
         users = (await session.scalars(select(User).where(User.role == "reseller_rep").limit(20))).all()
     tokens = []
     for user in users:
         async with db.session() as session:
             tokens.append(await accounts.create_token(session, context["admin"], user_id=user.id))  # type: ignore[arg-type]
+    results = []
+    for _ in range(RACES):
+        lead_id = await offered_lead(db, int(context["program_id"]), [u.org_id for u in users])  # type: ignore[call-overload]
+        results.append(await race(base, lead_id, tokens))
+    timings, wall = results[0]
+    print(
+        f"  reservation race, {RACERS} concurrent requests from {len(tokens)} orgs, 1 won and "
+        f"{RACERS - 1} already reserved each time; first race: p50 {pct(timings, 0.5):.0f} ms, "
+        f"p99 {pct(timings, 0.99):.0f} ms, all done in {wall * 1000:.0f} ms"
+    )
+    p99s = sorted(pct(t, 0.99) for t, _ in results[1:])
+    print(
+        f"    {RACES - 1} more races: p50 {pct([x for t, _ in results[1:] for x in t], 0.5):.0f} ms, "
+        f"p99 median {pct(p99s, 0.5):.0f} ms (best {p99s[0]:.0f}, worst {p99s[-1]:.0f} ms)"
+    )
+
+
+async def offered_lead(db: Database, program_id: int, org_ids: list[int]) -> int:
+    """A new lead, offered (wave 1) to each of `org_ids`."""
     async with db.session() as session, session.begin():
         lead_id = (await session.scalars(select(Lead.id).where(Lead.status == "new").limit(1))).one()
         now = dt.datetime.now(dt.UTC)
@@ -296,18 +319,25 @@ async def bench_race(db: Database, base: str, context: dict[str, object]) -> Non
             [
                 {
                     "lead_id": lead_id,
-                    "program_id": context["program_id"],
-                    "org_id": u.org_id,
+                    "program_id": program_id,
+                    "org_id": org_id,
                     "wave": 1,
                     "score": 0.5,
                     "breakdown": {},
                     "state": "open",
                     "offered_at": now,
                 }
-                for u in users
+                for org_id in org_ids
             ],
         )
-    del org_ids
+    return int(lead_id)
+
+
+async def race(base: str, lead_id: int, tokens: list[str]) -> tuple[list[float], float]:
+    """RACERS reserve requests on one lead at once: their latencies (ms) and the whole race's wall time (s).
+
+    Fails unless exactly one request won (200) and every other one got 409.
+    """
     host, port = base.removeprefix("http://").split(":")
     requests = [
         f"POST /api/v1/leads/{lead_id}/reserve HTTP/1.1\r\nHost: {host}:{port}\r\n"
@@ -330,12 +360,8 @@ async def bench_race(db: Database, base: str, context: dict[str, object]) -> Non
     statuses = await asyncio.gather(*[one(*c, request) for c, request in zip(connections, requests, strict=True)])
     wall = time.perf_counter() - start
     won, lost = statuses.count(200), statuses.count(409)
-    print(
-        f"  reservation race, {RACERS} concurrent requests from {len(tokens)} orgs: {won} won, "
-        f"{lost} already reserved; p50 {pct(timings, 0.5):.0f} ms, p99 {pct(timings, 0.99):.0f} ms, "
-        f"all done in {wall * 1000:.0f} ms"
-    )
     assert (won, lost) == (1, RACERS - 1), f"exactly one winner expected, got statuses {sorted(set(statuses))}"
+    return timings, wall
 
 
 async def read_response(reader: asyncio.StreamReader) -> int:
