@@ -13,10 +13,11 @@ from sqlalchemy import func, select
 from incentives.accounts import services as accounts
 from incentives.db import Database
 from incentives.errors import InvalidState, NotFound, ValidationFailed
-from incentives.leads import services
+from incentives.leads import events, services
 from incentives.leads.errors import AlreadyReserved, FeedbackRequired
 from incentives.leads.jobs import _older_objects_left_alone, escalate_offers, notice_overdue_feedback
 from incentives.leads.models import Lead, LeadEvent, LeadOffer, LeadStatus, OutboxEvent
+from incentives.leads.waves import EVENTS, insert_rows
 from incentives.notifications.models import Notification
 from tests.factories import make_program
 from tests.leads.helpers import T0, make_lead, make_reseller
@@ -105,6 +106,40 @@ def test_the_sweeps_collector_pause_ends_on_errors_and_leaves_other_freezes_alon
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+async def test_bulk_rows_keep_nulls_json_and_times(db: Database) -> None:
+    """The sweep's bulk insert (one unnest statement on PostgreSQL, executemany on SQLite) stores what it is given."""
+    world = await make_program(db)
+    rep = await make_reseller(db, world)
+    lead = await make_lead(db, world)
+    nested = {"list": [1, 2.5, None, True], "text": "Größe ß", "inner": {"k": {}}}
+    rows = [
+        events.row(lead, "note_a", T0, nested=nested),
+        events.row(lead, "note_b", T0 + H, org_id=rep.org_id, actor_id=rep.user_id, count=3),
+    ]
+    async with db.transaction() as session:
+        await insert_rows(session, EVENTS, rows)
+        await insert_rows(session, EVENTS, [])
+    async with db.reader() as session:
+        stored = (
+            await session.execute(
+                select(
+                    LeadEvent.lead_id,
+                    LeadEvent.kind,
+                    LeadEvent.org_id,
+                    LeadEvent.actor_id,
+                    LeadEvent.at,
+                    LeadEvent.data,
+                )
+                .where(LeadEvent.kind.in_(["note_a", "note_b"]))
+                .order_by(LeadEvent.id)
+            )
+        ).all()
+    assert [tuple(row) for row in stored] == [
+        (lead.id, "note_a", None, None, T0, {"nested": nested}),
+        (lead.id, "note_b", rep.org_id, rep.user_id, T0 + H, {"count": 3}),
+    ]
 
 
 async def test_hard_filters_and_explainable_scores(db: Database) -> None:
