@@ -11,9 +11,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from incentives.accounts.models import ApiToken, LoginAttempt, Membership, Org, Program, User
 from incentives.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
@@ -292,14 +293,60 @@ async def _new_token(session: AsyncSession, user_id: int, *, created_by_id: int)
     return token
 
 
+# Built once: every API request runs it, and building a statement costs more than running this one.
+_USER_FOR_TOKEN = (
+    select(User)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None), User.active.is_(True))
+)
+
+
 async def user_for_token(session: AsyncSession, token: str) -> User | None:
+    """The active user of an unrevoked token."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    return await session.scalar(
-        select(User)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None), User.active.is_(True))
-    )
+    return await session.scalar(_USER_FOR_TOKEN, {"token_hash": hash_token(token)})
+
+
+def single_read_options(dialect: Dialect) -> dict[str, Any]:
+    """Execution options for a connection that runs one read-only statement and nothing else.
+
+    SQLite: a DEFERRED transaction (no write lock; db.py begins every other one IMMEDIATE). PostgreSQL:
+    autocommit, so the statement is its own transaction, without a BEGIN and a ROLLBACK round trip.
+    (SQLite stays in a transaction: switching its isolation level costs a call into the driver's thread.)
+    """
+    if dialect.name == "postgresql":
+        return {"read_only": True, "isolation_level": "AUTOCOMMIT"}
+    return {"read_only": True}
+
+
+@dataclass(frozen=True, slots=True)
+class TokenHolder:
+    """Who an API request acts as: what the API needs of the token's user, without loading the user."""
+
+    principal: Principal
+    locale: str | None
+
+
+_TOKEN_HOLDER = (
+    select(User.id, User.org_id, User.role, User.program_id, User.locale)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None), User.active.is_(True))
+)
+
+
+async def token_holder(connection: AsyncConnection, token: str) -> TokenHolder | None:
+    """The principal of an unrevoked token of an active user, or None; checked in the database on every API
+    request (a revoked token stops working at once, in every process). One statement on the unique token hash,
+    on a plain connection: no ORM session or object per request.
+    """
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = (await connection.execute(_TOKEN_HOLDER, {"token_hash": hash_token(token)})).first()
+    if row is None:
+        return None
+    user_id, org_id, role, program_id, locale = row
+    return TokenHolder(Principal(user_id=user_id, org_id=org_id, role=Role(role), program_id=program_id), locale)
 
 
 async def authenticate(

@@ -11,10 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from sqlalchemy import func, insert, select, update
+import orjson
+from sqlalchemy import JSON, DateTime, Float, Integer, String, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Program
+from incentives.db import UTCDateTime
 from incentives.errors import N_
 from incentives.leads import events, matching
 from incentives.leads.models import Lead, LeadEvent, LeadOffer, LeadStatus, OfferState
@@ -22,6 +24,56 @@ from incentives.notifications.services import add_notifications, notification_ro
 
 LEADS = cast(Any, Lead.__table__)
 OFFERS = cast(Any, LeadOffer.__table__)
+EVENTS = cast(Any, LeadEvent.__table__)
+
+
+def _pg_array_type(column: Any) -> tuple[str, str]:
+    """(array element type, cast back) for a column's values sent to PostgreSQL as one array."""
+    kind = column.type
+    if isinstance(kind, JSON):
+        return "TEXT", "::json"
+    if isinstance(kind, Integer):
+        return "BIGINT", ""
+    if isinstance(kind, Float):
+        return "DOUBLE PRECISION", ""
+    if isinstance(kind, String):
+        return "TEXT", ""
+    if isinstance(kind, DateTime | UTCDateTime):
+        return "TIMESTAMPTZ", ""
+    raise TypeError(f"no array type for {column}")
+
+
+async def insert_rows(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows with the same keys.
+
+    PostgreSQL: one INSERT .. SELECT FROM unnest(one array per column), so the server runs one statement
+    instead of asyncpg's executemany running one per row, and asyncpg encodes the arrays in C. JSON values go
+    as text (orjson) and are cast back. SQLite: executemany, which is one call into the driver's thread.
+    """
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        await session.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    params: dict[str, list[Any]] = {}
+    arrays, values = [], []
+    for index, name in enumerate(names):
+        element, back = _pg_array_type(table.c[name])
+        column = [row[name] for row in rows]
+        if back == "::json":
+            column = [None if v is None else orjson.dumps(v, option=orjson.OPT_NON_STR_KEYS).decode() for v in column]
+        params[f"a{index}"] = column
+        arrays.append(f"CAST(:a{index} AS {element}[])")
+        values.append(f"v{index}{back}")
+    listed = ", ".join(f"v{index}" for index in range(len(names)))
+    await session.execute(
+        text(
+            f"INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608 - table and column names from our schema
+            f"SELECT {', '.join(values)} FROM unnest({', '.join(arrays)}) AS rows({listed})"
+        ),
+        params,
+    )
 
 
 class LeadRef(Protocol):
@@ -190,10 +242,8 @@ class Writes:
             await session.execute(update(LEADS).where(LEADS.c.id == lead_id).values(ranking=ranking))
         for offer_id, values in self.reoffers.items():
             await session.execute(update(OFFERS).where(OFFERS.c.id == offer_id).values(**values))
-        if self.offers:
-            await session.execute(insert(OFFERS), self.offers)
-        if self.events:
-            await session.execute(insert(cast(Any, LeadEvent.__table__)), self.events)
+        await insert_rows(session, OFFERS, self.offers)
+        await insert_rows(session, EVENTS, self.events)
         # One notice per org and flush, however many leads reached its pick list at once.
         for program_id, counts in self.offered.items():
             self.notifications.extend(

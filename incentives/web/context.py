@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from incentives.accounts.scope import Principal
-from incentives.accounts.services import load_user, program_default_locale, user_for_token
+from incentives.accounts.services import (
+    TOKEN_PREFIX,
+    load_user,
+    program_default_locale,
+    single_read_options,
+    token_holder,
+)
 from incentives.config import Settings
 from incentives.db import Database
 from incentives.errors import N_, PayloadTooLarge, Unauthorized
@@ -36,54 +43,76 @@ def current_db(request: Request) -> Database:
 
 
 class RequestContextMiddleware:
-    """Loads the user (from the signed session cookie, or a bearer token on /api) and picks the locale.
+    """Loads who is asking (the signed session cookie on pages, a bearer token on /api) and picks the locale.
 
-    Sets `request.state.user`, `.principal` and `.locale`. The API follows Accept-Language first, as
-    API.md promises; pages follow the user's setting, then their explicit choice, then the browser.
+    Sets `request.state.principal` and `.locale`, and on pages `.user` (the API has no page user: None).
+    The API follows Accept-Language first, as API.md promises; pages follow the user's setting, then their
+    explicit choice, then the browser.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._read_only: tuple[AsyncEngine, AsyncEngine] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         state: dict[str, Any] = scope.setdefault("state", {})
+        if is_api(scope):
+            await self._api(scope, state)
+        else:
+            await self._page(scope, state)
+        await self.app(scope, receive, send)
+
+    async def _api(self, scope: Scope, state: dict[str, Any]) -> None:
+        """The token's holder, checked in the database on every request: one statement, no ORM session."""
+        headers = Headers(scope=scope)
+        auth = headers.get("authorization", "")
+        holder = None
+        if auth[:7].lower() == "bearer " and auth[7:].strip().startswith(TOKEN_PREFIX):
+            async with self._reader(state["db"]).connect() as connection:
+                holder = await token_holder(connection, auth[7:].strip())
+        settings: Settings = state["settings"]
+        state["user"] = None
+        state["principal"] = holder.principal if holder else None
+        state["locale"] = (
+            parse_accept_language(headers.get("accept-language"))
+            or (holder.locale if holder else None)
+            or settings.default_locale
+        )
+
+    def _reader(self, db: Database) -> AsyncEngine:
+        """The engine for the token check, made once: SQLite begins read-only transactions DEFERRED (no write
+        lock); PostgreSQL runs the single statement in autocommit, without a BEGIN and a ROLLBACK round trip.
+        """
+        if self._read_only is None or self._read_only[0] is not db.engine:
+            self._read_only = (db.engine, db.engine.execution_options(**single_read_options(db.engine.dialect)))
+        return self._read_only[1]
+
+    async def _page(self, scope: Scope, state: dict[str, Any]) -> None:
         db: Database = state["db"]
         settings: Settings = state["settings"]
-        headers = Headers(scope=scope)
         session: dict[str, Any] = scope.get("session", {})
         user = None
         program_locale = None
         async with db.reader() as dbs:
-            if is_api(scope):
-                auth = headers.get("authorization", "")
-                if auth[:7].lower() == "bearer ":
-                    user = await user_for_token(dbs, auth[7:].strip())
-            elif isinstance(session.get("uid"), int):
+            if isinstance(session.get("uid"), int):
                 user = await load_user(dbs, session["uid"])
                 if user is None:
                     session.pop("uid", None)
             # The program's default language matters only for a page whose reader has chosen none.
-            if user is not None and user.locale is None and not is_api(scope) and not session.get("locale"):
+            if user is not None and user.locale is None and not session.get("locale"):
                 program_locale = await program_default_locale(dbs, Principal.of(user))
         state["user"] = user
         state["principal"] = Principal.of(user) if user is not None else None
-        accept = headers.get("accept-language")
-        if is_api(scope):
-            state["locale"] = (
-                parse_accept_language(accept) or (user.locale if user else None) or settings.default_locale
-            )
-        else:
-            state["locale"] = negotiate_locale(
-                user_setting=user.locale if user else None,
-                explicit_choice=session.get("locale"),
-                accept_language=accept,
-                program_default=program_locale,
-                fallback=settings.default_locale,
-            )
-        await self.app(scope, receive, send)
+        state["locale"] = negotiate_locale(
+            user_setting=user.locale if user else None,
+            explicit_choice=session.get("locale"),
+            accept_language=Headers(scope=scope).get("accept-language"),
+            program_default=program_locale,
+            fallback=settings.default_locale,
+        )
 
 
 class BodyLimitMiddleware:

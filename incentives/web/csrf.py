@@ -10,13 +10,35 @@ compares it with the signed cookie as for any other form.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Any
 
+from asgi_csrf import asgi_csrf
 from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from incentives.web.context import is_api
+
 _ORIGINAL = "incentives.multipart_content_type"
 _MASK = b"application/x-multipart-masked"
+
+
+class PageCsrf:
+    """CSRF protection for pages: asgi-csrf, with multipart forms checked too (see below).
+
+    The API authenticates with bearer tokens only, never with the session cookie, so there is nothing to
+    forge: API requests go straight on, without a CSRF token minted and signed for each of them.
+    """
+
+    def __init__(self, app: ASGIApp, /, **options: Any) -> None:
+        self.app = app
+        self.protected: ASGIApp = MultipartCsrfHeader(asgi_csrf(RestoreContentType(app), **options))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_api(scope):
+            await self.app(scope, receive, send)
+        else:
+            await self.protected(scope, receive, send)
 
 
 class MultipartCsrfHeader:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 from decimal import Decimal
 
 import pytest
@@ -12,10 +13,11 @@ from sqlalchemy import func, select
 from incentives.accounts import services as accounts
 from incentives.db import Database
 from incentives.errors import InvalidState, NotFound, ValidationFailed
-from incentives.leads import services
+from incentives.leads import events, services
 from incentives.leads.errors import AlreadyReserved, FeedbackRequired
-from incentives.leads.jobs import escalate_offers, notice_overdue_feedback
+from incentives.leads.jobs import _older_objects_left_alone, escalate_offers, notice_overdue_feedback
 from incentives.leads.models import Lead, LeadEvent, LeadOffer, LeadStatus, OutboxEvent
+from incentives.leads.waves import EVENTS, insert_rows
 from incentives.notifications.models import Notification
 from tests.factories import make_program
 from tests.leads.helpers import T0, make_lead, make_reseller
@@ -71,10 +73,12 @@ async def test_concurrent_sweeps_escalate_each_lead_once(db: Database, monkeypat
         await make_reseller(db, world)
     leads = [await make_lead(db, world) for _ in range(7)]
     monkeypatch.setattr("incentives.leads.jobs.BATCH", 2)  # several batches, so the sweeps interleave
+    frozen = gc.get_freeze_count()
 
     moved = await asyncio.gather(*[escalate_offers(db, T0 + 12 * H) for _ in range(3)])
 
     assert sum(moved) == len(leads)
+    assert gc.get_freeze_count() == frozen  # the sweeps' collector pause is undone, however they interleaved
     async with db.reader() as session:
         escalated = (
             await session.execute(
@@ -86,6 +90,56 @@ async def test_concurrent_sweeps_escalate_each_lead_once(db: Database, monkeypat
     assert sorted(escalated) == sorted((lead.id, 1) for lead in leads)
     assert set(waves) == {(2, LeadStatus.OFFERED, T0 + 24 * H)}
     assert sorted(offers) == [(1, 2 * len(leads)), (2, 2 * len(leads))]
+
+
+def test_the_sweeps_collector_pause_ends_on_errors_and_leaves_other_freezes_alone() -> None:
+    gc.unfreeze()  # whatever an earlier test's app left (none should)
+    with pytest.raises(RuntimeError), _older_objects_left_alone():
+        assert gc.get_freeze_count() > 0
+        raise RuntimeError("a failing batch")
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # as a server might before forking its workers
+    try:
+        frozen = gc.get_freeze_count()
+        with _older_objects_left_alone():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
+async def test_bulk_rows_keep_nulls_json_and_times(db: Database) -> None:
+    """The sweep's bulk insert (one unnest statement on PostgreSQL, executemany on SQLite) stores what it is given."""
+    world = await make_program(db)
+    rep = await make_reseller(db, world)
+    lead = await make_lead(db, world)
+    nested = {"list": [1, 2.5, None, True], "text": "Größe ß", "inner": {"k": {}}}
+    rows = [
+        events.row(lead, "note_a", T0, nested=nested),
+        events.row(lead, "note_b", T0 + H, org_id=rep.org_id, actor_id=rep.user_id, count=3),
+    ]
+    async with db.transaction() as session:
+        await insert_rows(session, EVENTS, rows)
+        await insert_rows(session, EVENTS, [])
+    async with db.reader() as session:
+        stored = (
+            await session.execute(
+                select(
+                    LeadEvent.lead_id,
+                    LeadEvent.kind,
+                    LeadEvent.org_id,
+                    LeadEvent.actor_id,
+                    LeadEvent.at,
+                    LeadEvent.data,
+                )
+                .where(LeadEvent.kind.in_(["note_a", "note_b"]))
+                .order_by(LeadEvent.id)
+            )
+        ).all()
+    assert [tuple(row) for row in stored] == [
+        (lead.id, "note_a", None, None, T0, {"nested": nested}),
+        (lead.id, "note_b", rep.org_id, rep.user_id, T0 + H, {"count": 3}),
+    ]
 
 
 async def test_hard_filters_and_explainable_scores(db: Database) -> None:
