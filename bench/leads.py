@@ -4,7 +4,8 @@
 
 Book: 50k leads, 2k reseller orgs with memberships, 10k open offers (2k offered leads × 5 orgs).
 Measures: pick-list fragment latency (GET /picklist with HX-Request, over loopback HTTP to a real
-uvicorn), matching one lead over all memberships, the escalation sweep over 10k due leads, and a race of
+uvicorn: `incentives serve --workers 2 --no-access-log`, as behind a proxy that logs), matching one lead
+over all memberships, the escalation sweep over 10k due leads, and a race of
 200 concurrent reserve requests on one lead. Creates and drops its own databases.
 
 The race's client is a few lines of raw asyncio HTTP/1.1, not httpx: 200 concurrent httpx requests in this
@@ -46,6 +47,7 @@ from incentives.leads.models import Lead, LeadOffer
 
 PASSWORD = "bench-password-1"
 WORKERS = 2  # one web process per core, as in production on this 2-core machine
+SERVE_FLAGS = ["--no-access-log"]  # as behind a proxy that logs the requests
 RACERS = 200
 RACES = 6
 
@@ -189,7 +191,7 @@ def serve(url: str) -> subprocess.Popen[bytes]:
     """The app in its own process, as in production: the client's work does not slow the server down."""
     env = {**os.environ, "DATABASE_URL": url, "SWEEP_INTERVAL_SECONDS": "0", "SECRET_KEY": "b" * 40}
     process = subprocess.Popen(
-        [sys.executable, "-m", "incentives.cli", "serve", "--port", "8799", "--workers", str(WORKERS)],
+        [sys.executable, "-m", "incentives.cli", "serve", "--port", "8799", "--workers", str(WORKERS), *SERVE_FLAGS],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -20,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--no-access-log", action="store_true", help="do not log each request (when a proxy in front logs them)"
+    )
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"incentives: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        return _serve(settings, args.host, args.port, args.workers)
+        return _serve(settings, args.host, args.port, args.workers, access_log=not args.no_access_log)
     if args.command == "db":
         from incentives.migrate import upgrade
 
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(_demo(settings))
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+def _serve(settings: Settings, host: str, port: int, workers: int, *, access_log: bool = True) -> int:
     import uvicorn
 
     uvicorn.run(
@@ -92,6 +95,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         proxy_headers=True,
         ws="none",
         log_level="info",
+        access_log=access_log,
     )
     return 0
 

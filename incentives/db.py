@@ -93,7 +93,12 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # No pre-ping: it costs a round trip on every checkout, a sixth of a short transaction's. After a server
     # restart the first statement on a dead connection fails with a disconnect error, which invalidates the
     # whole pool: that one operation fails (and rolls back), every later one gets a fresh connection.
-    return create_async_engine(url, pool_size=10, max_overflow=10, **kwargs)
+    # Twenty connections kept per process and no overflow: overflow connections are closed after every burst
+    # and opened again at the next (a reservation race paid for that in connection set-ups); a burst beyond
+    # twenty waits for a free connection. Two web processes stay far below PostgreSQL's default of 100.
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 0)
+    return create_async_engine(url, **kwargs)
 
 
 class Database:
