@@ -28,12 +28,14 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
+    AsyncAdapt_aiosqlite_ss_cursor,
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 _Outcome = tuple[Any, list[Any], int, int | None]
+R = TypeVar("R")
 
 
 def _execute(conn: sqlite3.Connection, operation: str, parameters: Any) -> _Outcome:
@@ -59,7 +61,15 @@ def _executemany(conn: sqlite3.Connection, operation: str, seq_of_parameters: An
         cursor.close()
 
 
+def _begin_then(conn: sqlite3.Connection, begin: str | None, fn: Callable[..., R], *args: Any) -> R:
+    """In the connection's thread: the transaction's BEGIN, if it is still to be sent, then `fn`."""
+    if begin is not None:
+        conn.execute(begin)
+    return fn(conn, *args)
+
+
 BEGIN_WRITE = "BEGIN IMMEDIATE"
+BEGINS = (BEGIN_WRITE, "BEGIN DEFERRED")
 WAIT_SECONDS = 30.0  # as long as SQLite's busy timeout: then "database is locked", as from SQLite
 
 _WRITER_LOCKS: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = WeakKeyDictionary()
@@ -115,21 +125,29 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         adapt = cast(OneHopConnection, self._adapt_connection)
-        if operation == BEGIN_WRITE:
-            await adapt.take_writer_turn()
+        if operation in BEGINS:
+            # Not a call of its own: the BEGIN goes into the thread with the transaction's first statement.
+            if operation == BEGIN_WRITE:
+                await adapt.take_writer_turn()
+            adapt._begin = operation
+            self._keep((None, [], -1, None))
+            return
         async with adapt._execute_mutex:
+            begin, adapt._begin = adapt._begin, None
             connection = self._connection
-            try:
-                self._keep(await connection._execute(_execute, connection._conn, operation, parameters))
-            except BaseException:
-                if operation == BEGIN_WRITE:
-                    adapt.end_writer_turn()
-                raise
+            outcome = await connection._execute(_begin_then, connection._conn, begin, _execute, operation, parameters)
+            self._keep(outcome)
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
-        async with self._adapt_connection._execute_mutex:
+        adapt = cast(OneHopConnection, self._adapt_connection)
+        async with adapt._execute_mutex:
+            begin, adapt._begin = adapt._begin, None
             connection = self._connection
-            self._keep(await connection._execute(_executemany, connection._conn, operation, seq_of_parameters))
+            self._keep(
+                await connection._execute(
+                    _begin_then, connection._conn, begin, _executemany, operation, seq_of_parameters
+                )
+            )
 
     def nextset(self) -> None:
         raise NotImplementedError("SQLite returns one result set per statement")
@@ -138,14 +156,31 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         pass
 
 
+class StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
+    """SQLAlchemy's server-side cursor (for streaming), which first sends a BEGIN still to be sent."""
+
+    __slots__ = ()
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        await cast(OneHopConnection, self._adapt_connection).send_begin()
+        return await super()._execute_async(operation, parameters)
+
+
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_database", "_turn")
+    __slots__ = ("_begin", "_database", "_turn")
     _cursor_cls = cast(type[AsyncAdapt_aiosqlite_cursor], OneHopCursor)
+    _ss_cursor_cls = StreamingCursor
 
     def __init__(self, dbapi: Any, connection: Any, database: str) -> None:
         super().__init__(dbapi, connection)
         self._database = database
         self._turn: asyncio.Lock | None = None
+        self._begin: str | None = None  # the transaction's BEGIN, until its first statement takes it along
+
+    async def send_begin(self) -> None:
+        begin, self._begin = self._begin, None
+        if begin is not None:
+            await self._connection._execute(self._connection._conn.execute, begin)
 
     async def take_writer_turn(self) -> None:
         """Wait for this process's other write transactions on the database; then BEGIN IMMEDIATE may follow."""
@@ -165,20 +200,25 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
     def commit(self) -> None:
         try:
-            super().commit()
+            if self._begin is None:  # else the transaction never ran a statement: nothing to commit
+                super().commit()
         finally:
+            self._begin = None
             self.end_writer_turn()
 
     def rollback(self) -> None:
         try:
-            super().rollback()
+            if self._begin is None:
+                super().rollback()
         finally:
+            self._begin = None
             self.end_writer_turn()
 
     def close(self) -> None:
         try:
             super().close()
         finally:
+            self._begin = None
             self.end_writer_turn()
 
 
@@ -196,16 +236,15 @@ def dbapi() -> OneHopDBAPI:
     return OneHopDBAPI(aiosqlite, sqlite3)
 
 
-R = TypeVar("R")
-
-
 async def call_in_thread(raw: Any, fn: Callable[..., R], *args: Any) -> R:
     """Run `fn(sqlite3_connection, *args)` in the thread of `raw` (a pooled connection of an engine made with
     `dbapi()`), as one hop: several statements for the price of one. sqlite3's errors come out as SQLAlchemy's
     (IntegrityError for a used unique key, and so on); what `fn` does runs in the connection's transaction."""
+    adapt = cast(OneHopConnection, raw.dbapi_connection)
     connection = raw.driver_connection
     try:
-        result: R = await connection._execute(fn, connection._conn, *args)
+        begin, adapt._begin = adapt._begin, None  # a BEGIN still to be sent goes first, in the same call
+        result: R = await connection._execute(_begin_then, connection._conn, begin, fn, *args)
     except sqlite3.Error as error:
         raise DBAPIError.instance(fn.__name__, None, error, sqlite3.Error) from error
     return result
