@@ -75,3 +75,32 @@ async def test_a_writer_that_never_gets_its_turn_is_told_the_database_is_locked(
                 await inner.execute(text("INSERT INTO t (v) VALUES ('inner')"))
     async with sqlite_db.reader() as session:
         assert list(await session.scalars(text("SELECT v FROM t"))) == ["outer"]
+
+
+def _insert_in_thread(conn: object, value: str) -> None:
+    conn.execute("INSERT INTO t (v) VALUES (?)", (value,))  # type: ignore[attr-defined]
+
+
+async def test_work_in_the_thread_first_in_a_transaction_belongs_to_it(sqlite_db: Database) -> None:
+    """The BEGIN waits for the transaction's first statement; when that is a call into the thread, it goes first
+    there too, so the call's writes roll back with the transaction."""
+    with pytest.raises(RuntimeError):
+        async with sqlite_db.transaction() as session:
+            raw = await (await session.connection()).get_raw_connection()
+            await sqlite_driver.call_in_thread(raw, _insert_in_thread, "rolled back")
+            raise RuntimeError("the caller fails")
+    async with sqlite_db.transaction() as session:
+        raw = await (await session.connection()).get_raw_connection()
+        await sqlite_driver.call_in_thread(raw, _insert_in_thread, "kept")
+    async with sqlite_db.reader() as session:
+        assert list(await session.scalars(text("SELECT v FROM t"))) == ["kept"]
+
+
+async def test_a_transaction_without_statements_leaves_the_connection_clean(sqlite_db: Database) -> None:
+    for _ in range(3):
+        async with sqlite_db.transaction() as session:
+            await session.connection()  # begins, runs nothing
+    async with asyncio.timeout(5), sqlite_db.transaction() as session:  # the writer turn was given back
+        await session.execute(text("INSERT INTO t (v) VALUES ('x')"))
+    async with sqlite_db.reader() as session:
+        assert await session.scalar(text("SELECT count(*) FROM t")) == 1
