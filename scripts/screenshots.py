@@ -44,6 +44,7 @@ PAGES = [  # (name, login e-mail or None, path)
     ("reward-item-new", "admin@helios.example", "/rewards/new"),
     ("reward-item-edit", "admin@helios.example", "/rewards/1/edit"),
     ("approvals", "pam@helios.example", "/approvals"),
+    ("wallet", "manager@reseller01.example", "/wallet"),
 ]
 
 
