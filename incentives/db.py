@@ -87,6 +87,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         # One call into aiosqlite's thread per statement instead of four (incentives/sqlite_driver.py).
         kwargs.setdefault("module", sqlite_driver.dbapi())
+        # As on PostgreSQL below: twenty kept connections, no overflow that is closed after every burst.
+        kwargs.setdefault("pool_size", 20)
+        kwargs.setdefault("max_overflow", 0)
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_reset_on_return=None, **kwargs)
         _install_sqlite_hooks(engine)
         return engine
