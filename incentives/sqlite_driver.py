@@ -24,6 +24,8 @@ from typing import Any, TypeVar, cast
 from weakref import WeakKeyDictionary
 
 import aiosqlite
+from sqlalchemy import Column
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -150,7 +152,8 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             )
 
     def nextset(self) -> None:
-        raise NotImplementedError("SQLite returns one result set per statement")
+        # An optional DB-API method that sqlite3 has not: its own "not supported", as DB-API asks.
+        raise sqlite3.NotSupportedError("SQLite returns one result set per statement")
 
     def setinputsizes(self, *inputsizes: Any) -> None:
         pass
@@ -248,3 +251,26 @@ async def call_in_thread(raw: Any, fn: Callable[..., R], *args: Any) -> R:
     except sqlite3.Error as error:
         raise DBAPIError.instance(fn.__name__, None, error, sqlite3.Error) from error
     return result
+
+
+# For work in the thread (`call_in_thread`): Core statements as SQL text and values as SQLAlchemy sends them.
+DIALECT = sqlite_dialect.dialect(paramstyle="named")
+_COMPILED: dict[Any, str] = {}
+_BIND: dict[Any, Callable[[Any], Any] | None] = {}
+
+
+def compiled(statement: Any) -> str:
+    """A Core statement as SQLite text with named parameters (sqlite3 binds them from a dict), compiled once."""
+    sql = _COMPILED.get(statement)
+    if sql is None:
+        sql = _COMPILED[statement] = str(statement.compile(dialect=DIALECT))
+    return sql
+
+
+def bind_value(column: Column[Any], value: Any) -> Any:
+    """`value` for `column` as SQLAlchemy would send it to SQLite (the type's own bind processing: a UTC time
+    becomes SQLite's datetime text), so a row written in the thread is the row SQLAlchemy would have written."""
+    if column not in _BIND:
+        _BIND[column] = column.type.dialect_impl(DIALECT).bind_processor(DIALECT)
+    bind = _BIND[column]
+    return value if bind is None else bind(value)

@@ -32,7 +32,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -354,7 +353,7 @@ async def credit_partner(conn: AsyncConnection, **values: Any) -> Transfer:
     else:
         ids = await sqlite_driver.call_in_thread(await conn.get_raw_connection(), _awards_in_thread, [values], False)
         transfer_id = None if ids is None else ids[0]
-    return _credited(transfer_id, values)
+    return _booked(transfer_id, values)
 
 
 async def credit_partner_alone(engine: AsyncEngine, **values: Any) -> Transfer:
@@ -370,29 +369,26 @@ async def credit_partner_alone(engine: AsyncEngine, **values: Any) -> Transfer:
         ids = await sqlite_driver.call_in_thread(raw, _awards_in_thread, [values], True)
     finally:
         await greenlet_spawn(raw.close)
-    return _credited(None if ids is None else ids[0], values)
+    return _booked(None if ids is None else ids[0], values)
 
 
-def _credited(transfer_id: int | None, values: dict[str, Any]) -> Transfer:
-    if transfer_id is None:  # no such account row: the transfer must not stay without its lot
+def _booked(transfer_id: int | None, values: dict[str, Any]) -> Transfer:
+    """The transfer written with `values` (its columns) under `transfer_id`; None: the account row was missing,
+    so nothing was written (an earning transfer must not stay without its lot)."""
+    if transfer_id is None:
         raise NotFound()
     return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in TRANSFER_FIELDS})
 
 
-# SQLite: the award's statements, compiled once from the same Core constructs, with named parameters that
-# sqlite3 binds from a dict; datetimes go through the columns' own bind processing (UTCDateTime and SQLite's
-# DATETIME storage format), so a row written here is the row SQLAlchemy would have written.
-_SQLITE_DIALECT = sqlite_dialect.dialect(paramstyle="named")
+# SQLite: the award's statements, compiled once from the same Core constructs (`sqlite_driver.compiled`),
+# their values bound as SQLAlchemy binds them (`sqlite_driver.bind_value`).
 _SQLITE_TRANSFER_COLUMNS = (*(name for name in TRANSFER_FIELDS if name != "id"), "fingerprint")
-_SQLITE_INSERT_TRANSFER = str(
-    insert(TRANSFERS)
-    .values({name: bindparam(name) for name in _SQLITE_TRANSFER_COLUMNS})
-    .compile(dialect=_SQLITE_DIALECT)
+_SQLITE_INSERT_TRANSFER = sqlite_driver.compiled(
+    insert(TRANSFERS).values({name: bindparam(name) for name in _SQLITE_TRANSFER_COLUMNS})
 )
-_SQLITE_CREDIT_EARNED = str(_CREDIT_EARNED.compile(dialect=_SQLITE_DIALECT))
-_SQLITE_INSERT_LOT = str(
-    insert(LOTS)
-    .values(
+_SQLITE_CREDIT_EARNED = sqlite_driver.compiled(_CREDIT_EARNED)
+_SQLITE_INSERT_LOT = sqlite_driver.compiled(
+    insert(LOTS).values(
         account_id=bindparam("account"),
         transfer_id=bindparam("transfer"),
         amount=bindparam("points"),
@@ -400,27 +396,18 @@ _SQLITE_INSERT_LOT = str(
         held=0,
         expires_at=bindparam("expires_at"),
     )
-    .compile(dialect=_SQLITE_DIALECT)
 )
-_SQLITE_AT = T.at.type.dialect_impl(_SQLITE_DIALECT).bind_processor(_SQLITE_DIALECT)
-_SQLITE_EXPIRES_AT = L.expires_at.type.dialect_impl(_SQLITE_DIALECT).bind_processor(_SQLITE_DIALECT)
 
 
 def _sqlite_transfer_row(values: dict[str, Any]) -> dict[str, Any]:
-    """A transfer's parameters for `_SQLITE_INSERT_TRANSFER`: every column, its times as SQLite keeps them."""
-    assert _SQLITE_AT is not None
-    row = {name: values.get(name) for name in _SQLITE_TRANSFER_COLUMNS}
-    row["at"] = _SQLITE_AT(row["at"])
-    if row["timeout_at"] is not None:
-        row["timeout_at"] = _SQLITE_AT(row["timeout_at"])
-    return row
+    """A transfer's parameters for `_SQLITE_INSERT_TRANSFER`: every column, bound as SQLAlchemy binds them."""
+    return {name: sqlite_driver.bind_value(T[name], values.get(name)) for name in _SQLITE_TRANSFER_COLUMNS}
 
 
 def _awards_in_thread(conn: sqlite3.Connection, awards: list[dict[str, Any]], alone: bool) -> list[int] | None:
     """Runs in the connection's thread: per award the transfer, the counters (returning the program's expiry
     period) and the lot; `alone`, inside BEGIN IMMEDIATE … COMMIT, rolled back on any error. None when an
     account row is missing (then nothing stays either)."""
-    assert _SQLITE_AT is not None and _SQLITE_EXPIRES_AT is not None
     if alone:
         conn.execute("BEGIN IMMEDIATE")
     try:
@@ -437,7 +424,7 @@ def _awards_in_thread(conn: sqlite3.Connection, awards: list[dict[str, Any]], al
                 "transfer": transfer_id,
                 "points": points,
                 "held": 0,
-                "expires_at": _SQLITE_EXPIRES_AT(expires_at),
+                "expires_at": sqlite_driver.bind_value(L.expires_at, expires_at),
             }
             conn.execute(_SQLITE_INSERT_LOT, lot)
             assert transfer_id is not None
@@ -483,15 +470,15 @@ SELECT idempotency_key, id FROM transfer
 ).bindparams(bindparam("at", type_=T.at.type))
 
 
-async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -> list[int]:
+async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -> list[Transfer]:
     """Many earning transfers (all of one program, one debit account, one time) in the caller's transaction:
-    transfers and lots in one statement (PostgreSQL) or one call into the connection's thread (SQLite); the ids
-    in the order of `awards`. PostgreSQL's partner counters are updated here, in account id order."""
+    transfers and lots in one statement (PostgreSQL) or one call into the connection's thread (SQLite), in the
+    order of `awards`. PostgreSQL's partner counters are updated here, in account id order."""
     if conn.dialect.name != "postgresql":
         ids = await sqlite_driver.call_in_thread(await conn.get_raw_connection(), _awards_in_thread, awards, False)
         if ids is None:
             raise NotFound()
-        return ids
+        return [_booked(transfer_id, award) for transfer_id, award in zip(ids, awards, strict=True)]
     first = awards[0]
     columns = {name: [award.get(name) for award in awards] for name in CAUSE_FIELDS}
     rows = await conn.execute(
@@ -516,7 +503,7 @@ async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -
         _ADD_EARNED,
         [{"account": account_id, "points": per_partner[account_id]} for account_id in sorted(per_partner)],
     )
-    return [id_of[award["idempotency_key"]] for award in awards]
+    return [_booked(id_of[award["idempotency_key"]], award) for award in awards]
 
 
 _ADD_EARNED = (
@@ -541,16 +528,6 @@ class Write:
     must_change_one: bool = False
 
 
-_SQLITE_SQL: dict[Any, str] = {}
-
-
-def _sqlite_sql(statement: Any) -> str:
-    sql = _SQLITE_SQL.get(statement)
-    if sql is None:
-        sql = _SQLITE_SQL[statement] = str(statement.compile(dialect=_SQLITE_DIALECT))
-    return sql
-
-
 def _with_id(params: dict[str, Any], transfer_id: int) -> dict[str, Any]:
     return {name: transfer_id if value is NEW_TRANSFER else value for name, value in params.items()}
 
@@ -573,10 +550,10 @@ def _write_in_thread(conn: sqlite3.Connection, row: dict[str, Any], writes: list
 async def write_transfer(conn: AsyncConnection, values: dict[str, Any], writes: list[Write]) -> Transfer:
     """SQLite: insert a transfer (`values`: its columns) and run `writes` after it, in the caller's transaction and
     in one call into the connection's thread. Raises Refused when a write that must change one row changed none."""
-    steps = [(_sqlite_sql(w.statement), w.params, w.must_change_one) for w in writes if w.params != []]
+    steps = [(sqlite_driver.compiled(w.statement), w.params, w.must_change_one) for w in writes if w.params != []]
     raw = await conn.get_raw_connection()
     transfer_id = await sqlite_driver.call_in_thread(raw, _write_in_thread, _sqlite_transfer_row(values), steps)
-    return _credited(transfer_id, values)
+    return _booked(transfer_id, values)
 
 
 # Account counters and lots as a debit or a hold's resolution changes them (parameter names that are no column
@@ -676,7 +653,7 @@ async def debit(conn: AsyncConnection, values: dict[str, Any], taken: list[tuple
         )
         if transfer_id is None:
             raise Refused()
-        return _credited(transfer_id, values)
+        return _booked(transfer_id, values)
     rows = [{"lot": lot, "part": part, "transfer": NEW_TRANSFER} for lot, part in taken]
     counters = Write(DEBIT_PENDING if hold else DEBIT_POSTED, {"account": account, "points": points}, True)
     return await write_transfer(
@@ -709,7 +686,7 @@ async def resolve(
                 "spent_parts": [part for _, part in spent],
             },
         )
-        return _credited(transfer_id, values)
+        return _booked(transfer_id, values)
     counters = Write(RESOLVE_PENDING, {"account": account, "was_pending": held, "posted": posted})
     lots = [{"lot": lot, "was_held": was, "back": back} for lot, was, back in released]
     uses = [{"transfer": NEW_TRANSFER, "lot": lot, "part": part} for lot, part in spent]
@@ -786,8 +763,7 @@ async def insert_transfer(conn: AsyncConnection, **values: Any) -> Transfer:
     # (no row to fetch: one call less into aiosqlite's thread).
     primary_key = (await conn.execute(_INSERT_TRANSFER, values)).inserted_primary_key
     assert primary_key is not None
-    transfer_id = primary_key[0]
-    return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in TRANSFER_FIELDS})
+    return _booked(primary_key[0], values)
 
 
 async def find_keyed(conn: AsyncConnection, program_id: int, key: str) -> tuple[Transfer, str | None] | None:

@@ -197,47 +197,38 @@ async def _issue(
     at: dt.datetime,
 ) -> Transfer:
     """Issuance → partner in one transaction of its own (or the caller's), once per key."""
+    columns = {
+        "program_id": program_id,
+        "kind": kind.value,
+        "amount": points,
+        "idempotency_key": key,
+        "fingerprint": print_,
+        "at": at,
+        **cause.values(),
+    }
     if not session.in_transaction() and isinstance(session.bind, AsyncEngine):
         # The usual case, with the account ids known: a transaction of its own in one round trip. A used key
         # (IntegrityError, nothing written) goes the long way below, which finds and replays it.
         accounts = book.cached_accounts(session.bind, program_id, [org_id], [AccountKind.ISSUANCE])
         if accounts is not None:
             try:
-                return await book.credit_partner_alone(
-                    session.bind, **_credit_values(program_id, accounts, kind, org_id, points, key, print_, cause, at)
-                )
+                return await book.credit_partner_alone(session.bind, **_issuance_to(accounts, org_id, **columns))
             except IntegrityError:
                 pass
 
     async def work() -> Transfer:
         accounts = await book.open_accounts(session, program_id, [org_id], [AccountKind.ISSUANCE])
-        values = _credit_values(program_id, accounts, kind, org_id, points, key, print_, cause, at)
-        return await book.credit_partner(await session.connection(), **values)
+        return await book.credit_partner(await session.connection(), **_issuance_to(accounts, org_id, **columns))
 
     return await _once(session, program_id, key, print_, work)
 
 
-def _credit_values(
-    program_id: int,
-    accounts: book.Book,
-    kind: TransferKind,
-    org_id: int,
-    points: int,
-    key: str,
-    print_: str,
-    cause: Cause,
-    at: dt.datetime,
-) -> dict[str, Any]:
+def _issuance_to(accounts: book.Book, org_id: int, **columns: Any) -> dict[str, Any]:
+    """An earning transfer's columns: `columns`, from the program's issuance to the partner's account."""
     return {
-        "program_id": program_id,
-        "kind": kind.value,
         "debit_account_id": accounts[AccountKind.ISSUANCE],
         "credit_account_id": accounts[partner_name(org_id)],
-        "amount": points,
-        "idempotency_key": key,
-        "fingerprint": print_,
-        "at": at,
-        **cause.values(),
+        **columns,
     }
 
 
@@ -283,16 +274,21 @@ async def _award_batch(
         org_ids = sorted({award.org_id for award, _ in new})
         accounts = await book.open_accounts(session, program_id, org_ids, [AccountKind.ISSUANCE])
         new_rows = [
-            _credit_values(
-                program_id, accounts, TransferKind.EARN, award.org_id, award.points, award.key, print_, award.cause, at
+            _issuance_to(
+                accounts,
+                award.org_id,
+                program_id=program_id,
+                kind=TransferKind.EARN.value,
+                amount=award.points,
+                idempotency_key=award.key,
+                fingerprint=print_,
+                at=at,
+                **award.cause.values(),
             )
             for award, print_ in new
         ]
-        ids = await book.credit_partners(conn, new_rows)
-        for row, transfer_id in zip(new_rows, ids, strict=True):
-            results[row["idempotency_key"]] = Transfer(
-                id=transfer_id, **{k: v for k, v in row.items() if k != "fingerprint"}
-            )
+        booked = await book.credit_partners(conn, new_rows)
+        results.update({row["idempotency_key"]: transfer for row, transfer in zip(new_rows, booked, strict=True)})
     return [results[key] for key in keys]
 
 

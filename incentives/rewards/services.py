@@ -24,7 +24,6 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Row, Select, Table, bindparam, func, insert, select, update
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -57,7 +56,7 @@ from incentives.rewards.models import (
     RewardUsage,
 )
 from incentives.rewards.scope import DECIDERS, REDEEMERS, visible_redemptions, visible_rewards
-from incentives.sqlite_driver import call_in_thread
+from incentives.sqlite_driver import bind_value, call_in_thread, compiled
 
 S = RedemptionStatus
 _T = TypeVar("_T")
@@ -539,24 +538,10 @@ async def _step(
         setattr(redemption, key, value)
 
 
-# SQLite: a step's UPDATE and its notification compiled once from the same Core constructs, with named
-# parameters that sqlite3 binds from a dict, each value through its column's own bind processing (so a row
-# written here is the row SQLAlchemy would have written), and run in one call into the connection's thread.
-_SQLITE = sqlite_dialect.dialect(paramstyle="named")
-_SQLITE_BIND = {
-    table.name: {column.name: column.type.dialect_impl(_SQLITE).bind_processor(_SQLITE) for column in table.c}
-    for table in (REDEMPTIONS, NOTIFICATIONS)
-}
+# SQLite: a step's UPDATE (the same statement as PostgreSQL's, without the notification CTE) and its
+# notification, compiled once and bound as SQLAlchemy binds them (sqlite_driver), in one call into the thread.
 _SQLITE_NOTE_COLUMNS = tuple(column.name for column in NOTIFICATIONS.c if column.name not in ("id", "read_at"))
-_SQLITE_NOTE = str(
-    insert(NOTIFICATIONS).values({name: bindparam(name) for name in _SQLITE_NOTE_COLUMNS}).compile(dialect=_SQLITE)
-)
-_SQLITE_STEPS: dict[tuple[str, ...], str] = {}
-
-
-def _sqlite_value(table: str, column: str, value: Any) -> Any:
-    bind = _SQLITE_BIND[table][column]
-    return value if bind is None else bind(value)
+_SQLITE_NOTE = compiled(insert(NOTIFICATIONS).values({name: bindparam(name) for name in _SQLITE_NOTE_COLUMNS}))
 
 
 def _step_in_thread(conn: sqlite3.Connection, step: str, params: dict[str, Any], note: dict[str, Any] | None) -> int:
@@ -575,20 +560,12 @@ async def _step_on_sqlite(
     values: dict[str, Any],
     note: dict[str, Any] | None,
 ) -> int:
-    names = tuple(values)
-    step = _SQLITE_STEPS.get(names)
-    if step is None:
-        statement = (
-            update(REDEMPTIONS)
-            .where(R.id == bindparam("p_id"), R.status == bindparam("p_was"))
-            .values({name: bindparam(f"p_{name}") for name in names})
-        )
-        step = _SQLITE_STEPS[names] = str(statement.compile(dialect=_SQLITE))
+    step = compiled(_step_statement(tuple(values), False))
     params = {"p_id": redemption_id, "p_was": str(was)}
-    params.update({f"p_{name}": _sqlite_value(REDEMPTIONS.name, name, value) for name, value in values.items()})
+    params.update({f"p_{name}": bind_value(R[name], value) for name, value in values.items()})
     row = None
     if note is not None:
-        row = {name: _sqlite_value(NOTIFICATIONS.name, name, note[name]) for name in _SQLITE_NOTE_COLUMNS}
+        row = {name: bind_value(NOTIFICATIONS.c[name], note[name]) for name in _SQLITE_NOTE_COLUMNS}
     # sqlite3's errors come out as SQLAlchemy's: IntegrityError for a coupon code taken, and so on.
     return await call_in_thread(await conn.get_raw_connection(), _step_in_thread, step, params, row)
 
