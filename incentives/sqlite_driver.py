@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 from weakref import WeakKeyDictionary
 
@@ -267,10 +267,29 @@ def compiled(statement: Any) -> str:
     return sql
 
 
+def _processor(column: Column[Any]) -> Callable[[Any], Any] | None:
+    if column not in _BIND:
+        _BIND[column] = column.type.dialect_impl(DIALECT).bind_processor(DIALECT)
+    return _BIND[column]
+
+
 def bind_value(column: Column[Any], value: Any) -> Any:
     """`value` for `column` as SQLAlchemy would send it to SQLite (the type's own bind processing: a UTC time
     becomes SQLite's datetime text), so a row written in the thread is the row SQLAlchemy would have written."""
-    if column not in _BIND:
-        _BIND[column] = column.type.dialect_impl(DIALECT).bind_processor(DIALECT)
-    bind = _BIND[column]
+    bind = _processor(column)
     return value if bind is None else bind(value)
+
+
+class RowBinder:
+    """Rows for an INSERT of `columns` (parameters named by column), each value bound as by `bind_value`, with
+    the lookups done once: for a batch of rows. `bound` holds values bound already, shared by many rows."""
+
+    def __init__(self, columns: Sequence[Column[Any]]) -> None:
+        self.plain = [column.key for column in columns if _processor(column) is None]
+        self.processed = [(column.key, _processor(column)) for column in columns if _processor(column) is not None]
+
+    def __call__(self, values: Mapping[str, Any], bound: Mapping[str, Any] = EMPTY_DICT) -> dict[str, Any]:
+        row = {name: values.get(name) for name in self.plain}
+        for name, process in self.processed:
+            row[name] = bound[name] if name in bound else cast(Callable[[Any], Any], process)(values.get(name))
+        return row

@@ -27,6 +27,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     select,
     text,
     true,
@@ -88,6 +89,7 @@ class Transfer:
 # Computed once: dataclasses.fields() is slow enough to show up in a batch of 1,000 awards.
 TRANSFER_FIELDS = tuple(f.name for f in fields(Transfer) if f.name != "replayed")
 TRANSFER_COLUMNS = [TRANSFERS.c[name] for name in TRANSFER_FIELDS]
+_FIELD_NAMES = frozenset(TRANSFER_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -377,7 +379,7 @@ def _booked(transfer_id: int | None, values: dict[str, Any]) -> Transfer:
     so nothing was written (an earning transfer must not stay without its lot)."""
     if transfer_id is None:
         raise NotFound()
-    return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in TRANSFER_FIELDS})
+    return Transfer(id=transfer_id, **{k: v for k, v in values.items() if k in _FIELD_NAMES})
 
 
 # SQLite: the award's statements, compiled once from the same Core constructs (`sqlite_driver.compiled`),
@@ -399,9 +401,8 @@ _SQLITE_INSERT_LOT = sqlite_driver.compiled(
 )
 
 
-def _sqlite_transfer_row(values: dict[str, Any]) -> dict[str, Any]:
-    """A transfer's parameters for `_SQLITE_INSERT_TRANSFER`: every column, bound as SQLAlchemy binds them."""
-    return {name: sqlite_driver.bind_value(T[name], values.get(name)) for name in _SQLITE_TRANSFER_COLUMNS}
+# A transfer's parameters for `_SQLITE_INSERT_TRANSFER`: every column, bound as SQLAlchemy binds them.
+_sqlite_transfer_row = sqlite_driver.RowBinder([T[name] for name in _SQLITE_TRANSFER_COLUMNS])
 
 
 def _awards_in_thread(conn: sqlite3.Connection, awards: list[dict[str, Any]], alone: bool) -> list[int] | None:
@@ -442,6 +443,52 @@ def _awards_in_thread(conn: sqlite3.Connection, awards: list[dict[str, Any]], al
     return ids
 
 
+# SQLite, a batch: statements over all of its rows instead of three per award.
+_SQLITE_LAST_TRANSFER = "SELECT COALESCE(max(id), 0) FROM ledger_transfers"
+_SQLITE_ADD_EARNED = sqlite_driver.compiled(
+    update(ACCOUNTS)
+    .where(A.id == bindparam("account"))
+    .values(credits_posted=A.credits_posted + bindparam("points"), earned=A.earned + bindparam("points"))
+)
+_SQLITE_EXPIRY_MONTHS = sqlite_driver.compiled(
+    select(Program.points_expiry_months).where(Program.id == bindparam("program"))
+)
+_SQLITE_LOTS_AFTER = sqlite_driver.compiled(
+    insert(LOTS).from_select(
+        ["account_id", "transfer_id", "amount", "remaining", "held", "expires_at"],
+        select(T.credit_account_id, T.id, T.amount, T.amount, literal_column("0"), bindparam("expires_at")).where(
+            T.id > bindparam("last")
+        ),
+    )
+)
+
+
+def _batch_in_thread(conn: sqlite3.Connection, awards: list[dict[str, Any]]) -> list[int] | None:
+    """Runs in the connection's thread, in the caller's write transaction: the earning transfers of one program,
+    debit account and time (one INSERT run over all rows), the partners' counters (one UPDATE per partner, in
+    account order) and the lots (one INSERT … SELECT of the new transfers). Their ids follow the highest id
+    before them: the transaction holds SQLite's write lock, and an INTEGER PRIMARY KEY takes max + 1. Transfer
+    ids in the order of `awards`; None when an account row is missing (the caller's rollback undoes the rest)."""
+    last = conn.execute(_SQLITE_LAST_TRANSFER).fetchone()[0]
+    shared = {"at": sqlite_driver.bind_value(T.at, awards[0]["at"])}
+    conn.executemany(_SQLITE_INSERT_TRANSFER, [_sqlite_transfer_row(values, shared) for values in awards])
+    end = conn.execute(_SQLITE_LAST_TRANSFER).fetchone()[0]
+    if end != last + len(awards):
+        raise RuntimeError(f"{len(awards)} transfers after id {last} did not take the ids up to {end}")
+    per_partner: dict[int, int] = {}
+    for values in awards:
+        per_partner[values["credit_account_id"]] = per_partner.get(values["credit_account_id"], 0) + values["amount"]
+    updated = conn.executemany(
+        _SQLITE_ADD_EARNED, [{"account": account, "points": per_partner[account]} for account in sorted(per_partner)]
+    ).rowcount
+    found = conn.execute(_SQLITE_EXPIRY_MONTHS, {"program": awards[0]["program_id"]}).fetchone()
+    if updated != len(per_partner) or found is None:
+        return None
+    expires_at = add_months(awards[0]["at"].astimezone(dt.UTC), found[0])
+    conn.execute(_SQLITE_LOTS_AFTER, {"last": last, "expires_at": sqlite_driver.bind_value(L.expires_at, expires_at)})
+    return list(range(last + 1, end + 1))
+
+
 # PostgreSQL: many earning transfers and their lots in one statement, the rows passed as arrays (unnest), the
 # lots expiring after the program's period as in the single statement above. The partners' counters are
 # updated by the caller, in account id order.
@@ -475,7 +522,7 @@ async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -
     transfers and lots in one statement (PostgreSQL) or one call into the connection's thread (SQLite), in the
     order of `awards`. PostgreSQL's partner counters are updated here, in account id order."""
     if conn.dialect.name != "postgresql":
-        ids = await sqlite_driver.call_in_thread(await conn.get_raw_connection(), _awards_in_thread, awards, False)
+        ids = await sqlite_driver.call_in_thread(await conn.get_raw_connection(), _batch_in_thread, awards)
         if ids is None:
             raise NotFound()
         return [_booked(transfer_id, award) for transfer_id, award in zip(ids, awards, strict=True)]

@@ -242,11 +242,12 @@ async def award_batch(
     if len({award.key for award in awards}) != len(awards):
         raise ValidationFailed([FieldError(("awards",), N_("Each award needs its own idempotency key."))])
     at = now or utcnow()
-    prints = [fingerprint("earn", org_id=a.org_id, points=a.points, **a.cause.values()) for a in awards]
+    causes = [a.cause.values() for a in awards]
+    prints = [fingerprint("earn", org_id=a.org_id, points=a.points, **c) for a, c in zip(awards, causes, strict=True)]
     for attempt in (1, 2):
         try:
             async with session.begin():
-                return await _award_batch(session, program_id, awards, prints, at)
+                return await _award_batch(session, program_id, awards, causes, prints, at)
         except IntegrityError:
             if attempt == 2:
                 raise
@@ -254,7 +255,12 @@ async def award_batch(
 
 
 async def _award_batch(
-    session: AsyncSession, program_id: int, awards: Sequence[Award], prints: list[str], at: dt.datetime
+    session: AsyncSession,
+    program_id: int,
+    awards: Sequence[Award],
+    causes: list[dict[str, Any]],
+    prints: list[str],
+    at: dt.datetime,
 ) -> list[Transfer]:
     keys = [award.key for award in awards]
     conn = await session.connection()
@@ -268,24 +274,24 @@ async def _award_batch(
             )
         ).all()
         existing.update({row.idempotency_key: (Transfer.of(row, replayed=True), row.fingerprint) for row in rows})
-    new = [(award, print_) for award, print_ in zip(awards, prints, strict=True) if award.key not in existing]
-    results: dict[str, Transfer] = {key: _replay(found, prints[keys.index(key)]) for key, found in existing.items()}
+    print_of = dict(zip(keys, prints, strict=True))
+    results: dict[str, Transfer] = {key: _replay(found, print_of[key]) for key, found in existing.items()}
+    new = [i for i, award in enumerate(awards) if award.key not in existing]
     if new:
-        org_ids = sorted({award.org_id for award, _ in new})
+        org_ids = sorted({awards[i].org_id for i in new})
         accounts = await book.open_accounts(session, program_id, org_ids, [AccountKind.ISSUANCE])
+        shared = {"program_id": program_id, "kind": TransferKind.EARN.value, "at": at}
         new_rows = [
             _issuance_to(
                 accounts,
-                award.org_id,
-                program_id=program_id,
-                kind=TransferKind.EARN.value,
-                amount=award.points,
-                idempotency_key=award.key,
-                fingerprint=print_,
-                at=at,
-                **award.cause.values(),
+                awards[i].org_id,
+                amount=awards[i].points,
+                idempotency_key=keys[i],
+                fingerprint=prints[i],
+                **shared,
+                **causes[i],
             )
-            for award, print_ in new
+            for i in new
         ]
         booked = await book.credit_partners(conn, new_rows)
         results.update({row["idempotency_key"]: transfer for row, transfer in zip(new_rows, booked, strict=True)})

@@ -251,6 +251,49 @@ async def test_batch_is_all_or_nothing(db: Database) -> None:
     await assert_clean(db)
 
 
+async def test_a_batch_returns_the_rows_it_wrote(db: Database) -> None:
+    """Each returned transfer is the row stored under its id (account, amount, key, cause), with one lot of its
+    points on that account; transfers written before the batch keep theirs."""
+    program, orgs = await program_with_partners(db, 3)
+    awards = [Award(orgs[i % 3], 1 + i, f"m{i}", Cause(rule_id=i)) for i in range(25)]
+    async with db.session() as session:
+        before = await services.award_points(session, program_id=program, org_id=orgs[2], points=7, key="before")
+    async with db.session() as session:
+        done = await services.award_batch(session, program_id=program, awards=awards, now=T0)
+    assert before.id < min(t.id for t in done)
+    async with db.reader() as session:
+        rows = {
+            row.id: row
+            for row in (
+                await session.execute(
+                    select(book.T.id, book.T.credit_account_id, book.T.amount, book.T.idempotency_key, book.T.rule_id)
+                )
+            ).all()
+        }
+        lots = {
+            row.transfer_id: (row.account_id, row.amount)
+            for row in (await session.execute(select(book.L.transfer_id, book.L.account_id, book.L.amount))).all()
+        }
+        account_of = {
+            org_id: account_id
+            for account_id, org_id in (
+                await session.execute(select(book.A.id, book.A.org_id).where(book.A.org_id.is_not(None)))
+            ).all()
+        }
+    for award, transfer in zip(awards, done, strict=True):
+        row = rows[transfer.id]
+        assert (row.credit_account_id, row.amount, row.idempotency_key, row.rule_id) == (
+            account_of[award.org_id],
+            award.points,
+            award.key,
+            award.cause.rule_id,
+        )
+        assert transfer.credit_account_id == row.credit_account_id and transfer.amount == award.points
+        assert lots[transfer.id] == (account_of[award.org_id], award.points)
+    assert len(lots) == len(awards) + 1 and lots[before.id] == (account_of[orgs[2]], 7)
+    await assert_clean(db)
+
+
 async def test_transfers_are_immutable_in_the_database(db: Database) -> None:
     program, [org] = await program_with_partners(db)
     async with db.session() as session:
