@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.util import greenlet_spawn
 
-from incentives import sqlite_driver
+from incentives import pg_driver, sqlite_driver
 from incentives.accounts.models import Program
 from incentives.errors import NotFound
 from incentives.ledger.models import AccountKind, LedgerAccount, LedgerLot, LedgerLotUse, LedgerTransfer
@@ -152,6 +152,8 @@ def _credit_partner_in_one_statement() -> Insert:
 
 
 _CREDIT_PARTNER_PG = _credit_partner_in_one_statement()
+# In a transaction of its own: the same statement straight on asyncpg, in autocommit (incentives/pg_driver.py).
+_CREDIT_PARTNER_ALONE = pg_driver.AloneStatement(_CREDIT_PARTNER_PG)
 
 
 # Built once: json.dumps with options builds a new encoder per call, which showed in batches of 1,000 awards.
@@ -360,12 +362,14 @@ async def credit_partner(conn: AsyncConnection, **values: Any) -> Transfer:
 
 async def credit_partner_alone(engine: AsyncEngine, **values: Any) -> Transfer:
     """`credit_partner` as a transaction of its own, in one round trip: on PostgreSQL the one statement in
-    autocommit (a statement is atomic by itself), on SQLite BEGIN IMMEDIATE, the three statements and COMMIT
-    in one call into the connection's thread. A used idempotency key raises IntegrityError and leaves nothing."""
+    autocommit (a statement is atomic by itself), sent straight on asyncpg; on SQLite BEGIN IMMEDIATE, the
+    three statements and COMMIT in one call into the connection's thread. A used idempotency key raises
+    IntegrityError and leaves nothing."""
     if engine.dialect.name == "postgresql":
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return await credit_partner(conn, **values)
+        transfer_id = await _CREDIT_PARTNER_ALONE.fetchval(
+            engine, {f"p_{name}": value for name, value in values.items()}
+        )
+        return _booked(transfer_id, values)
     raw = await engine.raw_connection()  # straight from the pool: the transaction is all in the call below
     try:
         ids = await sqlite_driver.call_in_thread(raw, _awards_in_thread, [values], True)

@@ -98,6 +98,25 @@ async def test_the_pool_recovers_after_the_server_dropped_its_connections(pg_url
         for _ in range(3):
             async with db.reader() as session:
                 assert await session.scalar(text("SELECT 1")) == 1
+        # The same for an award in a transaction of its own, which runs straight on asyncpg (pg_driver).
+        program, [org] = await program_with_partners(db)
+        async with db.session() as session:
+            await services.award_points(session, program_id=program, org_id=org, points=5, key="before", now=T0)
+        async with admin.reader() as session:  # every connection of `db`'s pool
+            await session.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        with pytest.raises(DBAPIError) as failed:
+            async with db.session() as session:
+                await services.award_points(session, program_id=program, org_id=org, points=5, key="lost", now=T0)
+        assert failed.value.connection_invalidated
+        async with db.session() as session:
+            await services.award_points(session, program_id=program, org_id=org, points=7, key="after", now=T0)
+        assert (await balance(db, program, org)).available == 12
+        await assert_clean(db)
     finally:
         await db.dispose()
         await admin.dispose()
