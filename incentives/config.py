@@ -28,6 +28,9 @@ class Settings:
     login_window_seconds: int = 900
     # Without Redis the web app runs the periodic sweeps itself every this many seconds (0: never).
     sweep_interval_seconds: int = 60
+    # Database connections each web process opens at start-up (at most its pool's 20), so that the first burst
+    # of requests does not wait for connection set-ups; 0: open them on demand.
+    warm_connections: int = 20
 
     @property
     def production(self) -> bool:
@@ -52,6 +55,7 @@ class Settings:
             session_max_age=_int(env, "SESSION_MAX_AGE", default.session_max_age),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", default.max_body_bytes),
             sweep_interval_seconds=_int(env, "SWEEP_INTERVAL_SECONDS", default.sweep_interval_seconds),
+            warm_connections=_int(env, "DB_WARM_CONNECTIONS", default.warm_connections),
         )
         settings.validate()
         return settings

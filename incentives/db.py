@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,6 +15,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import greenlet_spawn
 
 from incentives import sqlite_driver
 
@@ -125,6 +128,23 @@ class Database:
         """A write session inside one transaction: committed on success, rolled back on any error."""
         async with self.session() as session, session.begin():
             yield session
+
+    async def warm_up(self, connections: int) -> int:
+        """Open up to `connections` of the pool's kept connections now, all at once, and put them back: the
+        first burst of requests then finds them open instead of waiting for connection set-ups. A database that
+        cannot be reached yet is left to the first request (which connects or fails as before). How many opened."""
+        size: int = self.engine.pool.size()  # type: ignore[attr-defined]
+        wanted = min(connections, size)
+        if wanted <= 0:
+            return 0
+        opened = await asyncio.gather(*(self.engine.raw_connection() for _ in range(wanted)), return_exceptions=True)
+        failed = [outcome for outcome in opened if isinstance(outcome, BaseException)]
+        for outcome in opened:
+            if not isinstance(outcome, BaseException):
+                await greenlet_spawn(outcome.close)
+        if failed:
+            logging.getLogger(__name__).warning("could not open database connections at start-up: %s", failed[0])
+        return wanted - len(failed)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

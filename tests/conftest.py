@@ -92,9 +92,14 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    # Tests run sweeps explicitly, with a chosen clock; no timer in the background.
+    # Tests run sweeps explicitly, with a chosen clock; no timer in the background. Connections are opened on
+    # demand (test_app_opens_its_connections_at_start_up checks the warm-up).
     return Settings(
-        database_url=database_url, environment="test", secret_key="test-secret-" + "x" * 32, sweep_interval_seconds=0
+        database_url=database_url,
+        environment="test",
+        secret_key="test-secret-" + "x" * 32,
+        sweep_interval_seconds=0,
+        warm_connections=0,
     )
 
 

@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             tasks.append(asyncio.create_task(waker.run()))
         state = {"db": db, "settings": settings, "templates": make_templates()}
         configure_mappers()
+        await db.warm_up(settings.warm_connections)
         # What start-up made (modules, mappers, templates: 100k+ objects) lives as long as the app: keep it
         # out of the collector's full collections, which otherwise traverse all of it, 0.1-0.3 s a time, in
         # the middle of requests. Objects made later are collected as before; the freeze ends with the app.
