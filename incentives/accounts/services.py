@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from incentives import alone
 from incentives.accounts.models import ApiToken, LoginAttempt, Membership, Org, Program, User
 from incentives.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from incentives.accounts.roles import ORG_KIND_OF_ROLE, PROGRAM_ROLES, OrgKind, Role
@@ -335,14 +336,17 @@ _TOKEN_HOLDER = (
 )
 
 
-async def token_holder(connection: AsyncConnection, token: str) -> TokenHolder | None:
+_TOKEN_HOLDER_ALONE = alone.AloneStatement(_TOKEN_HOLDER)
+
+
+async def token_holder(engine: AsyncEngine, token: str) -> TokenHolder | None:
     """The principal of an unrevoked token of an active user, or None; checked in the database on every API
     request (a revoked token stops working at once, in every process). One statement on the unique token hash,
-    on a plain connection: no ORM session or object per request.
+    as a transaction of its own straight on the driver (incentives/alone.py): no ORM session or object.
     """
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = (await connection.execute(_TOKEN_HOLDER, {"token_hash": hash_token(token)})).first()
+    row = await _TOKEN_HOLDER_ALONE.fetchrow(engine, {"token_hash": hash_token(token)})
     if row is None:
         return None
     user_id, org_id, role, program_id, locale = row

@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from incentives import alone
 from incentives.accounts.models import Membership, Program
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
@@ -145,6 +146,32 @@ _OFFER_SEEN = (
 )
 
 
+_OFFER_SEEN_ALONE = alone.AloneStatement(_OFFER_SEEN)
+
+
+class OfferSeen(NamedTuple):
+    state: str
+    offered_at: dt.datetime
+    status: str
+    program_id: int
+    feedback_due_hours: int
+
+
+async def _offer_seen(session: AsyncSession, lead_id: int, org_id: int) -> OfferSeen | None:
+    """The org's offer of the lead, the lead's status and its program's feedback period, read without a lock,
+    as a transaction of its own: straight on the driver (incentives/alone.py), or, for a session bound to
+    something else than an engine, in a transaction of the session's (on SQLite DEFERRED: no write lock)."""
+    values = {"lead_id": lead_id, "org_id": org_id}
+    bind = session.bind
+    if isinstance(bind, AsyncEngine):
+        row = await _OFFER_SEEN_ALONE.fetchrow(bind, values)
+    else:
+        async with session.begin():
+            read = await session.connection(execution_options=single_read_options(session.get_bind().dialect))
+            row = (await read.execute(_OFFER_SEEN, values)).first()
+    return None if row is None else OfferSeen(*row)
+
+
 async def reserve_lead(
     session: AsyncSession, principal: Principal, lead_id: int, now: dt.datetime | None = None
 ) -> Lead:
@@ -153,10 +180,7 @@ async def reserve_lead(
     if principal.role not in PICKERS:
         raise NotFound()
     # A read first, without the write lock: in a race almost everyone learns "already reserved" here.
-    async with session.begin():
-        # SQLite: BEGIN DEFERRED, no lock; PostgreSQL: autocommit, no BEGIN and COMMIT round trips.
-        read = await session.connection(execution_options=single_read_options(session.get_bind().dialect))
-        seen = (await read.execute(_OFFER_SEEN, {"lead_id": lead_id, "org_id": principal.org_id})).first()
+    seen = await _offer_seen(session, lead_id, principal.org_id)
     if seen is None or seen.state != OfferState.OPEN:
         raise NotFound()
     if seen.status != LeadStatus.OFFERED:

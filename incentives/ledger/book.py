@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.util import greenlet_spawn
 
-from incentives import pg_driver, sqlite_driver
+from incentives import alone, sqlite_driver
 from incentives.accounts.models import Program
 from incentives.errors import NotFound
 from incentives.ledger.models import AccountKind, LedgerAccount, LedgerLot, LedgerLotUse, LedgerTransfer
@@ -152,8 +152,8 @@ def _credit_partner_in_one_statement() -> Insert:
 
 
 _CREDIT_PARTNER_PG = _credit_partner_in_one_statement()
-# In a transaction of its own: the same statement straight on asyncpg, in autocommit (incentives/pg_driver.py).
-_CREDIT_PARTNER_ALONE = pg_driver.AloneStatement(_CREDIT_PARTNER_PG)
+# In a transaction of its own: the same statement straight on asyncpg, in autocommit (incentives/alone.py).
+_CREDIT_PARTNER_ALONE = alone.AloneStatement(_CREDIT_PARTNER_PG)
 
 
 # Built once: json.dumps with options builds a new encoder per call, which showed in batches of 1,000 awards.

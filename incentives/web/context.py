@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,7 +14,6 @@ from incentives.accounts.services import (
     TOKEN_PREFIX,
     load_user,
     program_default_locale,
-    single_read_options,
     token_holder,
 )
 from incentives.config import Settings
@@ -52,7 +50,6 @@ class RequestContextMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._read_only: tuple[AsyncEngine, AsyncEngine] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,8 +68,7 @@ class RequestContextMiddleware:
         auth = headers.get("authorization", "")
         holder = None
         if auth[:7].lower() == "bearer " and auth[7:].strip().startswith(TOKEN_PREFIX):
-            async with self._reader(state["db"]).connect() as connection:
-                holder = await token_holder(connection, auth[7:].strip())
+            holder = await token_holder(state["db"].engine, auth[7:].strip())
         settings: Settings = state["settings"]
         state["user"] = None
         state["principal"] = holder.principal if holder else None
@@ -81,14 +77,6 @@ class RequestContextMiddleware:
             or (holder.locale if holder else None)
             or settings.default_locale
         )
-
-    def _reader(self, db: Database) -> AsyncEngine:
-        """The engine for the token check, made once: SQLite begins read-only transactions DEFERRED (no write
-        lock); PostgreSQL runs the single statement in autocommit, without a BEGIN and a ROLLBACK round trip.
-        """
-        if self._read_only is None or self._read_only[0] is not db.engine:
-            self._read_only = (db.engine, db.engine.execution_options(**single_read_options(db.engine.dialect)))
-        return self._read_only[1]
 
     async def _page(self, scope: Scope, state: dict[str, Any]) -> None:
         db: Database = state["db"]

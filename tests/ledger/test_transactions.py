@@ -98,7 +98,7 @@ async def test_the_pool_recovers_after_the_server_dropped_its_connections(pg_url
         for _ in range(3):
             async with db.reader() as session:
                 assert await session.scalar(text("SELECT 1")) == 1
-        # The same for an award in a transaction of its own, which runs straight on asyncpg (pg_driver).
+        # The same for an award in a transaction of its own, which runs straight on asyncpg (incentives/alone.py).
         program, [org] = await program_with_partners(db)
         async with db.session() as session:
             await services.award_points(session, program_id=program, org_id=org, points=5, key="before", now=T0)
