@@ -304,7 +304,10 @@ _LOCK_HOLD_AND_LOOK = (
         *[_HOLD.c[name].label(f"hold_{name}") for name in TRANSFER_FIELDS],
     )
     .select_from(_HOLD.join(ACCOUNTS, A.id == _HOLD.c.debit_account_id))
-    .where(_HOLD.c.id == bindparam("hold"), _HOLD.c.program_id == bindparam("program"), _HOLD.c.kind == "hold")
+    # By primary keys alone; `lock_hold_and_look` checks the program. With a condition on a program_id here,
+    # PostgreSQL, before it had statistics, scanned the program's transfers (or accounts) in an index on
+    # program_id instead of taking the primary key.
+    .where(_HOLD.c.id == bindparam("hold"), _HOLD.c.kind == "hold")
     .with_for_update(of=ACCOUNTS)
 )
 
@@ -320,7 +323,7 @@ async def lock_hold_and_look(conn: AsyncConnection, program_id: int, hold_id: in
     """`lock_and_look` for resolving a hold: the hold (None if the program has no such hold), its partner's
     account locked, a transfer under `key`, and the hold's resolution if it has one — one statement."""
     row = (await conn.execute(_LOCK_HOLD_AND_LOOK, {"hold": hold_id, "program": program_id, "key": key})).first()
-    if row is None:
+    if row is None or row.hold_program_id != program_id:
         return None
     hold = Transfer(**{name: row._mapping[f"hold_{name}"] for name in TRANSFER_FIELDS})
     return Locked(row.account_id, int(row.available), row.keyed_id, row.resolved, hold)

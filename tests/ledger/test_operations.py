@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from incentives.db import Database
-from incentives.errors import IdempotencyConflict, InvalidState, ValidationFailed
+from incentives.errors import IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from incentives.ledger import book, queries, services
 from incentives.ledger.errors import InsufficientPoints
 from incentives.ledger.models import AccountKind, LedgerTransfer
@@ -60,6 +60,26 @@ async def test_hold_resolves_exactly_once(db: Database) -> None:
                 else:
                     await services.void_hold(session, program_id=program, hold_id=hold.id, key="v2")
     assert await balance(db, program, org) == queries.Balance(program, org, 50, 0, 100)
+    await assert_clean(db)
+
+
+async def test_another_programs_hold_or_award_is_not_found(db: Database) -> None:
+    """Holds and awards are found by id; one of another program is refused as if it did not exist."""
+    program, [org] = await program_with_partners(db)
+    other, _ = await program_with_partners(db)
+    async with db.session() as session:
+        award = await services.award_points(session, program_id=program, org_id=org, points=100, key="e", now=T0)
+        hold = await services.hold_points(session, program_id=program, org_id=org, points=60, kind="mdf", key="h")
+    for attempt in ("post", "void", "reverse"):
+        with pytest.raises(NotFound):
+            async with db.session() as session:
+                if attempt == "post":
+                    await services.post_hold(session, program_id=other, hold_id=hold.id, key="p")
+                elif attempt == "void":
+                    await services.void_hold(session, program_id=other, hold_id=hold.id, key="v")
+                else:
+                    await services.reverse_award(session, program_id=other, award_id=award.id, key="r")
+    assert await balance(db, program, org) == queries.Balance(program, org, 40, 60, 100)
     await assert_clean(db)
 
 
