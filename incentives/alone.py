@@ -17,7 +17,8 @@ still process the values both ways (a UTC time stays a UTC time), but the statem
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -82,14 +83,19 @@ class AloneStatement:
 
     async def fetchval(self, engine: AsyncEngine, values: Mapping[str, Any]) -> Any:
         """The statement's one value, the statement committed by PostgreSQL on its own."""
-        return await self._run(engine, values, "fetchval")
+        async with _connection(engine, None) as raw:
+            return await self._asyncpg(engine, raw, values, "fetchval")
 
-    async def fetchrow(self, engine: AsyncEngine, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        """The statement's first row, its values through the types' result processing as SQLAlchemy's rows."""
-        if engine.dialect.name == "sqlite":
-            row = await self._sqlite_row(engine, values)
-        else:
-            row = await self._run(engine, values, "fetchrow")
+    async def fetchrow(
+        self, engine: AsyncEngine, values: Mapping[str, Any], *, on: PoolProxiedConnection | None = None
+    ) -> tuple[Any, ...] | None:
+        """The statement's first row, its values through the types' result processing as SQLAlchemy's rows; on
+        a pooled connection of `engine`, or on the checked-out connection `on` (which stays checked out)."""
+        async with _connection(engine, on) as raw:
+            if engine.dialect.name == "sqlite":
+                row = await self._sqlite_row(raw, values)
+            else:
+                row = await self._asyncpg(engine, raw, values, "fetchrow")
         if row is None:
             return None
         processors = self._result_processors(engine.dialect)
@@ -104,28 +110,35 @@ class AloneStatement:
             ]
         return processors
 
-    async def _sqlite_row(self, engine: AsyncEngine, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        """SQLite: the statement in one call into a pooled connection's thread, outside a transaction (a read
-        that sees the last committed state, as a DEFERRED transaction of one statement would)."""
+    async def _sqlite_row(self, raw: PoolProxiedConnection, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """SQLite: the statement in one call into the connection's thread, outside a transaction (a read that
+        sees the last committed state, as a DEFERRED transaction of one statement would)."""
         compiled = self._for(sqlite_driver.DIALECT)
         parameters = dict(zip(compiled.order, self.arguments(sqlite_driver.DIALECT, values), strict=True))
-        raw = await engine.raw_connection()
-        try:
-            return await sqlite_driver.call_in_thread(raw, _first_row, compiled.sql, parameters)
-        finally:
-            await greenlet_spawn(raw.close)
+        return await sqlite_driver.call_in_thread(raw, _first_row, compiled.sql, parameters)
 
-    async def _run(self, engine: AsyncEngine, values: Mapping[str, Any], method: str) -> Any:
+    async def _asyncpg(
+        self, engine: AsyncEngine, raw: PoolProxiedConnection, values: Mapping[str, Any], method: str
+    ) -> Any:
         sql = self._for(engine.dialect).sql
         arguments = self.arguments(engine.dialect, values)
-        raw = await engine.raw_connection()
         try:
-            try:
-                return await getattr(raw.driver_connection, method)(sql, *arguments)
-            except Exception as error:
-                raise _translated(engine, raw, sql, arguments, error) from error
-        finally:
-            await greenlet_spawn(raw.close)
+            return await getattr(raw.driver_connection, method)(sql, *arguments)
+        except Exception as error:
+            raise _translated(engine, raw, sql, arguments, error) from error
+
+
+@asynccontextmanager
+async def _connection(engine: AsyncEngine, on: PoolProxiedConnection | None) -> AsyncIterator[PoolProxiedConnection]:
+    """`on`, or a connection checked out of `engine`'s pool for the block."""
+    if on is not None:
+        yield on
+        return
+    raw = await engine.raw_connection()
+    try:
+        yield raw
+    finally:
+        await greenlet_spawn(raw.close)
 
 
 def _first_row(conn: sqlite3.Connection, sql: str, parameters: dict[str, Any]) -> tuple[Any, ...] | None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, literal, select, text
 
+from incentives import alone
+from incentives.accounts.services import TOKEN_CHECK_WARM_UP
 from incentives.config import Settings
 from incentives.db import Database
 from tests.conftest import run_server
@@ -26,13 +29,41 @@ async def test_warm_up_opens_connections_and_puts_them_back(database_url: str) -
         await db.dispose()
 
 
+async def test_warm_up_runs_the_hot_reads_on_every_connection(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reads run once on each opened connection (on PostgreSQL asyncpg keeps them prepared); a read that
+    fails (here: no such table) is logged, and the connections still go back to the pool and work."""
+    db = Database(database_url)
+    try:
+        seen: list[int] = []
+        counting = alone.AloneStatement(select(literal(1).label("one")).where(literal(1) == bindparam("one")))
+        original = counting.fetchrow
+
+        async def fetchrow(engine: Any, values: Any, *, on: Any = None) -> Any:
+            seen.append(id(on.driver_connection))
+            return await original(engine, values, on=on)
+
+        counting.fetchrow = fetchrow  # type: ignore[method-assign]
+        assert await db.warm_up(4, reads=[(counting, {"one": 1}), TOKEN_CHECK_WARM_UP]) == 4
+        assert len(seen) == 4 and len(set(seen)) == 4 and "could not warm up" not in caplog.text
+        missing = alone.AloneStatement(select(text("x FROM no_such_table")))
+        assert await db.warm_up(2, reads=[(missing, {})]) == 2
+        assert "could not warm up database connections at start-up" in caplog.text
+        assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        async with db.reader() as session:
+            assert await session.scalar(text("SELECT 1")) == 1
+    finally:
+        await db.dispose()
+
+
 async def test_warm_up_leaves_an_unreachable_database_to_the_first_request(caplog: pytest.LogCaptureFixture) -> None:
     db = Database("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
     try:
         assert await db.warm_up(3) == 0
     finally:
         await db.dispose()
-    assert "could not open database connections at start-up" in caplog.text
+    assert "could not warm up database connections at start-up" in caplog.text
 
 
 def test_the_app_opens_its_connections_at_start_up(pg_url: str) -> None:

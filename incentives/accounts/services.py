@@ -337,6 +337,8 @@ _TOKEN_HOLDER = (
 
 
 _TOKEN_HOLDER_ALONE = alone.AloneStatement(_TOKEN_HOLDER)
+# For the web processes' start-up (Database.warm_up): the check with a hash no token has.
+TOKEN_CHECK_WARM_UP = (_TOKEN_HOLDER_ALONE, {"token_hash": ""})
 
 
 async def token_holder(engine: AsyncEngine, token: str) -> TokenHolder | None:

@@ -147,6 +147,8 @@ _OFFER_SEEN = (
 
 
 _OFFER_SEEN_ALONE = alone.AloneStatement(_OFFER_SEEN)
+# For the web processes' start-up (Database.warm_up): the read of an offer that does not exist.
+OFFER_READ_WARM_UP = (_OFFER_SEEN_ALONE, {"lead_id": 0, "org_id": 0})
 
 
 class OfferSeen(NamedTuple):

@@ -22,10 +22,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope, Send
 
 from incentives import i18n
+from incentives.accounts.services import TOKEN_CHECK_WARM_UP
 from incentives.config import Settings
 from incentives.db import Database
 from incentives.errors import N_, DomainError, Forbidden
 from incentives.jobs import OutboxWaker, sweep_forever
+from incentives.leads.services import OFFER_READ_WARM_UP
 from incentives.rules.processor import process_events
 from incentives.web import adjustments as adjustment_pages
 from incentives.web import leads as leads_pages
@@ -67,7 +69,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             tasks.append(asyncio.create_task(waker.run()))
         state = {"db": db, "settings": settings, "templates": make_templates()}
         configure_mappers()
-        await db.warm_up(settings.warm_connections)
+        # Connections open, and on each the statements every API request and every reservation runs prepared.
+        await db.warm_up(settings.warm_connections, reads=[TOKEN_CHECK_WARM_UP, OFFER_READ_WARM_UP])
         # What start-up made (modules, mappers, templates: 100k+ objects) lives as long as the app: keep it
         # out of the collector's full collections, which otherwise traverse all of it, 0.1-0.3 s a time, in
         # the middle of requests. Objects made later are collected as before; the freeze ends with the app.
