@@ -82,7 +82,10 @@ class AloneStatement:
         return arguments
 
     async def fetchval(self, engine: AsyncEngine, values: Mapping[str, Any]) -> Any:
-        """The statement's one value, the statement committed by PostgreSQL on its own."""
+        """The statement's one value, the statement committed by PostgreSQL on its own (PostgreSQL only: SQLite's
+        writes run as one call of several statements, `sqlite_driver.call_in_thread`)."""
+        if engine.dialect.name != "postgresql":
+            raise NotImplementedError("fetchval runs on PostgreSQL only")
         async with _connection(engine, None) as raw:
             return await self._asyncpg(engine, raw, values, "fetchval")
 
