@@ -136,8 +136,8 @@ class Database:
         burst of requests then finds the connections open and their drivers with those statements prepared
         (on PostgreSQL 1-2 ms each per new connection), instead of waiting for both. A database that cannot be
         reached yet is left to the first request (which connects or fails as before). How many opened."""
-        size: int = self.engine.pool.size()  # type: ignore[attr-defined]
-        wanted = min(connections, size)
+        size = getattr(self.engine.pool, "size", None)  # pools that keep no set of connections have none
+        wanted = min(connections, size()) if callable(size) else 0
         if wanted <= 0:
             return 0
         opened = await asyncio.gather(*(self.engine.raw_connection() for _ in range(wanted)), return_exceptions=True)
