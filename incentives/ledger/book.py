@@ -283,6 +283,7 @@ class Locked:
     keyed_id: int | None
     resolved: str | None
     hold: Any = None
+    uses: tuple[tuple[int, int], ...] = ()  # a hold's lots: (lot id, points held), oldest expiry first
 
 
 _KEYED = (
@@ -302,12 +303,20 @@ _LOCK_HOLD_AND_LOOK = (
         _KEYED.label("keyed_id"),
         _RESOLVED.label("resolved"),
         *[_HOLD.c[name].label(f"hold_{name}") for name in TRANSFER_FIELDS],
+        # The lots the hold took from, one row each, oldest expiry first (lot uses never change once written).
+        LOT_USES.c.lot_id.label("use_lot_id"),
+        LOT_USES.c.amount.label("use_amount"),
     )
-    .select_from(_HOLD.join(ACCOUNTS, A.id == _HOLD.c.debit_account_id))
+    .select_from(
+        _HOLD.join(ACCOUNTS, A.id == _HOLD.c.debit_account_id).outerjoin(
+            LOT_USES.join(LOTS, L.id == LOT_USES.c.lot_id), LOT_USES.c.transfer_id == _HOLD.c.id
+        )
+    )
     # By primary keys alone; `lock_hold_and_look` checks the program. With a condition on a program_id here,
     # PostgreSQL, before it had statistics, scanned the program's transfers (or accounts) in an index on
     # program_id instead of taking the primary key.
     .where(_HOLD.c.id == bindparam("hold"), _HOLD.c.kind == "hold")
+    .order_by(L.expires_at, L.id)
     .with_for_update(of=ACCOUNTS)
 )
 
@@ -321,12 +330,15 @@ async def lock_and_look(conn: AsyncConnection, program_id: int, account_id: int,
 
 async def lock_hold_and_look(conn: AsyncConnection, program_id: int, hold_id: int, key: str | None) -> Locked | None:
     """`lock_and_look` for resolving a hold: the hold (None if the program has no such hold), its partner's
-    account locked, a transfer under `key`, and the hold's resolution if it has one — one statement."""
-    row = (await conn.execute(_LOCK_HOLD_AND_LOOK, {"hold": hold_id, "program": program_id, "key": key})).first()
-    if row is None or row.hold_program_id != program_id:
+    account locked, a transfer under `key`, the hold's resolution if it has one, and the lots it took from
+    (`Locked.uses`) — one statement."""
+    rows = (await conn.execute(_LOCK_HOLD_AND_LOOK, {"hold": hold_id, "program": program_id, "key": key})).all()
+    if not rows or rows[0].hold_program_id != program_id:
         return None
+    row = rows[0]
     hold = Transfer(**{name: row._mapping[f"hold_{name}"] for name in TRANSFER_FIELDS})
-    return Locked(row.account_id, int(row.available), row.keyed_id, row.resolved, hold)
+    uses = tuple((use.use_lot_id, use.use_amount) for use in rows if use.use_lot_id is not None)
+    return Locked(row.account_id, int(row.available), row.keyed_id, row.resolved, hold, uses)
 
 
 async def lock_account(conn: AsyncConnection, account_id: int) -> int:
@@ -662,29 +674,20 @@ def plan_take(lots: Sequence[Any], amount: int) -> list[tuple[int, int]]:
     return taken
 
 
-_HOLD_USES = (
-    select(LOT_USES.c.lot_id, LOT_USES.c.amount)
-    .join(LOTS, L.id == LOT_USES.c.lot_id)
-    .where(LOT_USES.c.transfer_id == bindparam("hold"))
-    .order_by(L.expires_at, L.id)
-)
-
-
-async def plan_release(
-    conn: AsyncConnection, hold_id: int, posted: int
+def plan_release(
+    uses: Sequence[tuple[int, int]], posted: int
 ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
-    """Resolving a hold: per lot it held from (lot, points it held, points back to `remaining`), and the spent
-    parts (lot, points) — the first `posted` points, oldest expiry first."""
-    uses = (await conn.execute(_HOLD_USES, {"hold": hold_id})).all()
+    """Resolving a hold that took `uses` (lot, points), oldest expiry first: per lot (lot, points it held, points
+    back to `remaining`), and the spent parts (lot, points) — the first `posted` points, oldest expiry first."""
     released: list[tuple[int, int, int]] = []
     spent: list[tuple[int, int]] = []
     left = posted
-    for use in uses:
-        part = min(left, use.amount)
+    for lot_id, amount in uses:
+        part = min(left, amount)
         left -= part
-        released.append((use.lot_id, use.amount, use.amount - part))
+        released.append((lot_id, amount, amount - part))
         if part:
-            spent.append((use.lot_id, part))
+            spent.append((lot_id, part))
     return released, spent
 
 

@@ -527,7 +527,7 @@ async def _resolve(
             "at": at,
             **cause.values(),
         }
-        released, spent = await book.plan_release(conn, hold_id, posted)
+        released, spent = book.plan_release(locked.uses, posted)
         return await book.resolve(conn, values, held, posted, released, spent)
 
     if key is None:
