@@ -586,12 +586,22 @@ NEW_TRANSFER = -1  # a parameter value that `write_transfer` replaces by the id 
 
 @dataclass(frozen=True)
 class Write:
-    """One statement that goes with a new transfer: `params` for one execution (a dict) or many (a list).
-    `must_change_one`: a single execution that changes no row refuses the whole operation."""
+    """One statement that goes with a new transfer: `params` for one execution (a dict) or many (a list), where
+    the value NEW_TRANSFER stands for the new transfer's id. `must_change_one`: a single execution that changes
+    no row refuses the whole operation. `binder`: on SQLite, binds the values as SQLAlchemy would (needed for
+    times; the ledger's own writes carry integers only)."""
 
     statement: Any
     params: dict[str, Any] | list[dict[str, Any]]
     must_change_one: bool = False
+    binder: sqlite_driver.RowBinder | None = None
+
+    def sqlite_params(self) -> dict[str, Any] | list[dict[str, Any]]:
+        if self.binder is None:
+            return self.params
+        if isinstance(self.params, list):
+            return [self.binder(params) for params in self.params]
+        return self.binder(self.params)
 
 
 def _with_id(params: dict[str, Any], transfer_id: int) -> dict[str, Any]:
@@ -616,7 +626,9 @@ def _write_in_thread(conn: sqlite3.Connection, row: dict[str, Any], writes: list
 async def write_transfer(conn: AsyncConnection, values: dict[str, Any], writes: list[Write]) -> Transfer:
     """SQLite: insert a transfer (`values`: its columns) and run `writes` after it, in the caller's transaction and
     in one call into the connection's thread. Raises Refused when a write that must change one row changed none."""
-    steps = [(sqlite_driver.compiled(w.statement), w.params, w.must_change_one) for w in writes if w.params != []]
+    steps = [
+        (sqlite_driver.compiled(w.statement), w.sqlite_params(), w.must_change_one) for w in writes if w.params != []
+    ]
     raw = await conn.get_raw_connection()
     transfer_id = await sqlite_driver.call_in_thread(raw, _write_in_thread, _sqlite_transfer_row(values), steps)
     return _booked(transfer_id, values)
@@ -691,10 +703,19 @@ def plan_release(
     return released, spent
 
 
-async def debit(conn: AsyncConnection, values: dict[str, Any], taken: list[tuple[int, int]], *, hold: bool) -> Transfer:
+async def debit(
+    conn: AsyncConnection,
+    values: dict[str, Any],
+    taken: list[tuple[int, int]],
+    *,
+    hold: bool,
+    then: Sequence[Write] = (),
+) -> Transfer:
     """Book a debit of the partner account `values["debit_account_id"]` (a hold only reserves, pending): the
     transfer, the counters (only if the points are available: else Refused) and the lots it takes from, in the
-    caller's transaction — one statement on PostgreSQL, one call into the connection's thread on SQLite."""
+    caller's transaction — one statement on PostgreSQL, one call into the connection's thread on SQLite. `then`:
+    the caller's writes that go with the new transfer (NEW_TRANSFER in their values is its id), on SQLite in the
+    same call, on PostgreSQL one statement each after it."""
     account, points = values["debit_account_id"], values["amount"]
     if conn.dialect.name == "postgresql":
         transfer_id = await conn.scalar(
@@ -710,12 +731,28 @@ async def debit(conn: AsyncConnection, values: dict[str, Any], taken: list[tuple
         )
         if transfer_id is None:
             raise Refused()
+        for write in then:
+            await _write_after(conn, write, transfer_id)
         return _booked(transfer_id, values)
     rows = [{"lot": lot, "part": part, "transfer": NEW_TRANSFER} for lot, part in taken]
     counters = Write(DEBIT_PENDING if hold else DEBIT_POSTED, {"account": account, "points": points}, True)
     return await write_transfer(
-        conn, values, [counters, Write(HOLD_FROM_LOT if hold else TAKE_FROM_LOT, rows), Write(USE_LOT, rows)]
+        conn,
+        values,
+        [counters, Write(HOLD_FROM_LOT if hold else TAKE_FROM_LOT, rows), Write(USE_LOT, rows), *then],
     )
+
+
+async def _write_after(conn: AsyncConnection, write: Write, transfer_id: int) -> None:
+    """PostgreSQL: one of the caller's writes after the new transfer `transfer_id`, as `_write_in_thread` runs it."""
+    if isinstance(write.params, list):
+        if write.params:
+            await conn.execute(write.statement, [_with_id(params, transfer_id) for params in write.params])
+    elif (
+        rowcount(await conn.execute(write.statement, _with_id(write.params, transfer_id))) != 1
+        and write.must_change_one
+    ):
+        raise Refused()
 
 
 async def resolve(

@@ -314,8 +314,10 @@ async def _debit_partner(
     cause: Cause,
     at: dt.datetime,
     timeout_at: dt.datetime | None = None,
+    then: Sequence[book.Write] = (),
 ) -> Transfer:
-    """Partner → `to`, taking lots oldest first. A hold only reserves (pending) what a redeem spends."""
+    """Partner → `to`, taking lots oldest first. A hold only reserves (pending) what a redeem spends. `then`: the
+    caller's writes that go with the new transfer (`book.debit`); a replay runs none of them."""
 
     async def work() -> Transfer:
         accounts = await book.open_accounts(session, program_id, [org_id], [to, AccountKind.EXPIRED])
@@ -346,7 +348,9 @@ async def _debit_partner(
             **cause.values(),
         }
         try:
-            return await book.debit(conn, values, book.plan_take(lots, points), hold=kind is TransferKind.HOLD)
+            return await book.debit(
+                conn, values, book.plan_take(lots, points), hold=kind is TransferKind.HOLD, then=then
+            )
         except book.Refused:  # cannot happen under the lock: the conditional UPDATE is the last line of defence
             raise InsufficientPoints() from None
 
@@ -364,8 +368,11 @@ async def hold_points(
     cause: Cause = NO_CAUSE,
     timeout_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
+    then: Sequence[book.Write] = (),
 ) -> Transfer:
-    """Reserve points for a redemption of `kind` (mdf, discount, bonus); post or void resolve it."""
+    """Reserve points for a redemption of `kind` (mdf, discount, bonus); post or void resolve it. `then`: the
+    caller's writes that go with the new hold, in the same round trip where the database allows (`book.Write`,
+    NEW_TRANSFER standing for the hold's id); a replayed hold (its key used before) runs none of them."""
     _positive(points)
     _check_key(key)
     sink = _sink(kind)
@@ -382,6 +389,7 @@ async def hold_points(
         cause=cause,
         at=now or utcnow(),
         timeout_at=timeout_at,
+        then=then,
     )
 
 

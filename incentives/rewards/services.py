@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
@@ -35,6 +35,7 @@ from incentives.db import utcnow
 from incentives.errors import N_, FieldError, Forbidden, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from incentives.ledger import queries as ledger_queries
 from incentives.ledger import services as ledger
+from incentives.ledger.book import NEW_TRANSFER, Write
 from incentives.ledger.errors import InsufficientPoints
 from incentives.ledger.models import LedgerTransfer
 from incentives.notifications.services import (
@@ -56,7 +57,7 @@ from incentives.rewards.models import (
     RewardUsage,
 )
 from incentives.rewards.scope import DECIDERS, REDEEMERS, visible_redemptions, visible_rewards
-from incentives.sqlite_driver import bind_value, call_in_thread, compiled
+from incentives.sqlite_driver import RowBinder, bind_value, call_in_thread, compiled
 
 S = RedemptionStatus
 _T = TypeVar("_T")
@@ -219,6 +220,7 @@ _COUNT_USAGE = (
 )
 _UNCOUNT_USAGE = update(USAGE).where(*_USAGE_KEY).values(quantity=U.quantity - bindparam("p_quantity"))
 _INSERT_REDEMPTION = insert(REDEMPTIONS)
+_REDEMPTION_ROW = RowBinder(list(REDEMPTIONS.c))  # its values as SQLAlchemy binds them for SQLite
 _STEPS: dict[tuple[tuple[str, ...], bool], Any] = {}
 _NOTE = notification_cte()
 
@@ -329,12 +331,18 @@ async def _request(
         created_at=at,
         fulfilled_at=None,
     )
-    # The points first, then the row, written once with the hold it has (a refusal of the hold leaves nothing).
-    hold = await _hold_points(session, redemption, reward, at)
     auto = reward.auto_approve_up_to is not None and points <= reward.auto_approve_up_to
-    redemption.hold_id, redemption.auto_approved = hold.id, auto
+    redemption.auto_approved = auto
     redemption.status, redemption.decided_at = (S.APPROVED, at) if auto else (S.PENDING, None)
-    await _write_request(conn, redemption)
+    # The points first, then the row, written once with the hold it has and in the hold's own round trip where
+    # the database allows (a refusal of the hold leaves nothing).
+    row = {column.name: getattr(redemption, column.name) for column in R} | {"hold_id": NEW_TRANSFER}
+    hold = await _hold_points(
+        session, redemption, reward, at, then=[Write(_INSERT_REDEMPTION, row, binder=_REDEMPTION_ROW)]
+    )
+    redemption.hold_id = hold.id
+    if hold.replayed:  # a hold booked before under this key: the ledger wrote nothing, the row included
+        await _write_request(conn, redemption)
     if auto:
         await _post_and_fulfil(session, redemption, reward, at)
     return redemption
@@ -571,7 +579,7 @@ async def _step_on_sqlite(
 
 
 async def _hold_points(
-    session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime
+    session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime, *, then: Sequence[Write] = ()
 ) -> ledger.Transfer:
     return await ledger.hold_points(
         session,
@@ -582,6 +590,7 @@ async def _hold_points(
         key=f"redemption:{redemption.id}:hold",
         cause=ledger.Cause(redemption_id=redemption.id, user_id=redemption.requested_by_id),
         now=at,
+        then=then,
     )
 
 

@@ -130,12 +130,17 @@ async def test_a_crash_inside_a_request_or_a_decision_leaves_no_trace(
     after the ledger did its part takes that part back too."""
     rw = await make_rewards_world(db, points=1000)
     reward = await make_reward(db, rw, "discount", points=100, stock=5, limit_per_period=3, limit_period="month")
-    step, write_request = services._step, services._write_request
+    step, hold_points = services._step, services._hold_points
 
     async def crash(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(services, "_write_request", crash)  # after the ledger's hold, before the row says so
+    async def hold_then_crash(*args: Any, **kwargs: Any) -> None:
+        await hold_points(*args, **kwargs)
+        raise RuntimeError("power cut")
+
+    # After the ledger's hold and the request's row (written with it), before the commit.
+    monkeypatch.setattr(services, "_hold_points", hold_then_crash)
     with pytest.raises(RuntimeError):
         await redeem(db, rw.manager, reward, key="k")
     async with db.reader() as session:
@@ -143,7 +148,7 @@ async def test_a_crash_inside_a_request_or_a_decision_leaves_no_trace(
         assert await session.scalar(select(Reward.stock).where(Reward.id == reward)) == 5
         assert await session.scalar(select(func.coalesce(func.sum(RewardUsage.quantity), 0))) == 0
     assert (await _balance(db, rw.program_id, rw.org_id)).available == 1000
-    monkeypatch.setattr(services, "_write_request", write_request)
+    monkeypatch.setattr(services, "_hold_points", hold_points)
     redemption = await redeem(db, rw.manager, reward, key="k")
     assert redemption.status == "pending"
     monkeypatch.setattr(services, "_step", crash)  # after the ledger's post, before the fulfilment

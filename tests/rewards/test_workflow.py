@@ -12,6 +12,7 @@ from incentives.db import Database, utcnow
 from incentives.errors import InvalidState
 from incentives.ledger import queries
 from incentives.ledger import services as ledger
+from incentives.ledger.models import LedgerTransfer
 from incentives.ledger.verify import verify
 from incentives.notifications import services as notifications
 from incentives.notifications.models import Notification
@@ -26,6 +27,20 @@ async def _balance(db: Database, rw: object) -> tuple[int, int]:
     async with db.reader() as session:
         b = await queries.balance(session, rw.program_id, rw.org_id)  # type: ignore[attr-defined]
     return b.available, b.held
+
+
+async def test_a_request_stores_the_row_it_returns(db: Database) -> None:
+    """The request's row goes to the database with the ledger's hold (one round trip on SQLite): what is read
+    back is what `redeem` returned, times and all, and the hold it names is the one holding the points."""
+    rw = await make_rewards_world(db, points=1000)
+    reward = await make_reward(db, rw, "bonus", points=100, limit_per_period=5, limit_period="month")
+    made = await redeem(db, rw.manager, reward, quantity=2)
+    async with db.reader() as session:
+        stored = await session.get_one(Redemption, made.id)
+        held = await session.scalar(select(LedgerTransfer.amount).where(LedgerTransfer.id == stored.hold_id))
+    columns = [column.key for column in Redemption.__table__.columns]
+    assert {name: getattr(stored, name) for name in columns} == {name: getattr(made, name) for name in columns}
+    assert stored.created_at.tzinfo is not None and stored.period is not None and held == 200
 
 
 async def test_rejection_and_cancellation_return_points_and_stock_at_once(db: Database) -> None:
