@@ -70,15 +70,15 @@ async def test_another_programs_hold_or_award_is_not_found(db: Database) -> None
     async with db.session() as session:
         award = await services.award_points(session, program_id=program, org_id=org, points=100, key="e", now=T0)
         hold = await services.hold_points(session, program_id=program, org_id=org, points=60, kind="mdf", key="h")
-    for attempt in ("post", "void", "reverse"):
+    attempts = (
+        lambda session: services.post_hold(session, program_id=other, hold_id=hold.id, key="p"),
+        lambda session: services.void_hold(session, program_id=other, hold_id=hold.id, key="v"),
+        lambda session: services.reverse_award(session, program_id=other, award_id=award.id, key="r"),
+    )
+    for attempt in attempts:
         with pytest.raises(NotFound):
             async with db.session() as session:
-                if attempt == "post":
-                    await services.post_hold(session, program_id=other, hold_id=hold.id, key="p")
-                elif attempt == "void":
-                    await services.void_hold(session, program_id=other, hold_id=hold.id, key="v")
-                else:
-                    await services.reverse_award(session, program_id=other, award_id=award.id, key="r")
+                await attempt(session)
     assert await balance(db, program, org) == queries.Balance(program, org, 40, 60, 100)
     await assert_clean(db)
 
