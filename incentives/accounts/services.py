@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -307,18 +306,6 @@ async def user_for_token(session: AsyncSession, token: str) -> User | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     return await session.scalar(_USER_FOR_TOKEN, {"token_hash": hash_token(token)})
-
-
-def single_read_options(dialect: Dialect) -> dict[str, Any]:
-    """Execution options for a connection that runs one read-only statement and nothing else.
-
-    SQLite: a DEFERRED transaction (no write lock; db.py begins every other one IMMEDIATE). PostgreSQL:
-    autocommit, so the statement is its own transaction, without a BEGIN and a ROLLBACK round trip.
-    (SQLite stays in a transaction: switching its isolation level costs a call into the driver's thread.)
-    """
-    if dialect.name == "postgresql":
-        return {"read_only": True, "isolation_level": "AUTOCOMMIT"}
-    return {"read_only": True}
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -18,7 +18,6 @@ from incentives import alone
 from incentives.accounts.models import Membership, Program
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
-from incentives.accounts.services import single_read_options
 from incentives.db import utcnow
 from incentives.errors import N_, Duplicate, FieldError, Forbidden, InvalidState, NotFound, ValidationFailed
 from incentives.leads import events, matching
@@ -161,16 +160,8 @@ class OfferSeen(NamedTuple):
 
 async def _offer_seen(session: AsyncSession, lead_id: int, org_id: int) -> OfferSeen | None:
     """The org's offer of the lead, the lead's status and its program's feedback period, read without a lock,
-    as a transaction of its own: straight on the driver (incentives/alone.py), or, for a session bound to
-    something else than an engine, in a transaction of the session's (on SQLite DEFERRED: no write lock)."""
-    values = {"lead_id": lead_id, "org_id": org_id}
-    bind = session.bind
-    if isinstance(bind, AsyncEngine):
-        row = await _OFFER_SEEN_ALONE.fetchrow(bind, values)
-    else:
-        async with session.begin():
-            read = await session.connection(execution_options=single_read_options(session.get_bind().dialect))
-            row = (await read.execute(_OFFER_SEEN, values)).first()
+    as a transaction of its own straight on the driver (incentives/alone.py) of the session's engine."""
+    row = await _OFFER_SEEN_ALONE.fetchrow(cast(AsyncEngine, session.bind), {"lead_id": lead_id, "org_id": org_id})
     return None if row is None else OfferSeen(*row)
 
 

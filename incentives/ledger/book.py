@@ -462,13 +462,25 @@ def _awards_in_thread(conn: sqlite3.Connection, awards: list[dict[str, Any]], al
     return ids
 
 
-# SQLite, a batch: statements over all of its rows instead of three per award.
-_SQLITE_LAST_TRANSFER = "SELECT COALESCE(max(id), 0) FROM ledger_transfers"
-_SQLITE_ADD_EARNED = sqlite_driver.compiled(
+# A batch's earned points per partner account, added in account id order (the same lock order everywhere).
+_ADD_EARNED = (
     update(ACCOUNTS)
     .where(A.id == bindparam("account"))
     .values(credits_posted=A.credits_posted + bindparam("points"), earned=A.earned + bindparam("points"))
 )
+
+
+def _earned_per_partner(awards: list[dict[str, Any]]) -> list[dict[str, int]]:
+    """`_ADD_EARNED`'s parameters for a batch of earning transfers: one per partner account, in id order."""
+    per_partner: dict[int, int] = {}
+    for award in awards:
+        per_partner[award["credit_account_id"]] = per_partner.get(award["credit_account_id"], 0) + award["amount"]
+    return [{"account": account, "points": per_partner[account]} for account in sorted(per_partner)]
+
+
+# SQLite, a batch: statements over all of its rows instead of three per award.
+_SQLITE_LAST_TRANSFER = "SELECT COALESCE(max(id), 0) FROM ledger_transfers"
+_SQLITE_ADD_EARNED = sqlite_driver.compiled(_ADD_EARNED)
 _SQLITE_EXPIRY_MONTHS = sqlite_driver.compiled(
     select(Program.points_expiry_months).where(Program.id == bindparam("program"))
 )
@@ -494,14 +506,10 @@ def _batch_in_thread(conn: sqlite3.Connection, awards: list[dict[str, Any]]) -> 
     end = conn.execute(_SQLITE_LAST_TRANSFER).fetchone()[0]
     if end != last + len(awards):
         raise RuntimeError(f"{len(awards)} transfers after id {last} did not take the ids up to {end}")
-    per_partner: dict[int, int] = {}
-    for values in awards:
-        per_partner[values["credit_account_id"]] = per_partner.get(values["credit_account_id"], 0) + values["amount"]
-    updated = conn.executemany(
-        _SQLITE_ADD_EARNED, [{"account": account, "points": per_partner[account]} for account in sorted(per_partner)]
-    ).rowcount
+    earned = _earned_per_partner(awards)
+    updated = conn.executemany(_SQLITE_ADD_EARNED, earned).rowcount
     found = conn.execute(_SQLITE_EXPIRY_MONTHS, {"program": awards[0]["program_id"]}).fetchone()
-    if updated != len(per_partner) or found is None:
+    if updated != len(earned) or found is None:
         return None
     expires_at = add_months(awards[0]["at"].astimezone(dt.UTC), found[0])
     conn.execute(_SQLITE_LOTS_AFTER, {"last": last, "expires_at": sqlite_driver.bind_value(L.expires_at, expires_at)})
@@ -562,21 +570,8 @@ async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -
         },
     )
     id_of: dict[str, int] = {key: transfer_id for key, transfer_id in rows}
-    per_partner: dict[int, int] = {}
-    for award in awards:
-        per_partner[award["credit_account_id"]] = per_partner.get(award["credit_account_id"], 0) + award["amount"]
-    await conn.execute(
-        _ADD_EARNED,
-        [{"account": account_id, "points": per_partner[account_id]} for account_id in sorted(per_partner)],
-    )
+    await conn.execute(_ADD_EARNED, _earned_per_partner(awards))
     return [_booked(id_of[award["idempotency_key"]], award) for award in awards]
-
-
-_ADD_EARNED = (
-    update(ACCOUNTS)
-    .where(A.id == bindparam("account"))
-    .values(credits_posted=A.credits_posted + bindparam("points"), earned=A.earned + bindparam("points"))
-)
 
 
 # --- a transfer and what it changes, in one go ---------------------------------------------------------------
