@@ -517,8 +517,10 @@ def _batch_in_thread(conn: sqlite3.Connection, awards: list[dict[str, Any]]) -> 
 
 
 # PostgreSQL: many earning transfers and their lots in one statement, the rows passed as arrays (unnest), the
-# lots expiring after the program's period as in the single statement above. The partners' counters are
-# updated by the caller, in account id order.
+# lots expiring after the program's period as in the single statement above. A key already booked is skipped
+# (ON CONFLICT DO NOTHING: no transfer, no lot), so that the caller need not look all keys up first. A cause
+# column that is NULL in every row is sent as NULL: a multi-argument unnest pads it with NULLs. The partners'
+# counters are updated by the caller, in account id order.
 _CREDIT_PARTNERS_PG = text(
     """
 WITH transfer AS (
@@ -531,6 +533,7 @@ WITH transfer AS (
                 CAST(:lead_id AS INTEGER[]), CAST(:redemption_id AS INTEGER[]), CAST(:user_id AS INTEGER[]),
                 CAST(:reason AS VARCHAR[]))
          AS u(credit, amount, key, print, rule_id, rule_version, lead_id, redemption_id, user_id, reason)
+    ON CONFLICT (program_id, idempotency_key) DO NOTHING
     RETURNING id, credit_account_id, amount, idempotency_key
 ), lot AS (
     INSERT INTO ledger_lots (account_id, transfer_id, amount, remaining, held, expires_at)
@@ -544,17 +547,19 @@ SELECT idempotency_key, id FROM transfer
 ).bindparams(bindparam("at", type_=T.at.type))
 
 
-async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -> list[Transfer]:
+async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -> list[Transfer | None]:
     """Many earning transfers (all of one program, one debit account, one time) in the caller's transaction:
     transfers and lots in one statement (PostgreSQL) or one call into the connection's thread (SQLite), in the
-    order of `awards`. PostgreSQL's partner counters are updated here, in account id order."""
+    order of `awards`. None for an award whose key is already booked: PostgreSQL skips it (the caller replays
+    it); SQLite raises IntegrityError instead (its callers look the keys up first). PostgreSQL's partner
+    counters are updated here, for the awards written, in account id order."""
     if conn.dialect.name != "postgresql":
         ids = await sqlite_driver.call_in_thread(await conn.get_raw_connection(), _batch_in_thread, awards)
         if ids is None:
             raise NotFound()
         return [_booked(transfer_id, award) for transfer_id, award in zip(ids, awards, strict=True)]
     first = awards[0]
-    columns = {name: [award.get(name) for award in awards] for name in CAUSE_FIELDS}
+    causes = {name: [award.get(name) for award in awards] for name in CAUSE_FIELDS}
     rows = await conn.execute(
         _CREDIT_PARTNERS_PG,
         {
@@ -566,12 +571,17 @@ async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -
             "amount": [award["amount"] for award in awards],
             "key": [award["idempotency_key"] for award in awards],
             "print": [award["fingerprint"] for award in awards],
-            **columns,
+            **{name: values if any(value is not None for value in values) else None for name, values in causes.items()},
         },
     )
     id_of: dict[str, int] = {key: transfer_id for key, transfer_id in rows}
-    await conn.execute(_ADD_EARNED, _earned_per_partner(awards))
-    return [_booked(id_of[award["idempotency_key"]], award) for award in awards]
+    written = [award for award in awards if award["idempotency_key"] in id_of]
+    if written:
+        await conn.execute(_ADD_EARNED, _earned_per_partner(written))
+    return [
+        _booked(id_of[award["idempotency_key"]], award) if award["idempotency_key"] in id_of else None
+        for award in awards
+    ]
 
 
 # --- a transfer and what it changes, in one go ---------------------------------------------------------------

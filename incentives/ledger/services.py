@@ -262,21 +262,15 @@ async def _award_batch(
     prints: list[str],
     at: dt.datetime,
 ) -> list[Transfer]:
+    """The batch in the caller's transaction. SQLite looks all keys up first; PostgreSQL writes and skips the
+    keys already booked (book.credit_partners), then looks up only those."""
     keys = [award.key for award in awards]
-    conn = await session.connection()
-    existing: dict[str, tuple[Transfer, str | None]] = {}
-    for start in range(0, len(keys), 1000):  # stay below the bound-parameter limits
-        rows = (
-            await conn.execute(
-                select(*TRANSFER_COLUMNS, T.fingerprint).where(
-                    T.program_id == program_id, T.idempotency_key.in_(keys[start : start + 1000])
-                )
-            )
-        ).all()
-        existing.update({row.idempotency_key: (Transfer.of(row, replayed=True), row.fingerprint) for row in rows})
     print_of = dict(zip(keys, prints, strict=True))
-    results: dict[str, Transfer] = {key: _replay(found, print_of[key]) for key, found in existing.items()}
-    new = [i for i, award in enumerate(awards) if award.key not in existing]
+    conn = await session.connection()
+    results: dict[str, Transfer] = {}
+    if conn.dialect.name != "postgresql":
+        results.update(await _replay_keys(conn, program_id, keys, print_of))
+    new = [i for i, award in enumerate(awards) if award.key not in results]
     if new:
         org_ids = sorted({awards[i].org_id for i in new})
         accounts = await book.open_accounts(session, program_id, org_ids, [AccountKind.ISSUANCE])
@@ -294,8 +288,33 @@ async def _award_batch(
             for i in new
         ]
         booked = await book.credit_partners(conn, new_rows)
-        results.update({row["idempotency_key"]: transfer for row, transfer in zip(new_rows, booked, strict=True)})
+        results.update(
+            {row["idempotency_key"]: transfer for row, transfer in zip(new_rows, booked, strict=True) if transfer}
+        )
+        skipped = [row["idempotency_key"] for row, transfer in zip(new_rows, booked, strict=True) if transfer is None]
+        if skipped:
+            results.update(await _replay_keys(conn, program_id, skipped, print_of))
     return [results[key] for key in keys]
+
+
+async def _replay_keys(
+    conn: AsyncConnection, program_id: int, keys: list[str], print_of: dict[str, str]
+) -> dict[str, Transfer]:
+    """The transfers already booked under any of `keys`, each checked against its payload's fingerprint."""
+    found: dict[str, Transfer] = {}
+    for start in range(0, len(keys), 1000):  # stay below the bound-parameter limits
+        rows = (
+            await conn.execute(
+                select(*TRANSFER_COLUMNS, T.fingerprint).where(
+                    T.program_id == program_id, T.idempotency_key.in_(keys[start : start + 1000])
+                )
+            )
+        ).all()
+        for row in rows:
+            found[row.idempotency_key] = _replay(
+                (Transfer.of(row, replayed=True), row.fingerprint), print_of[row.idempotency_key]
+            )
+    return found
 
 
 # --- spending ----------------------------------------------------------------------------------------

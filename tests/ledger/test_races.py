@@ -96,6 +96,32 @@ async def test_same_key_concurrently_makes_one_transfer(db: Database) -> None:
     await assert_clean(db)
 
 
+async def test_overlapping_batches_concurrently_book_each_key_once(db: Database) -> None:
+    """Batches sent concurrently that share keys (a retried event batch, or two workers on one): each key is
+    booked once, every batch returns the same transfer for it, and the counters count it once."""
+    program, orgs = await program_with_partners(db, 3)
+    async with db.session() as session:  # one key of the batches is booked before they start
+        before = await services.award_points(session, program_id=program, org_id=orgs[0], points=4, key="k0")
+
+    async def batch(offset: int) -> list[Transfer]:
+        awards = [services.Award(orgs[i % 3], 4, f"k{i}") for i in range(offset, offset + 12)]
+        async with db.session() as session:
+            return await services.award_batch(session, program_id=program, awards=awards)
+
+    results = await asyncio.gather(*(batch(offset) for offset in [0, 4, 0, 8, 4, 0]))
+    by_key: dict[str | None, set[int]] = {}
+    for transfers in results:
+        for transfer in transfers:
+            by_key.setdefault(transfer.idempotency_key, set()).add(transfer.id)
+    assert len(by_key) == 20 and all(len(ids) == 1 for ids in by_key.values())
+    assert by_key["k0"] == {before.id}
+    async with db.reader() as session:
+        count = await session.scalar(select(func.count()).select_from(LedgerTransfer))
+    assert count == 20
+    assert sum([(await balance(db, program, org)).available for org in orgs]) == 20 * 4
+    await assert_clean(db)
+
+
 async def test_concurrent_expiry_and_spending(db: Database) -> None:
     program, [org] = await program_with_partners(db)
     async with db.session() as session:
