@@ -13,9 +13,9 @@ import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Membership, Org, Program
@@ -179,19 +179,31 @@ def _partner(p: Profile, won: int, closed: int, open_leads: int, last_offered: d
 # time), so the database, the number of memberships, the highest membership id and the newest
 # membership's time identify the profile set. Code that one day edits a membership or an org's
 # location must clear this cache or extend the check.
-_PROFILES: dict[int, tuple[tuple[str, ...], dict[int, Profile]]] = {}
+_PROFILES: dict[int, tuple[tuple[Any, ...], dict[int, Profile]]] = {}
 
 
 async def load_partners(session: AsyncSession, program_id: int) -> list[Partner]:
-    """Every reseller membership of the program with the counters the score needs."""
-    version_row = (
+    """Every reseller membership of the program with the counters the score needs: one query for the counters,
+    which also tells whether the cached profiles are still those of the program; a second one when not."""
+    counters = (
         await session.execute(
-            select(func.count(), func.max(Membership.id), func.max(Membership.created_at)).where(
-                Membership.program_id == program_id
-            )
+            select(
+                Membership.org_id,
+                Membership.won_leads,
+                Membership.closed_leads,
+                Membership.open_leads,
+                Membership.last_offered_at,
+                Membership.id,
+                Membership.created_at,
+            ).where(Membership.program_id == program_id)
         )
-    ).one()
-    version = (str(session.bind.engine.url if session.bind else ""), *map(str, version_row))
+    ).all()
+    version = (
+        str(session.bind.engine.url if session.bind else ""),
+        len(counters),
+        max((row.id for row in counters), default=None),
+        max((row.created_at for row in counters), default=None),
+    )
     cached = _PROFILES.get(program_id)
     if cached is None or cached[0] != version:
         rows = await session.execute(
@@ -227,18 +239,9 @@ async def load_partners(session: AsyncSession, program_id: int) -> list[Partner]
         cached = (version, profiles)
         _PROFILES[program_id] = cached
     profiles = cached[1]
-    counters = await session.execute(
-        select(
-            Membership.org_id,
-            Membership.won_leads,
-            Membership.closed_leads,
-            Membership.open_leads,
-            Membership.last_offered_at,
-        ).where(Membership.program_id == program_id)
-    )
     return [
         _partner(profiles[org_id], won, closed, open_leads, last_offered)
-        for org_id, won, closed, open_leads, last_offered in counters.all()
+        for org_id, won, closed, open_leads, last_offered, _, _ in counters
         if org_id in profiles
     ]
 
