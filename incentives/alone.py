@@ -10,8 +10,8 @@ still process the values both ways (a UTC time stays a UTC time), but the statem
   cache, outside any transaction: PostgreSQL commits it by itself. Errors come out as SQLAlchemy's
   (IntegrityError for a used unique key, and so on), and a connection the server dropped invalidates the pool
   as SQLAlchemy's own execution does, so the next operation gets fresh connections.
-- SQLite (reads, `fetchrow`): one call into the connection's thread, outside a transaction (sqlite3 runs
-  in autocommit mode here, see db.py), with sqlite3's errors as SQLAlchemy's (`sqlite_driver.call_in_thread`).
+- SQLite: one call into the connection's thread, outside a transaction (sqlite3 runs in autocommit mode here,
+  see db.py), with sqlite3's errors as SQLAlchemy's (`sqlite_driver.call_in_thread`).
 """
 
 from __future__ import annotations
@@ -82,10 +82,12 @@ class AloneStatement:
         return arguments
 
     async def fetchval(self, engine: AsyncEngine, values: Mapping[str, Any]) -> Any:
-        """The statement's one value, the statement committed by PostgreSQL on its own (PostgreSQL only: SQLite's
-        writes run as one call of several statements, `sqlite_driver.call_in_thread`)."""
-        if engine.dialect.name != "postgresql":
-            raise NotImplementedError("fetchval runs on PostgreSQL only")
+        """The statement's one value (None without a row), the statement a transaction of its own: PostgreSQL
+        commits it by itself; SQLite runs it in autocommit mode as `fetchrow` does (a write there takes SQLite's
+        lock directly, without this process's writer turn: `sqlite_driver`)."""
+        if engine.dialect.name == "sqlite":
+            row = await self.fetchrow(engine, values)
+            return None if row is None else row[0]
         async with _connection(engine, None) as raw:
             return await self._asyncpg(engine, raw, values, "fetchval")
 
@@ -107,7 +109,7 @@ class AloneStatement:
     def _result_processors(self, dialect: Dialect) -> list[Callable[[Any], Any] | None]:
         processors = self._results.get(dialect)
         if processors is None:
-            columns = cast(Any, self.statement).selected_columns
+            columns = cast(Any, self.statement).exported_columns  # a SELECT's, or the RETURNING columns
             processors = self._results[dialect] = [
                 column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
             ]

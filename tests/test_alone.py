@@ -42,10 +42,10 @@ async def test_fetchrow_gives_the_row_sqlalchemy_gives(database_url: str) -> Non
         await db.dispose()
 
 
-async def test_fetchval_binds_values_and_raises_sqlalchemys_errors(pg_url: str) -> None:
-    """PostgreSQL (writes in autocommit are PostgreSQL's alone): a UTC time goes through the column's
-    processing, a naive one is refused before it is sent, and a duplicate key is SQLAlchemy's IntegrityError."""
-    db = Database(pg_url)
+async def test_fetchval_binds_values_and_raises_sqlalchemys_errors(database_url: str) -> None:
+    """A write committed on its own: a UTC time goes through the column's processing, a naive one is refused
+    before it is sent, and a duplicate key is SQLAlchemy's IntegrityError."""
+    db = Database(database_url)
     try:
         add = alone.AloneStatement(
             insert(Org)
