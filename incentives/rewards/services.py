@@ -550,6 +550,7 @@ async def _step(
 # notification, compiled once and bound as SQLAlchemy binds them (sqlite_driver), in one call into the thread.
 _SQLITE_NOTE_COLUMNS = tuple(column.name for column in NOTIFICATIONS.c if column.name not in ("id", "read_at"))
 _SQLITE_NOTE = compiled(insert(NOTIFICATIONS).values({name: bindparam(name) for name in _SQLITE_NOTE_COLUMNS}))
+_SQLITE_NOTE_ROW = RowBinder([NOTIFICATIONS.c[name] for name in _SQLITE_NOTE_COLUMNS])
 
 
 def _step_in_thread(conn: sqlite3.Connection, step: str, params: dict[str, Any], note: dict[str, Any] | None) -> int:
@@ -571,9 +572,7 @@ async def _step_on_sqlite(
     step = compiled(_step_statement(tuple(values), False))
     params = {"p_id": redemption_id, "p_was": str(was)}
     params.update({f"p_{name}": bind_value(R[name], value) for name, value in values.items()})
-    row = None
-    if note is not None:
-        row = {name: bind_value(NOTIFICATIONS.c[name], note[name]) for name in _SQLITE_NOTE_COLUMNS}
+    row = None if note is None else _SQLITE_NOTE_ROW(note)
     # sqlite3's errors come out as SQLAlchemy's: IntegrityError for a coupon code taken, and so on.
     return await call_in_thread(await conn.get_raw_connection(), _step_in_thread, step, params, row)
 
