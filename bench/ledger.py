@@ -36,7 +36,7 @@ async def _setup(db: Database) -> tuple[int, list[int]]:
     opened once, by a partner's first points, as in a running program; the figures are for the awards after)."""
     program_id, _, orgs = await program_with_partners(db, PARTNERS)
     for org in orgs:
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.award_points(
                 session, program_id=program_id, org_id=org, points=1, key=f"open-{org}", now=NOW
             )
@@ -46,7 +46,7 @@ async def _setup(db: Database) -> tuple[int, list[int]]:
 async def _single(db: Database, program: int, orgs: list[int], count: int) -> float:
     start = time.perf_counter()
     for i in range(count):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.award_points(
                 session, program_id=program, org_id=orgs[i % len(orgs)], points=10, key=f"single-{i}", now=NOW
             )
@@ -61,7 +61,7 @@ async def _concurrent(db: Database, program: int, orgs: list[int], count: int, t
     async def worker() -> None:
         while queue:
             i = queue.pop()
-            async with db.session() as session:
+            async with db.transaction() as session:
                 await services.award_points(
                     session, program_id=program, org_id=orgs[i % len(orgs)], points=10, key=f"concurrent-{i}", now=NOW
                 )
@@ -75,7 +75,7 @@ async def _batched(db: Database, program: int, orgs: list[int], batches: int) ->
     start = time.perf_counter()
     for b in range(batches):
         awards = [services.Award(orgs[i % len(orgs)], 5, f"batch-{b}-{i}") for i in range(1000)]
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.award_batch(session, program_id=program, awards=awards, now=NOW)
     return batches * 1000 / (time.perf_counter() - start)
 

@@ -18,9 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
-import aiosqlite
 import httpx
 import uvicorn
 from sqlalchemy import event, select, text
@@ -64,7 +62,7 @@ async def _setup(db: Database) -> tuple[int, Principal, list[Principal], int]:
                 password=PASSWORD,
             )
         managers.append(Principal(user.id, org_id, Role.RESELLER_MANAGER, None))
-        async with db.session() as session:
+        async with db.transaction() as session:
             await ledger.award_points(
                 session, program_id=program_id, org_id=org_id, points=10_000_000, key=f"seed-{org_id}"
             )
@@ -109,24 +107,14 @@ async def _approvals(db: Database, pam: Principal) -> tuple[float, float, int]:
 
 
 async def _statements(db: Database, pam: Principal, manager: Principal, reward: int) -> tuple[int, int]:
-    """What one redemption request and one approval cost in hand-offs: on SQLite the calls into the connection's
-    thread (BEGIN and COMMIT included; one call may run several statements), on PostgreSQL the statements sent
-    (BEGIN and COMMIT are one round trip each on top)."""
+    """What one redemption request and one approval cost in statements sent to the database (BEGIN and COMMIT
+    not counted: one round trip each on top)."""
     sent: list[str] = []
 
     def count(*_args: object) -> None:
         sent.append("")
 
-    original: Any = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append("")
-        return await original(self, fn, *args, **kwargs)
-
-    if db.is_sqlite:
-        aiosqlite.Connection._execute = counted  # type: ignore[method-assign]
-    else:
-        event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
     try:
         async with db.session() as session:
             redemption = await services.redeem(session, manager, reward_id=reward, request_key="counted")
@@ -134,10 +122,7 @@ async def _statements(db: Database, pam: Principal, manager: Principal, reward: 
         async with db.session() as session:
             await services.approve_redemption(session, pam, redemption.id)
     finally:
-        if db.is_sqlite:
-            aiosqlite.Connection._execute = original  # type: ignore[method-assign]
-        else:
-            event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
     return requested, len(sent) - requested
 
 

@@ -10,15 +10,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, Executable, MetaData, Row, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.util import greenlet_spawn
-
-from incentives import sqlite_driver
-from incentives.alone import AloneStatement
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -60,10 +62,9 @@ def utcnow() -> dt.datetime:
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for write transactions.
 
-    pysqlite's own transaction handling is switched off so that we emit BEGIN ourselves: a deferred
-    BEGIN that reads and then writes fails with SQLITE_BUSY instead of waiting on busy_timeout.
-    A connection returned to the pool is rolled back only when it is still inside a transaction
-    (sqlite3 knows that without a call into aiosqlite's thread, which every rollback would cost).
+    pysqlite's own transaction handling is switched off so that we emit BEGIN ourselves (SQLAlchemy's
+    documented recipe): a deferred BEGIN that reads and then writes fails with SQLITE_BUSY instead of
+    waiting on busy_timeout.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -79,22 +80,15 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         read_only = connection.get_execution_options().get("read_only", False)
         connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
-    @event.listens_for(engine.sync_engine, "reset")
-    def _on_reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
-        if dbapi_connection.driver_connection.in_transaction:
-            dbapi_connection.rollback()
-
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # JSON columns (event payloads, read by the thousand in processing and simulation) parse with orjson.
     kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
-        # One call into aiosqlite's thread per statement instead of four (incentives/sqlite_driver.py).
-        kwargs.setdefault("module", sqlite_driver.dbapi())
         # As on PostgreSQL below: twenty kept connections, no overflow that is closed after every burst.
         kwargs.setdefault("pool_size", 20)
         kwargs.setdefault("max_overflow", 0)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_reset_on_return=None, **kwargs)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _install_sqlite_hooks(engine)
         return engine
     # No pre-ping: it costs a round trip on every checkout, a sixth of a short transaction's. After a server
@@ -130,33 +124,47 @@ class Database:
         async with self.session() as session, session.begin():
             yield session
 
-    async def warm_up(self, connections: int, reads: Sequence[tuple[AloneStatement, Mapping[str, Any]]] = ()) -> int:
-        """Open up to `connections` of the pool's kept connections now, all at once, run each of `reads` (hot
-        statements, with values that find nothing) once on every one of them, and put them back: the first
-        burst of requests then finds the connections open and their drivers with those statements prepared
-        (on PostgreSQL 1-2 ms each per new connection), instead of waiting for both. A database that cannot be
-        reached yet is left to the first request (which connects or fails as before). How many opened."""
+    async def warm_up(self, connections: int, reads: Sequence[tuple[Executable, Mapping[str, Any]]] = ()) -> int:
+        """Open up to `connections` of the pool's kept connections at once, run each of `reads` (hot statements,
+        with values that find nothing) on every one, and put them back: the first burst of requests then finds
+        connections open and the driver's statement cache filled. A database that cannot be reached yet is left
+        to the first request. How many opened."""
         size = getattr(self.engine.pool, "size", None)  # pools that keep no set of connections have none
         wanted = min(connections, size()) if callable(size) else 0
         if wanted <= 0:
             return 0
-        opened = await asyncio.gather(*(self.engine.raw_connection() for _ in range(wanted)), return_exceptions=True)
-        ready = [raw for raw in opened if not isinstance(raw, BaseException)]
-        failed: list[BaseException] = [raw for raw in opened if isinstance(raw, BaseException)]
+        engine = single_read_engine(self.engine)
+        opened = await asyncio.gather(*(engine.connect().start() for _ in range(wanted)), return_exceptions=True)
+        ready = [conn for conn in opened if isinstance(conn, AsyncConnection)]
+        failed: list[BaseException] = [conn for conn in opened if isinstance(conn, BaseException)]
 
-        async def prepare(raw: Any) -> None:
+        async def prepare(conn: AsyncConnection) -> None:
             try:
                 for statement, values in reads:
-                    await statement.fetchrow(self.engine, values, on=raw)
+                    await conn.execute(statement, values)
             except Exception as error:  # a database not migrated yet, say: the requests will tell
                 failed.append(error)
             finally:
-                await greenlet_spawn(raw.close)
+                await conn.close()
 
-        await asyncio.gather(*(prepare(raw) for raw in ready))
+        await asyncio.gather(*(prepare(conn) for conn in ready))
         if failed:
             logging.getLogger(__name__).warning("could not warm up database connections at start-up: %s", failed[0])
         return len(ready)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def single_read_engine(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` for reads that are a transaction of their own: autocommit on PostgreSQL (one round trip, no
+    BEGIN), a DEFERRED read transaction on SQLite (never waiting for the write lock)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine.execution_options(read_only=True)
+
+
+async def fetch_one(engine: AsyncEngine, statement: Executable, values: Mapping[str, Any]) -> Row[Any] | None:
+    """The first row of one read statement, run outside any unit of work (see `single_read_engine`)."""
+    async with single_read_engine(engine).connect() as conn:
+        return (await conn.execute(statement, values)).first()

@@ -6,9 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, literal, select, text
+from sqlalchemy import bindparam, event, literal, select, text
 
-from incentives import alone
 from incentives.accounts.services import TOKEN_CHECK_WARM_UP
 from incentives.config import Settings
 from incentives.db import Database
@@ -37,17 +36,16 @@ async def test_warm_up_runs_the_hot_reads_on_every_connection(
     db = Database(database_url)
     try:
         seen: list[int] = []
-        counting = alone.AloneStatement(select(literal(1).label("one")).where(literal(1) == bindparam("one")))
-        original = counting.fetchrow
+        counting = select(literal(1).label("warm_marker")).where(literal(1) == bindparam("one"))
 
-        async def fetchrow(engine: Any, values: Any, *, on: Any = None) -> Any:
-            seen.append(id(on.driver_connection))
-            return await original(engine, values, on=on)
+        @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
+        def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if "warm_marker" in statement:
+                seen.append(id(conn.connection.dbapi_connection))
 
-        counting.fetchrow = fetchrow  # type: ignore[method-assign]
         assert await db.warm_up(4, reads=[(counting, {"one": 1}), TOKEN_CHECK_WARM_UP]) == 4
         assert len(seen) == 4 and len(set(seen)) == 4 and "could not warm up" not in caplog.text
-        missing = alone.AloneStatement(select(text("x FROM no_such_table")))
+        missing = select(text("x FROM no_such_table"))
         assert await db.warm_up(2, reads=[(missing, {})]) == 2
         assert "could not warm up database connections at start-up" in caplog.text
         assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]

@@ -15,12 +15,11 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from incentives import alone
 from incentives.accounts.models import ApiToken, LoginAttempt, Membership, Org, Program, User
 from incentives.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from incentives.accounts.roles import ORG_KIND_OF_ROLE, PROGRAM_ROLES, OrgKind, Role
 from incentives.accounts.scope import Principal, visible_memberships, visible_orgs, visible_programs, visible_users
-from incentives.db import utcnow
+from incentives.db import fetch_one, utcnow
 from incentives.errors import N_, Duplicate, FieldError, Forbidden, NotFound, RateLimited, ValidationFailed
 
 TOKEN_PREFIX = "inc_"  # noqa: S105 - a public marker, not a secret
@@ -323,22 +322,21 @@ _TOKEN_HOLDER = (
 )
 
 
-_TOKEN_HOLDER_ALONE = alone.AloneStatement(_TOKEN_HOLDER)
 # For the web processes' start-up (Database.warm_up): the check with a hash no token has.
-TOKEN_CHECK_WARM_UP = (_TOKEN_HOLDER_ALONE, {"token_hash": ""})
+TOKEN_CHECK_WARM_UP = (_TOKEN_HOLDER, {"token_hash": ""})
 
 
 async def token_holder(engine: AsyncEngine, token: str) -> TokenHolder | None:
     """The principal of an unrevoked token of an active user, or None; checked in the database on every API
     request (a revoked token stops working at once, in every process). One statement on the unique token hash,
-    as a transaction of its own straight on the driver (incentives/alone.py): no ORM session or object.
+    as a transaction of its own: no ORM session or object.
     """
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = await _TOKEN_HOLDER_ALONE.fetchrow(engine, {"token_hash": hash_token(token)})
+    row = await fetch_one(engine, _TOKEN_HOLDER, {"token_hash": hash_token(token)})
     if row is None:
         return None
-    user_id, org_id, role, program_id, locale = row
+    user_id, org_id, role, program_id, locale = tuple(row)
     return TokenHolder(Principal(user_id=user_id, org_id=org_id, role=Role(role), program_id=program_id), locale)
 
 

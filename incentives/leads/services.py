@@ -14,11 +14,10 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from incentives import alone
 from incentives.accounts.models import Membership, Program
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
-from incentives.db import utcnow
+from incentives.db import fetch_one, utcnow
 from incentives.errors import N_, Duplicate, FieldError, Forbidden, InvalidState, NotFound, ValidationFailed
 from incentives.leads import events, matching
 from incentives.leads.errors import AlreadyReserved, FeedbackRequired
@@ -145,9 +144,8 @@ _OFFER_SEEN = (
 )
 
 
-_OFFER_SEEN_ALONE = alone.AloneStatement(_OFFER_SEEN)
 # For the web processes' start-up (Database.warm_up): the read of an offer that does not exist.
-OFFER_READ_WARM_UP = (_OFFER_SEEN_ALONE, {"lead_id": 0, "org_id": 0})
+OFFER_READ_WARM_UP = (_OFFER_SEEN, {"lead_id": 0, "org_id": 0})
 
 
 class OfferSeen(NamedTuple):
@@ -160,9 +158,9 @@ class OfferSeen(NamedTuple):
 
 async def _offer_seen(session: AsyncSession, lead_id: int, org_id: int) -> OfferSeen | None:
     """The org's offer of the lead, the lead's status and its program's feedback period, read without a lock,
-    as a transaction of its own straight on the driver (incentives/alone.py) of the session's engine."""
-    row = await _OFFER_SEEN_ALONE.fetchrow(cast(AsyncEngine, session.bind), {"lead_id": lead_id, "org_id": org_id})
-    return None if row is None else OfferSeen(*row)
+    as a transaction of its own on the session's engine."""
+    row = await fetch_one(cast(AsyncEngine, session.bind), _OFFER_SEEN, {"lead_id": lead_id, "org_id": org_id})
+    return None if row is None else OfferSeen(*tuple(row))
 
 
 async def reserve_lead(

@@ -10,7 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from incentives.db import utcnow
-from incentives.ledger.book import AVAILABLE, TRANSFER_COLUMNS, TRANSFERS, A, L, T, Transfer, partner_name
+from incentives.ledger.book import (
+    ACCOUNT,
+    ACCOUNTS,
+    AVAILABLE,
+    LOT,
+    TRANSFER,
+    TRANSFER_COLUMNS,
+    TRANSFERS,
+    Transfer,
+    partner_name,
+)
 from incentives.ledger.models import DEBIT_NORMAL, AccountKind, TransferKind
 
 EXPIRING_HORIZON = dt.timedelta(days=90)
@@ -43,8 +53,8 @@ async def balance(session: AsyncSession, program_id: int, org_id: int) -> Balanc
     """One indexed row read, whatever the length of the history: the counters are cached on the account."""
     row = (
         await session.execute(
-            select(AVAILABLE.label("available"), A.debits_pending, A.earned).where(
-                A.program_id == program_id, A.name == partner_name(org_id)
+            select(AVAILABLE.label("available"), ACCOUNT.debits_pending, ACCOUNT.earned).where(
+                ACCOUNT.program_id == program_id, ACCOUNT.name == partner_name(org_id)
             )
         )
     ).first()
@@ -63,13 +73,17 @@ async def expiring(
 ) -> list[Expiring]:
     """Points that will expire within `horizon`, by expiry time (held points do not expire)."""
     until = (now or utcnow()) + horizon
-    account = select(A.id).where(A.program_id == program_id, A.name == partner_name(org_id)).scalar_subquery()
+    account = (
+        select(ACCOUNT.id)
+        .where(ACCOUNT.program_id == program_id, ACCOUNT.name == partner_name(org_id))
+        .scalar_subquery()
+    )
     rows = (
         await session.execute(
-            select(func.sum(L.remaining).label("points"), L.expires_at)
-            .where(L.account_id == account, L.remaining > 0, L.expires_at <= until)
-            .group_by(L.expires_at)
-            .order_by(L.expires_at)
+            select(func.sum(LOT.remaining).label("points"), LOT.expires_at)
+            .where(LOT.account_id == account, LOT.remaining > 0, LOT.expires_at <= until)
+            .group_by(LOT.expires_at)
+            .order_by(LOT.expires_at)
         )
     ).all()
     return [Expiring(int(row.points), row.expires_at) for row in rows]
@@ -79,20 +93,25 @@ async def history(
     session: AsyncSession, program_id: int, org_id: int, *, limit: int = 50, before: int | None = None
 ) -> tuple[list[Entry], int | None]:
     """Transfers touching the partner's account, newest first; returns the page and the next cursor (an id)."""
-    account_id = await session.scalar(select(A.id).where(A.program_id == program_id, A.name == partner_name(org_id)))
+    account_id = await session.scalar(
+        select(ACCOUNT.id).where(ACCOUNT.program_id == program_id, ACCOUNT.name == partner_name(org_id))
+    )
     if account_id is None:
         return [], None
     # Two index range scans (debit side, credit side), each already newest first, merged.
     sides = []
-    for column in (T.debit_account_id, T.credit_account_id):
-        side = select(T.id).where(column == account_id)
+    for column in (TRANSFER.debit_account_id, TRANSFER.credit_account_id):
+        side = select(TRANSFER.id).where(column == account_id)
         if before is not None:
-            side = side.where(T.id < before)
-        sides.append(side.order_by(T.id.desc()).limit(limit + 1).subquery().select())
+            side = side.where(TRANSFER.id < before)
+        sides.append(side.order_by(TRANSFER.id.desc()).limit(limit + 1).subquery().select())
     ids = union_all(*sides).subquery()
     rows = (
         await session.execute(
-            select(*TRANSFER_COLUMNS).where(T.id.in_(select(ids.c.id))).order_by(T.id.desc()).limit(limit + 1)
+            select(*TRANSFER_COLUMNS)
+            .where(TRANSFER.id.in_(select(ids.c.id)))
+            .order_by(TRANSFER.id.desc())
+            .limit(limit + 1)
         )
     ).all()
     page = [Transfer.of(row) for row in rows[:limit]]
@@ -107,16 +126,18 @@ async def system_balance(session: AsyncSession, program_id: int, kind: AccountKi
 
     Posted transfers and unresolved holds count; a resolved hold is replaced by its post or void.
     """
-    account_id = await session.scalar(select(A.id).where(A.program_id == program_id, A.name == kind.value))
+    account_id = await session.scalar(
+        select(ACCOUNT.id).where(ACCOUNT.program_id == program_id, ACCOUNT.name == kind.value)
+    )
     if account_id is None:
         return 0
     resolution = aliased(TRANSFERS)
     counted = and_(
-        or_(T.debit_account_id == account_id, T.credit_account_id == account_id),
-        T.kind != TransferKind.VOID.value,
-        or_(T.kind != TransferKind.HOLD.value, ~exists().where(resolution.c.pending_id == T.id)),
+        or_(TRANSFER.debit_account_id == account_id, TRANSFER.credit_account_id == account_id),
+        TRANSFER.kind != TransferKind.VOID.value,
+        or_(TRANSFER.kind != TransferKind.HOLD.value, ~exists().where(resolution.c.pending_id == TRANSFER.id)),
     )
-    signed = case((T.credit_account_id == account_id, T.amount), else_=-T.amount)
+    signed = case((TRANSFER.credit_account_id == account_id, TRANSFER.amount), else_=-TRANSFER.amount)
     total = int(await session.scalar(select(func.coalesce(func.sum(signed), 0)).where(counted)) or 0)
     return -total if kind in DEBIT_NORMAL else total
 
@@ -131,8 +152,69 @@ def _available_change(transfer: Transfer, account_id: int, held: dict[int, int])
 async def _hold_amounts(session: AsyncSession, hold_ids: list[int]) -> dict[int, int]:
     if not hold_ids:
         return {}
-    rows = await session.execute(select(T.id, T.amount).where(T.id.in_(hold_ids)))
+    rows = await session.execute(select(TRANSFER.id, TRANSFER.amount).where(TRANSFER.id.in_(hold_ids)))
     return {row.id: row.amount for row in rows}
 
 
-__all__ = ["Balance", "Entry", "Expiring", "balance", "expiring", "history", "system_balance"]
+@dataclass(frozen=True)
+class ExpiringDay:
+    """Points of one partner account that expire on one day."""
+
+    account_id: int
+    program_id: int
+    org_id: int
+    day: str
+    points: int
+    first_at: dt.datetime
+
+
+async def expiring_by_day(session: AsyncSession, *, start: dt.datetime, end: dt.datetime) -> list[ExpiringDay]:
+    """Every partner account's points expiring after `start` and by `end`, per account and expiry day."""
+    day = func.date(LOT.expires_at)
+    rows = await session.execute(
+        select(
+            ACCOUNT.id,
+            ACCOUNT.program_id,
+            ACCOUNT.org_id,
+            day.label("day"),
+            func.sum(LOT.remaining).label("points"),
+            func.min(LOT.expires_at).label("first_at"),
+        )
+        .join(ACCOUNTS, ACCOUNT.id == LOT.account_id)
+        .where(LOT.remaining > 0, LOT.expires_at > start, LOT.expires_at <= end, ACCOUNT.org_id.is_not(None))
+        .group_by(ACCOUNT.id, ACCOUNT.program_id, ACCOUNT.org_id, day)
+    )
+    return [
+        ExpiringDay(row.id, row.program_id, row.org_id, str(row.day), int(row.points), row.first_at) for row in rows
+    ]
+
+
+async def transfer_by_key(session: AsyncSession, program_id: int, key: str) -> Transfer | None:
+    """The transfer booked under an idempotency key of the program, or None."""
+    row = (
+        await session.execute(
+            select(*TRANSFER_COLUMNS).where(TRANSFER.program_id == program_id, TRANSFER.idempotency_key == key)
+        )
+    ).first()
+    return None if row is None else Transfer.of(row)
+
+
+async def resolution_of(session: AsyncSession, hold_id: int) -> Transfer | None:
+    """The post or void that resolved a hold, or None while it is pending."""
+    row = (await session.execute(select(*TRANSFER_COLUMNS).where(TRANSFER.pending_id == hold_id))).first()
+    return None if row is None else Transfer.of(row)
+
+
+__all__ = [
+    "Balance",
+    "Entry",
+    "Expiring",
+    "ExpiringDay",
+    "balance",
+    "expiring",
+    "expiring_by_day",
+    "history",
+    "resolution_of",
+    "system_balance",
+    "transfer_by_key",
+]

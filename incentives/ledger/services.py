@@ -4,42 +4,39 @@ Only partner accounts cache their counters (the row every spend checks and locks
 system accounts (issuance, sinks, expired, clawback) are sums of their transfers: caching them would
 make the issuance row a lock that serializes every award of a program.
 
-Each operation takes an AsyncSession and owns one transaction; called while the session is already in
-a transaction, it becomes part of that one instead (the caller's other writes and the ledger's commit
-or roll back together). Each (except the sweeps) takes an idempotency key, unique per program in the
-database: the same key with the same payload returns the original transfer and writes nothing; with
-another payload it raises IdempotencyConflict.
+Every operation joins the unit of work its caller opened (`async with session.begin()`): the caller's
+other writes and the ledger's commit or roll back together, and an operation called outside a transaction
+is refused. Each (except the sweeps' steps) takes an idempotency key, unique per program in the database:
+the same key with the same payload returns the original transfer and writes nothing; with another payload
+it raises IdempotencyConflict. Concurrent twins never fail: spending operations look the key up under the
+account lock, and awards skip a conflicting key and replay it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from incentives.db import utcnow
 from incentives.errors import N_, FieldError, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from incentives.ledger import book
 from incentives.ledger.book import (
-    TRANSFER_COLUMNS,
+    ACCOUNT,
+    LOT,
+    TRANSFER,
     TRANSFERS,
-    A,
     Cause,
-    L,
-    T,
     Transfer,
     change_account,
     find_keyed,
     fingerprint,
     insert_transfer,
-    lock_account,
     partner_name,
 )
 from incentives.ledger.errors import InsufficientPoints
@@ -49,17 +46,19 @@ __all__ = [
     "Award",
     "Cause",
     "InsufficientPoints",
+    "OutsideTransaction",
     "Transfer",
     "adjust_points",
     "award_batch",
     "award_points",
-    "expire_points",
+    "due_expiry",
+    "expire_account",
     "hold_points",
     "post_hold",
     "redeem_points",
     "reverse_award",
+    "timed_out_holds",
     "void_hold",
-    "void_timed_out_holds",
 ]
 
 NO_CAUSE = Cause()
@@ -97,6 +96,17 @@ def _sink(kind: AccountKind | str) -> AccountKind:
     return sink
 
 
+class OutsideTransaction(RuntimeError):
+    """A ledger operation was called without a unit of work: its caller must open one."""
+
+
+async def _joined(session: AsyncSession) -> AsyncConnection:
+    """The connection of the caller's open transaction; the ledger never opens or commits one itself."""
+    if not session.in_transaction():
+        raise OutsideTransaction("ledger operations join the caller's transaction: open one with session.begin()")
+    return await session.connection()
+
+
 def _replay(found: tuple[Transfer, str | None], expected: str) -> Transfer:
     transfer, stored = found
     if stored != expected:
@@ -104,64 +114,12 @@ def _replay(found: tuple[Transfer, str | None], expected: str) -> Transfer:
     return transfer
 
 
-@asynccontextmanager
-async def _transaction(session: AsyncSession) -> AsyncIterator[None]:
-    """The session's open transaction if there is one (the caller commits), else one of our own."""
-    if session.in_transaction():
-        yield
-        return
-    async with session.begin():
-        yield
-
-
-async def _once(
-    session: AsyncSession,
-    program_id: int,
-    key: str,
-    print_: str,
-    work: Callable[[], Awaitable[Transfer]],
-    *,
-    locks_first: bool = False,
-) -> Transfer:
-    """Run `work` in one transaction, unless `key` was used already: then replay or refuse.
-
-    The unique key in the database is the real guard: when a concurrent twin commits first, our
-    insert fails, the transaction rolls back, and the second attempt finds and replays the twin.
-    In the caller's transaction there is no second attempt (a failed statement spoils the whole
-    transaction): the key is looked up first, and a concurrent twin's IntegrityError goes to the caller.
-    `locks_first`: `work` looks the key up itself, once it holds the account lock.
-    """
-    if session.in_transaction():
-        if not locks_first:
-            replay = await _replayed(await session.connection(), program_id, key, print_)
-            if replay is not None:
-                return replay
-        return await work()
-    for attempt in (1, 2):
-        try:
-            async with session.begin():
-                if attempt == 2:
-                    found = await find_keyed(await session.connection(), program_id, key)
-                    if found is not None:
-                        return _replay(found, print_)
-                return await work()
-        except IntegrityError:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-async def _replay_keyed(conn: AsyncConnection, program_id: int, key: str, print_: str) -> Transfer:
-    """The transfer the lock found under `key`, checked against the payload."""
-    replay = await _replayed(conn, program_id, key, print_)
-    assert replay is not None
-    return replay
-
-
-async def _replayed(conn: AsyncConnection, program_id: int, key: str, print_: str) -> Transfer | None:
-    """The stored transfer of `key`, checked against the payload, or None."""
+async def _replayed(conn: AsyncConnection, program_id: int, key: str, print_: str) -> Transfer:
+    """The transfer booked under `key` (found under the account lock, or skipped as a conflict), checked
+    against the payload."""
     found = await find_keyed(conn, program_id, key)
-    return None if found is None else _replay(found, print_)
+    assert found is not None, "a key seen booked stays booked"
+    return _replay(found, print_)
 
 
 # --- earning -----------------------------------------------------------------------------------------
@@ -180,9 +138,8 @@ async def award_points(
     """Earn: issuance → partner, and a new lot that expires after the program's expiry period."""
     _positive(points)
     _check_key(key)
-    at = now or utcnow()
     print_ = fingerprint("earn", org_id=org_id, points=points, **cause.values())
-    return await _issue(session, program_id, TransferKind.EARN, org_id, points, key, print_, cause, at)
+    return await _issue(session, program_id, TransferKind.EARN, org_id, points, key, print_, cause, now or utcnow())
 
 
 async def _issue(
@@ -196,31 +153,22 @@ async def _issue(
     cause: Cause,
     at: dt.datetime,
 ) -> Transfer:
-    """Issuance → partner in one transaction of its own (or the caller's), once per key."""
-    columns = {
-        "program_id": program_id,
-        "kind": kind.value,
-        "amount": points,
-        "idempotency_key": key,
-        "fingerprint": print_,
-        "at": at,
+    """Issuance → partner, once per key."""
+    conn = await _joined(session)
+    accounts = await book.open_accounts(session, program_id, [org_id], [AccountKind.ISSUANCE])
+    values = _issuance_to(
+        accounts,
+        org_id,
+        program_id=program_id,
+        kind=kind.value,
+        amount=points,
+        idempotency_key=key,
+        fingerprint=print_,
+        at=at,
         **cause.values(),
-    }
-    if not session.in_transaction() and isinstance(session.bind, AsyncEngine):
-        # The usual case, with the account ids known: a transaction of its own in one round trip. A used key
-        # (IntegrityError, nothing written) goes the long way below, which finds and replays it.
-        accounts = book.cached_accounts(session.bind, program_id, [org_id], [AccountKind.ISSUANCE])
-        if accounts is not None:
-            try:
-                return await book.credit_partner_alone(session.bind, **_issuance_to(accounts, org_id, **columns))
-            except IntegrityError:
-                pass
-
-    async def work() -> Transfer:
-        accounts = await book.open_accounts(session, program_id, [org_id], [AccountKind.ISSUANCE])
-        return await book.credit_partner(await session.connection(), **_issuance_to(accounts, org_id, **columns))
-
-    return await _once(session, program_id, key, print_, work)
+    )
+    [transfer] = await book.credit_partners(conn, [values])
+    return transfer or await _replayed(conn, program_id, key, print_)
 
 
 def _issuance_to(accounts: book.Book, org_id: int, **columns: Any) -> dict[str, Any]:
@@ -235,86 +183,38 @@ def _issuance_to(accounts: book.Book, org_id: int, **columns: Any) -> dict[str, 
 async def award_batch(
     session: AsyncSession, *, program_id: int, awards: Sequence[Award], now: dt.datetime | None = None
 ) -> list[Transfer]:
-    """Many awards in one transaction, all or nothing. Awards whose key is already booked are replayed."""
+    """Many awards at once, all or nothing with the caller's transaction. Keys already booked are replayed."""
     for award in awards:
         _positive(award.points)
         _check_key(award.key)
     if len({award.key for award in awards}) != len(awards):
         raise ValidationFailed([FieldError(("awards",), N_("Each award needs its own idempotency key."))])
+    conn = await _joined(session)
+    if not awards:
+        return []
     at = now or utcnow()
-    causes = [a.cause.values() for a in awards]
-    prints = [fingerprint("earn", org_id=a.org_id, points=a.points, **c) for a, c in zip(awards, causes, strict=True)]
-    for attempt in (1, 2):
-        try:
-            async with session.begin():
-                return await _award_batch(session, program_id, awards, causes, prints, at)
-        except IntegrityError:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-async def _award_batch(
-    session: AsyncSession,
-    program_id: int,
-    awards: Sequence[Award],
-    causes: list[dict[str, Any]],
-    prints: list[str],
-    at: dt.datetime,
-) -> list[Transfer]:
-    """The batch in the caller's transaction. SQLite looks all keys up first; PostgreSQL writes and skips the
-    keys already booked (book.credit_partners), then looks up only those."""
-    keys = [award.key for award in awards]
-    print_of = dict(zip(keys, prints, strict=True))
-    conn = await session.connection()
-    results: dict[str, Transfer] = {}
-    if conn.dialect.name != "postgresql":
-        results.update(await _replay_keys(conn, program_id, keys, print_of))
-    new = [i for i, award in enumerate(awards) if award.key not in results]
-    if new:
-        org_ids = sorted({awards[i].org_id for i in new})
-        accounts = await book.open_accounts(session, program_id, org_ids, [AccountKind.ISSUANCE])
-        shared = {"program_id": program_id, "kind": TransferKind.EARN.value, "at": at}
-        new_rows = [
-            _issuance_to(
-                accounts,
-                awards[i].org_id,
-                amount=awards[i].points,
-                idempotency_key=keys[i],
-                fingerprint=prints[i],
-                **shared,
-                **causes[i],
-            )
-            for i in new
-        ]
-        booked = await book.credit_partners(conn, new_rows)
-        results.update(
-            {row["idempotency_key"]: transfer for row, transfer in zip(new_rows, booked, strict=True) if transfer}
+    accounts = await book.open_accounts(
+        session, program_id, sorted({award.org_id for award in awards}), [AccountKind.ISSUANCE]
+    )
+    rows = [
+        _issuance_to(
+            accounts,
+            award.org_id,
+            program_id=program_id,
+            kind=TransferKind.EARN.value,
+            amount=award.points,
+            idempotency_key=award.key,
+            fingerprint=fingerprint("earn", org_id=award.org_id, points=award.points, **award.cause.values()),
+            at=at,
+            **award.cause.values(),
         )
-        skipped = [row["idempotency_key"] for row, transfer in zip(new_rows, booked, strict=True) if transfer is None]
-        if skipped:
-            results.update(await _replay_keys(conn, program_id, skipped, print_of))
-    return [results[key] for key in keys]
-
-
-async def _replay_keys(
-    conn: AsyncConnection, program_id: int, keys: list[str], print_of: dict[str, str]
-) -> dict[str, Transfer]:
-    """The transfers already booked under any of `keys`, each checked against its payload's fingerprint."""
-    found: dict[str, Transfer] = {}
-    for start in range(0, len(keys), 1000):  # stay below the bound-parameter limits
-        rows = (
-            await conn.execute(
-                select(*TRANSFER_COLUMNS, T.fingerprint).where(
-                    T.program_id == program_id, T.idempotency_key.in_(keys[start : start + 1000])
-                )
-            )
-        ).all()
-        for row in rows:
-            found[row.idempotency_key] = _replay(
-                (Transfer.of(row, replayed=True), row.fingerprint), print_of[row.idempotency_key]
-            )
-    return found
+        for award in awards
+    ]
+    written = await book.credit_partners(conn, rows)
+    skipped = [row for row, transfer in zip(rows, written, strict=True) if transfer is None]
+    found = await book.find_many_keyed(conn, program_id, [row["idempotency_key"] for row in skipped])
+    replays = {row["idempotency_key"]: _replay(found[row["idempotency_key"]], row["fingerprint"]) for row in skipped}
+    return [transfer or replays[row["idempotency_key"]] for row, transfer in zip(rows, written, strict=True)]
 
 
 # --- spending ----------------------------------------------------------------------------------------
@@ -333,47 +233,39 @@ async def _debit_partner(
     cause: Cause,
     at: dt.datetime,
     timeout_at: dt.datetime | None = None,
-    then: Sequence[book.Write] = (),
 ) -> Transfer:
-    """Partner → `to`, taking lots oldest first. A hold only reserves (pending) what a redeem spends. `then`: the
-    caller's writes that go with the new transfer (`book.debit`); a replay runs none of them."""
-
-    async def work() -> Transfer:
-        accounts = await book.open_accounts(session, program_id, [org_id], [to, AccountKind.EXPIRED])
-        partner = accounts[partner_name(org_id)]
-        conn = await session.connection()
-        locked = await book.lock_and_look(conn, program_id, partner, key)
-        if locked.keyed_id is not None:
-            return await _replay_keyed(conn, program_id, key, print_)
-        expired, lots = await book.open_lots(conn, partner, at, points)
-        available = locked.available - await _expire_lots(
-            conn, program_id, partner, accounts[AccountKind.EXPIRED], expired, at
+    """Partner → `to`, taking lots oldest first. A hold only reserves (pending) what a redeem spends."""
+    conn = await _joined(session)
+    accounts = await book.open_accounts(session, program_id, [org_id], [to, AccountKind.EXPIRED])
+    partner = accounts[partner_name(org_id)]
+    locked = await book.lock_and_look(conn, program_id, partner, key)
+    if locked.keyed_id is not None:
+        return await _replayed(conn, program_id, key, print_)
+    expired, lots = await book.open_lots(conn, partner, at, points)
+    available = locked.available - await _expire_lots(
+        conn, program_id, partner, accounts[AccountKind.EXPIRED], expired, at
+    )
+    if available < points:
+        raise InsufficientPoints(
+            N_("Only %(available)s points are available; %(points)s are needed."),
+            params={"available": available, "points": points},
         )
-        if available < points:
-            raise InsufficientPoints(
-                N_("Only %(available)s points are available; %(points)s are needed."),
-                params={"available": available, "points": points},
-            )
-        values = {
-            "program_id": program_id,
-            "kind": kind.value,
-            "debit_account_id": partner,
-            "credit_account_id": accounts[to],
-            "amount": points,
-            "timeout_at": timeout_at,
-            "idempotency_key": key,
-            "fingerprint": print_,
-            "at": at,
-            **cause.values(),
-        }
-        try:
-            return await book.debit(
-                conn, values, book.plan_take(lots, points), hold=kind is TransferKind.HOLD, then=then
-            )
-        except book.Refused:  # cannot happen under the lock: the conditional UPDATE is the last line of defence
-            raise InsufficientPoints() from None
-
-    return await _once(session, program_id, key, print_, work, locks_first=True)
+    values = {
+        "program_id": program_id,
+        "kind": kind.value,
+        "debit_account_id": partner,
+        "credit_account_id": accounts[to],
+        "amount": points,
+        "timeout_at": timeout_at,
+        "idempotency_key": key,
+        "fingerprint": print_,
+        "at": at,
+        **cause.values(),
+    }
+    try:
+        return await book.debit(conn, values, book.plan_take(lots, points), hold=kind is TransferKind.HOLD)
+    except book.Refused:  # cannot happen under the lock: the conditional UPDATE is the last line of defence
+        raise InsufficientPoints() from None
 
 
 async def hold_points(
@@ -387,11 +279,8 @@ async def hold_points(
     cause: Cause = NO_CAUSE,
     timeout_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
-    then: Sequence[book.Write] = (),
 ) -> Transfer:
-    """Reserve points for a redemption of `kind` (mdf, discount, bonus); post or void resolve it. `then`: the
-    caller's writes that go with the new hold, in the same round trip where the database allows (`book.Write`,
-    NEW_TRANSFER standing for the hold's id); a replayed hold (its key used before) runs none of them."""
+    """Reserve points for a redemption of `kind` (mdf, discount, bonus); post or void resolve it."""
     _positive(points)
     _check_key(key)
     sink = _sink(kind)
@@ -408,7 +297,6 @@ async def hold_points(
         cause=cause,
         at=now or utcnow(),
         timeout_at=timeout_at,
-        then=then,
     )
 
 
@@ -527,65 +415,49 @@ async def _resolve(
     at: dt.datetime,
 ) -> Transfer:
     """Post (`points` None = all, or n) or void (`points` 0) a hold. The unique pending_id makes it once only."""
-
-    async def work() -> Transfer:
-        conn = await session.connection()
-        locked = await book.lock_hold_and_look(conn, program_id, hold_id, key)
-        if locked is None:
-            raise NotFound(N_("No such hold."))
-        if key is not None and locked.keyed_id is not None:
-            return await _replay_keyed(conn, program_id, key, print_)
-        if locked.resolved is not None:
-            raise InvalidState(N_("This hold was already resolved (%(how)s)."), params={"how": locked.resolved})
-        hold = locked.hold
-        partner, sink, held = hold.debit_account_id, hold.credit_account_id, hold.amount
-        posted = held if points is None else points
-        if posted > held:
-            raise InvalidState(N_("A hold can post at most the points it holds (%(held)s)."), params={"held": held})
-        values = {
-            "program_id": program_id,
-            "kind": (TransferKind.POST if posted else TransferKind.VOID).value,
-            "debit_account_id": partner,
-            "credit_account_id": sink,
-            "amount": posted or held,
-            "pending_id": hold_id,
-            "idempotency_key": key,
-            "fingerprint": print_ if key is not None else None,
-            "at": at,
-            **cause.values(),
-        }
-        released, spent = book.plan_release(locked.uses, posted)
-        return await book.resolve(conn, values, held, posted, released, spent)
-
-    if key is None:
-        async with _transaction(session):
-            return await work()
-    return await _once(session, program_id, key, print_, work, locks_first=True)
+    conn = await _joined(session)
+    locked = await book.lock_hold_and_look(conn, program_id, hold_id, key)
+    if locked is None or locked.hold is None:
+        raise NotFound(N_("No such hold."))
+    if key is not None and locked.keyed_id is not None:
+        return await _replayed(conn, program_id, key, print_)
+    if locked.resolved is not None:
+        raise InvalidState(N_("This hold was already resolved (%(how)s)."), params={"how": locked.resolved})
+    hold = locked.hold
+    held = hold.amount
+    posted = held if points is None else points
+    if posted > held:
+        raise InvalidState(N_("A hold can post at most the points it holds (%(held)s)."), params={"held": held})
+    values = {
+        "program_id": program_id,
+        "kind": (TransferKind.POST if posted else TransferKind.VOID).value,
+        "debit_account_id": hold.debit_account_id,
+        "credit_account_id": hold.credit_account_id,
+        "amount": posted or held,
+        "pending_id": hold_id,
+        "idempotency_key": key,
+        "fingerprint": print_ if key is not None else None,
+        "at": at,
+        **cause.values(),
+    }
+    released, spent = book.plan_release(locked.uses, posted)
+    return await book.resolve(conn, values, held, posted, released, spent)
 
 
-async def void_timed_out_holds(session: AsyncSession, *, now: dt.datetime | None = None) -> int:
-    """Void every unresolved hold whose time-out has passed; safe to run at any time, in parallel too."""
-    at = now or utcnow()
+async def timed_out_holds(session: AsyncSession, *, now: dt.datetime | None = None) -> list[tuple[int, int]]:
+    """(hold id, program id) of every unresolved hold whose time-out has passed, oldest first."""
     resolution = aliased(TRANSFERS)
-    async with session.begin():
-        due = (
-            await session.execute(
-                select(T.id, T.program_id)
-                .outerjoin(resolution, resolution.c.pending_id == T.id)
-                .where(T.kind == TransferKind.HOLD.value, T.timeout_at <= at, resolution.c.id.is_(None))
-                .order_by(T.id)
-            )
-        ).all()
-    voided = 0
-    for hold_id, program_id in due:
-        try:
-            await void_hold(
-                session, program_id=program_id, hold_id=hold_id, key=None, cause=Cause(reason="timeout"), now=at
-            )
-            voided += 1
-        except (InvalidState, IntegrityError):
-            pass  # resolved in the meantime by someone else: exactly what we wanted
-    return voided
+    rows = await session.execute(
+        select(TRANSFER.id, TRANSFER.program_id)
+        .outerjoin(resolution, resolution.c.pending_id == TRANSFER.id)
+        .where(
+            TRANSFER.kind == TransferKind.HOLD.value,
+            TRANSFER.timeout_at <= (now or utcnow()),
+            resolution.c.id.is_(None),
+        )
+        .order_by(TRANSFER.id)
+    )
+    return [(hold_id, program_id) for hold_id, program_id in rows]
 
 
 # --- reversal ----------------------------------------------------------------------------------------
@@ -610,74 +482,60 @@ async def reverse_award(
     _check_key(key)
     at = now or utcnow()
     print_ = fingerprint("reverse", award_id=award_id, **cause.values())
-
-    async def work() -> Transfer:
-        conn = await session.connection()
-        # By the primary key alone, program and kind checked here: with them in the WHERE clause PostgreSQL,
-        # before it had statistics, scanned the program's transfers in the (program_id, idempotency_key) index.
-        award = (
-            await conn.execute(
-                select(T.credit_account_id, T.debit_account_id, T.amount, T.program_id, T.kind).where(T.id == award_id)
-            )
-        ).first()
-        if award is None or award.program_id != program_id or award.kind != TransferKind.EARN.value:
-            raise NotFound(N_("No such award."))
-        partner, issuance, amount = award.credit_account_id, award.debit_account_id, award.amount
-        if (await book.lock_and_look(conn, program_id, partner, key)).keyed_id is not None:
-            return await _replay_keyed(conn, program_id, key, print_)
-        if await conn.scalar(select(T.id).where(T.reverses_id == award_id)) is not None:
-            raise InvalidState(N_("This award was already reversed."))
-        lot = (await conn.execute(select(L.id, L.remaining).where(L.transfer_id == award_id))).one()
-        spent = amount - lot.remaining
-        accounts = await book.open_accounts(session, program_id, [], [AccountKind.CLAWBACK])
-        transfer = await insert_transfer(
+    conn = await _joined(session)
+    # By the primary key alone, program and kind checked here, so the planner always takes that index.
+    award = (
+        await conn.execute(
+            select(
+                TRANSFER.credit_account_id,
+                TRANSFER.debit_account_id,
+                TRANSFER.amount,
+                TRANSFER.program_id,
+                TRANSFER.kind,
+            ).where(TRANSFER.id == award_id)
+        )
+    ).first()
+    if award is None or award.program_id != program_id or award.kind != TransferKind.EARN.value:
+        raise NotFound(N_("No such award."))
+    partner, issuance, amount = award.credit_account_id, award.debit_account_id, award.amount
+    if (await book.lock_and_look(conn, program_id, partner, key)).keyed_id is not None:
+        return await _replayed(conn, program_id, key, print_)
+    if await conn.scalar(select(TRANSFER.id).where(TRANSFER.reverses_id == award_id)) is not None:
+        raise InvalidState(N_("This award was already reversed."))
+    lot = (await conn.execute(select(LOT.id, LOT.remaining).where(LOT.transfer_id == award_id))).one()
+    spent = amount - lot.remaining
+    accounts = await book.open_accounts(session, program_id, [], [AccountKind.CLAWBACK])
+    transfer = await insert_transfer(
+        conn,
+        program_id=program_id,
+        kind=TransferKind.REVERSE.value,
+        debit_account_id=partner,
+        credit_account_id=issuance,
+        amount=amount,
+        reverses_id=award_id,
+        idempotency_key=key,
+        fingerprint=print_,
+        at=at,
+        **cause.values(),
+    )
+    if spent:
+        await insert_transfer(
             conn,
             program_id=program_id,
             kind=TransferKind.REVERSE.value,
-            debit_account_id=partner,
-            credit_account_id=issuance,
-            amount=amount,
-            reverses_id=award_id,
-            idempotency_key=key,
-            fingerprint=print_,
+            debit_account_id=accounts[AccountKind.CLAWBACK],
+            credit_account_id=partner,
+            amount=spent,
             at=at,
             **cause.values(),
         )
-        if spent:
-            await insert_transfer(
-                conn,
-                program_id=program_id,
-                kind=TransferKind.REVERSE.value,
-                debit_account_id=accounts[AccountKind.CLAWBACK],
-                credit_account_id=partner,
-                amount=spent,
-                at=at,
-                **cause.values(),
-            )
-        await change_account(conn, partner, debits_posted=amount, credits_posted=spent, earned=-amount)
-        if lot.remaining:
-            await book.take_from_lot(conn, lot.id, transfer.id, lot.remaining)
-        return transfer
-
-    return await _once(session, program_id, key, print_, work, locks_first=True)
+    await change_account(conn, partner, debits_posted=amount, credits_posted=spent, earned=-amount)
+    if lot.remaining:
+        await book.take_from_lot(conn, lot.id, transfer.id, lot.remaining)
+    return transfer
 
 
 # --- expiry ------------------------------------------------------------------------------------------
-
-
-async def _expire_account(conn: AsyncConnection, program_id: int, partner: int, expired: int, at: dt.datetime) -> int:
-    """Move what is left (and not held) of the account's lots that expired by `at` to the expired account.
-
-    The caller holds the account lock. Returns the points expired.
-    """
-    lots = (
-        await conn.execute(
-            select(L.id, L.remaining)
-            .where(L.account_id == partner, L.remaining > 0, L.expires_at <= at)
-            .order_by(L.expires_at, L.id)
-        )
-    ).all()
-    return await _expire_lots(conn, program_id, partner, expired, lots, at)
 
 
 async def _expire_lots(
@@ -702,23 +560,42 @@ async def _expire_lots(
     return total
 
 
-async def expire_points(session: AsyncSession, *, now: dt.datetime | None = None, program_id: int | None = None) -> int:
-    """Expire every lot due by `now`, one short transaction per account. Running it again changes nothing."""
+@dataclass(frozen=True)
+class DueExpiry:
+    """A partner account with lots that expired and still have points."""
+
+    account_id: int
+    program_id: int
+    org_id: int
+
+
+async def due_expiry(
+    session: AsyncSession, *, now: dt.datetime | None = None, program_id: int | None = None
+) -> list[DueExpiry]:
+    """The partner accounts with points expired by `now`, in account order."""
     at = now or utcnow()
-    async with session.begin():
-        statement = (
-            select(A.id, A.program_id, A.org_id)
-            .where(A.id.in_(select(L.account_id).where(L.remaining > 0, L.expires_at <= at)))
-            .order_by(A.id)
+    statement = (
+        select(ACCOUNT.id, ACCOUNT.program_id, ACCOUNT.org_id)
+        .where(ACCOUNT.id.in_(select(LOT.account_id).where(LOT.remaining > 0, LOT.expires_at <= at)))
+        .order_by(ACCOUNT.id)
+    )
+    if program_id is not None:
+        statement = statement.where(ACCOUNT.program_id == program_id)
+    return [DueExpiry(*row) for row in await session.execute(statement)]
+
+
+async def expire_account(session: AsyncSession, due: DueExpiry, *, now: dt.datetime | None = None) -> int:
+    """Move what is left (and not held) of the account's expired lots to the expired account; the points moved.
+    Running it again changes nothing."""
+    at = now or utcnow()
+    conn = await _joined(session)
+    accounts = await book.open_accounts(session, due.program_id, [due.org_id], [AccountKind.EXPIRED])
+    await book.lock_and_look(conn, due.program_id, due.account_id, None)
+    lots = (
+        await conn.execute(
+            select(LOT.id, LOT.remaining)
+            .where(LOT.account_id == due.account_id, LOT.remaining > 0, LOT.expires_at <= at)
+            .order_by(LOT.expires_at, LOT.id)
         )
-        if program_id is not None:
-            statement = statement.where(A.program_id == program_id)
-        due = (await session.execute(statement)).all()
-    total = 0
-    for account_id, account_program, org_id in due:
-        async with session.begin():
-            accounts = await book.open_accounts(session, account_program, [org_id], [AccountKind.EXPIRED])
-            conn = await session.connection()
-            await lock_account(conn, account_id)
-            total += await _expire_account(conn, account_program, account_id, accounts[AccountKind.EXPIRED], at)
-    return total
+    ).all()
+    return await _expire_lots(conn, due.program_id, due.account_id, accounts[AccountKind.EXPIRED], lots, at)

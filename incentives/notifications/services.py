@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import CTE, ColumnElement, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -31,8 +31,6 @@ __all__ = [
     "list_notifications",
     "localize",
     "mark_read",
-    "notification_cte",
-    "notification_cte_params",
     "notification_row",
     "notify",
     "show",
@@ -42,11 +40,6 @@ __all__ = [
 NOTIFICATIONS = cast(Table, Notification.__table__)
 # Built once (a notification goes with every decision): Core statements on the session's connection.
 _INSERT = sa_insert(NOTIFICATIONS)
-_CTE_PARAMS = {
-    column.name: bindparam(f"note_{column.name}", type_=column.type)
-    for column in NOTIFICATIONS.c
-    if column.name not in ("id", "read_at")
-}
 _INSERT_ONCE = {
     "postgresql": pg_insert(NOTIFICATIONS).on_conflict_do_nothing(index_elements=["dedup_key"]),
     "sqlite": sqlite_insert(NOTIFICATIONS).on_conflict_do_nothing(index_elements=["dedup_key"]),
@@ -84,16 +77,6 @@ async def add_notification(session: AsyncSession, row: dict[str, Any]) -> None:
     """One notification of `notification_row` (no dedup key) in the caller's transaction."""
     conn = await session.connection()
     await conn.execute(_INSERT, row)
-
-
-def notification_cte(name: str = "note") -> CTE:
-    """PostgreSQL: a notification written by the statement it goes with, as a data-modifying CTE (`add_cte`);
-    its values are the statement's parameters of `notification_cte_params`. One round trip less."""
-    return sa_insert(NOTIFICATIONS).values(_CTE_PARAMS).cte(name)
-
-
-def notification_cte_params(row: dict[str, Any]) -> dict[str, Any]:
-    return {f"note_{name}": value for name, value in row.items()}
 
 
 def notification_row(

@@ -98,7 +98,7 @@ async def rewards_demo(db: Database, program_id: int, admin: Principal) -> None:
         )
     deciders = Principal.of(pam) if pam is not None else admin
     for index, org_id in enumerate(members):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await ledger.award_points(
                 session, program_id=program_id, org_id=org_id, points=1500 + 900 * (index % 7), key=f"demo:{org_id}"
             )

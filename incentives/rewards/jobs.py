@@ -1,16 +1,15 @@
-"""Periodic sweeps of the rewards area: points expiry, the 30-day expiry notice, unfinished redemptions."""
+"""Periodic sweeps of the rewards area: the 30-day expiry notice and unfinished redemptions."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from incentives.db import Database
 from incentives.errors import N_, DomainError
 from incentives.jobs import sweep
-from incentives.ledger import services as ledger
-from incentives.ledger.models import LedgerAccount, LedgerLot
+from incentives.ledger import queries as ledger_queries
 from incentives.notifications.services import notify
 from incentives.rewards.models import Redemption, RedemptionStatus
 from incentives.rewards.services import finish_redemption
@@ -21,48 +20,21 @@ GRACE = dt.timedelta(seconds=60)
 S = RedemptionStatus
 
 
-@sweep("points.expire")
-async def expire_points(db: Database, now: dt.datetime) -> int:
-    async with db.session() as session:
-        return await ledger.expire_points(session, now=now)
-
-
 @sweep("points.expiry_notice")
 async def notify_expiring(db: Database, now: dt.datetime) -> int:
     """Tell each partner, once per expiry date, about points that expire within 30 days."""
-    async with db.session() as session, session.begin():
-        day = func.date(LedgerLot.expires_at)
-        rows = (
-            await session.execute(
-                select(
-                    LedgerAccount.id,
-                    LedgerAccount.program_id,
-                    LedgerAccount.org_id,
-                    day.label("day"),
-                    func.sum(LedgerLot.remaining).label("points"),
-                    func.min(LedgerLot.expires_at).label("at"),
-                )
-                .join(LedgerAccount, LedgerAccount.id == LedgerLot.account_id)
-                .where(
-                    LedgerLot.remaining > 0,
-                    LedgerLot.expires_at > now,
-                    LedgerLot.expires_at <= now + NOTICE_BEFORE,
-                    LedgerAccount.org_id.is_not(None),
-                )
-                .group_by(LedgerAccount.id, LedgerAccount.program_id, LedgerAccount.org_id, day)
-            )
-        ).all()
+    async with db.transaction() as session:
+        rows = await ledger_queries.expiring_by_day(session, start=now, end=now + NOTICE_BEFORE)
         for row in rows:
-            assert row.org_id is not None
             await notify(
                 session,
                 program_id=row.program_id,
                 org_id=row.org_id,
                 kind="points.expiring",
                 message=N_("%(points)s points expire on %(date)s. Redeem them before then."),
-                params={"points": {"points": int(row.points)}, "date": {"date": row.at.isoformat()}},
+                params={"points": {"points": row.points}, "date": {"date": row.first_at.isoformat()}},
                 link="/wallet",
-                dedup_key=f"points.expiring:{row.id}:{row.day}",
+                dedup_key=f"points.expiring:{row.account_id}:{row.day}",
             )
     return len(rows)
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import sqlite3
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
@@ -35,14 +34,9 @@ from incentives.db import utcnow
 from incentives.errors import N_, FieldError, Forbidden, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from incentives.ledger import queries as ledger_queries
 from incentives.ledger import services as ledger
-from incentives.ledger.book import NEW_TRANSFER, Write
 from incentives.ledger.errors import InsufficientPoints
-from incentives.ledger.models import LedgerTransfer
 from incentives.notifications.services import (
-    NOTIFICATIONS,
     add_notification,
-    notification_cte,
-    notification_cte_params,
     notification_row,
 )
 from incentives.rewards.coupons import new_coupon_code
@@ -57,7 +51,6 @@ from incentives.rewards.models import (
     RewardUsage,
 )
 from incentives.rewards.scope import DECIDERS, REDEEMERS, visible_redemptions, visible_rewards
-from incentives.sqlite_driver import RowBinder, bind_value, call_in_thread, compiled
 
 S = RedemptionStatus
 _T = TypeVar("_T")
@@ -220,9 +213,7 @@ _COUNT_USAGE = (
 )
 _UNCOUNT_USAGE = update(USAGE).where(*_USAGE_KEY).values(quantity=U.quantity - bindparam("p_quantity"))
 _INSERT_REDEMPTION = insert(REDEMPTIONS)
-_REDEMPTION_ROW = RowBinder(list(REDEMPTIONS.c))  # its values as SQLAlchemy binds them for SQLite
-_STEPS: dict[tuple[tuple[str, ...], bool], Any] = {}
-_NOTE = notification_cte()
+_STEPS: dict[tuple[str, ...], Any] = {}
 
 
 def _next_id(dialect: str) -> Any:
@@ -262,13 +253,11 @@ def _decision_lookup(principal: Principal) -> Select[Any]:
 
 
 def _reward_of(row: Row[Any], prefix: str = "") -> Reward:
-    data = row._mapping
-    return Reward(**{column.name: data[prefix + column.name] for column in REWARDS.c})
+    return Reward(**{column.name: getattr(row, prefix + column.name) for column in REWARDS.c})
 
 
 def _redemption_of(row: Row[Any]) -> Redemption:
-    data = row._mapping
-    return Redemption(**{column.name: data[column.name] for column in REDEMPTIONS.c})
+    return Redemption(**{column.name: getattr(row, column.name) for column in REDEMPTIONS.c})
 
 
 async def _request(
@@ -334,15 +323,10 @@ async def _request(
     auto = reward.auto_approve_up_to is not None and points <= reward.auto_approve_up_to
     redemption.auto_approved = auto
     redemption.status, redemption.decided_at = (S.APPROVED, at) if auto else (S.PENDING, None)
-    # The points first, then the row, written once with the hold it has and in the hold's own round trip where
-    # the database allows (a refusal of the hold leaves nothing).
-    row = {column.name: getattr(redemption, column.name) for column in R} | {"hold_id": NEW_TRANSFER}
-    hold = await _hold_points(
-        session, redemption, reward, at, then=[Write(_INSERT_REDEMPTION, row, binder=_REDEMPTION_ROW)]
-    )
+    # The points first, then the row, written once with the hold it has (a refusal of the hold leaves nothing).
+    hold = await _hold_points(session, redemption, reward, at)
     redemption.hold_id = hold.id
-    if hold.replayed:  # a hold booked before under this key: the ledger wrote nothing, the row included
-        await _write_request(conn, redemption)
+    await _write_request(conn, redemption)
     if auto:
         await _post_and_fulfil(session, redemption, reward, at)
     return redemption
@@ -506,19 +490,16 @@ async def _load(session: AsyncSession, redemption_id: int) -> tuple[Redemption, 
     return _detach(session, row[0], row[1])
 
 
-def _step_statement(names: tuple[str, ...], noted: bool) -> Any:
-    """UPDATE redemptions SET `names` WHERE id and status match, built once per set of names; `noted`: with a
-    notification in a data-modifying CTE (PostgreSQL)."""
-    statement = _STEPS.get((names, noted))
+def _step_statement(names: tuple[str, ...]) -> Any:
+    """UPDATE redemptions SET `names` WHERE id and status match, built once per set of names."""
+    statement = _STEPS.get(names)
     if statement is None:
         statement = (
             update(REDEMPTIONS)
             .where(R.id == bindparam("p_id"), R.status == bindparam("p_was"))
             .values({name: bindparam(f"p_{name}", type_=R[name].type) for name in names})
         )
-        if noted:
-            statement = statement.add_cte(_NOTE)
-        _STEPS[names, noted] = statement
+        _STEPS[names] = statement
     return statement
 
 
@@ -530,55 +511,20 @@ async def _step(
     note: dict[str, Any] | None = None,
 ) -> None:
     """Write `values` to the redemption (in status `was`) and to the detached object, and the notification
-    `note` (a `notification_row`) that tells of it: in one statement on PostgreSQL, in one call into the
-    connection's thread on SQLite."""
+    `note` (a `notification_row`) that tells of it."""
     conn = await session.connection()
-    if conn.dialect.name == "sqlite":
-        changed = await _step_on_sqlite(conn, redemption.id, was, values, note)
-    else:
-        params = {"p_id": redemption.id, "p_was": was, **{f"p_{name}": value for name, value in values.items()}}
-        if note is not None:
-            params.update(notification_cte_params(note))
-        changed = _rows(await conn.execute(_step_statement(tuple(values), note is not None), params))
+    params = {"p_id": redemption.id, "p_was": was, **{f"p_{name}": value for name, value in values.items()}}
+    changed = _rows(await conn.execute(_step_statement(tuple(values)), params))
+    if changed == 1 and note is not None:
+        await add_notification(session, note)
     if changed != 1:  # the caller holds the row: only a bug gets here, and it rolls everything back
         raise InvalidState(N_("This redemption was already decided and can no longer be changed."))
     for key, value in values.items():
         setattr(redemption, key, value)
 
 
-# SQLite: a step's UPDATE (the same statement as PostgreSQL's, without the notification CTE) and its
-# notification, compiled once and bound as SQLAlchemy binds them (sqlite_driver), in one call into the thread.
-_SQLITE_NOTE_COLUMNS = tuple(column.name for column in NOTIFICATIONS.c if column.name not in ("id", "read_at"))
-_SQLITE_NOTE = compiled(insert(NOTIFICATIONS).values({name: bindparam(name) for name in _SQLITE_NOTE_COLUMNS}))
-_SQLITE_NOTE_ROW = RowBinder([NOTIFICATIONS.c[name] for name in _SQLITE_NOTE_COLUMNS])
-
-
-def _step_in_thread(conn: sqlite3.Connection, step: str, params: dict[str, Any], note: dict[str, Any] | None) -> int:
-    """Runs in the connection's thread, inside the caller's transaction: the UPDATE, and when it changed the
-    row, the notification."""
-    changed = conn.execute(step, params).rowcount
-    if changed == 1 and note is not None:
-        conn.execute(_SQLITE_NOTE, note)
-    return changed
-
-
-async def _step_on_sqlite(
-    conn: AsyncConnection,
-    redemption_id: int,
-    was: RedemptionStatus,
-    values: dict[str, Any],
-    note: dict[str, Any] | None,
-) -> int:
-    step = compiled(_step_statement(tuple(values), False))
-    params = {"p_id": redemption_id, "p_was": str(was)}
-    params.update({f"p_{name}": bind_value(R[name], value) for name, value in values.items()})
-    row = None if note is None else _SQLITE_NOTE_ROW(note)
-    # sqlite3's errors come out as SQLAlchemy's: IntegrityError for a coupon code taken, and so on.
-    return await call_in_thread(await conn.get_raw_connection(), _step_in_thread, step, params, row)
-
-
 async def _hold_points(
-    session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime, *, then: Sequence[Write] = ()
+    session: AsyncSession, redemption: Redemption, reward: Reward, at: dt.datetime
 ) -> ledger.Transfer:
     return await ledger.hold_points(
         session,
@@ -589,7 +535,6 @@ async def _hold_points(
         key=f"redemption:{redemption.id}:hold",
         cause=ledger.Cause(redemption_id=redemption.id, user_id=redemption.requested_by_id),
         now=at,
-        then=then,
     )
 
 
@@ -688,9 +633,8 @@ async def _void(
         )
         resolution: int | None = void.id
     except InvalidState:  # voided by the hold time-out sweep already: the points are back either way
-        resolution = await session.scalar(
-            select(LedgerTransfer.id).where(LedgerTransfer.pending_id == redemption.hold_id)
-        )
+        resolved = await ledger_queries.resolution_of(session, redemption.hold_id)
+        resolution = None if resolved is None else resolved.id
     status, reason = (
         (redemption.status, redemption.reason) if decision is None else (decision["status"], decision["reason"])
     )

@@ -25,7 +25,8 @@ from sqlalchemy.orm import aliased
 from incentives.db import Database, utcnow
 from incentives.errors import InvalidState
 from incentives.leads.models import OutboxEvent
-from incentives.ledger.book import Cause, T
+from incentives.ledger import queries as ledger_queries
+from incentives.ledger.book import Cause
 from incentives.ledger.services import Award, award_batch, award_points, reverse_award
 from incentives.rules.campaigns import CampaignBook, apply_campaign, load_book, refund, save_book
 from incentives.rules.evaluation import ActiveRule, build, evaluate, period_start
@@ -433,21 +434,23 @@ async def _pay_earns(
 ) -> None:
     awards = [Award(org_id=d.org_id, points=d.points, key=d.key, cause=_cause(d)) for d in earns]
     try:
-        transfers = await award_batch(session, program_id=program_id, awards=awards, now=now)
+        async with session.begin():
+            transfers = await award_batch(session, program_id=program_id, awards=awards, now=now)
     except Exception:
         # One bad award must not hold up the batch: pay them one by one and note what fails.
         log.warning("rule award batch of program %s failed; paying one by one", program_id, exc_info=True)
         for decision, award in zip(earns, awards, strict=True):
             try:
-                transfer = await award_points(
-                    session,
-                    program_id=program_id,
-                    org_id=award.org_id,
-                    points=award.points,
-                    key=award.key,
-                    cause=award.cause,
-                    now=now,
-                )
+                async with session.begin():
+                    transfer = await award_points(
+                        session,
+                        program_id=program_id,
+                        org_id=award.org_id,
+                        points=award.points,
+                        key=award.key,
+                        cause=award.cause,
+                        now=now,
+                    )
             except Exception as error:
                 errors[decision.id] = f"{type(error).__name__}: {error}"[:2000]
             else:
@@ -461,24 +464,23 @@ async def _pay_reversal(
     session: AsyncSession, decision: Any, now: dt.datetime, paid: dict[int, int], errors: dict[int, str]
 ) -> None:
     async with session.begin():
-        award_id = await session.scalar(
-            select(T.id).where(T.program_id == decision.program_id, T.idempotency_key == decision.reverses_key)
-        )
-    if award_id is None:
+        award = await ledger_queries.transfer_by_key(session, decision.program_id, decision.reverses_key)
+    if award is None:
         errors[decision.id] = "the award to reverse is not paid yet"
         return
     try:
-        transfer = await reverse_award(
-            session,
-            program_id=decision.program_id,
-            award_id=award_id,
-            key=decision.key,
-            cause=_cause(decision),
-            now=now,
-        )
+        async with session.begin():
+            transfer = await reverse_award(
+                session,
+                program_id=decision.program_id,
+                award_id=award.id,
+                key=decision.key,
+                cause=_cause(decision),
+                now=now,
+            )
     except InvalidState:
         # Reversed already by other means (an admin): nothing left to take back.
-        paid[decision.id] = award_id
+        paid[decision.id] = award.id
     except Exception as error:
         errors[decision.id] = f"{type(error).__name__}: {error}"[:2000]
     else:

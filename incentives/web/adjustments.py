@@ -129,7 +129,7 @@ async def adjustments_page(request: Request) -> Response:
             if not values["key"]:
                 values["key"] = uuid.uuid4().hex
             digest = hashlib.sha256(values["key"].encode()).hexdigest()
-            async with db.session() as session:
+            async with db.transaction() as session:
                 transfer = await ledger.adjust_points(
                     session,
                     program_id=who.program_id,

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from incentives.db import Database
 from incentives.errors import InvalidState
 from incentives.ledger import book, queries, services
+from incentives.ledger import jobs as ledger_jobs
 from incentives.ledger.book import add_months
 from incentives.ledger.errors import InsufficientPoints
 from incentives.ledger.models import AccountKind
@@ -123,7 +124,7 @@ class LedgerMachine(RuleBasedStateMachine):
         return f"k{self.seq}"
 
     async def _call(self, name: str, **kwargs: Any) -> Transfer:
-        async with self.db.session() as session:
+        async with self.db.transaction() as session:
             result: Transfer = await getattr(services, name)(session, program_id=self.program, **kwargs)
             return result
 
@@ -158,7 +159,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.model.awards[transfer.id] = (org, self.model.add(org, transfer.id, n, self.now))
 
     async def _batch(self, awards: list[services.Award]) -> list[Transfer]:
-        async with self.db.session() as session:
+        async with self.db.transaction() as session:
             return await services.award_batch(session, program_id=self.program, awards=awards, now=self.now)
 
     def _debit(self, org: int, points: int) -> bool:
@@ -261,8 +262,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule()
     def expire(self) -> None:
         async def sweep() -> int:
-            async with self.db.session() as session:
-                return await services.expire_points(session, now=self.now, program_id=self.program)
+            return await ledger_jobs.expire_points(self.db, self.now, program_id=self.program)
 
         self.run(sweep())
         for org in range(ORGS):
@@ -297,7 +297,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert system[AccountKind.EXPIRED] == self.model.expired
             assert system[AccountKind.CLAWBACK] == self.model.clawback
             assert system[AccountKind.ADJUSTED] == self.model.adjusted
-            A = book.A
+            A = book.ACCOUNT
             for index, org in enumerate(self.orgs):
                 got = await queries.balance(session, self.program, org)
                 assert got.available >= 0 and got.held >= 0
@@ -308,10 +308,10 @@ class LedgerMachine(RuleBasedStateMachine):
                 )
                 lots = (
                     await session.execute(
-                        select(book.L.transfer_id, book.L.remaining, book.L.held)
-                        .join(book.ACCOUNTS, A.id == book.L.account_id)
+                        select(book.LOT.transfer_id, book.LOT.remaining, book.LOT.held)
+                        .join(book.ACCOUNTS, A.id == book.LOT.account_id)
                         .where(A.program_id == self.program, A.name == book.partner_name(org))
-                        .order_by(book.L.id)
+                        .order_by(book.LOT.id)
                     )
                 ).all()
                 expected = [(lot.award_id, lot.remaining, lot.held) for lot in self.model.lots.get(index, [])]

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from incentives.db import Database
 from incentives.errors import IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from incentives.ledger import book, queries, services
+from incentives.ledger import jobs as ledger_jobs
 from incentives.ledger.errors import InsufficientPoints
 from incentives.ledger.models import AccountKind, LedgerTransfer
 from incentives.ledger.services import Award, Cause
@@ -26,13 +27,13 @@ async def _count_transfers(db: Database) -> int:
 async def test_earn_is_idempotent(db: Database) -> None:
     program, [org] = await program_with_partners(db)
     cause = Cause(rule_id=7, rule_version=2, lead_id=99)
-    async with db.session() as session:
+    async with db.transaction() as session:
         first = await services.award_points(session, program_id=program, org_id=org, points=40, key="e1", cause=cause)
-    async with db.session() as session:
+    async with db.transaction() as session:
         again = await services.award_points(session, program_id=program, org_id=org, points=40, key="e1", cause=cause)
     assert again.replayed and again.id == first.id and again.rule_version == 2
     with pytest.raises(IdempotencyConflict):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.award_points(session, program_id=program, org_id=org, points=41, key="e1", cause=cause)
     assert await _count_transfers(db) == 1
     assert (await balance(db, program, org)).available == 40
@@ -41,20 +42,20 @@ async def test_earn_is_idempotent(db: Database) -> None:
 
 async def test_hold_resolves_exactly_once(db: Database) -> None:
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.award_points(session, program_id=program, org_id=org, points=100, key="e", now=T0)
         hold = await services.hold_points(session, program_id=program, org_id=org, points=60, kind="mdf", key="h")
     assert await balance(db, program, org) == queries.Balance(program, org, 40, 60, 100)
     with pytest.raises(InvalidState):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.post_hold(session, program_id=program, hold_id=hold.id, points=61, key="p0")
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.post_hold(session, program_id=program, hold_id=hold.id, points=50, key="p1")
         replay = await services.post_hold(session, program_id=program, hold_id=hold.id, points=50, key="p1")
     assert replay.replayed
     for attempt in ("post", "void"):
         with pytest.raises(InvalidState):
-            async with db.session() as session:
+            async with db.transaction() as session:
                 if attempt == "post":
                     await services.post_hold(session, program_id=program, hold_id=hold.id, key="p2")
                 else:
@@ -67,7 +68,7 @@ async def test_another_programs_hold_or_award_is_not_found(db: Database) -> None
     """Holds and awards are found by id; one of another program is refused as if it did not exist."""
     program, [org] = await program_with_partners(db)
     other, _ = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         award = await services.award_points(session, program_id=program, org_id=org, points=100, key="e", now=T0)
         hold = await services.hold_points(session, program_id=program, org_id=org, points=60, kind="mdf", key="h")
     attempts = (
@@ -77,7 +78,7 @@ async def test_another_programs_hold_or_award_is_not_found(db: Database) -> None
     )
     for attempt in attempts:
         with pytest.raises(NotFound):
-            async with db.session() as session:
+            async with db.transaction() as session:
                 await attempt(session)
     assert await balance(db, program, org) == queries.Balance(program, org, 40, 60, 100)
     await assert_clean(db)
@@ -85,7 +86,7 @@ async def test_another_programs_hold_or_award_is_not_found(db: Database) -> None
 
 async def test_void_and_timeout_return_points(db: Database) -> None:
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.award_points(session, program_id=program, org_id=org, points=100, key="e", now=T0)
         hold = await services.hold_points(session, program_id=program, org_id=org, points=30, kind="bonus", key="h1")
         timed = await services.hold_points(
@@ -98,9 +99,9 @@ async def test_void_and_timeout_return_points(db: Database) -> None:
             timeout_at=T0 + dt.timedelta(days=1),
         )
         await services.void_hold(session, program_id=program, hold_id=hold.id, key="v1")
-        assert await services.void_timed_out_holds(session, now=T0) == 0
-        assert await services.void_timed_out_holds(session, now=T0 + dt.timedelta(days=2)) == 1
-        assert await services.void_timed_out_holds(session, now=T0 + dt.timedelta(days=2)) == 0
+    assert await ledger_jobs.void_timed_out_holds(db, T0) == 0
+    assert await ledger_jobs.void_timed_out_holds(db, T0 + dt.timedelta(days=2)) == 1
+    assert await ledger_jobs.void_timed_out_holds(db, T0 + dt.timedelta(days=2)) == 0
     assert await balance(db, program, org) == queries.Balance(program, org, 100, 0, 100)
     async with db.reader() as session:
         resolution = await session.scalar(select(LedgerTransfer.kind).where(LedgerTransfer.pending_id == timed.id))
@@ -110,19 +111,19 @@ async def test_void_and_timeout_return_points(db: Database) -> None:
 
 async def test_no_overdraft_and_validation(db: Database) -> None:
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.award_points(session, program_id=program, org_id=org, points=10, key="e")
     with pytest.raises(InsufficientPoints):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.redeem_points(session, program_id=program, org_id=org, points=11, kind="mdf", key="r")
     with pytest.raises(ValidationFailed):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.redeem_points(session, program_id=program, org_id=org, points=0, kind="mdf", key="r")
     with pytest.raises(ValidationFailed):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.redeem_points(session, program_id=program, org_id=org, points=1, kind="cash", key="r")
     with pytest.raises(ValidationFailed):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.adjust_points(session, program_id=program, org_id=org, points=5, key="a", cause=Cause())
     assert await _count_transfers(db) == 1
     await assert_clean(db)
@@ -130,7 +131,7 @@ async def test_no_overdraft_and_validation(db: Database) -> None:
 
 async def test_reverse_books_the_spent_part_against_clawback(db: Database) -> None:
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         award = await services.award_points(session, program_id=program, org_id=org, points=100, key="e1", now=T0)
         await services.award_points(session, program_id=program, org_id=org, points=50, key="e2", now=T0)
         # Oldest first: the 70 come out of the first award's lot.
@@ -139,7 +140,7 @@ async def test_reverse_books_the_spent_part_against_clawback(db: Database) -> No
         replay = await services.reverse_award(session, program_id=program, award_id=award.id, key="x")
     assert reversal.amount == 100 and replay.replayed
     with pytest.raises(InvalidState):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.reverse_award(session, program_id=program, award_id=award.id, key="y")
     assert await balance(db, program, org) == queries.Balance(program, org, 50, 0, 50)
     async with db.reader() as session:
@@ -153,7 +154,7 @@ async def test_reverse_books_the_spent_part_against_clawback(db: Database) -> No
 async def test_reversing_an_award_taken_back_by_an_adjustment_keeps_issuance_whole(db: Database) -> None:
     """Found by the state machine: award 11, adjust −11, reverse the award left issuance at −11."""
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         award = await services.award_points(session, program_id=program, org_id=org, points=11, key="e", now=T0)
         await services.adjust_points(
             session, program_id=program, org_id=org, points=-11, key="a", cause=Cause(reason="wrong lead")
@@ -169,7 +170,7 @@ async def test_reversing_an_award_taken_back_by_an_adjustment_keeps_issuance_who
 
 async def test_expiry_takes_what_is_left_and_not_held_once(db: Database) -> None:
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.award_points(session, program_id=program, org_id=org, points=100, key="old", now=T0)
         await services.award_points(
             session, program_id=program, org_id=org, points=10, key="new", now=T0 + dt.timedelta(days=400)
@@ -180,14 +181,13 @@ async def test_expiry_takes_what_is_left_and_not_held_once(db: Database) -> None
         soon = await queries.expiring(session, program, org, now=T0 + dt.timedelta(days=700))
     assert [e.points for e in soon] == [50]
     later = T0 + dt.timedelta(days=800)
-    async with db.session() as session:
-        assert await services.expire_points(session, now=later) == 50
-        assert await services.expire_points(session, now=later) == 0
+    assert await ledger_jobs.expire_points(db, later) == 50
+    assert await ledger_jobs.expire_points(db, later) == 0
     assert await balance(db, program, org) == queries.Balance(program, org, 10, 20, 110)
     # A void after expiry gives the lot its points back; the next sweep takes them.
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.void_hold(session, program_id=program, hold_id=hold.id, key="v", now=later)
-        assert await services.expire_points(session, now=later) == 20
+    assert await ledger_jobs.expire_points(db, later) == 20
     assert await balance(db, program, org) == queries.Balance(program, org, 10, 0, 110)
     await assert_clean(db)
 
@@ -199,14 +199,14 @@ async def test_spending_reads_past_the_first_page_of_lots(db: Database) -> None:
     program, [org] = await program_with_partners(db)
     # page + 20 lots earned a day apart (the oldest expire first), one point each.
     for day in range(page + 20):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.award_batch(
                 session,
                 program_id=program,
                 awards=[Award(org, 1, f"e{day}")],
                 now=T0 + dt.timedelta(days=day),
             )
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.redeem_points(
             session, program_id=program, org_id=org, points=page + 5, kind="mdf", key="r1", now=T0
         )
@@ -214,10 +214,10 @@ async def test_spending_reads_past_the_first_page_of_lots(db: Database) -> None:
         left = (
             (
                 await session.execute(
-                    select(book.L.remaining)
-                    .join(book.ACCOUNTS, book.A.id == book.L.account_id)
-                    .where(book.A.org_id == org)
-                    .order_by(book.L.expires_at)
+                    select(book.LOT.remaining)
+                    .join(book.ACCOUNTS, book.ACCOUNT.id == book.LOT.account_id)
+                    .where(book.ACCOUNT.org_id == org)
+                    .order_by(book.LOT.expires_at)
                 )
             )
             .scalars()
@@ -226,7 +226,7 @@ async def test_spending_reads_past_the_first_page_of_lots(db: Database) -> None:
     assert left == [0] * (page + 5) + [1] * 15
     # When the lot of day page + 14 expires, so have the ten oldest of the rest: a hold expires them first.
     later = book.add_months(T0 + dt.timedelta(days=page + 14), 24)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.hold_points(session, program_id=program, org_id=org, points=3, kind="bonus", key="h", now=later)
     assert await balance(db, program, org) == queries.Balance(program, org, 15 - 10 - 3, 3, page + 20)
     await assert_clean(db)
@@ -235,7 +235,7 @@ async def test_spending_reads_past_the_first_page_of_lots(db: Database) -> None:
 async def test_a_page_of_expired_lots_is_expired_before_spending(db: Database) -> None:
     page = book.LOT_PAGE
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.award_batch(
             session, program_id=program, awards=[Award(org, 1, f"old{i}") for i in range(page + 10)], now=T0
         )
@@ -243,7 +243,7 @@ async def test_a_page_of_expired_lots_is_expired_before_spending(db: Database) -
             session, program_id=program, org_id=org, points=50, key="new", now=T0 + dt.timedelta(days=400)
         )
     later = T0 + dt.timedelta(days=800)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.redeem_points(session, program_id=program, org_id=org, points=40, kind="mdf", key="r", now=later)
     assert await balance(db, program, org) == queries.Balance(program, org, 10, 0, page + 60)
     async with db.reader() as session:
@@ -254,17 +254,17 @@ async def test_a_page_of_expired_lots_is_expired_before_spending(db: Database) -
 async def test_batch_is_all_or_nothing(db: Database) -> None:
     program, orgs = await program_with_partners(db, 3)
     awards = [Award(org, 10 + i, f"b{i}") for i, org in enumerate(orgs * 3)]
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.award_points(session, program_id=program, org_id=orgs[0], points=1, key="b0")
     with pytest.raises(IdempotencyConflict):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.award_batch(session, program_id=program, awards=awards)
     assert await _count_transfers(db) == 1
     awards[0] = Award(orgs[0], 1, "b0")
-    async with db.session() as session:
+    async with db.transaction() as session:
         done = await services.award_batch(session, program_id=program, awards=awards)
     assert [t.replayed for t in done] == [True] + [False] * 8
-    async with db.session() as session:
+    async with db.transaction() as session:
         again = await services.award_batch(session, program_id=program, awards=awards)
     assert all(t.replayed for t in again) and [t.id for t in again] == [t.id for t in done]
     assert (await balance(db, program, orgs[1])).available == 11 + 14 + 17
@@ -276,9 +276,9 @@ async def test_a_batch_returns_the_rows_it_wrote(db: Database) -> None:
     points on that account; transfers written before the batch keep theirs."""
     program, orgs = await program_with_partners(db, 3)
     awards = [Award(orgs[i % 3], 1 + i, f"m{i}", Cause(rule_id=i)) for i in range(25)]
-    async with db.session() as session:
+    async with db.transaction() as session:
         before = await services.award_points(session, program_id=program, org_id=orgs[2], points=7, key="before")
-    async with db.session() as session:
+    async with db.transaction() as session:
         done = await services.award_batch(session, program_id=program, awards=awards, now=T0)
     assert before.id < min(t.id for t in done)
     async with db.reader() as session:
@@ -286,18 +286,26 @@ async def test_a_batch_returns_the_rows_it_wrote(db: Database) -> None:
             row.id: row
             for row in (
                 await session.execute(
-                    select(book.T.id, book.T.credit_account_id, book.T.amount, book.T.idempotency_key, book.T.rule_id)
+                    select(
+                        book.TRANSFER.id,
+                        book.TRANSFER.credit_account_id,
+                        book.TRANSFER.amount,
+                        book.TRANSFER.idempotency_key,
+                        book.TRANSFER.rule_id,
+                    )
                 )
             ).all()
         }
         lots = {
             row.transfer_id: (row.account_id, row.amount)
-            for row in (await session.execute(select(book.L.transfer_id, book.L.account_id, book.L.amount))).all()
+            for row in (await session.execute(select(book.LOT.transfer_id, book.LOT.account_id, book.LOT.amount))).all()
         }
         account_of = {
             org_id: account_id
             for account_id, org_id in (
-                await session.execute(select(book.A.id, book.A.org_id).where(book.A.org_id.is_not(None)))
+                await session.execute(
+                    select(book.ACCOUNT.id, book.ACCOUNT.org_id).where(book.ACCOUNT.org_id.is_not(None))
+                )
             ).all()
         }
     for award, transfer in zip(awards, done, strict=True):
@@ -316,7 +324,7 @@ async def test_a_batch_returns_the_rows_it_wrote(db: Database) -> None:
 
 async def test_transfers_are_immutable_in_the_database(db: Database) -> None:
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.award_points(session, program_id=program, org_id=org, points=5, key="e")
         await services.redeem_points(session, program_id=program, org_id=org, points=5, kind="mdf", key="r")
     for statement in (
@@ -333,7 +341,7 @@ async def test_transfers_are_immutable_in_the_database(db: Database) -> None:
 
 async def test_constraints_refuse_bad_rows(db: Database) -> None:
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         earn = await services.award_points(session, program_id=program, org_id=org, points=5, key="e")
     bad = [
         f"UPDATE ledger_accounts SET debits_posted = debits_posted + 6 WHERE id = {earn.credit_account_id}",
@@ -351,7 +359,7 @@ async def test_constraints_refuse_bad_rows(db: Database) -> None:
 
 async def test_crash_mid_operation_leaves_no_trace(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.award_points(session, program_id=program, org_id=org, points=50, key="e")
     before = await balance(db, program, org)
 
@@ -362,28 +370,28 @@ async def test_crash_mid_operation_leaves_no_trace(db: Database, monkeypatch: py
         await conn.execute(text("SELECT power_cut()"))  # no such function: the statement fails
         return transfer
 
-    credit_partner = book.credit_partner
+    credit_partners = book.credit_partners
 
     async def crash_after_writing(*args: Any, **kwargs: Any) -> None:
-        await credit_partner(*args, **kwargs)
+        await credit_partners(*args, **kwargs)
         raise RuntimeError("power cut")
 
     # Redeem: a statement fails after the transfer, the account counters and the lots are written.
     monkeypatch.setattr(book, "debit", crash_after_the_lots)
     # Award in the caller's transaction: after all its writes, before the caller commits.
-    monkeypatch.setattr(book, "credit_partner", crash_after_writing)
+    monkeypatch.setattr(book, "credit_partners", crash_after_writing)
     with pytest.raises(DBAPIError):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.redeem_points(session, program_id=program, org_id=org, points=20, kind="mdf", key="r")
     with pytest.raises(RuntimeError):
         async with db.transaction() as session:
             await services.award_points(session, program_id=program, org_id=org, points=20, key="e2")
-    # Award in a transaction of its own (one round trip): the transfer and the counters are written, then the
-    # lot's expiry date cannot be computed (an expiry period far beyond the calendar). Nothing may stay.
+    # The transfer and the counters are written, then the lot's expiry date cannot be computed (an expiry
+    # period far beyond the calendar). Nothing may stay.
     async with db.transaction() as session:
         await session.execute(text(f"UPDATE programs SET points_expiry_months = 2000000000 WHERE id = {program}"))
     with pytest.raises((ValueError, DBAPIError)):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.award_points(session, program_id=program, org_id=org, points=20, key="e3")
     async with db.transaction() as session:
         await session.execute(text(f"UPDATE programs SET points_expiry_months = 24 WHERE id = {program}"))
@@ -391,9 +399,9 @@ async def test_crash_mid_operation_leaves_no_trace(db: Database, monkeypatch: py
     assert await balance(db, program, org) == before
     await assert_clean(db)
     monkeypatch.undo()
-    async with db.session() as session:  # the same keys work once the fault is gone
+    async with db.transaction() as session:  # the same keys work once the fault is gone
         await services.redeem_points(session, program_id=program, org_id=org, points=20, kind="mdf", key="r")
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.award_points(session, program_id=program, org_id=org, points=20, key="e3")
     assert (await balance(db, program, org)).available == 50
     await assert_clean(db)
@@ -401,7 +409,7 @@ async def test_crash_mid_operation_leaves_no_trace(db: Database, monkeypatch: py
 
 async def test_verify_reports_tampering(db: Database) -> None:
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         earn = await services.award_points(session, program_id=program, org_id=org, points=5, key="e")
     async with db.transaction() as session:
         await session.execute(
@@ -417,7 +425,7 @@ async def test_verify_reports_tampering(db: Database) -> None:
 
 async def test_history_pages_add_up(db: Database) -> None:
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         for i in range(7):
             await services.award_points(session, program_id=program, org_id=org, points=10, key=f"e{i}", now=T0)
         hold = await services.hold_points(session, program_id=program, org_id=org, points=25, kind="mdf", key="h")

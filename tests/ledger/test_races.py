@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from incentives.db import Database
 from incentives.errors import InvalidState
+from incentives.ledger import jobs as ledger_jobs
 from incentives.ledger import queries, services
 from incentives.ledger.errors import InsufficientPoints
 from incentives.ledger.models import AccountKind, LedgerTransfer
@@ -18,13 +19,13 @@ from tests.ledger import T0, assert_clean, balance, program_with_partners
 
 async def test_n_redemptions_when_k_are_covered(db: Database) -> None:
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         for i in range(3):  # three lots, so the racers also fight over lot order
             await services.award_points(session, program_id=program, org_id=org, points=10, key=f"e{i}", now=T0)
 
     async def redeem(i: int) -> Transfer | BaseException:
         try:
-            async with db.session() as session:
+            async with db.transaction() as session:
                 if i % 2:
                     return await services.hold_points(
                         session, program_id=program, org_id=org, points=7, kind="mdf", key=f"r{i}"
@@ -46,19 +47,19 @@ async def test_n_redemptions_when_k_are_covered(db: Database) -> None:
 
 async def test_post_and_void_race_one_wins(db: Database) -> None:
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.award_points(session, program_id=program, org_id=org, points=50, key="e")
         hold = await services.hold_points(session, program_id=program, org_id=org, points=40, kind="mdf", key="h")
 
     async def resolve(i: int) -> str:
         try:
-            async with db.session() as session:
+            if i % 3 == 2:
+                return "won" if await ledger_jobs.void_timed_out_holds(db, T0 + dt.timedelta(days=9999)) else "lost"
+            async with db.transaction() as session:
                 if i % 3 == 0:
                     await services.post_hold(session, program_id=program, hold_id=hold.id, key=f"p{i}")
-                elif i % 3 == 1:
-                    await services.void_hold(session, program_id=program, hold_id=hold.id, key=f"v{i}")
                 else:
-                    await services.void_timed_out_holds(session, now=T0 + dt.timedelta(days=9999))
+                    await services.void_hold(session, program_id=program, hold_id=hold.id, key=f"v{i}")
         except InvalidState:
             return "lost"
         return "won"
@@ -75,11 +76,11 @@ async def test_post_and_void_race_one_wins(db: Database) -> None:
 
 async def test_same_key_concurrently_makes_one_transfer(db: Database) -> None:
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.award_points(session, program_id=program, org_id=org, points=50, key="seed")
 
     async def twin(kind: str) -> Transfer:
-        async with db.session() as session:
+        async with db.transaction() as session:
             if kind == "earn":
                 return await services.award_points(session, program_id=program, org_id=org, points=5, key="k-earn")
             return await services.redeem_points(
@@ -100,12 +101,12 @@ async def test_overlapping_batches_concurrently_book_each_key_once(db: Database)
     """Batches sent concurrently that share keys (a retried event batch, or two workers on one): each key is
     booked once, every batch returns the same transfer for it, and the counters count it once."""
     program, orgs = await program_with_partners(db, 3)
-    async with db.session() as session:  # one key of the batches is booked before they start
+    async with db.transaction() as session:  # one key of the batches is booked before they start
         before = await services.award_points(session, program_id=program, org_id=orgs[0], points=4, key="k0")
 
     async def batch(offset: int) -> list[Transfer]:
         awards = [services.Award(orgs[i % 3], 4, f"k{i}") for i in range(offset, offset + 12)]
-        async with db.session() as session:
+        async with db.transaction() as session:
             return await services.award_batch(session, program_id=program, awards=awards)
 
     results = await asyncio.gather(*(batch(offset) for offset in [0, 4, 0, 8, 4, 0]))
@@ -124,7 +125,7 @@ async def test_overlapping_batches_concurrently_book_each_key_once(db: Database)
 
 async def test_concurrent_expiry_and_spending(db: Database) -> None:
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         for i in range(4):
             await services.award_points(
                 session, program_id=program, org_id=org, points=10, key=f"e{i}", now=T0 + dt.timedelta(days=200 * i)
@@ -132,12 +133,11 @@ async def test_concurrent_expiry_and_spending(db: Database) -> None:
     later = T0 + dt.timedelta(days=2 * 365 + 300)  # the first two lots have expired
 
     async def sweep() -> int:
-        async with db.session() as session:
-            return await services.expire_points(session, now=later)
+        return await ledger_jobs.expire_points(db, later)
 
     async def spend(i: int) -> bool:
         try:
-            async with db.session() as session:
+            async with db.transaction() as session:
                 await services.redeem_points(
                     session, program_id=program, org_id=org, points=8, kind="mdf", key=f"s{i}", now=later
                 )

@@ -1,5 +1,5 @@
-"""Ledger operations inside the caller's transaction, the per-database cache of account ids, and the
-connection pool after the server dropped its connections."""
+"""Ledger operations join the caller's transaction (and refuse to run without one), the per-database cache of
+account ids, and the connection pool after the server dropped its connections."""
 
 from __future__ import annotations
 
@@ -24,16 +24,16 @@ async def _count(db: Database, table: type[LedgerTransfer] | type[LedgerAccount]
 
 async def test_an_operation_joins_the_callers_transaction_and_rolls_back_with_it(db: Database) -> None:
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.award_points(session, program_id=program, org_id=org, points=100, key="e", now=T0)
     with pytest.raises(PowerCut):
-        async with db.session() as session, session.begin():
+        async with db.transaction() as session:
             await services.hold_points(session, program_id=program, org_id=org, points=60, kind="mdf", key="h")
             await services.award_points(session, program_id=program, org_id=org, points=5, key="e2", now=T0)
             raise PowerCut
     assert await _count(db, LedgerTransfer) == 1
     assert (await balance(db, program, org)).available == 100
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         hold = await services.hold_points(session, program_id=program, org_id=org, points=60, kind="mdf", key="h")
         again = await services.hold_points(session, program_id=program, org_id=org, points=60, kind="mdf", key="h")
         posted = await services.post_hold(session, program_id=program, hold_id=hold.id, points=50, key="p")
@@ -42,18 +42,34 @@ async def test_an_operation_joins_the_callers_transaction_and_rolls_back_with_it
     await assert_clean(db)
 
 
+async def test_an_operation_outside_a_transaction_is_refused_and_writes_nothing(db: Database) -> None:
+    program, [org] = await program_with_partners(db)
+    async with db.session() as session:
+        with pytest.raises(services.OutsideTransaction):
+            await services.award_points(session, program_id=program, org_id=org, points=10, key="e", now=T0)
+        with pytest.raises(services.OutsideTransaction):
+            await services.award_batch(session, program_id=program, awards=[services.Award(org, 10, "b")], now=T0)
+        with pytest.raises(services.OutsideTransaction):
+            await services.hold_points(session, program_id=program, org_id=org, points=1, kind="mdf", key="h")
+        with pytest.raises(services.OutsideTransaction):
+            await services.post_hold(session, program_id=program, hold_id=1, key="p")
+        with pytest.raises(services.OutsideTransaction):
+            await services.reverse_award(session, program_id=program, award_id=1, key="r")
+    assert await _count(db, LedgerTransfer) == 0
+
+
 async def test_accounts_created_by_a_rolled_back_transaction_are_not_remembered(db: Database) -> None:
     program, [org] = await program_with_partners(db)
     with pytest.raises(PowerCut):
-        async with db.session() as session, session.begin():
+        async with db.transaction() as session:
             # The first award of the program creates its issuance and the partner's account ...
             await services.award_points(session, program_id=program, org_id=org, points=10, key="gone", now=T0)
             raise PowerCut
     assert await _count(db, LedgerAccount) == 0
     # ... which the rollback took away again: the next award must not use their ids.
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.award_points(session, program_id=program, org_id=org, points=10, key="e1", now=T0)
-    async with db.session() as session:  # now the ids come from the cache
+    async with db.transaction() as session:  # now the ids come from the cache
         await services.award_points(session, program_id=program, org_id=org, points=15, key="e2", now=T0)
     assert await _count(db, LedgerAccount) == 2
     assert (await balance(db, program, org)).available == 25
@@ -62,11 +78,11 @@ async def test_accounts_created_by_a_rolled_back_transaction_are_not_remembered(
 
 async def test_cached_accounts_are_per_database(db: Database, database_url: str) -> None:
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.award_points(session, program_id=program, org_id=org, points=10, key="e1", now=T0)
     other = Database(database_url)  # another process's engine: fills its own cache from the rows
     try:
-        async with other.session() as session:
+        async with other.transaction() as session:
             await services.award_points(session, program_id=program, org_id=org, points=20, key="e2", now=T0)
     finally:
         await other.dispose()
@@ -98,9 +114,9 @@ async def test_the_pool_recovers_after_the_server_dropped_its_connections(pg_url
         for _ in range(3):
             async with db.reader() as session:
                 assert await session.scalar(text("SELECT 1")) == 1
-        # The same for an award in a transaction of its own, which runs straight on asyncpg (incentives/alone.py).
+        # The same for an award.
         program, [org] = await program_with_partners(db)
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.award_points(session, program_id=program, org_id=org, points=5, key="before", now=T0)
         async with admin.reader() as session:  # every connection of `db`'s pool
             await session.execute(
@@ -110,10 +126,10 @@ async def test_the_pool_recovers_after_the_server_dropped_its_connections(pg_url
                 )
             )
         with pytest.raises(DBAPIError) as failed:
-            async with db.session() as session:
+            async with db.transaction() as session:
                 await services.award_points(session, program_id=program, org_id=org, points=5, key="lost", now=T0)
         assert failed.value.connection_invalidated
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.award_points(session, program_id=program, org_id=org, points=7, key="after", now=T0)
         assert (await balance(db, program, org)).available == 12
         await assert_clean(db)

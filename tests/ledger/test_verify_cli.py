@@ -16,7 +16,7 @@ from tests.ledger import program_with_partners
 async def _seed(url: str) -> int:
     db = Database(url)
     program, [org] = await program_with_partners(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         earn = await services.award_points(session, program_id=program, org_id=org, points=9, key="e")
         await services.hold_points(session, program_id=program, org_id=org, points=4, kind="mdf", key="h")
     await db.dispose()

@@ -40,7 +40,7 @@ async def make_rewards_world(db: Database, points: int = 0, locale: str | None =
 
 
 async def give_points(db: Database, program_id: int, org_id: int, points: int) -> None:
-    async with db.session() as session:
+    async with db.transaction() as session:
         await ledger.award_points(
             session, program_id=program_id, org_id=org_id, points=points, key=f"test:{uuid.uuid4()}"
         )

@@ -101,7 +101,7 @@ async def test_reconcile_sweep_finishes_what_a_crash_left_behind(db: Database) -
 async def test_expiry_notice_30_days_before_once_in_the_readers_language(db: Database) -> None:
     rw = await make_rewards_world(db)
     now = utcnow()
-    async with db.session() as session:
+    async with db.transaction() as session:
         await ledger.award_points(
             session,
             program_id=rw.program_id,

@@ -11,7 +11,7 @@ from tests.factories import make_member, make_program, make_user
 
 
 async def _award(db: Database, program_id: int, org_id: int, points: int, key: str) -> None:
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.award_points(
             session,
             program_id=program_id,

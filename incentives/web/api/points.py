@@ -221,7 +221,7 @@ async def post_adjustment(request: Request) -> Response:
     # books nothing twice even if the HTTP-level record was lost; without one, every call is new.
     header = request.headers.get("idempotency-key")
     key = f"api:{who.user_id}:{hashlib.sha256(header.encode()).hexdigest()}" if header else f"api:{uuid.uuid4()}"
-    async with db.session() as session:
+    async with db.transaction() as session:
         transfer = await services.adjust_points(
             session,
             program_id=body.program_id,
