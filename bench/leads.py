@@ -210,7 +210,7 @@ def serve(url: str) -> subprocess.Popen[bytes]:
 
 
 async def bench_picklist(base: str, email: str, requests: int) -> None:
-    async with httpx.AsyncClient(base_url=base) as client:
+    async with httpx.AsyncClient(base_url=base, headers={"Origin": base}) as client:
         page = await client.get("/login")
         token = page.text.split('name="csrftoken" value="')[1].split('"')[0]
         await client.post("/login", data={"email": email, "password": PASSWORD, "csrftoken": token})

@@ -193,7 +193,7 @@ def _serve(url: str) -> tuple[uvicorn.Server, threading.Thread, str]:
 
 
 async def _wallet_latency(base: str, email: str, requests: int) -> tuple[float, float, int]:
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=base, headers={"Origin": base}, timeout=30) as client:
         page = await client.get("/login")
         token = re.search(r'name="csrftoken" value="([^"]+)"', page.text)
         assert token

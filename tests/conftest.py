@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -135,7 +136,14 @@ def server(settings: Settings) -> Iterator[str]:
     yield from run_server(settings)
 
 
+def page_client(base_url: str | httpx.URL, **options: Any) -> httpx.AsyncClient:
+    """A client that posts to the pages as a browser on them does: with their Origin (see web/csrf.py)."""
+    url = httpx.URL(str(base_url))
+    origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
+    return httpx.AsyncClient(base_url=url, headers={"Origin": origin}, **options)
+
+
 @pytest.fixture
 async def http(server: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server, timeout=30) as client:
+    async with page_client(server, timeout=30) as client:
         yield client

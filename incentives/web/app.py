@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope, Send
 
 from incentives import i18n
 from incentives.accounts.services import TOKEN_CHECK_WARM_UP
@@ -43,7 +42,7 @@ from incentives.web.api.rewards import api as rewards_api
 from incentives.web.api.rules import api as rules_api
 from incentives.web.api.setup import api as setup_api
 from incentives.web.context import BodyLimitMiddleware, RequestContextMiddleware
-from incentives.web.csrf import PageCsrf
+from incentives.web.csrf import CsrfMiddleware
 from incentives.web.errors import error_response, on_domain_error, on_http_exception, on_server_error
 from incentives.web.templating import make_templates
 
@@ -91,15 +90,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(openapi)
 
-    async def csrf_failed(scope: Scope, send: Send, message_id: Any) -> None:
-        async def no_body() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
+    async def csrf_refused(request: Request) -> Response:
         error = Forbidden(
             N_("The form has expired or was sent from another site. Please reload the page and try again.")
         )
-        response = await error_response(Request(scope, no_body), error)
-        await response(scope, no_body, send)
+        return await error_response(request, error)
 
     routes = [
         *pages.routes,
@@ -124,14 +119,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         Middleware(RequestContextMiddleware),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-        Middleware(
-            PageCsrf,  # pages only: the API authenticates with bearer tokens, never with the session cookie
-            signing_secret=settings.secret_key,
-            always_protect={"/login"},
-            cookie_secure=settings.production,
-            cookie_samesite="Lax",
-            send_csrf_failed=csrf_failed,
-        ),
+        Middleware(CsrfMiddleware, trusted_origins=[settings.base_url], on_refused=csrf_refused),
     ]
     return Starlette(
         routes=routes,

@@ -1,113 +1,122 @@
-"""Lets asgi-csrf check multipart forms (file uploads) too.
+"""CSRF protection for the pages: an unsafe request must come from our own site and carry the session's token.
 
-asgi-csrf 0.11 parses multipart bodies with an API that python-multipart 0.0.3x no longer has, but it
-also accepts the token in the `x-csrftoken` header. For a multipart POST without that header this
-middleware reads the body (already capped by BodyLimitMiddleware), takes the form's `csrftoken` field
-with Starlette's own parser, passes it on as the header and replays the body unchanged; asgi-csrf then
-compares it with the signed cookie as for any other form.
+Pages authenticate with the session cookie, which a browser also sends when another site makes it post to
+us. So a POST, PUT, PATCH or DELETE to a page must (1) come from this site: `Sec-Fetch-Site` same-origin or
+none, or, from a browser that does not send it, an `Origin` (failing that, a `Referer`) of BASE_URL or of the
+request's own host; and (2) carry the random token kept in the signed session: htmx sends it in the
+`X-CSRFToken` header (`hx-headers` on `<body>`), plain forms and file uploads as the `csrftoken` field.
+
+The API (/api/...) authenticates with bearer tokens only, which no other site can make a browser send, and
+never with the session, so it needs no token. Which of the two a request is follows from its path alone, as
+in RequestContextMiddleware: no header turns a page request into an API one.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from typing import Any
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import urlsplit
 
-from asgi_csrf import asgi_csrf
-from starlette.datastructures import Headers
-from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from incentives.web.context import is_api
 
-_ORIGINAL = "incentives.multipart_content_type"
-_MASK = b"application/x-multipart-masked"
+SESSION_KEY = "csrf"
+HEADER = "x-csrftoken"
+FORM_FIELD = "csrftoken"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-class PageCsrf:
-    """CSRF protection for pages: asgi-csrf, with multipart forms checked too (see below).
+def csrf_token(request: Request) -> str:
+    """This session's token, made on first use; login and logout clear the session and so renew it."""
+    if "session" not in request.scope:  # an error page for a request that failed before its session was read
+        return ""
+    token = request.session.get(SESSION_KEY)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session[SESSION_KEY] = token
+    return token
 
-    The API authenticates with bearer tokens only, never with the session cookie, so there is nothing to
-    forge: API requests go straight on, without a CSRF token minted and signed for each of them.
-    """
 
-    def __init__(self, app: ASGIApp, /, **options: Any) -> None:
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class CsrfMiddleware:
+    """Refuses unsafe page requests from other sites or without the session's token, with `on_refused`."""
+
+    def __init__(
+        self, app: ASGIApp, *, trusted_origins: Iterable[str], on_refused: Callable[[Request], Awaitable[Response]]
+    ) -> None:
         self.app = app
-        self.protected: ASGIApp = MultipartCsrfHeader(asgi_csrf(RestoreContentType(app), **options))
+        self.trusted_origins = {origin_of(url) for url in trusted_origins}
+        self.on_refused = on_refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_api(scope):
-            await self.app(scope, receive, send)
-        else:
-            await self.protected(scope, receive, send)
-
-
-class MultipartCsrfHeader:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS or is_api(scope):
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        if (
-            scope["method"] in ("GET", "HEAD", "OPTIONS")
-            or not headers.get("content-type", "").startswith("multipart/form-data")
-            or "x-csrftoken" in headers
-        ):
-            await self.app(scope, receive, send)
+        request = Request(scope, receive)
+        if not self.from_this_site(request):
+            await self.refuse(request, send)
             return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-
-        async def stream() -> AsyncGenerator[bytes, None]:
-            yield body
-
-        token = ""
-        try:
-            form = await MultiPartParser(headers, stream()).parse()
-            value = form.get("csrftoken")
-            token = value if isinstance(value, str) else ""
-            await form.close()
-        except MultiPartException:
-            token = ""  # a broken body: asgi-csrf refuses it for the missing token
-        original = headers["content-type"].encode("latin-1")
-        scope = dict(scope)
-        scope[_ORIGINAL] = original
-        scope["headers"] = [
-            *[(k, v) for k, v in scope["headers"] if k != b"content-type"],
-            (b"content-type", _MASK),
-            (b"x-csrftoken", token.encode("latin-1", "replace")),
-        ]
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-
-class RestoreContentType:
-    """Undoes MultipartCsrfHeader's mask once asgi-csrf has accepted the request."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        original = scope.get(_ORIGINAL)
-        if original is not None:
-            scope = dict(scope)
-            scope["headers"] = [
-                *[(k, v) for k, v in scope["headers"] if k not in (b"content-type", b"x-csrftoken")],
-                (b"content-type", original),
-            ]
+        sent = request.headers.get(HEADER)
+        if sent is None and request.headers.get("content-type", "").startswith(FORM_TYPES):
+            # A plain form or an upload: the token is a field. Read it with Starlette's own parser, then hand
+            # the app the same body again (already capped by BodyLimitMiddleware) for its handler to read.
+            body = await request.body()
+            sent = await form_field(Request(scope, replaying(body, receive)), FORM_FIELD)
+            receive = replaying(body, receive)
+        if not matches(sent, request.session.get(SESSION_KEY)):
+            await self.refuse(request, send)
+            return
         await self.app(scope, receive, send)
+
+    def from_this_site(self, request: Request) -> bool:
+        site = request.headers.get("sec-fetch-site")
+        if site is not None:
+            return site in ("same-origin", "none")
+        origin = request.headers.get("origin") or request.headers.get("referer")
+        if not origin:
+            return False
+        own = f"{request.url.scheme}://{request.url.netloc}".lower()
+        return origin_of(origin) in (*self.trusted_origins, own)
+
+    async def refuse(self, request: Request, send: Send) -> None:
+        response = await self.on_refused(request)
+        await response(request.scope, request.receive, send)
+
+
+def matches(sent: str | None, expected: object) -> bool:
+    if not (isinstance(sent, str) and isinstance(expected, str) and sent.isascii()):
+        return False
+    return secrets.compare_digest(sent, expected)
+
+
+async def form_field(request: Request, name: str) -> str | None:
+    try:
+        async with request.form() as form:
+            value = form.get(name)
+    except (HTTPException, MultiPartException):  # a broken body carries no token
+        return None
+    return value if isinstance(value, str) else None
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives `body` once, then whatever comes next (a disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

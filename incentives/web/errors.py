@@ -33,7 +33,7 @@ async def error_response(request: Request, error: DomainError) -> Response:
         return problem_response(error, request)
     if isinstance(error, Unauthorized):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    return render(request, "errors/error.html", {"error": error}, status_code=error.status)
+    return render(request, "errors/error.html", {"error": error}, status_code=error.status, block="content")
 
 
 async def on_domain_error(request: Request, exc: Exception) -> Response:

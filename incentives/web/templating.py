@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from incentives import i18n
 from incentives.web import nav
+from incentives.web.csrf import csrf_token
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -74,14 +75,13 @@ def render(
 ) -> Response:
     """Render a page, or only `block` of it for an HTMX request."""
     templates: Jinja2Blocks = request.state.templates
-    csrf = request.scope.get("csrftoken")
     user = getattr(request.state, "user", None)
     full = {
         "request": request,
         "locale": request.state.locale,
         "user": user,
         "nav": nav.items_for(user.role if user else None),
-        "csrftoken": csrf() if callable(csrf) else "",
+        "csrftoken": csrf_token(request),
         **(context or {}),
     }
     kwargs: dict[str, Any] = {"block_name": block} if block and is_htmx(request) else {}

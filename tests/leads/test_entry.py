@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from incentives.accounts.roles import Role
 from incentives.db import Database
 from incentives.leads.models import Lead, LeadStatus
+from tests.conftest import page_client
 from tests.factories import make_member, make_org, make_program, make_user
 from tests.leads.helpers import make_reseller
 from tests.web.test_pages import csrf_of, login
@@ -99,6 +100,6 @@ async def test_only_program_roles_enter_leads(db: Database, http: httpx.AsyncCli
     await login(http, rep.email)
     assert (await http.get("/leads/new")).status_code == 404
     assert (await http.get("/leads/import")).status_code == 404
-    async with httpx.AsyncClient(base_url=str(http.base_url)) as client:
+    async with page_client(str(http.base_url)) as client:
         await login(client, agency.email)
         assert (await client.get("/leads/new")).status_code == 200

@@ -6,6 +6,7 @@ import httpx
 
 from incentives.accounts import services as accounts
 from incentives.db import Database
+from tests.conftest import page_client
 from tests.factories import make_program
 from tests.leads.helpers import make_lead, make_reseller
 from tests.web.test_pages import csrf_of, login
@@ -65,7 +66,7 @@ async def test_lead_pages_answer_404_outside_scope(db: Database, http: httpx.Asy
     page = await http.get("/picklist")
     assert (await http.post(f"/leads/{lead.id}/reserve", data={"csrftoken": csrf_of(page)})).status_code == 404
     assert (await http.get("/leads")).status_code == 404  # the manager's list is not for partners
-    async with httpx.AsyncClient(base_url=str(http.base_url)) as manager:
+    async with page_client(str(http.base_url)) as manager:
         await login(manager, world.admin.email)
         assert (await manager.get("/picklist")).status_code == 404
         listing = await manager.get("/leads?status=offered")

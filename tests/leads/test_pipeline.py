@@ -1,7 +1,7 @@
 """The request pipeline the leads API runs through, over real HTTP: token checks and CSRF scope.
 
 Every API request checks its bearer token in the database with one statement (no cache anywhere), so a
-revoked token or a deactivated user stops working with the very next request; pages keep asgi-csrf.
+revoked token or a deactivated user stops working with the very next request; pages keep their CSRF check.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ async def test_api_posts_need_no_csrf_token_and_get_no_csrf_cookie_while_forms_s
     world = await make_program(db)
     org = await make_member(db, world)
     rep = await make_user(db, world, org, Role.RESELLER_REP)
-    await login(http, rep.email)  # the client now sends the session and CSRF cookies along
+    await login(http, rep.email)  # the client now sends the session cookie along
     reserve = await http.post("/api/v1/leads/999999/reserve", headers=rep.auth)
     assert reserve.status_code == 404 and reserve.json()["code"] == "not_found"
     assert "csrftoken" not in reserve.headers.get("set-cookie", "")

@@ -11,6 +11,7 @@ from incentives.accounts.roles import Role
 from incentives.db import Database
 from incentives.ledger import queries
 from incentives.ledger.models import LedgerTransfer
+from tests.conftest import page_client
 from tests.factories import make_member, make_program, make_user
 from tests.web.test_pages import csrf_of, login
 
@@ -100,7 +101,7 @@ async def test_only_admins_of_the_program_find_the_page(db: Database, http: http
     manager = await make_user(db, world, world.admin.org_id, Role.PARTNER_MANAGER)
     rep = await make_user(db, world, org, Role.RESELLER_REP)
     for actor in (manager, rep):
-        async with httpx.AsyncClient(base_url=http.base_url) as client:
+        async with page_client(http.base_url) as client:
             await login(client, actor.email)
             assert (await client.get("/points/adjustments")).status_code == 404
             assert (await client.post("/points/adjustments", data={"points": "5"})).status_code in (403, 404)

@@ -15,6 +15,7 @@ from incentives.errors import ValidationFailed
 from incentives.rules.campaigns import CampaignInput, Segment, update_campaign
 from incentives.rules.models import Campaign
 from incentives.rules.processor import process_events
+from tests.conftest import page_client
 from tests.factories import make_member, make_program, make_user
 from tests.rules import T0, add_events, add_test_rule
 from tests.rules.test_campaign_refunds import budget_state
@@ -151,7 +152,7 @@ async def test_managers_edit_and_delete_campaigns_in_the_web_ui(db: Database, ht
     assert (await stored(db, campaign_id)) is not None
 
     for actor in (other.admin, rep):
-        async with httpx.AsyncClient(base_url=http.base_url) as client:
+        async with page_client(http.base_url) as client:
             await login(client, actor.email)
             assert (await client.get(f"/rules/campaigns/{campaign_id}")).status_code == 404
             token = csrf_of(await client.get("/dashboard"))

@@ -12,6 +12,7 @@ from incentives.db import Database
 from incentives.leads.models import LeadEvent, OutboxEvent
 from incentives.rules.models import Effect, RuleAward
 from incentives.rules.processor import MAX_ATTEMPTS, process_events
+from tests.conftest import page_client
 from tests.factories import make_member, make_program, make_user
 from tests.leads.helpers import make_lead
 from tests.rules import T0, add_events, add_test_rule, earned
@@ -52,7 +53,7 @@ async def test_failed_events_and_skips_are_shown_and_a_retry_takes_the_event_aga
     assert "OperationalError: database is locked" in page.text and f'id="event-{stuck}"' in page.text
     assert "Unpaid awards" in page.text and "IntegrityError: ledger refused" in page.text
     other = await make_program(db)
-    async with httpx.AsyncClient(base_url=http.base_url) as client:
+    async with page_client(http.base_url) as client:
         await login(client, other.admin.email)
         assert "ledger refused" not in (await client.get("/rules/problems")).text
     async with db.transaction() as session:
@@ -92,11 +93,11 @@ async def test_problems_are_scoped_to_the_program_s_managers(db: Database, http:
         await session.execute(update(OutboxEvent).values(attempts=3, last_error="ValueError: secret detail"))
     rep = await make_user(db, world, org, Role.RESELLER_REP)
     manager = await make_user(db, world, world.admin.org_id, Role.PARTNER_MANAGER)
-    async with httpx.AsyncClient(base_url=http.base_url) as client:
+    async with page_client(http.base_url) as client:
         await login(client, manager.email)
         assert "secret detail" in (await client.get("/rules/problems")).text
     for actor in (rep, other.admin):
-        async with httpx.AsyncClient(base_url=http.base_url) as client:
+        async with page_client(http.base_url) as client:
             await login(client, actor.email)
             page = await client.get("/rules/problems")
             assert page.status_code == (404 if actor is rep else 200)

@@ -17,7 +17,7 @@ from incentives.accounts.models import User
 from incentives.accounts.roles import Role
 from incentives.config import Settings
 from incentives.db import Database
-from tests.conftest import run_server
+from tests.conftest import page_client, run_server
 from tests.factories import PASSWORD, make_member, make_org, make_program, make_user
 
 
@@ -72,7 +72,7 @@ async def test_form_posts_without_csrf_token_are_refused(db: Database, http: htt
     )
     assert response.status_code == 403
     assert "Das Formular ist abgelaufen" in response.text
-    async with httpx.AsyncClient(base_url=str(http.base_url)) as fresh:  # no cookie at all
+    async with page_client(str(http.base_url)) as fresh:  # no cookie at all
         response = await fresh.post("/login", data={"email": world.admin.email, "password": PASSWORD})
         assert response.status_code == 403
 
@@ -128,7 +128,7 @@ def failing_server(settings: Settings) -> Iterator[str]:
 
 
 async def test_server_errors_show_a_translated_page(failing_server: str) -> None:
-    async with httpx.AsyncClient(base_url=failing_server) as client:
+    async with page_client(failing_server) as client:
         page = await client.get("/boom", headers={"Accept-Language": "de"})
     assert page.status_code == 500 and "Etwas ist schiefgegangen" in page.text
     assert "injected failure" not in page.text
@@ -141,7 +141,7 @@ def short_session_server(settings: Settings) -> Iterator[str]:
 
 async def test_expired_sessions_must_log_in_again(db: Database, short_session_server: str) -> None:
     world = await make_program(db)
-    async with httpx.AsyncClient(base_url=short_session_server) as client:
+    async with page_client(short_session_server) as client:
         await login(client, world.admin.email)
         assert (await client.get("/dashboard")).status_code == 200
         await asyncio.sleep(2.1)

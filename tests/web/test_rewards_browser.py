@@ -28,6 +28,11 @@ async def test_reseller_redeems_in_german_and_manager_approves_in_english(db: Da
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page(locale="de-DE", viewport={"width": 390, "height": 844})
         await _log_in(page, server, rw.manager, "Anmelden")
+        htmx_posts: list[dict[str, str]] = []
+        page.on(
+            "request",
+            lambda r: htmx_posts.append(r.headers) if r.method == "POST" and r.headers.get("hx-request") else None,
+        )
         await page.goto(f"{server}/rewards")
         balance = page.locator("#balance")
         await expect(balance).to_contain_text("1.250")
@@ -39,6 +44,8 @@ async def test_reseller_redeems_in_german_and_manager_approves_in_english(db: Da
         await expect(page.locator("#reward-1 .done")).to_contain_text("Eingelöst")
         await expect(balance).to_contain_text("250")
         await expect(balance).to_contain_text("1.000")
+        # htmx sent the session's CSRF token in its header (hx-headers on <body>), not only as a form field.
+        assert htmx_posts and all(headers.get("x-csrftoken") for headers in htmx_posts)
         await page.goto(f"{server}/redemptions")
         await expect(page.locator("tbody tr")).to_have_count(1)
         await expect(page.locator("tbody")).to_contain_text("wartet auf Genehmigung")

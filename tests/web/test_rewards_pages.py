@@ -16,6 +16,7 @@ from incentives.db import Database
 from incentives.leads import services as leads
 from incentives.ledger import queries
 from incentives.rewards.models import Reward
+from tests.conftest import page_client
 from tests.factories import Actor, make_user
 from tests.leads.helpers import T0, make_lead
 from tests.rewards.helpers import make_reward, make_rewards_world, redeem
@@ -26,7 +27,7 @@ HX = {"HX-Request": "true"}
 
 @asynccontextmanager
 async def browser_for(server: str, actor: Actor) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server, timeout=30) as client:
+    async with page_client(server, timeout=30) as client:
         response = await login(client, actor.email)
         assert response.status_code == 303, response.text
         yield client
