@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from incentives.accounts.models import Membership, Org, User
+from incentives.accounts import queries as accounts
+from incentives.accounts.models import Org, User
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.errors import N_, DomainError, FieldError, NotFound, ValidationFailed
@@ -49,16 +50,6 @@ def _admin(request: Request) -> Principal:
     if who.role is not Role.ADMIN or who.program_id is None:
         raise NotFound()
     return who
-
-
-async def _partners(session: AsyncSession, program_id: int) -> list[tuple[int, str]]:
-    rows = await session.execute(
-        select(Org.id, Org.name)
-        .join(Membership, Membership.org_id == Org.id)
-        .where(Membership.program_id == program_id)
-        .order_by(Org.name, Org.id)
-    )
-    return [(org_id, name) for org_id, name in rows.all()]
 
 
 async def _recent(session: AsyncSession, program_id: int) -> list[Adjustment]:
@@ -118,7 +109,7 @@ async def adjustments_page(request: Request) -> Response:
     assert who.program_id is not None
     db = current_db(request)
     async with db.reader() as session:
-        partners = await _partners(session, who.program_id)
+        partners = await accounts.program_partners(session, who.program_id)
     values = {"direction": "add", "key": uuid.uuid4().hex}
     errors: dict[str, str] = {}
     if request.method == "POST":

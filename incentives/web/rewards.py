@@ -14,9 +14,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from incentives import i18n
-from incentives.accounts.models import Org
+from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
-from incentives.accounts.scope import Principal, visible_orgs
+from incentives.accounts.scope import Principal
 from incentives.errors import N_, DomainError, NotFound, ValidationFailed
 from incentives.notifications.services import localize
 from incentives.reports import kpis
@@ -59,7 +59,7 @@ async def _target_org(session: AsyncSession, principal: Principal, request: Requ
         return principal.org_id
     if principal.role is not Role.DISTRIBUTOR_MANAGER:
         raise NotFound()
-    if await session.scalar(select(Org.id).where(Org.id == wanted, visible_orgs(principal))) is None:
+    if not await accounts.sees_org(session, principal, wanted):
         raise NotFound()
     return wanted
 
@@ -137,9 +137,7 @@ async def redeem(request: Request) -> Response:
 
 async def _rows(session: AsyncSession, principal: Principal, **filters: Any) -> list[dict[str, Any]]:
     rows, _ = await services.list_redemptions(session, principal, limit=100, **filters)
-    orgs = {
-        org.id: org.name for org in await session.scalars(select(Org).where(Org.id.in_({r.org_id for r, _ in rows})))
-    }
+    orgs = await accounts.org_names(session, {redemption.org_id for redemption, _ in rows})
     result = []
     for redemption, reward in rows:
         allocation = None
@@ -283,9 +281,7 @@ async def approvals(request: Request) -> Response:
         program_id, programs = await chosen_program(session, principal, request)
         rows = await _queue(session, principal, program_id, request.state.locale)
         claims = await mdf.list_claims(session, principal, status="submitted", program_id=program_id)
-        orgs = {
-            org.id: org.name for org in await session.scalars(select(Org).where(Org.id.in_({c.org_id for c in claims})))
-        }
+        orgs = await accounts.org_names(session, {claim.org_id for claim in claims})
     return render(
         request,
         "rewards/approvals.html",
@@ -314,9 +310,7 @@ async def bulk_approve(request: Request) -> Response:
         program_id, programs = await chosen_program(session, principal, request)
         rows = await _queue(session, principal, program_id, request.state.locale)
         claims = await mdf.list_claims(session, principal, status="submitted", program_id=program_id)
-        orgs = {
-            org.id: org.name for org in await session.scalars(select(Org).where(Org.id.in_({c.org_id for c in claims})))
-        }
+        orgs = await accounts.org_names(session, {claim.org_id for claim in claims})
     return render(
         request,
         "rewards/approvals.html",
@@ -398,10 +392,7 @@ async def mdf_page(request: Request, error: str | None = None, status_code: int 
         program_id, programs = await chosen_program(session, principal, request)
         allocations = await mdf.list_allocations(session, principal, program_id=program_id)
         claims = await mdf.list_claims(session, principal, program_id=program_id)
-        orgs = {
-            org.id: org.name
-            for org in await session.scalars(select(Org).where(Org.id.in_({a.org_id for a in allocations})))
-        }
+        orgs = await accounts.org_names(session, {allocation.org_id for allocation in allocations})
     by_allocation: dict[int, list[MdfClaim]] = {}
     for claim in claims:
         by_allocation.setdefault(claim.allocation_id, []).append(claim)
@@ -469,11 +460,11 @@ async def decide_claim(request: Request) -> Response:
         return RedirectResponse("/approvals", status_code=303)
     async with current_db(request).reader() as session:
         claim = await mdf.get_proof(session, principal, claim_id)
-        org = await session.get(Org, claim.org_id)
+        names = await accounts.org_names(session, [claim.org_id])
     return render(
         request,
         "rewards/_claim_row.html",
-        page_context(request, claim=claim, orgs={claim.org_id: org.name if org else ""}, error=error),
+        page_context(request, claim=claim, orgs={claim.org_id: names.get(claim.org_id, "")}, error=error),
     )
 
 

@@ -17,7 +17,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from incentives import i18n
-from incentives.accounts.models import Membership, Org
+from incentives.accounts import queries as accounts
+from incentives.accounts.models import Membership
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
@@ -312,8 +313,7 @@ async def simulate_fragment(request: Request) -> Response:
         async with current_db(request).reader() as session:
             start = end - dt.timedelta(days=PREVIEW_DAYS)
             result = await simulate(session, ActiveRule.of(draft), start, end, campaign_id)
-            found = await session.execute(select(Org.id, Org.name).where(Org.id.in_(list(result.by_org))))
-            names = {org_id: name for org_id, name in found.all()}
+            names = await accounts.org_names(session, result.by_org)
         rows = sorted(
             (PreviewRow(names.get(org_id, str(org_id)), points) for org_id, points in result.by_org.items()),
             key=lambda row: (-row.points, row.name),
