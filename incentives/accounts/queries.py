@@ -1,5 +1,5 @@
 """Read queries of the accounts domain that other domains and the web ask: names of orgs, which orgs and
-programs a principal may see, an org's programs, a program's partners."""
+programs a principal may see, an org's memberships, a program's partners."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ async def sees_org(session: AsyncSession, principal: Principal, org_id: int) -> 
 async def sees_program(session: AsyncSession, principal: Principal, program_id: int) -> bool:
     found = await session.scalar(select(Program.id).where(Program.id == program_id, visible_programs(principal)))
     return found is not None
+
+
+async def member_program_ids(session: AsyncSession, org_id: int) -> list[int]:
+    """Every program the org is a member of."""
+    return list(await session.scalars(select(Membership.program_id).where(Membership.org_id == org_id)))
 
 
 async def visible_member_programs(

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,15 +17,15 @@ from starlette.routing import Route
 
 from incentives import i18n
 from incentives.accounts import queries as accounts
-from incentives.accounts.models import Membership
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
 from incentives.errors import N_, DomainError, FieldError, NotFound, ValidationFailed
 from incentives.rules import campaigns, services
+from incentives.rules.earning import ways_to_earn
 from incentives.rules.evaluation import ActiveRule
 from incentives.rules.expressions import EvaluationError, compile_expression
-from incentives.rules.models import Campaign, Effect, Rule, RuleVersion
+from incentives.rules.models import Campaign, RuleVersion
 from incentives.rules.simulation import simulate
 from incentives.rules.variables import EVENTS, INT
 from incentives.validation import regions
@@ -505,51 +504,24 @@ async def earn_page(request: Request) -> Response:
         raise NotFound()
     now = utcnow()
     async with current_db(request).reader() as session:
-        programs = list(await session.scalars(select(Membership.program_id).where(Membership.org_id == who.org_id)))
-        versions = list(
-            await session.scalars(
-                select(RuleVersion)
-                .join(Rule, and_(Rule.id == RuleVersion.rule_id, Rule.current_version == RuleVersion.version))
-                .where(
-                    RuleVersion.program_id.in_(programs),
-                    RuleVersion.active.is_(True),
-                    RuleVersion.effect == Effect.AWARD.value,
-                    or_(RuleVersion.valid_to.is_(None), RuleVersion.valid_to > now),
-                )
-                .order_by(RuleVersion.event, RuleVersion.rule_id)
-            )
-        )
-        running = list(
-            await session.scalars(
-                select(Campaign)
-                .where(Campaign.program_id.in_(programs), Campaign.ends_at > now)
-                .order_by(Campaign.starts_at)
-            )
-        )
-        progress = await campaigns.progress(session, running)
-        reverses = await session.scalar(
-            select(RuleVersion.id)
-            .join(Rule, and_(Rule.id == RuleVersion.rule_id, Rule.current_version == RuleVersion.version))
-            .where(
-                RuleVersion.program_id.in_(programs),
-                RuleVersion.active.is_(True),
-                RuleVersion.effect == Effect.REVERSE.value,
-            )
-            .limit(1)
-        )
+        earning = await ways_to_earn(session, who.org_id, now)
+    versions = earning.rules
     ways = [
         Way(name_of(request, v), v.event, describe_points(v), v.cap_per, v.cap_max_points)
         for v in versions
         if v.campaign_id is None
     ]
     extras = {
-        c.id: [(name_of(request, v), describe_points(v)) for v in versions if v.campaign_id == c.id] for c in running
+        item.campaign.id: [
+            (name_of(request, v), describe_points(v)) for v in versions if v.campaign_id == item.campaign.id
+        ]
+        for item in earning.campaigns
     }
     context = {
         "ways": ways,
-        "progress": progress,
+        "progress": earning.campaigns,
         "extras": extras,
-        "reverses": reverses is not None,
+        "reverses": earning.reverses,
         "last_day": _last_day,
         "now": now,
         "name_of": name_of,

@@ -6,16 +6,15 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
 from incentives.errors import N_, FieldError, NotFound, ValidationFailed
-from incentives.rules import campaigns, services
+from incentives.rules import campaigns, queries, services
 from incentives.rules.evaluation import ActiveRule
-from incentives.rules.models import Campaign, Rule, RuleVersion
+from incentives.rules.models import Campaign, RuleVersion
 from incentives.rules.simulation import Simulation, simulate
 from incentives.validation import Label, Strict, regions
 from incentives.web.api.base import Api, database, json_response, parse_body, path_id, principal, query_int
@@ -239,11 +238,7 @@ async def post_simulate(request: Request) -> Response:
     body = await parse_body(request, SimulateIn)
     _check_window(body)
     async with database(request).reader() as session:
-        version = await session.scalar(
-            select(RuleVersion)
-            .join(Rule, (Rule.id == RuleVersion.rule_id) & (Rule.current_version == RuleVersion.version))
-            .where(Rule.id == path_id(request))
-        )
+        version = await queries.current_version(session, path_id(request))
         if version is None:
             raise NotFound()
         services.ensure_manager(who, version.program_id)
