@@ -12,6 +12,10 @@ from incentives.accounts.models import Membership, Org, Program
 from incentives.accounts.scope import Principal, visible_orgs, visible_programs
 
 
+async def org(session: AsyncSession, org_id: int) -> Org | None:
+    return await session.get(Org, org_id)
+
+
 async def org_names(session: AsyncSession, org_ids: Iterable[int]) -> dict[int, str]:
     """The name of each org asked for (unknown ids are left out), in one query."""
     wanted = set(org_ids)

@@ -6,21 +6,20 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from incentives import i18n
-from incentives.accounts.models import Org
+from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
 from incentives.errors import N_, DomainError, FieldError, NotFound, ValidationFailed
-from incentives.leads import importer, picklist, services
+from incentives.leads import importer, picklist, queries, services
 from incentives.leads.errors import AlreadyReserved
-from incentives.leads.models import FeedbackStatus, Lead, LeadEvent, LeadOffer, LeadStatus
+from incentives.leads.models import FeedbackStatus, LeadEvent, LeadOffer
 from incentives.leads.schemas import LeadIn
 from incentives.validation import field_errors_from_pydantic
 from incentives.web import nav
@@ -125,7 +124,7 @@ async def reserve(request: Request) -> Response:
             await services.reserve_lead(session, who, lead_id)
     except AlreadyReserved as exc:
         async with current_db(request).reader() as session:
-            lead = await session.get(Lead, lead_id)
+            lead = await queries.lead(session, lead_id)
         if lead is not None and lead.reserved_by_org_id == who.org_id:  # a double click of the winner
             return hx_redirect(f"/leads/{lead_id}") if is_htmx(request) else _see_other(f"/leads/{lead_id}")
         return _card_message(request, lead_id, exc)
@@ -153,22 +152,8 @@ async def my_leads(request: Request) -> Response:
     who = _picker(request)
     now = utcnow()
     async with current_db(request).reader() as session:
-        leads = (
-            await session.scalars(
-                select(Lead)
-                .where(Lead.reserved_by_org_id == who.org_id, Lead.status == LeadStatus.RESERVED)
-                .order_by(Lead.feedback_due_at)
-            )
-        ).all()
-        closed = (
-            await session.scalars(
-                select(Lead)
-                .where(Lead.reserved_by_org_id == who.org_id, Lead.status.in_([LeadStatus.WON, LeadStatus.LOST]))
-                .order_by(Lead.closed_at.desc())
-                .limit(20)
-            )
-        ).all()
-    return render(request, "leads/mine.html", {"leads": leads, "closed": closed, "now": now, **LABELS})
+        own = await queries.own_leads(session, who.org_id)
+    return render(request, "leads/mine.html", {"leads": own.open, "closed": own.closed, "now": now, **LABELS})
 
 
 async def lead_detail(request: Request) -> Response:
@@ -179,23 +164,9 @@ async def lead_detail(request: Request) -> Response:
         offers: list[tuple[LeadOffer, str]] = []
         trail: list[LeadEvent] = []
         if full and who.acts_for_program:
-            offers = [
-                (offer, name)
-                for offer, name in (
-                    await session.execute(
-                        select(LeadOffer, Org.name)
-                        .join(Org, Org.id == LeadOffer.org_id)
-                        .where(LeadOffer.lead_id == lead.id)
-                        .order_by(LeadOffer.wave, LeadOffer.score.desc())
-                    )
-                ).all()
-            ]
-            trail = list(
-                (
-                    await session.scalars(select(LeadEvent).where(LeadEvent.lead_id == lead.id).order_by(LeadEvent.id))
-                ).all()
-            )
-        reserver = await session.get(Org, lead.reserved_by_org_id) if lead.reserved_by_org_id else None
+            offers = await queries.offers_of(session, lead.id)
+            trail = await queries.trail_of(session, lead.id)
+        reserver = await accounts.org(session, lead.reserved_by_org_id) if lead.reserved_by_org_id else None
     mine = lead.reserved_by_org_id == who.org_id and who.role in services.PICKERS
     return render(
         request,
@@ -242,7 +213,9 @@ async def feedback(request: Request) -> Response:
     if error is None:
         return hx_redirect("/leads/mine") if is_htmx(request) else _see_other("/leads/mine")
     async with current_db(request).reader() as session:
-        lead = await session.get_one(Lead, lead_id)
+        lead = await queries.lead(session, lead_id)
+    if lead is None:
+        raise NotFound()
     return render(
         request,
         "leads/includes/feedback_form.html",
@@ -264,42 +237,20 @@ async def manager_list(request: Request) -> Response:
     who = current_principal(request)
     if not who.acts_for_program:
         raise NotFound()
+    assert who.program_id is not None
     status = request.query_params.get("status") or None
     now = utcnow()
     async with current_db(request).reader() as session:
-        query = (
-            select(Lead, Org.name)
-            .outerjoin(Org, Org.id == Lead.reserved_by_org_id)
-            .where(Lead.program_id == who.program_id)
-        )
-        if status in STATUS_LABELS:
-            query = query.where(Lead.status == status)
-        rows = (await session.execute(query.order_by(Lead.id.desc()).limit(200))).all()
-        overdue = (
-            await session.execute(
-                select(Org.name, func.count())
-                .join(Lead, Lead.reserved_by_org_id == Org.id)
-                .where(
-                    Lead.program_id == who.program_id, Lead.status == LeadStatus.RESERVED, Lead.feedback_due_at <= now
-                )
-                .group_by(Org.name)
-                .order_by(func.count().desc())
-            )
-        ).all()
-        counts = dict(
-            (
-                await session.execute(
-                    select(Lead.status, func.count()).where(Lead.program_id == who.program_id).group_by(Lead.status)
-                )
-            ).all()
+        overview = await queries.program_leads(
+            session, who.program_id, status if status in STATUS_LABELS else None, now
         )
     return render(
         request,
         "leads/manage.html",
         {
-            "rows": rows,
-            "overdue": overdue,
-            "counts": counts,
+            "rows": overview.rows,
+            "overdue": overview.overdue,
+            "counts": overview.counts,
             "status": status,
             "now": now,
             **LABELS,
