@@ -14,7 +14,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -27,7 +26,7 @@ from incentives.db import utcnow
 from incentives.errors import N_, DomainError, FieldError, IdempotencyConflict, NotFound, ValidationFailed
 from incentives.rewards import catalog, queries, services
 from incentives.rewards.models import LimitPeriod, Reward
-from incentives.rewards.scope import DECIDERS, visible_rewards
+from incentives.rewards.scope import DECIDERS
 from incentives.validation import field_errors_from_pydantic
 from incentives.web import nav
 from incentives.web.api.rewards import RewardFieldsIn, reward_fields
@@ -246,7 +245,7 @@ async def _current(request: Request, principal: Principal, reward_id: int | None
     if reward_id is None:
         return None
     async with current_db(request).reader() as session:
-        reward = await session.scalar(select(Reward).where(Reward.id == reward_id, visible_rewards(principal)))
+        reward = await queries.visible_reward(session, principal, reward_id)
     if reward is None:
         raise NotFound()
     return reward
@@ -280,7 +279,7 @@ async def item_form(request: Request) -> Response:
                 raise
             errors = form_errors(request, error)
     async with current_db(request).reader() as session:
-        redeemed = bool(reward_id and await session.scalar(select(catalog.has_redemptions(reward_id))))
+        redeemed = bool(reward_id and await queries.is_redeemed(session, reward_id))
     context = page_context(
         request,
         current=current,

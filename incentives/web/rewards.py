@@ -7,7 +7,6 @@ from typing import Any
 
 from babel.numbers import format_percent
 from babel.units import format_unit
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -21,7 +20,7 @@ from incentives.errors import N_, DomainError, NotFound, ValidationFailed
 from incentives.notifications.services import localize
 from incentives.reports import kpis
 from incentives.rewards import mdf, queries, services
-from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, RedemptionStatus, Reward
+from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, RedemptionStatus
 from incentives.rewards.scope import DECIDERS, REDEEMERS
 from incentives.rules.names import rule_names
 from incentives.web import nav, reward_catalog
@@ -113,7 +112,7 @@ async def redeem(request: Request) -> Response:
     if not is_htmx(request):
         return RedirectResponse("/redemptions" if error is None else "/rewards", status_code=303)
     async with db.reader() as session:
-        reward = await session.scalar(select(Reward).where(Reward.id == reward_id))
+        reward = await queries.reward(session, reward_id)
         if reward is None:
             raise NotFound()
         wallet = await queries.wallet(session, reward.program_id, principal.org_id)

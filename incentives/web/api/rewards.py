@@ -12,9 +12,9 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringCons
 from starlette.requests import Request
 from starlette.responses import Response
 
-from incentives.errors import N_, FieldError, ValidationFailed
+from incentives.errors import N_, FieldError, NotFound, ValidationFailed
 from incentives.notifications import services as notifications
-from incentives.rewards import catalog, mdf, services
+from incentives.rewards import catalog, mdf, queries, services
 from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, RedemptionStatus, Reward
 from incentives.web.api.base import Api, database, json_response, page_limit, parse_body, path_id, principal, query_int
 from incentives.web.api.schemas import Strict
@@ -289,7 +289,9 @@ def _status_param(request: Request) -> str | None:
 async def _answer(request: Request, redemption_id: int, status_code: int = 200) -> Response:
     async with database(request).reader() as session:
         redemption = await services.get_redemption(session, principal(request), redemption_id)
-        reward = await session.get_one(Reward, redemption.reward_id)
+        reward = await queries.reward(session, redemption.reward_id)
+        if reward is None:
+            raise NotFound()
         allocation = await services.allocation_of(session, redemption.id)
     return json_response(redemption_out(redemption, reward, allocation), status_code)
 
