@@ -4,7 +4,6 @@ and the partners' "how to earn points"."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,12 +21,13 @@ from incentives.accounts.scope import Principal
 from incentives.db import utcnow
 from incentives.errors import N_, DomainError, FieldError, NotFound, ValidationFailed
 from incentives.rules import campaigns, services
+from incentives.rules.describe import PointsShape, describe_points
 from incentives.rules.earning import ways_to_earn
 from incentives.rules.evaluation import ActiveRule
-from incentives.rules.expressions import EvaluationError, compile_expression
+from incentives.rules.forms import generate, parse_number
 from incentives.rules.models import Campaign, RuleVersion
 from incentives.rules.simulation import simulate
-from incentives.rules.variables import EVENTS, INT
+from incentives.rules.variables import EVENTS
 from incentives.validation import regions
 from incentives.web import forms, nav
 from incentives.web.context import current_db, current_principal
@@ -73,56 +73,6 @@ def translate(request: Request, message: str, **params: Any) -> str:
 
 def name_of(request: Request, item: RuleVersion | Campaign) -> str:
     return item.name_de if request.state.locale == "de" else item.name_en
-
-
-# --- the form fields of the common cases, turned into CEL -------------------------------------------------
-
-
-def _number(raw: str) -> float | None:
-    raw = raw.strip().replace(",", ".")
-    if not raw:
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        return None
-
-
-def generate(values: Mapping[str, str]) -> tuple[str, str, dict[str, str]]:
-    """(condition, points, errors by field) from the editor's simple fields; strings are JSON-quoted,
-    which CEL reads as the same string literal."""
-    errors: dict[str, str] = {}
-    parts: list[str] = []
-    if values.get("temperature") in TEMPERATURE_LABELS:
-        parts.append(f"lead.temperature == {json.dumps(values['temperature'])}")
-    hours = _number(values.get("within_hours", ""))
-    if values.get("within_hours", "").strip():
-        if hours is None or not 0 < hours <= 24 * 365:
-            errors["within_hours"] = N_("Please enter a number of hours between 1 and 8760.")
-        elif values.get("event") == "lead.feedback":
-            parts.append(f"feedback.hours_since_reserved <= {hours!r}")
-        else:
-            errors["within_hours"] = N_("Only feedback rules can ask for feedback within a time.")
-    if values.get("tier") in TIER_LABELS:
-        parts.append(f"partner.tier == {json.dumps(values['tier'])}")
-    product_line = values.get("product_line", "").strip()
-    if product_line:
-        parts.append(f"lead.product_line == {json.dumps(product_line, ensure_ascii=False)}")
-    base = _number(values.get("base_points", ""))
-    if base is None or base != int(base) or not 0 < base <= services.MAX_POINTS:
-        errors["base_points"] = N_("Please enter whole points between 1 and 100,000.")
-        base = 0
-    multiplier = _number(values.get("cold_multiplier", "")) or 1.0
-    if not 1 <= multiplier <= 10:
-        errors["cold_multiplier"] = N_("Please enter a multiplier between 1 and 10.")
-        multiplier = 1.0
-    points = str(int(base))
-    cold = int(base * multiplier)
-    if cold != int(base) and values.get("temperature") != "cold":
-        points = f'lead.temperature == "cold" ? {cold} : {int(base)}'
-    elif values.get("temperature") == "cold":
-        points = str(cold)
-    return " && ".join(parts) or "true", points, errors
 
 
 # --- manager pages ----------------------------------------------------------------------------------------
@@ -379,7 +329,7 @@ def _campaign_input(who: Principal, values: Mapping[str, str], tiers: list[str])
     lines = [line.strip() for line in values.get("product_lines", "").split(",") if line.strip()]
     if any(len(line) > 80 for line in lines):
         errors.append(FieldError(("product_lines",), N_("Must be at most %(le)s characters."), le=80))
-    multiplier = _number(values.get("multiplier", "")) if values.get("multiplier") else 1.0
+    multiplier = parse_number(values.get("multiplier", "")) if values.get("multiplier") else 1.0
     if multiplier is None:
         errors.append(FieldError(("multiplier",), N_("Must be between %(ge)s and %(le)s."), ge=1, le=10))
     budget: int | None = None
@@ -474,28 +424,6 @@ class Way:
     points: PointsShape
     cap_per: str | None
     cap_max_points: int | None
-
-
-@dataclass(frozen=True)
-class PointsShape:
-    """What a points formula pays, in terms a partner reads: a constant, per lead temperature, or "it depends"."""
-
-    constant: int | None = None
-    by_temperature: dict[str, int] | None = None
-    by_deal_value: bool = False
-
-
-def describe_points(version: RuleVersion) -> PointsShape:
-    compiled = compile_expression(version.points, version.event, INT)
-    by_temperature: dict[str, int] = {}
-    for temperature in TEMPERATURE_LABELS:
-        try:
-            by_temperature[temperature] = compiled({"lead": {"temperature": temperature}})
-        except (EvaluationError, KeyError, TypeError):
-            return PointsShape(by_deal_value="deal.value" in version.points)
-    if len(set(by_temperature.values())) == 1:
-        return PointsShape(constant=by_temperature["cold"])
-    return PointsShape(by_temperature=by_temperature)
 
 
 async def earn_page(request: Request) -> Response:
