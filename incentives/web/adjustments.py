@@ -21,7 +21,7 @@ from incentives.web import nav
 from incentives.web.context import current_db, current_principal
 from incentives.web.forms import form_errors
 from incentives.web.rules import CSS
-from incentives.web.templating import render
+from incentives.web.templating import render, see_other
 
 nav.register("/points/adjustments", N_("Point adjustments"), {Role.ADMIN}, order=34)
 
@@ -86,7 +86,7 @@ async def adjustments_page(request: Request) -> Response:
                     key=f"web:{who.user_id}:{digest}",
                     cause=Cause(user_id=who.user_id, reason=reason),
                 )
-            return Response(status_code=303, headers={"Location": f"/points/adjustments?saved={transfer.id}"})
+            return see_other(f"/points/adjustments?saved={transfer.id}")
         except InsufficientPoints as error:
             errors = {"points": form_errors(request, error)[""]}  # said where the points were typed
         except DomainError as error:

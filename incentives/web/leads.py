@@ -24,7 +24,7 @@ from incentives.leads.schemas import LeadIn
 from incentives.validation import field_errors_from_pydantic
 from incentives.web import nav
 from incentives.web.context import current_db, current_principal
-from incentives.web.templating import hx_redirect, is_htmx, render
+from incentives.web.templating import hx_redirect, is_htmx, render, see_other
 
 nav.register("/picklist", N_("Pick list"), {Role.RESELLER_MANAGER, Role.RESELLER_REP}, order=10)
 nav.register("/leads/mine", N_("My leads"), {Role.RESELLER_MANAGER, Role.RESELLER_REP}, order=20)
@@ -126,13 +126,13 @@ async def reserve(request: Request) -> Response:
         async with current_db(request).reader() as session:
             lead = await queries.lead(session, lead_id)
         if lead is not None and lead.reserved_by_org_id == who.org_id:  # a double click of the winner
-            return hx_redirect(f"/leads/{lead_id}") if is_htmx(request) else _see_other(f"/leads/{lead_id}")
+            return hx_redirect(f"/leads/{lead_id}") if is_htmx(request) else see_other(f"/leads/{lead_id}")
         return _card_message(request, lead_id, exc)
     except DomainError as exc:
         if not is_htmx(request):
             raise
         return _card_message(request, lead_id, exc)
-    return hx_redirect(f"/leads/{lead_id}") if is_htmx(request) else _see_other(f"/leads/{lead_id}")
+    return hx_redirect(f"/leads/{lead_id}") if is_htmx(request) else see_other(f"/leads/{lead_id}")
 
 
 def _card_message(request: Request, lead_id: int, error: DomainError) -> Response:
@@ -142,10 +142,6 @@ def _card_message(request: Request, lead_id: int, error: DomainError) -> Respons
         {"lead_id": lead_id, "error": error},
         status_code=200 if is_htmx(request) else error.status,
     )
-
-
-def _see_other(url: str) -> Response:
-    return Response(status_code=303, headers={"Location": url})
 
 
 async def my_leads(request: Request) -> Response:
@@ -211,7 +207,7 @@ async def feedback(request: Request) -> Response:
     except DomainError as exc:
         error = exc
     if error is None:
-        return hx_redirect("/leads/mine") if is_htmx(request) else _see_other("/leads/mine")
+        return hx_redirect("/leads/mine") if is_htmx(request) else see_other("/leads/mine")
     async with current_db(request).reader() as session:
         lead = await queries.lead(session, lead_id)
     if lead is None:
@@ -230,7 +226,7 @@ async def return_to_pool(request: Request) -> Response:
     form = await request.form()
     async with current_db(request).session() as session:
         await services.return_lead(session, who, lead_id, str(form.get("reason", "")))
-    return hx_redirect("/leads/mine") if is_htmx(request) else _see_other("/leads/mine")
+    return hx_redirect("/leads/mine") if is_htmx(request) else see_other("/leads/mine")
 
 
 async def manager_list(request: Request) -> Response:
@@ -265,7 +261,7 @@ async def manager_reoffer(request: Request) -> Response:
     form = await request.form()
     async with current_db(request).session() as session:
         await services.reoffer_lead(session, who, lead_id, str(form.get("reason", "")).strip() or "—")
-    return _see_other(f"/leads/{lead_id}")
+    return see_other(f"/leads/{lead_id}")
 
 
 FORM_FIELDS = (
@@ -313,7 +309,7 @@ async def new_lead(request: Request) -> Response:
                 if who.role in services.MANAGERS:
                     async with current_db(request).session() as session:
                         await services.offer_lead(session, who, lead.id)
-            return _see_other(f"/leads/{lead.id}")
+            return see_other(f"/leads/{lead.id}")
         except ValidationError as exc:
             errors = _by_field(request, field_errors_from_pydantic(exc))
         except ValidationFailed as exc:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from incentives import i18n, idempotency
@@ -33,7 +33,7 @@ from incentives.web.api.rewards import RewardFieldsIn, reward_fields
 from incentives.web.context import current_db, current_principal
 from incentives.web.forms import form_errors
 from incentives.web.rewards_base import chosen_program, page_context
-from incentives.web.templating import is_htmx, render
+from incentives.web.templating import is_htmx, render, see_other
 
 nav.register("/rewards/manage", N_("Manage catalog"), DECIDERS, order=42)
 
@@ -129,7 +129,7 @@ async def deactivate(request: Request) -> Response:
     async with current_db(request).session() as session:
         reward = await catalog.deactivate_reward(session, principal, reward_id)  # a repeat changes nothing more
     if not is_htmx(request):
-        return RedirectResponse("/rewards/manage", status_code=303)
+        return see_other("/rewards/manage")
     async with current_db(request).reader() as session:
         counts = await queries.redeemed_units(session, [reward.id])
     return render(
@@ -311,9 +311,9 @@ async def _once(
             raise IdempotencyConflict(
                 N_("This form was sent already with other values. Please open it again to make another change.")
             ) from conflict
-        return RedirectResponse("/rewards/manage", status_code=303)  # the first submit is being saved
+        return see_other("/rewards/manage")  # the first submit is being saved
     if stored is not None:
-        return RedirectResponse(stored[1].decode(), status_code=303)
+        return see_other(stored[1].decode())
     try:
         saved_id = await _save(request, principal, reward_id, parse_item(values, current))
     except BaseException:
@@ -321,7 +321,7 @@ async def _once(
         raise
     location = f"/rewards/manage?saved={saved_id}#reward-{saved_id}"
     await idempotency.complete(db, principal.user_id, scoped_key, 303, location.encode())
-    return RedirectResponse(location, status_code=303)
+    return see_other(location)
 
 
 routes = [

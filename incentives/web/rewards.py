@@ -9,7 +9,7 @@ from babel.numbers import format_percent
 from babel.units import format_unit
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from incentives import i18n
@@ -31,7 +31,7 @@ from incentives.web.rewards_base import (
     int_param,
     page_context,
 )
-from incentives.web.templating import is_htmx, render
+from incentives.web.templating import is_htmx, render, see_other
 
 # Few main entries (the header must fit a phone); redemptions and MDF budgets are one click away
 # in the rewards area's own sub-navigation.
@@ -110,7 +110,7 @@ async def redeem(request: Request) -> Response:
             raise
         error = _message(exc, locale)
     if not is_htmx(request):
-        return RedirectResponse("/redemptions" if error is None else "/rewards", status_code=303)
+        return see_other("/redemptions" if error is None else "/rewards")
     async with db.reader() as session:
         reward = await queries.reward(session, reward_id)
         if reward is None:
@@ -190,7 +190,7 @@ async def _decision(request: Request, action: str) -> Response:
             raise
         error = _message(exc, locale)
     if not is_htmx(request):
-        return RedirectResponse("/approvals" if action != "cancel" else "/redemptions", status_code=303)
+        return see_other("/approvals" if action != "cancel" else "/redemptions")
     async with current_db(request).reader() as session:
         redemption = await services.get_redemption(session, principal, redemption_id)
         row = await _rows(session, principal, program_id=redemption.program_id, org_id=redemption.org_id)
@@ -304,7 +304,7 @@ async def bulk_approve(request: Request) -> Response:
         except DomainError:
             failed += 1  # decided by someone else meanwhile, or out of scope: the queue shows the truth
     if not is_htmx(request):
-        return RedirectResponse("/approvals", status_code=303)
+        return see_other("/approvals")
     async with current_db(request).reader() as session:
         program_id, programs = await chosen_program(session, principal, request)
         rows = await _queue(session, principal, program_id, request.state.locale)
@@ -439,7 +439,7 @@ async def file_claim(request: Request) -> Response:
         if exc.status == 404:
             raise
         return await mdf_page(request, error=_message(exc, request.state.locale), status_code=exc.status)
-    return RedirectResponse("/mdf", status_code=303)
+    return see_other("/mdf")
 
 
 async def decide_claim(request: Request) -> Response:
@@ -456,7 +456,7 @@ async def decide_claim(request: Request) -> Response:
             raise
         error = _message(exc, request.state.locale)
     if not is_htmx(request):
-        return RedirectResponse("/approvals", status_code=303)
+        return see_other("/approvals")
     async with current_db(request).reader() as session:
         claim = await mdf.get_proof(session, principal, claim_id)
         names = await accounts.org_names(session, [claim.org_id])

@@ -31,7 +31,7 @@ from incentives.rules.variables import EVENTS
 from incentives.validation import regions
 from incentives.web import forms, nav
 from incentives.web.context import current_db, current_principal
-from incentives.web.templating import render
+from incentives.web.templating import render, see_other
 
 MANAGERS = {Role.ADMIN, Role.PARTNER_MANAGER}
 EARNERS = {Role.RESELLER_MANAGER, Role.RESELLER_REP}
@@ -61,10 +61,6 @@ def manager_of(request: Request) -> Principal:
     if who.role not in MANAGERS or who.program_id is None:
         raise NotFound()
     return who
-
-
-def see_other(url: str) -> Response:
-    return Response(status_code=303, headers={"Location": url})
 
 
 def translate(request: Request, message: str, **params: Any) -> str:
