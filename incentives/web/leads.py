@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
@@ -11,12 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from incentives import i18n
 from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
-from incentives.errors import N_, DomainError, FieldError, NotFound, ValidationFailed
+from incentives.errors import N_, DomainError, NotFound
 from incentives.leads import importer, picklist, queries, services
 from incentives.leads.errors import AlreadyReserved
 from incentives.leads.models import FeedbackStatus, LeadEvent, LeadOffer
@@ -24,6 +24,7 @@ from incentives.leads.schemas import LeadIn
 from incentives.validation import field_errors_from_pydantic
 from incentives.web import nav
 from incentives.web.context import current_db, current_principal
+from incentives.web.forms import field_messages, form_errors
 from incentives.web.templating import hx_redirect, is_htmx, render, see_other
 
 nav.register("/picklist", N_("Pick list"), {Role.RESELLER_MANAGER, Role.RESELLER_REP}, order=10)
@@ -311,24 +312,18 @@ async def new_lead(request: Request) -> Response:
                         await services.offer_lead(session, who, lead.id)
             return see_other(f"/leads/{lead.id}")
         except ValidationError as exc:
-            errors = _by_field(request, field_errors_from_pydantic(exc))
-        except ValidationFailed as exc:
-            errors = _by_field(request, exc.errors)
+            errors = field_messages(request, field_errors_from_pydantic(exc), _form_field)
         except DomainError as exc:
-            errors = {"": i18n.gettext(request.state.locale, exc.detail, **exc.params)}
+            errors = form_errors(request, exc, _form_field)
     return render(
         request, "leads/new.html", {"values": values, "errors": errors, **LABELS}, status_code=422 if errors else 200
     )
 
 
-def _by_field(request: Request, items: list[FieldError]) -> dict[str, str]:
-    """Translated messages by form field name (contact.email → contact_email)."""
-    flat: dict[str, str] = {}
-    for item in items:
-        loc = [str(p) for p in item.loc]
-        name = "contact_" + loc[1] if loc[:1] == ["contact"] and len(loc) > 1 else loc[0] if loc else ""
-        flat.setdefault(name, i18n.gettext(request.state.locale, item.msg, **item.params))
-    return flat
+def _form_field(loc: Sequence[str | int]) -> str:
+    """The form field of an error location: contact.email is contact_email."""
+    parts = [str(part) for part in loc]
+    return "contact_" + parts[1] if parts[:1] == ["contact"] and len(parts) > 1 else parts[0] if parts else ""
 
 
 async def import_csv(request: Request) -> Response:

@@ -16,8 +16,7 @@ from incentives import i18n
 from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
-from incentives.errors import N_, DomainError, NotFound, ValidationFailed
-from incentives.notifications.services import localize
+from incentives.errors import N_, DomainError, NotFound
 from incentives.reports import kpis
 from incentives.rewards import mdf, queries, services
 from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, RedemptionStatus
@@ -25,6 +24,7 @@ from incentives.rewards.scope import DECIDERS, REDEEMERS
 from incentives.rules.names import rule_names
 from incentives.web import nav, reward_catalog
 from incentives.web.context import current_db, current_principal
+from incentives.web.forms import error_message
 from incentives.web.rewards_base import (
     PARTNERS,
     chosen_program,
@@ -41,14 +41,6 @@ nav.register("/approvals", N_("Approvals"), DECIDERS, order=44)
 
 FILTER_LABELS = {"all": N_("All"), "earned": N_("Earned"), "redeemed": N_("Redeemed"), "expired": N_("Expired")}
 NONE = "–"  # a figure with nothing to compute it from
-
-
-def _message(error: DomainError, locale: str) -> str:
-    """An error in the reader's language; for invalid input, the first field's message."""
-    if isinstance(error, ValidationFailed) and error.errors:
-        first = error.errors[0]
-        return i18n.gettext(locale, first.msg, **first.params)
-    return i18n.gettext(locale, error.detail, **{key: localize(value, locale) for key, value in error.params.items()})
 
 
 async def _target_org(session: AsyncSession, principal: Principal, request: Request) -> int:
@@ -96,7 +88,6 @@ async def redeem(request: Request) -> Response:
     form = await request.form()
     key = str(form.get("request_key", "")) or uuid.uuid4().hex
     quantity = int_param(form.get("quantity")) or 1
-    locale: str = request.state.locale
     error = None
     redemption: Redemption | None = None
     db = current_db(request)
@@ -108,7 +99,7 @@ async def redeem(request: Request) -> Response:
     except DomainError as exc:
         if exc.status == 404:
             raise
-        error = _message(exc, locale)
+        error = error_message(request, exc)
     if not is_htmx(request):
         return see_other("/redemptions" if error is None else "/rewards")
     async with db.reader() as session:
@@ -188,7 +179,7 @@ async def _decision(request: Request, action: str) -> Response:
     except DomainError as exc:
         if exc.status == 404:
             raise
-        error = _message(exc, locale)
+        error = error_message(request, exc)
     if not is_htmx(request):
         return see_other("/approvals" if action != "cancel" else "/redemptions")
     async with current_db(request).reader() as session:
@@ -438,7 +429,7 @@ async def file_claim(request: Request) -> Response:
     except DomainError as exc:
         if exc.status == 404:
             raise
-        return await mdf_page(request, error=_message(exc, request.state.locale), status_code=exc.status)
+        return await mdf_page(request, error=error_message(request, exc), status_code=exc.status)
     return see_other("/mdf")
 
 
@@ -454,7 +445,7 @@ async def decide_claim(request: Request) -> Response:
     except DomainError as exc:
         if exc.status == 404:
             raise
-        error = _message(exc, request.state.locale)
+        error = error_message(request, exc)
     if not is_htmx(request):
         return see_other("/approvals")
     async with current_db(request).reader() as session:

@@ -29,8 +29,9 @@ from incentives.rules.models import Campaign, RuleVersion
 from incentives.rules.simulation import simulate
 from incentives.rules.variables import EVENTS
 from incentives.validation import regions
-from incentives.web import forms, nav
+from incentives.web import nav
 from incentives.web.context import current_db, current_principal
+from incentives.web.forms import form_errors
 from incentives.web.templating import render, see_other
 
 MANAGERS = {Role.ADMIN, Role.PARTNER_MANAGER}
@@ -98,23 +99,6 @@ def _values_of(version: RuleVersion | None) -> dict[str, str]:
 
 def _form_values(form: FormData) -> dict[str, str]:
     return {name: str(form.get(name, "")).strip() for name in FIELDS}
-
-
-def form_errors(request: Request, error: DomainError) -> dict[str, str]:
-    """A domain error as translated messages by form field; an expression error at its field, with its position."""
-    if isinstance(error, services.InvalidExpression):
-        return {str(error.extra["field"]): _expression_error(request, error)}
-    return forms.form_errors(request, error)
-
-
-def _expression_error(request: Request, error: services.InvalidExpression) -> str:
-    return translate(
-        request,
-        N_("Line %(line)s, column %(column)s: %(problem)s"),
-        line=error.extra["line"],
-        column=error.extra["column"],
-        problem=error.extra["problem"],
-    )
 
 
 def _input(who: Principal, values: Mapping[str, str], campaign_id: int | None) -> services.RuleInput:
