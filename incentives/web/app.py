@@ -30,6 +30,7 @@ from incentives.jobs import OutboxWaker, sweep_forever
 from incentives.leads.services import OFFER_READ_WARM_UP
 from incentives.rules.processor import process_events
 from incentives.web import adjustments as adjustment_pages
+from incentives.web import campaigns as campaign_pages
 from incentives.web import leads as leads_pages
 from incentives.web import notifications as notification_pages
 from incentives.web import pages
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *notification_pages.routes,
         *leads_pages.routes,
         *rule_pages.routes,
+        *campaign_pages.routes,
         *adjustment_pages.routes,
         *rule_report_pages.routes,
         Route("/api/v1/openapi.json", openapi_json),
