@@ -32,11 +32,15 @@ from incentives.rules.processor import process_events
 from incentives.web import adjustments as adjustment_pages
 from incentives.web import campaigns as campaign_pages
 from incentives.web import leads as leads_pages
+from incentives.web import mdf as mdf_pages
 from incentives.web import notifications as notification_pages
 from incentives.web import pages
+from incentives.web import redemptions as redemption_pages
+from incentives.web import reward_catalog as reward_catalog_pages
 from incentives.web import rewards as reward_pages
 from incentives.web import rule_reports as rule_report_pages
 from incentives.web import rules as rule_pages
+from incentives.web import wallet as wallet_pages
 from incentives.web.api.leads import api as leads_api
 from incentives.web.api.openapi import build_openapi
 from incentives.web.api.points import api as points_api
@@ -105,6 +109,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         *pages.routes,
         *reward_pages.routes,
+        *redemption_pages.routes,
+        *wallet_pages.routes,
+        *mdf_pages.routes,
+        *reward_catalog_pages.routes,
         *notification_pages.routes,
         *leads_pages.routes,
         *rule_pages.routes,
