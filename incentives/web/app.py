@@ -41,9 +41,13 @@ from incentives.web import rewards as reward_pages
 from incentives.web import rule_reports as rule_report_pages
 from incentives.web import rules as rule_pages
 from incentives.web import wallet as wallet_pages
+from incentives.web.api.campaigns import api as campaigns_api
 from incentives.web.api.leads import api as leads_api
+from incentives.web.api.mdf import api as mdf_api
+from incentives.web.api.notifications import api as notifications_api
 from incentives.web.api.openapi import build_openapi
 from incentives.web.api.points import api as points_api
+from incentives.web.api.redemptions import api as redemptions_api
 from incentives.web.api.rewards import api as rewards_api
 from incentives.web.api.rules import api as rules_api
 from incentives.web.api.setup import api as setup_api
@@ -53,7 +57,17 @@ from incentives.web.errors import error_response, on_domain_error, on_http_excep
 from incentives.web.templating import make_templates
 
 STATIC_DIR = Path(__file__).parent / "static"
-APIS = [setup_api, points_api, rewards_api, leads_api, rules_api]
+APIS = [
+    setup_api,
+    points_api,
+    rewards_api,
+    redemptions_api,
+    mdf_api,
+    notifications_api,
+    leads_api,
+    rules_api,
+    campaigns_api,
+]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
