@@ -31,6 +31,7 @@ from incentives.leads.services import OFFER_READ_WARM_UP
 from incentives.rules.processor import process_events
 from incentives.web import adjustments as adjustment_pages
 from incentives.web import campaigns as campaign_pages
+from incentives.web import lead_management as lead_management_pages
 from incentives.web import leads as leads_pages
 from incentives.web import mdf as mdf_pages
 from incentives.web import notifications as notification_pages
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *reward_catalog_pages.routes,
         *notification_pages.routes,
         *leads_pages.routes,
+        *lead_management_pages.routes,
         *rule_pages.routes,
         *campaign_pages.routes,
         *adjustment_pages.routes,
