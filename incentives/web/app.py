@@ -1,4 +1,4 @@
-"""The Starlette application factory."""
+"""The Starlette application factory: every area's page routes and APIs, the middleware, the lifespan."""
 
 from __future__ import annotations
 
@@ -91,9 +91,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         configure_mappers()
         # Connections open, and on each the statements every API request and every reservation runs prepared.
         await db.warm_up(settings.warm_connections, reads=[TOKEN_CHECK_WARM_UP, OFFER_READ_WARM_UP])
-        # What start-up made (modules, mappers, templates: 100k+ objects) lives as long as the app: keep it
-        # out of the collector's full collections, which otherwise traverse all of it, 0.1-0.3 s a time, in
-        # the middle of requests. Objects made later are collected as before; the freeze ends with the app.
+        # What start-up made (modules, mappers, templates) lives as long as the app: keep it out of the
+        # collector's full collections, which would otherwise traverse all of it in the middle of requests.
+        # Objects made later are collected as before; the freeze ends with the app.
         freeze = gc.get_freeze_count() == 0  # unless something else froze objects (e.g. before forking)
         if freeze:
             gc.freeze()

@@ -1,4 +1,4 @@
-"""Jinja2 templates with per-request gettext and Babel filters, and the HTMX helpers."""
+"""Jinja2 templates with per-request gettext and Babel filters, and the response helpers: HTMX, redirects."""
 
 from __future__ import annotations
 
