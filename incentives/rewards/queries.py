@@ -1,17 +1,21 @@
-"""Read models for the rewards pages: a partner's programs, its wallet and history, the approvals queue."""
+"""Read models for the rewards and points pages: a partner's programs, its wallet and history, the approvals
+queue, catalog items, and the audit list of manual point adjustments."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from incentives.accounts.models import Membership, Org, Program
+from incentives.accounts.models import Membership, Org, Program, User
 from incentives.accounts.scope import Principal, visible_memberships, visible_programs
 from incentives.ledger import queries as ledger_queries
+from incentives.ledger.models import LedgerAccount, LedgerTransfer, TransferKind
+from incentives.rewards.catalog import has_redemptions
 from incentives.rewards.models import Redemption, RedemptionStatus, Reward
+from incentives.rewards.scope import visible_rewards
 
 # History filters: which transfer kinds each shows.
 HISTORY_FILTERS: dict[str, frozenset[str] | None] = {
@@ -194,3 +198,59 @@ async def redeemed_units(session: AsyncSession, reward_ids: list[int]) -> dict[i
         .group_by(Redemption.reward_id)
     )
     return {reward_id: Redeemed(int(done or 0), int(waiting or 0)) for reward_id, done, waiting in rows.all()}
+
+
+async def reward(session: AsyncSession, reward_id: int) -> Reward | None:
+    """A catalog item by id, whoever asks (for callers that checked the scope already)."""
+    return await session.get(Reward, reward_id)
+
+
+async def visible_reward(session: AsyncSession, principal: Principal, reward_id: int) -> Reward | None:
+    """A catalog item the principal may see; None otherwise."""
+    found: Reward | None = await session.scalar(
+        select(Reward).where(Reward.id == reward_id, visible_rewards(principal))
+    )
+    return found
+
+
+async def is_redeemed(session: AsyncSession, reward_id: int) -> bool:
+    """Whether any redemption (other than one refused for want of points) names the item."""
+    return bool(await session.scalar(select(has_redemptions(reward_id))))
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    at: dt.datetime
+    partner: str
+    points: int  # signed: what the partner's balance changed by
+    reason: str
+    by: str
+
+
+async def recent_adjustments(session: AsyncSession, program_id: int, limit: int) -> list[Adjustment]:
+    """The latest manual adjustments with partner, sign, reason and the admin who made them (the audit trail)."""
+    rows = await session.execute(
+        select(LedgerTransfer, LedgerAccount.id, Org.name, User.name)
+        .join(
+            LedgerAccount,
+            or_(
+                LedgerAccount.id == LedgerTransfer.credit_account_id,
+                LedgerAccount.id == LedgerTransfer.debit_account_id,
+            ),
+        )
+        .join(Org, Org.id == LedgerAccount.org_id)
+        .outerjoin(User, User.id == LedgerTransfer.user_id)
+        .where(LedgerTransfer.program_id == program_id, LedgerTransfer.kind == TransferKind.ADJUST.value)
+        .order_by(LedgerTransfer.id.desc())
+        .limit(limit)
+    )
+    return [
+        Adjustment(
+            at=transfer.at,
+            partner=partner,
+            points=transfer.amount if account_id == transfer.credit_account_id else -transfer.amount,
+            reason=transfer.reason or "",
+            by=by or "",
+        )
+        for transfer, account_id, partner, by in rows.all()
+    ]

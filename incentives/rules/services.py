@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.scope import Principal
 from incentives.errors import N_, DomainError, FieldError, Forbidden, NotFound, ValidationFailed
+from incentives.rules import queries
 from incentives.rules.expressions import Compiled, ExpressionError, compile_expression
 from incentives.rules.models import Campaign, CapPeriod, Effect, Rule, RuleVersion
 from incentives.rules.variables import BOOL, EVENTS, INT
@@ -181,19 +182,9 @@ async def update_rule(session: AsyncSession, principal: Principal, rule_id: int,
         return found
 
 
-async def current_versions(session: AsyncSession, program_id: int) -> list[RuleVersion]:
-    rows = await session.scalars(
-        select(RuleVersion)
-        .join(Rule, (Rule.id == RuleVersion.rule_id) & (Rule.current_version == RuleVersion.version))
-        .where(Rule.program_id == program_id)
-        .order_by(RuleVersion.rule_id)
-    )
-    return list(rows)
-
-
 async def list_rules(session: AsyncSession, principal: Principal, program_id: int) -> list[RuleVersion]:
     ensure_manager(principal, program_id)
-    return await current_versions(session, program_id)
+    return await queries.program_rules(session, program_id)
 
 
 async def rule_history(session: AsyncSession, principal: Principal, rule_id: int) -> list[RuleVersion]:

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import uuid
-from dataclasses import dataclass
 
-from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from incentives.accounts.models import Membership, Org, User
+from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.errors import N_, DomainError, FieldError, NotFound, ValidationFailed
 from incentives.ledger import services as ledger
 from incentives.ledger.book import Cause
 from incentives.ledger.errors import InsufficientPoints
-from incentives.ledger.models import LedgerAccount, LedgerTransfer, TransferKind
+from incentives.rewards import queries
 from incentives.web import nav
 from incentives.web.context import current_db, current_principal
 from incentives.web.forms import form_errors
 from incentives.web.rules import CSS
-from incentives.web.templating import render
+from incentives.web.templating import render, see_other
 
 nav.register("/points/adjustments", N_("Point adjustments"), {Role.ADMIN}, order=34)
 
@@ -34,60 +30,12 @@ RECENT = 50
 FIELDS = ("org_id", "direction", "points", "reason", "key")
 
 
-@dataclass(frozen=True)
-class Adjustment:
-    at: dt.datetime
-    partner: str
-    points: int  # signed: what the partner's balance changed by
-    reason: str
-    by: str
-
-
 def _admin(request: Request) -> Principal:
     """Admins of their program only; everybody else finds nothing here (as in the API, adjusting is an admin's)."""
     who = current_principal(request)
     if who.role is not Role.ADMIN or who.program_id is None:
         raise NotFound()
     return who
-
-
-async def _partners(session: AsyncSession, program_id: int) -> list[tuple[int, str]]:
-    rows = await session.execute(
-        select(Org.id, Org.name)
-        .join(Membership, Membership.org_id == Org.id)
-        .where(Membership.program_id == program_id)
-        .order_by(Org.name, Org.id)
-    )
-    return [(org_id, name) for org_id, name in rows.all()]
-
-
-async def _recent(session: AsyncSession, program_id: int) -> list[Adjustment]:
-    """The latest adjustments with partner, sign, reason and the admin who made them (the audit trail)."""
-    rows = await session.execute(
-        select(LedgerTransfer, LedgerAccount.id, Org.name, User.name)
-        .join(
-            LedgerAccount,
-            or_(
-                LedgerAccount.id == LedgerTransfer.credit_account_id,
-                LedgerAccount.id == LedgerTransfer.debit_account_id,
-            ),
-        )
-        .join(Org, Org.id == LedgerAccount.org_id)
-        .outerjoin(User, User.id == LedgerTransfer.user_id)
-        .where(LedgerTransfer.program_id == program_id, LedgerTransfer.kind == TransferKind.ADJUST.value)
-        .order_by(LedgerTransfer.id.desc())
-        .limit(RECENT)
-    )
-    return [
-        Adjustment(
-            at=transfer.at,
-            partner=partner,
-            points=transfer.amount if account_id == transfer.credit_account_id else -transfer.amount,
-            reason=transfer.reason or "",
-            by=by or "",
-        )
-        for transfer, account_id, partner, by in rows.all()
-    ]
 
 
 def _parse(values: dict[str, str], partners: list[tuple[int, str]]) -> tuple[int, int, str]:
@@ -118,7 +66,7 @@ async def adjustments_page(request: Request) -> Response:
     assert who.program_id is not None
     db = current_db(request)
     async with db.reader() as session:
-        partners = await _partners(session, who.program_id)
+        partners = await accounts.program_partners(session, who.program_id)
     values = {"direction": "add", "key": uuid.uuid4().hex}
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -138,13 +86,13 @@ async def adjustments_page(request: Request) -> Response:
                     key=f"web:{who.user_id}:{digest}",
                     cause=Cause(user_id=who.user_id, reason=reason),
                 )
-            return Response(status_code=303, headers={"Location": f"/points/adjustments?saved={transfer.id}"})
+            return see_other(f"/points/adjustments?saved={transfer.id}")
         except InsufficientPoints as error:
             errors = {"points": form_errors(request, error)[""]}  # said where the points were typed
         except DomainError as error:
             errors = form_errors(request, error)
     async with db.reader() as session:
-        recent = await _recent(session, who.program_id)
+        recent = await queries.recent_adjustments(session, who.program_id, RECENT)
     context = {
         "partners": partners,
         "values": values,

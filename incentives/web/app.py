@@ -1,4 +1,4 @@
-"""The Starlette application factory."""
+"""The Starlette application factory: every area's page routes and APIs, the middleware, the lifespan."""
 
 from __future__ import annotations
 
@@ -29,15 +29,25 @@ from incentives.jobs import OutboxWaker, sweep_forever
 from incentives.leads.services import OFFER_READ_WARM_UP
 from incentives.rules.processor import process_events
 from incentives.web import adjustments as adjustment_pages
+from incentives.web import campaigns as campaign_pages
+from incentives.web import lead_management as lead_management_pages
 from incentives.web import leads as leads_pages
+from incentives.web import mdf as mdf_pages
 from incentives.web import notifications as notification_pages
 from incentives.web import pages
+from incentives.web import redemptions as redemption_pages
+from incentives.web import reward_catalog as reward_catalog_pages
 from incentives.web import rewards as reward_pages
 from incentives.web import rule_reports as rule_report_pages
 from incentives.web import rules as rule_pages
+from incentives.web import wallet as wallet_pages
+from incentives.web.api.campaigns import api as campaigns_api
 from incentives.web.api.leads import api as leads_api
+from incentives.web.api.mdf import api as mdf_api
+from incentives.web.api.notifications import api as notifications_api
 from incentives.web.api.openapi import build_openapi
 from incentives.web.api.points import api as points_api
+from incentives.web.api.redemptions import api as redemptions_api
 from incentives.web.api.rewards import api as rewards_api
 from incentives.web.api.rules import api as rules_api
 from incentives.web.api.setup import api as setup_api
@@ -47,7 +57,17 @@ from incentives.web.errors import error_response, on_domain_error, on_http_excep
 from incentives.web.templating import make_templates
 
 STATIC_DIR = Path(__file__).parent / "static"
-APIS = [setup_api, points_api, rewards_api, leads_api, rules_api]
+APIS = [
+    setup_api,
+    points_api,
+    rewards_api,
+    redemptions_api,
+    mdf_api,
+    notifications_api,
+    leads_api,
+    rules_api,
+    campaigns_api,
+]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -70,9 +90,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         configure_mappers()
         # Connections open, and on each the statements every API request and every reservation runs prepared.
         await db.warm_up(settings.warm_connections, reads=[TOKEN_CHECK_WARM_UP, OFFER_READ_WARM_UP])
-        # What start-up made (modules, mappers, templates: 100k+ objects) lives as long as the app: keep it
-        # out of the collector's full collections, which otherwise traverse all of it, 0.1-0.3 s a time, in
-        # the middle of requests. Objects made later are collected as before; the freeze ends with the app.
+        # What start-up made (modules, mappers, templates) lives as long as the app: keep it out of the
+        # collector's full collections, which would otherwise traverse all of it in the middle of requests.
+        # Objects made later are collected as before; the freeze ends with the app.
         freeze = gc.get_freeze_count() == 0  # unless something else froze objects (e.g. before forking)
         if freeze:
             gc.freeze()
@@ -99,9 +119,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         *pages.routes,
         *reward_pages.routes,
+        *redemption_pages.routes,
+        *wallet_pages.routes,
+        *mdf_pages.routes,
+        *reward_catalog_pages.routes,
         *notification_pages.routes,
         *leads_pages.routes,
+        *lead_management_pages.routes,
         *rule_pages.routes,
+        *campaign_pages.routes,
         *adjustment_pages.routes,
         *rule_report_pages.routes,
         Route("/api/v1/openapi.json", openapi_json),

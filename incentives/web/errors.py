@@ -6,12 +6,12 @@ import logging
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from incentives.errors import N_, DomainError, Forbidden, NotFound, Unauthorized
 from incentives.web.context import is_api
 from incentives.web.problems import problem_response
-from incentives.web.templating import render
+from incentives.web.templating import render, see_other
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ async def error_response(request: Request, error: DomainError) -> Response:
     if is_api(request.scope):
         return problem_response(error, request)
     if isinstance(error, Unauthorized):
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return see_other(f"/login?next={request.url.path}")
     return render(request, "errors/error.html", {"error": error}, status_code=error.status, block="content")
 
 

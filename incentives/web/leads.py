@@ -1,36 +1,29 @@
-"""Lead pages: the pick list (live, HTMX), my leads with one-step feedback, lead detail, the manager's list."""
+"""Lead pages for partners: the pick list (live, HTMX), reserving, my leads with one-step feedback and return;
+the lead detail every role sees; and the labels every lead page shares."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 
-from pydantic import ValidationError
-from sqlalchemy import func, select
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from incentives import i18n
-from incentives.accounts.models import Org
+from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
-from incentives.errors import N_, DomainError, FieldError, NotFound, ValidationFailed
-from incentives.leads import importer, picklist, services
+from incentives.errors import N_, DomainError, NotFound
+from incentives.leads import picklist, queries, services
 from incentives.leads.errors import AlreadyReserved
-from incentives.leads.models import FeedbackStatus, Lead, LeadEvent, LeadOffer, LeadStatus
-from incentives.leads.schemas import LeadIn
-from incentives.validation import field_errors_from_pydantic
+from incentives.leads.models import FeedbackStatus, LeadEvent, LeadOffer
 from incentives.web import nav
 from incentives.web.context import current_db, current_principal
-from incentives.web.templating import hx_redirect, is_htmx, render
+from incentives.web.templating import hx_redirect, is_htmx, render, see_other
 
 nav.register("/picklist", N_("Pick list"), {Role.RESELLER_MANAGER, Role.RESELLER_REP}, order=10)
 nav.register("/leads/mine", N_("My leads"), {Role.RESELLER_MANAGER, Role.RESELLER_REP}, order=20)
-nav.register("/leads", N_("Leads"), {Role.ADMIN, Role.PARTNER_MANAGER, Role.AGENCY}, order=10)
-nav.register("/leads/new", N_("New lead"), {Role.ADMIN, Role.PARTNER_MANAGER, Role.AGENCY}, order=11)
 
 TEMPERATURE_LABELS = {"hot": N_("hot"), "warm": N_("warm"), "cold": N_("cold")}
 STATUS_LABELS = {
@@ -125,15 +118,15 @@ async def reserve(request: Request) -> Response:
             await services.reserve_lead(session, who, lead_id)
     except AlreadyReserved as exc:
         async with current_db(request).reader() as session:
-            lead = await session.get(Lead, lead_id)
+            lead = await queries.lead(session, lead_id)
         if lead is not None and lead.reserved_by_org_id == who.org_id:  # a double click of the winner
-            return hx_redirect(f"/leads/{lead_id}") if is_htmx(request) else _see_other(f"/leads/{lead_id}")
+            return hx_redirect(f"/leads/{lead_id}") if is_htmx(request) else see_other(f"/leads/{lead_id}")
         return _card_message(request, lead_id, exc)
     except DomainError as exc:
         if not is_htmx(request):
             raise
         return _card_message(request, lead_id, exc)
-    return hx_redirect(f"/leads/{lead_id}") if is_htmx(request) else _see_other(f"/leads/{lead_id}")
+    return hx_redirect(f"/leads/{lead_id}") if is_htmx(request) else see_other(f"/leads/{lead_id}")
 
 
 def _card_message(request: Request, lead_id: int, error: DomainError) -> Response:
@@ -145,30 +138,12 @@ def _card_message(request: Request, lead_id: int, error: DomainError) -> Respons
     )
 
 
-def _see_other(url: str) -> Response:
-    return Response(status_code=303, headers={"Location": url})
-
-
 async def my_leads(request: Request) -> Response:
     who = _picker(request)
     now = utcnow()
     async with current_db(request).reader() as session:
-        leads = (
-            await session.scalars(
-                select(Lead)
-                .where(Lead.reserved_by_org_id == who.org_id, Lead.status == LeadStatus.RESERVED)
-                .order_by(Lead.feedback_due_at)
-            )
-        ).all()
-        closed = (
-            await session.scalars(
-                select(Lead)
-                .where(Lead.reserved_by_org_id == who.org_id, Lead.status.in_([LeadStatus.WON, LeadStatus.LOST]))
-                .order_by(Lead.closed_at.desc())
-                .limit(20)
-            )
-        ).all()
-    return render(request, "leads/mine.html", {"leads": leads, "closed": closed, "now": now, **LABELS})
+        own = await queries.own_leads(session, who.org_id)
+    return render(request, "leads/mine.html", {"leads": own.open, "closed": own.closed, "now": now, **LABELS})
 
 
 async def lead_detail(request: Request) -> Response:
@@ -179,23 +154,9 @@ async def lead_detail(request: Request) -> Response:
         offers: list[tuple[LeadOffer, str]] = []
         trail: list[LeadEvent] = []
         if full and who.acts_for_program:
-            offers = [
-                (offer, name)
-                for offer, name in (
-                    await session.execute(
-                        select(LeadOffer, Org.name)
-                        .join(Org, Org.id == LeadOffer.org_id)
-                        .where(LeadOffer.lead_id == lead.id)
-                        .order_by(LeadOffer.wave, LeadOffer.score.desc())
-                    )
-                ).all()
-            ]
-            trail = list(
-                (
-                    await session.scalars(select(LeadEvent).where(LeadEvent.lead_id == lead.id).order_by(LeadEvent.id))
-                ).all()
-            )
-        reserver = await session.get(Org, lead.reserved_by_org_id) if lead.reserved_by_org_id else None
+            offers = await queries.offers_of(session, lead.id)
+            trail = await queries.trail_of(session, lead.id)
+        reserver = await accounts.org(session, lead.reserved_by_org_id) if lead.reserved_by_org_id else None
     mine = lead.reserved_by_org_id == who.org_id and who.role in services.PICKERS
     return render(
         request,
@@ -240,9 +201,11 @@ async def feedback(request: Request) -> Response:
     except DomainError as exc:
         error = exc
     if error is None:
-        return hx_redirect("/leads/mine") if is_htmx(request) else _see_other("/leads/mine")
+        return hx_redirect("/leads/mine") if is_htmx(request) else see_other("/leads/mine")
     async with current_db(request).reader() as session:
-        lead = await session.get_one(Lead, lead_id)
+        lead = await queries.lead(session, lead_id)
+    if lead is None:
+        raise NotFound()
     return render(
         request,
         "leads/includes/feedback_form.html",
@@ -257,156 +220,7 @@ async def return_to_pool(request: Request) -> Response:
     form = await request.form()
     async with current_db(request).session() as session:
         await services.return_lead(session, who, lead_id, str(form.get("reason", "")))
-    return hx_redirect("/leads/mine") if is_htmx(request) else _see_other("/leads/mine")
-
-
-async def manager_list(request: Request) -> Response:
-    who = current_principal(request)
-    if not who.acts_for_program:
-        raise NotFound()
-    status = request.query_params.get("status") or None
-    now = utcnow()
-    async with current_db(request).reader() as session:
-        query = (
-            select(Lead, Org.name)
-            .outerjoin(Org, Org.id == Lead.reserved_by_org_id)
-            .where(Lead.program_id == who.program_id)
-        )
-        if status in STATUS_LABELS:
-            query = query.where(Lead.status == status)
-        rows = (await session.execute(query.order_by(Lead.id.desc()).limit(200))).all()
-        overdue = (
-            await session.execute(
-                select(Org.name, func.count())
-                .join(Lead, Lead.reserved_by_org_id == Org.id)
-                .where(
-                    Lead.program_id == who.program_id, Lead.status == LeadStatus.RESERVED, Lead.feedback_due_at <= now
-                )
-                .group_by(Org.name)
-                .order_by(func.count().desc())
-            )
-        ).all()
-        counts = dict(
-            (
-                await session.execute(
-                    select(Lead.status, func.count()).where(Lead.program_id == who.program_id).group_by(Lead.status)
-                )
-            ).all()
-        )
-    return render(
-        request,
-        "leads/manage.html",
-        {
-            "rows": rows,
-            "overdue": overdue,
-            "counts": counts,
-            "status": status,
-            "now": now,
-            **LABELS,
-        },
-        block="leads",
-    )
-
-
-async def manager_reoffer(request: Request) -> Response:
-    who = current_principal(request)
-    lead_id = int(request.path_params["id"])
-    form = await request.form()
-    async with current_db(request).session() as session:
-        await services.reoffer_lead(session, who, lead_id, str(form.get("reason", "")).strip() or "—")
-    return _see_other(f"/leads/{lead_id}")
-
-
-FORM_FIELDS = (
-    "company",
-    "contact_name",
-    "contact_email",
-    "contact_phone",
-    "country",
-    "postal_code",
-    "city",
-    "industry",
-    "product_line",
-    "temperature",
-    "estimated_value",
-    "required_certifications",
-    "notes",
-    "external_id",
-    "source",
-)
-
-
-def _entry(request: Request) -> Principal:
-    who = current_principal(request)
-    if who.role not in services.LEAD_ENTRY:
-        raise NotFound()
-    return who
-
-
-async def new_lead(request: Request) -> Response:
-    """The lead entry form for agencies and partner managers; the same validation as the API and the import."""
-    who = _entry(request)
-    assert who.program_id is not None
-    values: dict[str, str] = {"country": "DE", "temperature": "warm"}
-    errors: dict[str, str] = {}
-    if request.method == "POST":
-        form = await request.form()
-        values = {name: str(form.get(name, "")).strip() for name in FORM_FIELDS}
-        try:
-            lead_in = LeadIn.model_validate(importer.body_from_row(who.program_id, values))
-            async with current_db(request).session() as session:
-                lead = await services.create_lead(session, who, lead_in.to_input())
-            if form.get("distribute"):
-                async with current_db(request).session() as session:
-                    await services.qualify_lead(session, who, lead.id)
-                if who.role in services.MANAGERS:
-                    async with current_db(request).session() as session:
-                        await services.offer_lead(session, who, lead.id)
-            return _see_other(f"/leads/{lead.id}")
-        except ValidationError as exc:
-            errors = _by_field(request, field_errors_from_pydantic(exc))
-        except ValidationFailed as exc:
-            errors = _by_field(request, exc.errors)
-        except DomainError as exc:
-            errors = {"": i18n.gettext(request.state.locale, exc.detail, **exc.params)}
-    return render(
-        request, "leads/new.html", {"values": values, "errors": errors, **LABELS}, status_code=422 if errors else 200
-    )
-
-
-def _by_field(request: Request, items: list[FieldError]) -> dict[str, str]:
-    """Translated messages by form field name (contact.email → contact_email)."""
-    flat: dict[str, str] = {}
-    for item in items:
-        loc = [str(p) for p in item.loc]
-        name = "contact_" + loc[1] if loc[:1] == ["contact"] and len(loc) > 1 else loc[0] if loc else ""
-        flat.setdefault(name, i18n.gettext(request.state.locale, item.msg, **item.params))
-    return flat
-
-
-async def import_csv(request: Request) -> Response:
-    who = _entry(request)
-    assert who.program_id is not None
-    report = None
-    error = None
-    if request.method == "POST":
-        async with request.form() as form:
-            upload = form.get("file")
-            raw = await upload.read() if isinstance(upload, UploadFile) and upload.filename else None
-        if raw is None:
-            error = N_("Please choose a CSV file.")
-        else:
-            try:
-                text = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                text = raw.decode("cp1252", errors="replace")  # Excel on Windows saves CSV this way
-            report = await importer.import_leads(current_db(request), who, who.program_id, text)
-    return render(
-        request,
-        "leads/import.html",
-        {"report": report, "error": error, "columns": FORM_FIELDS},
-        status_code=422 if error else 200,
-    )
+    return hx_redirect("/leads/mine") if is_htmx(request) else see_other("/leads/mine")
 
 
 def _decimal(raw: str) -> Decimal | None:
@@ -429,13 +243,9 @@ def _decimal(raw: str) -> Decimal | None:
 
 routes = [
     Route("/picklist", picklist_page),
-    Route("/leads/new", new_lead, methods=["GET", "POST"]),
-    Route("/leads/import", import_csv, methods=["GET", "POST"]),
-    Route("/leads", manager_list),
     Route("/leads/mine", my_leads),
     Route("/leads/{id:int}", lead_detail),
     Route("/leads/{id:int}/reserve", reserve, methods=["POST"]),
     Route("/leads/{id:int}/feedback", feedback, methods=["POST"]),
     Route("/leads/{id:int}/return", return_to_pool, methods=["POST"]),
-    Route("/leads/{id:int}/reoffer", manager_reoffer, methods=["POST"]),
 ]

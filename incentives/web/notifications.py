@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from incentives.accounts.roles import Role
@@ -11,7 +11,7 @@ from incentives.errors import N_
 from incentives.notifications import services
 from incentives.web import nav
 from incentives.web.context import current_db, current_principal
-from incentives.web.templating import is_htmx, render
+from incentives.web.templating import is_htmx, render, see_other
 
 nav.register("/notifications", N_("Notifications"), set(Role), order=90)
 
@@ -39,7 +39,7 @@ async def mark_read(request: Request) -> Response:
     async with current_db(request).session() as session:
         await services.mark_read(session, principal, ids)
     if not is_htmx(request):
-        return RedirectResponse("/notifications", status_code=303)
+        return see_other("/notifications")
     return await notifications(request)
 
 

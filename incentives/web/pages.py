@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from incentives.accounts import services
@@ -14,7 +14,7 @@ from incentives.config import SUPPORTED_LOCALES, Settings
 from incentives.errors import N_, RateLimited
 from incentives.web import nav
 from incentives.web.context import current_db, current_principal
-from incentives.web.templating import render
+from incentives.web.templating import render, see_other
 
 nav.register("/dashboard", N_("Overview"), set(Role), order=0)
 
@@ -30,14 +30,14 @@ def _safe_next(target: str | None) -> str:
 
 
 async def home(request: Request) -> Response:
-    return RedirectResponse("/dashboard" if request.state.user else "/login", status_code=303)
+    return see_other("/dashboard" if request.state.user else "/login")
 
 
 async def login(request: Request) -> Response:
     next_url = _safe_next(request.query_params.get("next"))
     if request.method == "GET":
         if request.state.user is not None:
-            return RedirectResponse(next_url, status_code=303)
+            return see_other(next_url)
         return render(request, "accounts/login.html", {"next": next_url})
     form = await request.form()
     email = str(form.get("email", "")).strip()
@@ -67,7 +67,7 @@ async def login(request: Request) -> Response:
         else:
             request.session.clear()
             request.session["uid"] = user.id
-            return RedirectResponse(next_url, status_code=303)
+            return see_other(next_url)
     return render(request, "accounts/login.html", {"next": next_url, "email": email, "error": error}, status_code=400)
 
 
@@ -76,7 +76,7 @@ async def logout(request: Request) -> Response:
     request.session.clear()
     if locale:
         request.session["locale"] = locale
-    return RedirectResponse("/login", status_code=303)
+    return see_other("/login")
 
 
 async def set_language(request: Request) -> Response:
@@ -87,7 +87,7 @@ async def set_language(request: Request) -> Response:
         if request.state.user is not None:
             async with current_db(request).session() as session:
                 await services.set_user_locale(session, request.state.user.id, locale)
-    return RedirectResponse(_safe_next(str(form.get("next", ""))), status_code=303)
+    return see_other(_safe_next(str(form.get("next", ""))))
 
 
 async def dashboard(request: Request) -> Response:

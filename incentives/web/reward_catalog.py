@@ -14,10 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from incentives import i18n, idempotency
@@ -27,14 +26,14 @@ from incentives.db import utcnow
 from incentives.errors import N_, DomainError, FieldError, IdempotencyConflict, NotFound, ValidationFailed
 from incentives.rewards import catalog, queries, services
 from incentives.rewards.models import LimitPeriod, Reward
-from incentives.rewards.scope import DECIDERS, visible_rewards
+from incentives.rewards.scope import DECIDERS
 from incentives.validation import field_errors_from_pydantic
 from incentives.web import nav
 from incentives.web.api.rewards import RewardFieldsIn, reward_fields
 from incentives.web.context import current_db, current_principal
 from incentives.web.forms import form_errors
 from incentives.web.rewards_base import chosen_program, page_context
-from incentives.web.templating import is_htmx, render
+from incentives.web.templating import is_htmx, render, see_other
 
 nav.register("/rewards/manage", N_("Manage catalog"), DECIDERS, order=42)
 
@@ -130,7 +129,7 @@ async def deactivate(request: Request) -> Response:
     async with current_db(request).session() as session:
         reward = await catalog.deactivate_reward(session, principal, reward_id)  # a repeat changes nothing more
     if not is_htmx(request):
-        return RedirectResponse("/rewards/manage", status_code=303)
+        return see_other("/rewards/manage")
     async with current_db(request).reader() as session:
         counts = await queries.redeemed_units(session, [reward.id])
     return render(
@@ -246,7 +245,7 @@ async def _current(request: Request, principal: Principal, reward_id: int | None
     if reward_id is None:
         return None
     async with current_db(request).reader() as session:
-        reward = await session.scalar(select(Reward).where(Reward.id == reward_id, visible_rewards(principal)))
+        reward = await queries.visible_reward(session, principal, reward_id)
     if reward is None:
         raise NotFound()
     return reward
@@ -280,7 +279,7 @@ async def item_form(request: Request) -> Response:
                 raise
             errors = form_errors(request, error)
     async with current_db(request).reader() as session:
-        redeemed = bool(reward_id and await session.scalar(select(catalog.has_redemptions(reward_id))))
+        redeemed = bool(reward_id and await queries.is_redeemed(session, reward_id))
     context = page_context(
         request,
         current=current,
@@ -312,9 +311,9 @@ async def _once(
             raise IdempotencyConflict(
                 N_("This form was sent already with other values. Please open it again to make another change.")
             ) from conflict
-        return RedirectResponse("/rewards/manage", status_code=303)  # the first submit is being saved
+        return see_other("/rewards/manage")  # the first submit is being saved
     if stored is not None:
-        return RedirectResponse(stored[1].decode(), status_code=303)
+        return see_other(stored[1].decode())
     try:
         saved_id = await _save(request, principal, reward_id, parse_item(values, current))
     except BaseException:
@@ -322,7 +321,7 @@ async def _once(
         raise
     location = f"/rewards/manage?saved={saved_id}#reward-{saved_id}"
     await idempotency.complete(db, principal.user_id, scoped_key, 303, location.encode())
-    return RedirectResponse(location, status_code=303)
+    return see_other(location)
 
 
 routes = [

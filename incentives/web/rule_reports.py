@@ -19,8 +19,9 @@ from incentives.rules import farming, monitor
 from incentives.rules.processor import MAX_ATTEMPTS
 from incentives.web import nav
 from incentives.web.context import current_db
-from incentives.web.rules import CSS, EVENT_LABELS, MANAGERS, form_errors, manager_of, see_other, translate
-from incentives.web.templating import is_htmx, render
+from incentives.web.forms import form_errors
+from incentives.web.rules import CSS, EVENT_LABELS, MANAGERS, manager_of, translate
+from incentives.web.templating import is_htmx, render, see_other
 
 nav.register("/rules/problems", N_("Processing problems"), MANAGERS, order=32)
 nav.register("/rules/farming", N_("Farming report"), MANAGERS, order=33)

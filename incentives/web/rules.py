@@ -1,42 +1,40 @@
-"""Rule pages: the managers' rule list and editor (live validation, simulation preview, versions), campaigns,
-and the partners' "how to earn points"."""
+"""Rule pages: the managers' rule list and editor (live validation, simulation preview, versions) and the
+partners' "how to earn points"; also what the rules area's pages share (roles, labels, names)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from incentives import i18n
-from incentives.accounts.models import Membership, Org
+from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
 from incentives.errors import N_, DomainError, FieldError, NotFound, ValidationFailed
-from incentives.rules import campaigns, services
+from incentives.rules import services
+from incentives.rules.describe import PointsShape, describe_points
+from incentives.rules.earning import ways_to_earn
 from incentives.rules.evaluation import ActiveRule
-from incentives.rules.expressions import EvaluationError, compile_expression
-from incentives.rules.models import Campaign, Effect, Rule, RuleVersion
+from incentives.rules.forms import generate
+from incentives.rules.models import Campaign, RuleVersion
 from incentives.rules.simulation import simulate
-from incentives.rules.variables import EVENTS, INT
-from incentives.validation import regions
-from incentives.web import forms, nav
+from incentives.rules.variables import EVENTS
+from incentives.web import nav
 from incentives.web.context import current_db, current_principal
-from incentives.web.templating import render
+from incentives.web.forms import form_errors
+from incentives.web.templating import render, see_other
 
 MANAGERS = {Role.ADMIN, Role.PARTNER_MANAGER}
 EARNERS = {Role.RESELLER_MANAGER, Role.RESELLER_REP}
 nav.register("/rules", N_("Rules"), MANAGERS, order=30)
-nav.register("/rules/campaigns", N_("Campaigns"), MANAGERS, order=31)
 nav.register("/points/earn", N_("How to earn points"), EARNERS, order=45)
 
 CSS = "/static/rules-1.css"
@@ -63,10 +61,6 @@ def manager_of(request: Request) -> Principal:
     return who
 
 
-def see_other(url: str) -> Response:
-    return Response(status_code=303, headers={"Location": url})
-
-
 def translate(request: Request, message: str, **params: Any) -> str:
     return i18n.gettext(request.state.locale, message, **params)
 
@@ -75,54 +69,9 @@ def name_of(request: Request, item: RuleVersion | Campaign) -> str:
     return item.name_de if request.state.locale == "de" else item.name_en
 
 
-# --- the form fields of the common cases, turned into CEL -------------------------------------------------
-
-
-def _number(raw: str) -> float | None:
-    raw = raw.strip().replace(",", ".")
-    if not raw:
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        return None
-
-
-def generate(values: Mapping[str, str]) -> tuple[str, str, dict[str, str]]:
-    """(condition, points, errors by field) from the editor's simple fields; strings are JSON-quoted,
-    which CEL reads as the same string literal."""
-    errors: dict[str, str] = {}
-    parts: list[str] = []
-    if values.get("temperature") in TEMPERATURE_LABELS:
-        parts.append(f"lead.temperature == {json.dumps(values['temperature'])}")
-    hours = _number(values.get("within_hours", ""))
-    if values.get("within_hours", "").strip():
-        if hours is None or not 0 < hours <= 24 * 365:
-            errors["within_hours"] = N_("Please enter a number of hours between 1 and 8760.")
-        elif values.get("event") == "lead.feedback":
-            parts.append(f"feedback.hours_since_reserved <= {hours!r}")
-        else:
-            errors["within_hours"] = N_("Only feedback rules can ask for feedback within a time.")
-    if values.get("tier") in TIER_LABELS:
-        parts.append(f"partner.tier == {json.dumps(values['tier'])}")
-    product_line = values.get("product_line", "").strip()
-    if product_line:
-        parts.append(f"lead.product_line == {json.dumps(product_line, ensure_ascii=False)}")
-    base = _number(values.get("base_points", ""))
-    if base is None or base != int(base) or not 0 < base <= services.MAX_POINTS:
-        errors["base_points"] = N_("Please enter whole points between 1 and 100,000.")
-        base = 0
-    multiplier = _number(values.get("cold_multiplier", "")) or 1.0
-    if not 1 <= multiplier <= 10:
-        errors["cold_multiplier"] = N_("Please enter a multiplier between 1 and 10.")
-        multiplier = 1.0
-    points = str(int(base))
-    cold = int(base * multiplier)
-    if cold != int(base) and values.get("temperature") != "cold":
-        points = f'lead.temperature == "cold" ? {cold} : {int(base)}'
-    elif values.get("temperature") == "cold":
-        points = str(cold)
-    return " && ".join(parts) or "true", points, errors
+def last_day(campaign: Campaign) -> dt.datetime:
+    """The day a campaign's (exclusive) end falls in, as people say it: "until 31 March"."""
+    return campaign.ends_at - dt.timedelta(microseconds=1)
 
 
 # --- manager pages ----------------------------------------------------------------------------------------
@@ -152,23 +101,6 @@ def _values_of(version: RuleVersion | None) -> dict[str, str]:
 
 def _form_values(form: FormData) -> dict[str, str]:
     return {name: str(form.get(name, "")).strip() for name in FIELDS}
-
-
-def form_errors(request: Request, error: DomainError) -> dict[str, str]:
-    """A domain error as translated messages by form field; an expression error at its field, with its position."""
-    if isinstance(error, services.InvalidExpression):
-        return {str(error.extra["field"]): _expression_error(request, error)}
-    return forms.form_errors(request, error)
-
-
-def _expression_error(request: Request, error: services.InvalidExpression) -> str:
-    return translate(
-        request,
-        N_("Line %(line)s, column %(column)s: %(problem)s"),
-        line=error.extra["line"],
-        column=error.extra["column"],
-        problem=error.extra["problem"],
-    )
 
 
 def _input(who: Principal, values: Mapping[str, str], campaign_id: int | None) -> services.RuleInput:
@@ -312,157 +244,13 @@ async def simulate_fragment(request: Request) -> Response:
         async with current_db(request).reader() as session:
             start = end - dt.timedelta(days=PREVIEW_DAYS)
             result = await simulate(session, ActiveRule.of(draft), start, end, campaign_id)
-            found = await session.execute(select(Org.id, Org.name).where(Org.id.in_(list(result.by_org))))
-            names = {org_id: name for org_id, name in found.all()}
+            names = await accounts.org_names(session, result.by_org)
         rows = sorted(
             (PreviewRow(names.get(org_id, str(org_id)), points) for org_id, points in result.by_org.items()),
             key=lambda row: (-row.points, row.name),
         )
     context = {"problems": errors, "result": result, "rows": rows, "preview_days": PREVIEW_DAYS}
     return render(request, "rules/includes/simulation.html", context)
-
-
-async def campaign_list(request: Request) -> Response:
-    who = manager_of(request)
-    assert who.program_id is not None
-    async with current_db(request).reader() as session:
-        items = await campaigns.list_campaigns(session, who, who.program_id)
-    done = next((name for name in ("saved", "deleted", "ended") if request.query_params.get(name)), None)
-    context = {
-        "items": items,
-        "done": done,
-        "name_of": name_of,
-        "last_day": _last_day,
-        "now": utcnow(),
-        "css": CSS,
-        **LABELS,
-    }
-    return render(request, "rules/campaigns.html", context)
-
-
-def _last_day(campaign: Campaign) -> dt.datetime:
-    """The day a campaign's (exclusive) end falls in, as people say it: "until 31 March"."""
-    return campaign.ends_at - dt.timedelta(microseconds=1)
-
-
-CAMPAIGN_FIELDS = (
-    "name_de",
-    "name_en",
-    "starts_on",
-    "ends_on",
-    "regions",
-    "product_lines",
-    "multiplier",
-    "budget_points",
-)
-
-
-def _campaign_input(who: Principal, values: Mapping[str, str], tiers: list[str]) -> campaigns.CampaignInput:
-    """The campaign form: whole days in the program's time zone, the end day included; lists separated by commas."""
-    assert who.program_id is not None
-    errors: list[FieldError] = [
-        FieldError((name,), N_("This field is required."))
-        for name in ("name_de", "name_en")
-        if not values.get(name) or len(values[name]) > 200
-    ]
-    days: dict[str, dt.datetime] = {}
-    for name in ("starts_on", "ends_on"):
-        try:
-            day = dt.date.fromisoformat(values.get(name, "")) + dt.timedelta(days=1 if name == "ends_on" else 0)
-            days[name] = dt.datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(i18n.TIMEZONE)).astimezone(dt.UTC)
-        except ValueError:
-            errors.append(FieldError((name,), N_("Please enter a date.")))
-    try:
-        region_list = regions([r for r in values.get("regions", "").split(",") if r.strip()])
-    except ValueError as error:
-        errors.append(FieldError(("regions",), str(error)))
-        region_list = []
-    lines = [line.strip() for line in values.get("product_lines", "").split(",") if line.strip()]
-    if any(len(line) > 80 for line in lines):
-        errors.append(FieldError(("product_lines",), N_("Must be at most %(le)s characters."), le=80))
-    multiplier = _number(values.get("multiplier", "")) if values.get("multiplier") else 1.0
-    if multiplier is None:
-        errors.append(FieldError(("multiplier",), N_("Must be between %(ge)s and %(le)s."), ge=1, le=10))
-    budget: int | None = None
-    if values.get("budget_points"):
-        try:
-            budget = int(values["budget_points"].replace(".", "").replace(",", ""))
-        except ValueError:
-            errors.append(FieldError(("budget_points",), N_("Must be at least %(ge)s."), ge=1))
-    if errors:
-        raise ValidationFailed(errors)
-    data = campaigns.CampaignInput(
-        program_id=who.program_id,
-        name_de=values["name_de"],
-        name_en=values["name_en"],
-        starts_at=days["starts_on"],
-        ends_at=days["ends_on"],
-        segment=campaigns.Segment(
-            tuple(t for t in tiers if t in TIER_LABELS), tuple(region_list), tuple(dict.fromkeys(lines))
-        ),
-        multiplier=multiplier or 1.0,
-        budget_points=budget,
-    )
-    if data.ends_at <= data.starts_at:
-        raise ValidationFailed([FieldError(("ends_on",), N_("Must be later than the start."))])
-    return data
-
-
-def _campaign_values(campaign: Campaign) -> dict[str, str]:
-    """The form's values of a saved campaign: local days, the end day included; lists with commas."""
-    zone = ZoneInfo(i18n.TIMEZONE)
-    return {
-        "name_de": campaign.name_de,
-        "name_en": campaign.name_en,
-        "starts_on": campaign.starts_at.astimezone(zone).date().isoformat(),
-        "ends_on": _last_day(campaign).astimezone(zone).date().isoformat(),
-        "regions": ", ".join(campaign.regions),
-        "product_lines": ", ".join(campaign.product_lines),
-        "multiplier": f"{campaign.multiplier:g}",
-        "budget_points": "" if campaign.budget_points is None else str(campaign.budget_points),
-    }
-
-
-async def campaign_editor(request: Request) -> Response:
-    """New campaign (`/rules/campaigns/new`) or an edit of one (`/rules/campaigns/{id}`); POST saves."""
-    who = manager_of(request)
-    campaign_id: int | None = request.path_params.get("id")
-    item: campaigns.Progress | None = None
-    values: dict[str, str] = {"multiplier": "1"}
-    tiers: list[str] = []
-    if campaign_id is not None:
-        async with current_db(request).reader() as session:
-            item = await campaigns.get_campaign(session, who, campaign_id)
-        values, tiers = _campaign_values(item.campaign), list(item.campaign.tiers)
-    errors: dict[str, str] = {}
-    if request.method == "POST":
-        form = await request.form()
-        values = {name: str(form.get(name, "")).strip() for name in CAMPAIGN_FIELDS}
-        tiers = [str(t) for t in form.getlist("tiers")]
-        try:
-            data = _campaign_input(who, values, tiers)
-            async with current_db(request).session() as session:
-                if campaign_id is None:
-                    await campaigns.create_campaign(session, who, data)
-                else:
-                    await campaigns.update_campaign(session, who, campaign_id, data)
-            return see_other("/rules/campaigns" if campaign_id is None else "/rules/campaigns?saved=1")
-        except DomainError as error:
-            errors = form_errors(request, error)
-            # The service names the API's fields; the form has days.
-            for api_name, form_name in (("starts_at", "starts_on"), ("ends_at", "ends_on")):
-                if api_name in errors:
-                    errors[form_name] = errors.pop(api_name)
-    context = {"values": values, "chosen": tiers, "errors": errors, "item": item, "css": CSS, **LABELS}
-    return render(request, "rules/campaign_new.html", context, status_code=422 if errors else 200)
-
-
-async def campaign_remove(request: Request) -> Response:
-    """Delete a campaign that paid nothing, end one that did; the list says which happened."""
-    who = manager_of(request)
-    async with current_db(request).session() as session:
-        outcome, _ = await campaigns.remove_campaign(session, who, request.path_params["id"], utcnow())
-    return see_other(f"/rules/campaigns?{outcome.value}=1")
 
 
 # --- partners: how to earn points -------------------------------------------------------------------------
@@ -477,80 +265,31 @@ class Way:
     cap_max_points: int | None
 
 
-@dataclass(frozen=True)
-class PointsShape:
-    """What a points formula pays, in terms a partner reads: a constant, per lead temperature, or "it depends"."""
-
-    constant: int | None = None
-    by_temperature: dict[str, int] | None = None
-    by_deal_value: bool = False
-
-
-def describe_points(version: RuleVersion) -> PointsShape:
-    compiled = compile_expression(version.points, version.event, INT)
-    by_temperature: dict[str, int] = {}
-    for temperature in TEMPERATURE_LABELS:
-        try:
-            by_temperature[temperature] = compiled({"lead": {"temperature": temperature}})
-        except (EvaluationError, KeyError, TypeError):
-            return PointsShape(by_deal_value="deal.value" in version.points)
-    if len(set(by_temperature.values())) == 1:
-        return PointsShape(constant=by_temperature["cold"])
-    return PointsShape(by_temperature=by_temperature)
-
-
 async def earn_page(request: Request) -> Response:
     who = current_principal(request)
     if who.role not in EARNERS:
         raise NotFound()
     now = utcnow()
     async with current_db(request).reader() as session:
-        programs = list(await session.scalars(select(Membership.program_id).where(Membership.org_id == who.org_id)))
-        versions = list(
-            await session.scalars(
-                select(RuleVersion)
-                .join(Rule, and_(Rule.id == RuleVersion.rule_id, Rule.current_version == RuleVersion.version))
-                .where(
-                    RuleVersion.program_id.in_(programs),
-                    RuleVersion.active.is_(True),
-                    RuleVersion.effect == Effect.AWARD.value,
-                    or_(RuleVersion.valid_to.is_(None), RuleVersion.valid_to > now),
-                )
-                .order_by(RuleVersion.event, RuleVersion.rule_id)
-            )
-        )
-        running = list(
-            await session.scalars(
-                select(Campaign)
-                .where(Campaign.program_id.in_(programs), Campaign.ends_at > now)
-                .order_by(Campaign.starts_at)
-            )
-        )
-        progress = await campaigns.progress(session, running)
-        reverses = await session.scalar(
-            select(RuleVersion.id)
-            .join(Rule, and_(Rule.id == RuleVersion.rule_id, Rule.current_version == RuleVersion.version))
-            .where(
-                RuleVersion.program_id.in_(programs),
-                RuleVersion.active.is_(True),
-                RuleVersion.effect == Effect.REVERSE.value,
-            )
-            .limit(1)
-        )
+        earning = await ways_to_earn(session, who.org_id, now)
+    versions = earning.rules
     ways = [
         Way(name_of(request, v), v.event, describe_points(v), v.cap_per, v.cap_max_points)
         for v in versions
         if v.campaign_id is None
     ]
     extras = {
-        c.id: [(name_of(request, v), describe_points(v)) for v in versions if v.campaign_id == c.id] for c in running
+        item.campaign.id: [
+            (name_of(request, v), describe_points(v)) for v in versions if v.campaign_id == item.campaign.id
+        ]
+        for item in earning.campaigns
     }
     context = {
         "ways": ways,
-        "progress": progress,
+        "progress": earning.campaigns,
         "extras": extras,
-        "reverses": reverses is not None,
-        "last_day": _last_day,
+        "reverses": earning.reverses,
+        "last_day": last_day,
         "now": now,
         "name_of": name_of,
         "css": CSS,
@@ -566,9 +305,5 @@ routes = [
     Route("/rules/generate", generate_fragment, methods=["POST"]),
     Route("/rules/validate", validate_fragment, methods=["POST"]),
     Route("/rules/simulate", simulate_fragment, methods=["POST"]),
-    Route("/rules/campaigns", campaign_list),
-    Route("/rules/campaigns/new", campaign_editor, methods=["GET", "POST"]),
-    Route("/rules/campaigns/{id:int}", campaign_editor, methods=["GET", "POST"]),
-    Route("/rules/campaigns/{id:int}/delete", campaign_remove, methods=["POST"]),
     Route("/points/earn", earn_page),
 ]

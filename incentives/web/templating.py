@@ -1,4 +1,4 @@
-"""Jinja2 templates with per-request gettext and Babel filters, and the HTMX helpers."""
+"""Jinja2 templates with per-request gettext and Babel filters, and the response helpers: HTMX, redirects."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from jinja2.runtime import Context
 from jinja2_fragments.starlette import Jinja2Blocks
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from incentives import i18n
 from incentives.web import nav
@@ -89,6 +89,11 @@ def render(
     response.headers["Vary"] = "HX-Request, Cookie, Accept-Language"
     response.headers["Content-Language"] = request.state.locale
     return response
+
+
+def see_other(url: str) -> Response:
+    """The answer to a successful form post: go (GET) to `url`."""
+    return RedirectResponse(url, status_code=303)
 
 
 def hx_redirect(url: str) -> Response:

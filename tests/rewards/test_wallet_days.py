@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from incentives.ledger.queries import Expiring
-from incentives.web.rewards import _expiring_by_day
+from incentives.web.wallet import expiring_by_day
 
 
 def test_the_next_five_days_each_summed_in_the_readers_time_zone() -> None:
@@ -17,10 +17,10 @@ def test_the_next_five_days_each_summed_in_the_readers_time_zone() -> None:
         for day in range(8)
         for points, hours in ((1, 0), (10, 2), (100, 13.5))
     ]
-    shown = _expiring_by_day(items, "en")
+    shown = expiring_by_day(items, "en")
     assert [item.points for item in shown] == [11, 111, 111, 111, 111]
     # a day's entry carries its first expiry time: from the second day on, 23:30 UTC of the day before
     assert [item.expires_at for item in shown] == [start] + [
         start + dt.timedelta(days=day, hours=13.5) for day in range(4)
     ]
-    assert _expiring_by_day([], "de") == []
+    assert expiring_by_day([], "de") == []

@@ -10,7 +10,7 @@ import httpx
 from incentives.accounts.roles import Role
 from incentives.db import Database, utcnow
 from incentives.rules.campaigns import Segment
-from incentives.web.rules import generate
+from incentives.rules.forms import generate
 from tests.factories import make_member, make_program, make_user
 from tests.rules import add_events, add_test_rule
 from tests.rules.test_campaigns import add_campaign

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
 from incentives.db import utcnow
 from incentives.errors import N_, FieldError, ValidationFailed
-from incentives.leads import picklist, services
-from incentives.leads.models import Lead, LeadOffer, LeadStatus
+from incentives.leads import picklist, queries, services
+from incentives.leads.models import Lead, LeadStatus
 from incentives.leads.schemas import FeedbackIn, LeadIn, ReofferIn, ReturnIn
 from incentives.web.api.base import Api, database, json_response, page_limit, parse_body, path_id, principal, query_int
 
@@ -223,13 +222,7 @@ async def get_lead(request: Request) -> Response:
         lead, full = await services.lead_for(session, who, path_id(request))
         body = full_lead(lead) if full else teaser(lead)
         if full and who.acts_for_program:
-            offers = (
-                await session.scalars(
-                    select(LeadOffer)
-                    .where(LeadOffer.lead_id == lead.id)
-                    .order_by(LeadOffer.wave, LeadOffer.score.desc())
-                )
-            ).all()
+            offers = [offer for offer, _ in await queries.offers_of(session, lead.id)]
             body["offers"] = [
                 {
                     "org_id": o.org_id,
@@ -250,29 +243,25 @@ async def list_leads(request: Request) -> Response:
     params = request.query_params
     limit = page_limit(request)
     cursor = query_int(request, "cursor")
-    query = select(Lead).where(services.lead_scope(who))
-    if params.get("status"):
-        if params["status"] not in {s.value for s in LeadStatus}:
-            raise ValidationFailed(
-                [
-                    FieldError(
-                        ("query", "status"),
-                        N_("Must be one of: %(expected)s."),
-                        expected=", ".join(s.value for s in LeadStatus),
-                    )
-                ]
-            )
-        query = query.where(Lead.status == params["status"])
-    if params.get("program_id"):
-        query = query.where(Lead.program_id == query_int(request, "program_id"))
-    if cursor:
-        query = query.where(Lead.id < cursor)
+    status = params.get("status") or None
+    if status is not None and status not in {s.value for s in LeadStatus}:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    ("query", "status"),
+                    N_("Must be one of: %(expected)s."),
+                    expected=", ".join(s.value for s in LeadStatus),
+                )
+            ]
+        )
+    program_id = query_int(request, "program_id")
     async with database(request).reader() as session:
-        leads = (await session.scalars(query.order_by(Lead.id.desc()).limit(limit + 1))).all()
-    page = leads[:limit]
+        page, next_id = await queries.leads_in_scope(
+            session, services.lead_scope(who), status=status, program_id=program_id, before=cursor, limit=limit
+        )
     return json_response(
         {
             "items": [full_lead(lead) for lead in page],
-            "next_cursor": str(page[-1].id) if len(leads) > limit else None,
+            "next_cursor": None if next_id is None else str(next_id),
         }
     )

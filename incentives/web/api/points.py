@@ -8,14 +8,13 @@ import uuid
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from incentives.accounts.models import Membership, Org, Program
+from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
-from incentives.accounts.scope import Principal, visible_orgs, visible_programs
+from incentives.accounts.scope import Principal
 from incentives.errors import N_, FieldError, Forbidden, NotFound, ValidationFailed
 from incentives.ledger import queries, services
 from incentives.ledger.services import Cause
@@ -102,22 +101,9 @@ async def _target_org(session: AsyncSession, who: Principal, org_id: int | None)
         return who.org_id
     if who.role not in _MANAGERS:
         raise NotFound()
-    if await session.scalar(select(Org.id).where(Org.id == org_id, visible_orgs(who))) is None:
+    if not await accounts.sees_org(session, who, org_id):
         raise NotFound()
     return org_id
-
-
-async def _programs_of(session: AsyncSession, who: Principal, org_id: int, program_id: int | None) -> list[int]:
-    """Programs the org is a member of and the caller may see, in id order."""
-    statement = (
-        select(Membership.program_id)
-        .join(Program, Program.id == Membership.program_id)
-        .where(Membership.org_id == org_id, visible_programs(who))
-        .order_by(Membership.program_id)
-    )
-    if program_id is not None:
-        statement = statement.where(Membership.program_id == program_id)
-    return list((await session.scalars(statement)).all())
 
 
 # --- endpoints -----------------------------------------------------------------------------------------
@@ -128,7 +114,7 @@ async def get_points(request: Request) -> Response:
     who = principal(request)
     async with database(request).reader() as session:
         org_id = await _target_org(session, who, query_int(request, "org_id"))
-        programs = await _programs_of(session, who, org_id, query_int(request, "program_id"))
+        programs = await accounts.visible_member_programs(session, who, org_id, query_int(request, "program_id"))
         if not programs and query_int(request, "program_id") is not None:
             raise NotFound()
         items = []
@@ -162,7 +148,7 @@ async def get_transfers(request: Request) -> Response:
     requested_program = query_int(request, "program_id")
     async with database(request).reader() as session:
         org_id = await _target_org(session, who, query_int(request, "org_id"))
-        programs = await _programs_of(session, who, org_id, requested_program)
+        programs = await accounts.visible_member_programs(session, who, org_id, requested_program)
         if not programs:
             raise NotFound()
         if len(programs) > 1:
@@ -210,10 +196,10 @@ async def post_adjustment(request: Request) -> Response:
     body = await parse_body(request, AdjustmentIn)
     db = database(request)
     async with db.reader() as session:
-        if await session.scalar(select(Program.id).where(Program.id == body.program_id, visible_programs(who))) is None:
+        if not await accounts.sees_program(session, who, body.program_id):
             raise NotFound()
         org_id = await _target_org(session, who, body.org_id)
-        if not await _programs_of(session, who, org_id, body.program_id):
+        if not await accounts.visible_member_programs(session, who, org_id, body.program_id):
             raise NotFound()
     if not who.administers(body.program_id):
         raise Forbidden()

@@ -1,0 +1,62 @@
+"""The rule editor's simple fields (temperature, feedback within hours, tier, product line, points, cold
+multiplier) turned into the CEL condition and points formula they mean, so the common cases need no CEL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from incentives.accounts.roles import Tier
+from incentives.errors import N_
+from incentives.rules.describe import TEMPERATURES
+from incentives.rules.services import MAX_POINTS
+
+TIERS = frozenset(tier.value for tier in Tier)
+
+
+def parse_number(raw: str) -> float | None:
+    """A number as people type it ("1,5" too); None when empty or not a number."""
+    raw = raw.strip().replace(",", ".")
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
+def generate(values: Mapping[str, str]) -> tuple[str, str, dict[str, str]]:
+    """(condition, points, untranslated errors by field) from the editor's simple fields; strings are
+    JSON-quoted, which CEL reads as the same string literal."""
+    errors: dict[str, str] = {}
+    parts: list[str] = []
+    if values.get("temperature") in TEMPERATURES:
+        parts.append(f"lead.temperature == {json.dumps(values['temperature'])}")
+    hours = parse_number(values.get("within_hours", ""))
+    if values.get("within_hours", "").strip():
+        if hours is None or not 0 < hours <= 24 * 365:
+            errors["within_hours"] = N_("Please enter a number of hours between 1 and 8760.")
+        elif values.get("event") == "lead.feedback":
+            parts.append(f"feedback.hours_since_reserved <= {hours!r}")
+        else:
+            errors["within_hours"] = N_("Only feedback rules can ask for feedback within a time.")
+    if values.get("tier") in TIERS:
+        parts.append(f"partner.tier == {json.dumps(values['tier'])}")
+    product_line = values.get("product_line", "").strip()
+    if product_line:
+        parts.append(f"lead.product_line == {json.dumps(product_line, ensure_ascii=False)}")
+    base = parse_number(values.get("base_points", ""))
+    if base is None or base != int(base) or not 0 < base <= MAX_POINTS:
+        errors["base_points"] = N_("Please enter whole points between 1 and 100,000.")
+        base = 0
+    multiplier = parse_number(values.get("cold_multiplier", "")) or 1.0
+    if not 1 <= multiplier <= 10:
+        errors["cold_multiplier"] = N_("Please enter a multiplier between 1 and 10.")
+        multiplier = 1.0
+    points = str(int(base))
+    cold = int(base * multiplier)
+    if cold != int(base) and values.get("temperature") != "cold":
+        points = f'lead.temperature == "cold" ? {cold} : {int(base)}'
+    elif values.get("temperature") == "cold":
+        points = str(cold)
+    return " && ".join(parts) or "true", points, errors

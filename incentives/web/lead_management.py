@@ -1,0 +1,157 @@
+"""Lead pages for the program side: the managers' list with overdue partners, offering a lead again, and
+entering leads (the form and the CSV import) for agencies and partner managers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from incentives.accounts.roles import Role
+from incentives.accounts.scope import Principal
+from incentives.db import utcnow
+from incentives.errors import N_, DomainError, NotFound
+from incentives.leads import importer, queries, services
+from incentives.leads.schemas import LeadIn
+from incentives.validation import field_errors_from_pydantic
+from incentives.web import nav
+from incentives.web.context import current_db, current_principal
+from incentives.web.forms import field_messages, form_errors
+from incentives.web.leads import LABELS, STATUS_LABELS
+from incentives.web.templating import render, see_other
+
+nav.register("/leads", N_("Leads"), {Role.ADMIN, Role.PARTNER_MANAGER, Role.AGENCY}, order=10)
+nav.register("/leads/new", N_("New lead"), {Role.ADMIN, Role.PARTNER_MANAGER, Role.AGENCY}, order=11)
+
+
+async def manager_list(request: Request) -> Response:
+    who = current_principal(request)
+    if not who.acts_for_program:
+        raise NotFound()
+    assert who.program_id is not None
+    status = request.query_params.get("status") or None
+    now = utcnow()
+    async with current_db(request).reader() as session:
+        overview = await queries.program_leads(
+            session, who.program_id, status if status in STATUS_LABELS else None, now
+        )
+    return render(
+        request,
+        "leads/manage.html",
+        {
+            "rows": overview.rows,
+            "overdue": overview.overdue,
+            "counts": overview.counts,
+            "status": status,
+            "now": now,
+            **LABELS,
+        },
+        block="leads",
+    )
+
+
+async def manager_reoffer(request: Request) -> Response:
+    who = current_principal(request)
+    lead_id = int(request.path_params["id"])
+    form = await request.form()
+    async with current_db(request).session() as session:
+        await services.reoffer_lead(session, who, lead_id, str(form.get("reason", "")).strip() or "—")
+    return see_other(f"/leads/{lead_id}")
+
+
+FORM_FIELDS = (
+    "company",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "country",
+    "postal_code",
+    "city",
+    "industry",
+    "product_line",
+    "temperature",
+    "estimated_value",
+    "required_certifications",
+    "notes",
+    "external_id",
+    "source",
+)
+
+
+def _entry(request: Request) -> Principal:
+    who = current_principal(request)
+    if who.role not in services.LEAD_ENTRY:
+        raise NotFound()
+    return who
+
+
+async def new_lead(request: Request) -> Response:
+    """The lead entry form for agencies and partner managers; the same validation as the API and the import."""
+    who = _entry(request)
+    assert who.program_id is not None
+    values: dict[str, str] = {"country": "DE", "temperature": "warm"}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = await request.form()
+        values = {name: str(form.get(name, "")).strip() for name in FORM_FIELDS}
+        try:
+            lead_in = LeadIn.model_validate(importer.body_from_row(who.program_id, values))
+            async with current_db(request).session() as session:
+                lead = await services.create_lead(session, who, lead_in.to_input())
+            if form.get("distribute"):
+                async with current_db(request).session() as session:
+                    await services.qualify_lead(session, who, lead.id)
+                if who.role in services.MANAGERS:
+                    async with current_db(request).session() as session:
+                        await services.offer_lead(session, who, lead.id)
+            return see_other(f"/leads/{lead.id}")
+        except ValidationError as exc:
+            errors = field_messages(request, field_errors_from_pydantic(exc), _form_field)
+        except DomainError as exc:
+            errors = form_errors(request, exc, _form_field)
+    return render(
+        request, "leads/new.html", {"values": values, "errors": errors, **LABELS}, status_code=422 if errors else 200
+    )
+
+
+def _form_field(loc: Sequence[str | int]) -> str:
+    """The form field of an error location: contact.email is contact_email."""
+    parts = [str(part) for part in loc]
+    return "contact_" + parts[1] if parts[:1] == ["contact"] and len(parts) > 1 else parts[0] if parts else ""
+
+
+async def import_csv(request: Request) -> Response:
+    who = _entry(request)
+    assert who.program_id is not None
+    report = None
+    error = None
+    if request.method == "POST":
+        async with request.form() as form:
+            upload = form.get("file")
+            raw = await upload.read() if isinstance(upload, UploadFile) and upload.filename else None
+        if raw is None:
+            error = N_("Please choose a CSV file.")
+        else:
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = raw.decode("cp1252", errors="replace")  # Excel on Windows saves CSV this way
+            report = await importer.import_leads(current_db(request), who, who.program_id, text)
+    return render(
+        request,
+        "leads/import.html",
+        {"report": report, "error": error, "columns": FORM_FIELDS},
+        status_code=422 if error else 200,
+    )
+
+
+routes = [
+    Route("/leads/new", new_lead, methods=["GET", "POST"]),
+    Route("/leads/import", import_csv, methods=["GET", "POST"]),
+    Route("/leads", manager_list),
+    Route("/leads/{id:int}/reoffer", manager_reoffer, methods=["POST"]),
+]
