@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint, delete, select, update
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,6 +27,8 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the request now answering for the key began.
+    claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now(), index=True)
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
