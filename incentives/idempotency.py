@@ -1,15 +1,18 @@
 """Idempotency-Key records: the first response to a key is kept and replayed for the same request.
 
 A request claims its key before it runs and stores its response afterwards. A claim that never got a
-response (its process died) is taken over by a retry once it is CLAIM_TIMEOUT old.
+response (its process died) is taken over by a retry once it is CLAIM_TIMEOUT old; a sweep forgets
+records after KEEP_FOR, so the table does not grow for ever.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any, cast
 
 from sqlalchemy import (
+    CursorResult,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -25,10 +28,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from incentives.db import Base, Database, UTCDateTime, utcnow
 from incentives.errors import N_, IdempotencyConflict
+from incentives.jobs import sweep
 
 MAX_KEY_LENGTH = 200
 # Far above any request's run time (proxies give up after 60 s): a claim this old belongs to a dead process.
 CLAIM_TIMEOUT = dt.timedelta(minutes=5)
+# How long a response is replayed; a client retrying later than this runs its request anew.
+KEEP_FOR = dt.timedelta(hours=72)
 # A claim released between our INSERT and our SELECT is tried again; more than a few means a busy key.
 ATTEMPTS = 3
 STILL_RUNNING = N_("A request with this Idempotency-Key is still being processed.")
@@ -132,3 +138,11 @@ async def release(db: Database, user_id: int, key: str) -> None:
                 IdempotencyRecord.status_code.is_(None),
             )
         )
+
+
+@sweep("idempotency.forget")
+async def forget_old_keys(db: Database, now: dt.datetime) -> int:
+    """Delete the records claimed more than KEEP_FOR before `now`; how many."""
+    async with db.transaction() as session:
+        result = await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.claimed_at < now - KEEP_FOR))
+    return cast(CursorResult[Any], result).rowcount

@@ -30,7 +30,12 @@ log = logging.getLogger(__name__)
 
 SweepFn = Callable[[Database, dt.datetime], Awaitable[int]]
 # Domain modules whose import registers sweeps (add one line per domain).
-SWEEP_MODULES: list[str] = ["incentives.leads.jobs", "incentives.rewards.jobs", "incentives.rules.jobs"]
+SWEEP_MODULES: list[str] = [
+    "incentives.idempotency",
+    "incentives.leads.jobs",
+    "incentives.rewards.jobs",
+    "incentives.rules.jobs",
+]
 _SWEEPS: dict[str, SweepFn] = {}
 
 

@@ -1,4 +1,4 @@
-"""Idempotency-Key records on SQLite and PostgreSQL: crashes, releases, takeover of stale claims."""
+"""Idempotency-Key records on SQLite and PostgreSQL: crashes, takeover of stale claims, the sweep."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from incentives.db import Database, utcnow
 from incentives.errors import IdempotencyConflict
 from incentives.idempotency import (
     CLAIM_TIMEOUT,
+    KEEP_FOR,
     STILL_RUNNING,
     IdempotencyRecord,
     claim,
@@ -19,6 +20,7 @@ from incentives.idempotency import (
     fingerprint,
     release,
 )
+from incentives.jobs import run_sweeps
 from tests.factories import make_program
 
 SECOND = dt.timedelta(seconds=1)
@@ -95,3 +97,22 @@ async def test_concurrent_retries_take_over_a_stale_claim_exactly_once(db: Datab
     winners = [o for o in outcomes if o is None]
     losers = [o for o in outcomes if isinstance(o, IdempotencyConflict) and o.detail == STILL_RUNNING]
     assert len(winners) == 1 and len(losers) == 7, outcomes
+
+
+async def test_the_sweep_forgets_records_older_than_72_hours(db: Database) -> None:
+    user = await a_user(db)
+    now = utcnow()
+    ages = {"old-done": KEEP_FOR + SECOND, "old-open": KEEP_FOR + SECOND, "young": KEEP_FOR - SECOND, "new": SECOND}
+    for key, age in ages.items():
+        assert await claim(db, user, key, PRINT, now=now - age) is None
+    await complete(db, user, "old-done", 201, b"{}")
+    await complete(db, user, "young", 201, b"{}")
+
+    results = await run_sweeps(db, now)  # the sweep is registered and reads the clock it is given
+    assert results["idempotency.forget"] == 2
+    async with db.reader() as session:
+        kept = set(await session.scalars(select(IdempotencyRecord.key).where(IdempotencyRecord.user_id == user)))
+    assert kept == {"young", "new"}
+    assert (await run_sweeps(db, now))["idempotency.forget"] == 0  # a doubled run changes nothing
+    # A forgotten key is free again: a retry this late runs anew.
+    assert await claim(db, user, "old-done", PRINT, now=now) is None
