@@ -1,13 +1,16 @@
-"""Idempotency-Key records on SQLite and PostgreSQL: crashes, takeover of stale claims, the sweep."""
+"""Idempotency-Key records on SQLite and PostgreSQL: crashes, takeover of stale claims, the sweep, the API."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 
+import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from incentives.accounts.models import Org
 from incentives.db import Database, utcnow
 from incentives.errors import IdempotencyConflict
 from incentives.idempotency import (
@@ -116,3 +119,25 @@ async def test_the_sweep_forgets_records_older_than_72_hours(db: Database) -> No
     assert (await run_sweeps(db, now))["idempotency.forget"] == 0  # a doubled run changes nothing
     # A forgotten key is free again: a retry this late runs anew.
     assert await claim(db, user, "old-done", PRINT, now=now) is None
+
+
+async def test_the_api_runs_a_retry_of_a_crashed_request_once(db: Database, http: httpx.AsyncClient) -> None:
+    world = await make_program(db)
+    body = json.dumps({"name": "Crash GmbH", "kind": "reseller", "country": "DE"}).encode()
+    headers = {**world.admin.auth, "Content-Type": "application/json"}
+    print_ = fingerprint("POST", "/api/v1/orgs", body)
+    # Two requests whose processes died after claiming: one just now, one longer ago than the timeout.
+    assert await claim(db, world.admin.user_id, "fresh", print_) is None
+    assert await claim(db, world.admin.user_id, "stale", print_, now=utcnow() - CLAIM_TIMEOUT - SECOND) is None
+
+    busy = await http.post("/api/v1/orgs", headers={**headers, "Idempotency-Key": "fresh"}, content=body)
+    assert busy.status_code == 409 and busy.json()["code"] == "idempotency_conflict"
+
+    retried = await http.post("/api/v1/orgs", headers={**headers, "Idempotency-Key": "stale"}, content=body)
+    assert retried.status_code == 201, retried.text
+    assert "idempotent-replayed" not in retried.headers
+    replay = await http.post("/api/v1/orgs", headers={**headers, "Idempotency-Key": "stale"}, content=body)
+    assert replay.status_code == 201 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.json() == retried.json()
+    async with db.reader() as session:
+        assert await session.scalar(select(func.count()).where(Org.name == "Crash GmbH")) == 1
