@@ -1,18 +1,43 @@
-"""Idempotency-Key records: the first response to a key is kept and replayed for the same request."""
+"""Idempotency-Key records: the first response to a key is kept and replayed for the same request.
+
+A request claims its key before it runs and stores its response afterwards. A claim that never got a
+response (its process died) is taken over by a retry once it is CLAIM_TIMEOUT old; a sweep forgets
+records after KEEP_FOR, so the table does not grow for ever.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any, cast
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint, delete, select, update
+from sqlalchemy import (
+    CursorResult,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from incentives.db import Base, Database, UTCDateTime, utcnow
 from incentives.errors import N_, IdempotencyConflict
+from incentives.jobs import sweep
 
 MAX_KEY_LENGTH = 200
+# Far above any request's run time (proxies give up after 60 s): a claim this old belongs to a dead process.
+CLAIM_TIMEOUT = dt.timedelta(minutes=5)
+# How long a response is replayed; a client retrying later than this runs its request anew.
+KEEP_FOR = dt.timedelta(hours=72)
+# A claim released between our INSERT and our SELECT is tried again; more than a few means a busy key.
+ATTEMPTS = 3
+STILL_RUNNING = N_("A request with this Idempotency-Key is still being processed.")
 
 
 class IdempotencyRecord(Base):
@@ -27,6 +52,8 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the request now answering for the key began: set by the claim, renewed by a takeover.
+    claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now(), index=True)
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -37,29 +64,59 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
-async def claim(db: Database, user_id: int, key: str, print_: str) -> tuple[int, bytes] | None:
+async def claim(
+    db: Database, user_id: int, key: str, print_: str, now: dt.datetime | None = None
+) -> tuple[int, bytes] | None:
     """Claim `key` for a new request: None when claimed, or the stored (status, body) to replay.
 
     Raises IdempotencyConflict when the key was used for another request, or when the first request
-    with this key is still running (a concurrent duplicate must not run twice).
+    with this key is still running (a concurrent duplicate must not run twice). A claim older than
+    CLAIM_TIMEOUT without a response is taken over: this request runs in place of the lost one.
     """
-    try:
-        async with db.transaction() as session:
-            session.add(IdempotencyRecord(user_id=user_id, key=key, fingerprint=print_))
-        return None
-    except IntegrityError:
-        pass
-    async with db.reader() as session:
-        record = await session.scalar(
-            select(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key)
+    now = now or utcnow()
+    for _ in range(ATTEMPTS):
+        try:
+            async with db.transaction() as session:
+                session.add(
+                    IdempotencyRecord(user_id=user_id, key=key, fingerprint=print_, created_at=now, claimed_at=now)
+                )
+            return None
+        except IntegrityError:
+            pass
+        async with db.reader() as session:
+            record = await session.scalar(
+                select(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key)
+            )
+        if record is None:  # released by a failed first attempt in the meantime: claim it again
+            continue
+        if record.fingerprint != print_:
+            raise IdempotencyConflict()
+        if record.status_code is not None and record.body is not None:
+            return record.status_code, record.body
+        if record.claimed_at < now - CLAIM_TIMEOUT and await _take_over(db, record.id, now):
+            return None
+        break
+    raise IdempotencyConflict(STILL_RUNNING)
+
+
+async def _take_over(db: Database, record_id: int, now: dt.datetime) -> bool:
+    """Claim a stale record for this request; among concurrent takers exactly one gets True.
+
+    The UPDATE's condition is checked again on the row it writes (PostgreSQL re-reads a row a
+    concurrent writer changed; SQLite runs one writer at a time), so a second taker finds it fresh.
+    """
+    async with db.transaction() as session:
+        taken = await session.scalar(
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.id == record_id,
+                IdempotencyRecord.status_code.is_(None),
+                IdempotencyRecord.claimed_at < now - CLAIM_TIMEOUT,
+            )
+            .values(claimed_at=now)
+            .returning(IdempotencyRecord.id)
         )
-    if record is None:  # released by a failed first attempt in the meantime: claim it again
-        return await claim(db, user_id, key, print_)
-    if record.fingerprint != print_:
-        raise IdempotencyConflict()
-    if record.status_code is None or record.body is None:
-        raise IdempotencyConflict(N_("A request with this Idempotency-Key is still being processed."))
-    return record.status_code, record.body
+    return taken is not None
 
 
 async def complete(db: Database, user_id: int, key: str, status_code: int, body: bytes) -> None:
@@ -81,3 +138,11 @@ async def release(db: Database, user_id: int, key: str) -> None:
                 IdempotencyRecord.status_code.is_(None),
             )
         )
+
+
+@sweep("idempotency.forget")
+async def forget_old_keys(db: Database, now: dt.datetime) -> int:
+    """Delete the records claimed more than KEEP_FOR before `now`; how many."""
+    async with db.transaction() as session:
+        result = await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.claimed_at < now - KEEP_FOR))
+    return cast(CursorResult[Any], result).rowcount

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 SweepFn = Callable[[Database, dt.datetime], Awaitable[int]]
 # Domain modules whose import registers sweeps (add one line per domain).
 SWEEP_MODULES: list[str] = [
+    "incentives.idempotency",
     "incentives.leads.jobs",
     "incentives.ledger.jobs",
     "incentives.rewards.jobs",
