@@ -1,4 +1,4 @@
-"""The `incentives` command: serve, db upgrade, bootstrap, demo, sweep, worker, ledger verify."""
+"""The `incentives` command: serve, db upgrade, bootstrap, demo, sweep, worker, ledger verify, leaderboard rebuild."""
 
 from __future__ import annotations
 
@@ -45,6 +45,13 @@ def main(argv: list[str] | None = None) -> int:
         "verify", help="recompute every balance and lot from the transfers; exit 1 on a difference"
     )
 
+    boards = commands.add_parser("leaderboard", help="the leaderboards")
+    board_commands = boards.add_subparsers(dest="leaderboard_command", required=True)
+    rebuild = board_commands.add_parser(
+        "rebuild", help="recompute the boards from the ledger and refill Redis (when REDIS_URL is set)"
+    )
+    rebuild.add_argument("--program", type=int, help="only this program")
+
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -80,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "ledger":
         return asyncio.run(_ledger_verify(settings))
+    if args.command == "leaderboard":
+        return asyncio.run(_leaderboard_rebuild(settings, args.program))
     return asyncio.run(_demo(settings))
 
 
@@ -165,13 +174,26 @@ async def _ledger_verify(settings: Settings) -> int:
 async def _sweep(settings: Settings) -> int:
     from incentives.jobs import run_sweeps
 
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, redis_url=settings.redis_url)
     try:
         results = await run_sweeps(db)
     finally:
         await db.dispose()
     print(json.dumps(results, sort_keys=True))
     return 1 if any(count < 0 for count in results.values()) else 0
+
+
+async def _leaderboard_rebuild(settings: Settings, program_id: int | None) -> int:
+    from incentives.leaderboard.services import rebuild
+    from incentives.rules.leaderboard_feed import earned_with_credit
+
+    db = Database(settings.database_url, redis_url=settings.redis_url)
+    try:
+        rows = await rebuild(db, earned_with_credit, program_id)
+    finally:
+        await db.dispose()
+    print(json.dumps({"programs": {str(program): count for program, count in rows.items()}}, sort_keys=True))
+    return 0
 
 
 def _redact(url: str) -> str:

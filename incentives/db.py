@@ -10,7 +10,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, Executable, MetaData, Row, event
+from redis.asyncio import Redis
+from sqlalchemy import DateTime, Executable, MetaData, Row, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -103,13 +105,15 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 class Database:
-    """One engine and two session factories: `session()` for writes, `reader()` for read-only work.
+    """One engine and two session factories: `session()` for writes, `reader()` for read-only work; and the
+    optional Redis that serves what is derived from the database (leaderboards), None without REDIS_URL.
 
     On SQLite a read-only session begins DEFERRED, so readers never queue behind the write lock.
     """
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, redis_url: str | None = None, **engine_kwargs: Any) -> None:
         self.url = url
+        self.redis: Redis | None = None if redis_url is None else Redis.from_url(redis_url)
         self.engine = make_engine(url, **engine_kwargs)
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
         self.reader = async_sessionmaker(self.engine.execution_options(read_only=True), expire_on_commit=False)
@@ -154,6 +158,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.redis is not None:
+            await self.redis.aclose()
 
 
 def single_read_engine(engine: AsyncEngine) -> AsyncEngine:
@@ -168,3 +174,9 @@ async def fetch_one(engine: AsyncEngine, statement: Executable, values: Mapping[
     """The first row of one read statement, run outside any unit of work (see `single_read_engine`)."""
     async with single_read_engine(engine).connect() as conn:
         return (await conn.execute(statement, values)).first()
+
+
+def dialect_insert(conn: AsyncConnection, table: Table) -> Any:
+    """INSERT for `table` from the connection's dialect, for ON CONFLICT clauses (both databases spell them
+    alike, through their own insert construct)."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)

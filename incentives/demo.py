@@ -256,12 +256,16 @@ async def _create(db: Database) -> None:
     await rewards_demo(db, boot.program_id, admin)
     await create_demo_leads(db, boot.program_id, admin)
     # The default rule set, then the demo's lead events turned into points.
+    from incentives.leaderboard.services import rebuild
     from incentives.rules.defaults import install_default_rules
+    from incentives.rules.leaderboard_feed import earned_with_credit
     from incentives.rules.processor import process_events
 
     async with db.transaction() as session:
         await install_default_rules(session, boot.program_id)
     await process_events(db)
+    # The rewards demo's starting points were booked straight on the ledger: count them on the boards too.
+    await rebuild(db, earned_with_credit, boot.program_id)
 
 
 async def _logins(db: Database) -> list[DemoLogin]:

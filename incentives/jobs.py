@@ -32,6 +32,7 @@ SweepFn = Callable[[Database, dt.datetime], Awaitable[int]]
 # Domain modules whose import registers sweeps (add one line per domain).
 SWEEP_MODULES: list[str] = [
     "incentives.idempotency",
+    "incentives.leaderboard.jobs",
     "incentives.leads.jobs",
     "incentives.ledger.jobs",
     "incentives.rewards.jobs",
@@ -185,7 +186,8 @@ def run_job(work: Callable[[Database], Awaitable[Any]]) -> Any:
     from incentives.config import Settings
 
     async def once() -> Any:
-        db = Database(Settings.from_env().database_url)
+        settings = Settings.from_env()
+        db = Database(settings.database_url, redis_url=settings.redis_url)
         try:
             return await work(db)
         finally:

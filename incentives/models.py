@@ -2,6 +2,7 @@
 
 from incentives.accounts.models import ApiToken, LoginAttempt, Membership, Org, Program, User
 from incentives.idempotency import IdempotencyRecord
+from incentives.leaderboard.models import LeaderboardPoints, LeaderboardRank, LeaderboardState
 from incentives.leads.models import Lead, LeadEvent, LeadOffer, OutboxEvent
 from incentives.ledger.models import LedgerAccount, LedgerLot, LedgerLotUse, LedgerTransfer
 from incentives.notifications.models import Notification
@@ -15,6 +16,9 @@ __all__ = [
     "Lead",
     "LeadEvent",
     "LeadOffer",
+    "LeaderboardPoints",
+    "LeaderboardRank",
+    "LeaderboardState",
     "LedgerAccount",
     "LedgerLot",
     "LedgerLotUse",

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from incentives.accounts.models import Membership, Org, Program
+from incentives.accounts.models import Membership, Org, Program, User
 from incentives.accounts.scope import Principal, visible_orgs, visible_programs
 
 
@@ -63,3 +63,12 @@ async def program_partners(session: AsyncSession, program_id: int) -> list[tuple
         .order_by(Org.name, Org.id)
     )
     return [(org_id, name) for org_id, name in rows.all()]
+
+
+async def user_names(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, str]:
+    """The name of each user asked for (unknown ids are left out), in one query."""
+    wanted = set(user_ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
+    return {user_id: name for user_id, name in rows}

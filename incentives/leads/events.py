@@ -90,6 +90,8 @@ async def publish(
             "certifications": list(membership.certifications or []),
         },
         "event": {"at": at.isoformat()},
+        # Who the lead's awards count for on the reps' leaderboard: the rep who reserved it.
+        "actor": {"user_id": lead.reserved_by_user_id},
         **variables,
     }
     session.add(

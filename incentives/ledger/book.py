@@ -16,10 +16,10 @@ from dataclasses import dataclass, fields
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from incentives.accounts.models import Program
+from incentives.db import dialect_insert
 from incentives.errors import NotFound
 from incentives.ledger.models import LedgerAccount, LedgerLot, LedgerLotUse, LedgerTransfer
 
@@ -115,8 +115,7 @@ def rowcount(result: Any) -> int:
 
 def insert_skipping_conflicts(conn: AsyncConnection, table: Table, *unique: str) -> Any:
     """INSERT … ON CONFLICT (`unique`) DO NOTHING: both databases spell it alike, through their dialect's insert."""
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    return dialect_insert(table).on_conflict_do_nothing(index_elements=list(unique))
+    return dialect_insert(conn, table).on_conflict_do_nothing(index_elements=list(unique))
 
 
 # --- locks ------------------------------------------------------------------------------------------

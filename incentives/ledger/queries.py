@@ -189,6 +189,51 @@ async def expiring_by_day(session: AsyncSession, *, start: dt.datetime, end: dt.
     ]
 
 
+@dataclass(frozen=True)
+class EarningChange:
+    """A change of a partner's earned points: an award or issued correction (+), or a reversal (−)."""
+
+    transfer_id: int
+    org_id: int
+    points: int
+    at: dt.datetime
+    reverses_id: int | None
+
+
+async def earning_changes(session: AsyncSession, program_id: int) -> list[EarningChange]:
+    """Every transfer of the program that changed a partner's earned points, in booking order (the same
+    transfers that move `ledger_accounts.earned`)."""
+    partner = aliased(ACCOUNTS)
+    issued = (TRANSFER.kind.in_([TransferKind.EARN.value, TransferKind.ADJUST.value])) & (
+        TRANSFER.credit_account_id == partner.c.id
+    )
+    reversed_ = (
+        (TRANSFER.kind == TransferKind.REVERSE.value)
+        & TRANSFER.reverses_id.is_not(None)
+        & (TRANSFER.debit_account_id == partner.c.id)
+    )
+    rows = await session.execute(
+        select(TRANSFER.id, partner.c.org_id, TRANSFER.amount, TRANSFER.at, TRANSFER.reverses_id, TRANSFER.kind)
+        .join(partner, or_(issued, reversed_))
+        .where(TRANSFER.program_id == program_id, partner.c.kind == AccountKind.PARTNER.value)
+        .order_by(TRANSFER.id)
+    )
+    return [
+        EarningChange(
+            row.id,
+            row.org_id,
+            -row.amount if row.kind == TransferKind.REVERSE.value else row.amount,
+            row.at,
+            row.reverses_id,
+        )
+        for row in rows
+    ]
+
+
+async def programs_with_accounts(session: AsyncSession) -> list[int]:
+    return list(await session.scalars(select(ACCOUNT.program_id).distinct().order_by(ACCOUNT.program_id)))
+
+
 async def transfer_by_key(session: AsyncSession, program_id: int, key: str) -> Transfer | None:
     """The transfer booked under an idempotency key of the program, or None."""
     row = (
@@ -207,13 +252,16 @@ async def resolution_of(session: AsyncSession, hold_id: int) -> Transfer | None:
 
 __all__ = [
     "Balance",
+    "EarningChange",
     "Entry",
     "Expiring",
     "ExpiringDay",
     "balance",
+    "earning_changes",
     "expiring",
     "expiring_by_day",
     "history",
+    "programs_with_accounts",
     "resolution_of",
     "system_balance",
     "transfer_by_key",

@@ -102,6 +102,8 @@ class RuleAward(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id"), index=True)
     event_type: Mapped[str] = mapped_column(String(40))
     org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
+    # The rep whose action earned it (the leaderboard of a reseller's reps), when the event names one.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
     kind: Mapped[str] = mapped_column(String(10), default=DecisionKind.EARN)
     points: Mapped[int] = mapped_column(Integer)

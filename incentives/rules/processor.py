@@ -24,10 +24,13 @@ from sqlalchemy.orm import aliased
 
 from incentives.db import Database, utcnow
 from incentives.errors import InvalidState
+from incentives.leaderboard import services as leaderboard
+from incentives.leaderboard.services import Touched
 from incentives.leads.models import OutboxEvent
 from incentives.ledger import queries as ledger_queries
 from incentives.ledger.book import Cause
-from incentives.ledger.services import Award, award_batch, award_points, reverse_award
+from incentives.ledger.services import Award
+from incentives.rules import payouts
 from incentives.rules.campaigns import CampaignBook, apply_campaign, load_book, refund, save_book
 from incentives.rules.evaluation import ActiveRule, build, evaluate, period_start
 from incentives.rules.models import DecisionKind, Effect, Rule, RuleAward, RuleCapUsage, RuleSkip, RuleVersion
@@ -192,6 +195,7 @@ def _decision(candidate: _Candidate, points: int) -> dict[str, Any]:
         "event_id": event.id,
         "event_type": event.event_type,
         "org_id": event.org_id,
+        "user_id": (event.payload.get("actor") or {}).get("user_id"),
         "lead_id": event.lead_id,
         "kind": DecisionKind.EARN.value,
         "points": points,
@@ -348,7 +352,7 @@ async def _reversals(session: AsyncSession, candidates: list[_Candidate]) -> lis
     for candidate in candidates:
         event = candidate.event
         earned = await session.execute(
-            select(RuleAward.key, RuleAward.points, RuleAward.campaign_id, RuleAward.campaign_points)
+            select(RuleAward.key, RuleAward.points, RuleAward.campaign_id, RuleAward.campaign_points, RuleAward.user_id)
             .where(
                 RuleAward.lead_id == event.lead_id,
                 RuleAward.org_id == event.org_id,
@@ -368,6 +372,7 @@ async def _reversals(session: AsyncSession, candidates: list[_Candidate]) -> lis
                 key=f"{row['key']}:reverses:{earn.key}",
                 kind=DecisionKind.REVERSE.value,
                 reverses_key=earn.key,
+                user_id=earn.user_id,
                 campaign_id=earn.campaign_id if earn.campaign_points > 0 else None,
                 campaign_points=max(0, earn.campaign_points),
             )
@@ -393,15 +398,16 @@ async def pay_decisions(db: Database, now: dt.datetime, limit: int = BATCH, afte
             return 0, after_id
         paid: dict[int, int] = {}
         errors: dict[int, str] = {}
+        touched = Touched()
         by_program: dict[int, list[Any]] = defaultdict(list)
         for decision in decisions:
             if decision.kind == DecisionKind.EARN:
                 by_program[decision.program_id].append(decision)
         for program_id, earns in by_program.items():
-            await _pay_earns(session, program_id, earns, now, paid, errors)
+            await _pay_earns(session, program_id, earns, now, paid, errors, touched)
         for decision in decisions:
             if decision.kind == DecisionKind.REVERSE:
-                await _pay_reversal(session, decision, now, paid, errors)
+                await _pay_reversal(session, decision, now, paid, errors, touched)
         async with session.begin():
             if paid:
                 await session.execute(
@@ -417,6 +423,7 @@ async def pay_decisions(db: Database, now: dt.datetime, limit: int = BATCH, afte
                     .values(attempts=AWARDS.c.attempts + 1, last_error=bindparam("error")),
                     [{"decision": d, "error": e} for d, e in errors.items()],
                 )
+    await leaderboard.publish(db, touched)
     return len(decisions), decisions[-1].id
 
 
@@ -431,51 +438,61 @@ async def _pay_earns(
     now: dt.datetime,
     paid: dict[int, int],
     errors: dict[int, str],
+    touched: Touched,
 ) -> None:
     awards = [Award(org_id=d.org_id, points=d.points, key=d.key, cause=_cause(d)) for d in earns]
     try:
         async with session.begin():
-            transfers = await award_batch(session, program_id=program_id, awards=awards, now=now)
+            transfers, counted = await payouts.pay_awards(session, program_id, awards, [_credit(d) for d in earns], now)
     except Exception:
         # One bad award must not hold up the batch: pay them one by one and note what fails.
         log.warning("rule award batch of program %s failed; paying one by one", program_id, exc_info=True)
         for decision, award in zip(earns, awards, strict=True):
             try:
                 async with session.begin():
-                    transfer = await award_points(
-                        session,
-                        program_id=program_id,
-                        org_id=award.org_id,
-                        points=award.points,
-                        key=award.key,
-                        cause=award.cause,
-                        now=now,
+                    [transfer], counted = await payouts.pay_awards(
+                        session, program_id, [award], [_credit(decision)], now
                     )
             except Exception as error:
                 errors[decision.id] = f"{type(error).__name__}: {error}"[:2000]
             else:
                 paid[decision.id] = transfer.id
+                touched.rows |= counted.rows
         return
+    touched.rows |= counted.rows
     for decision, transfer in zip(earns, transfers, strict=True):
         paid[decision.id] = transfer.id
 
 
+def _credit(decision: Any) -> tuple[int | None, int | None]:
+    """The rep and campaign an award counts for on the leaderboards."""
+    return decision.user_id, decision.campaign_id
+
+
 async def _pay_reversal(
-    session: AsyncSession, decision: Any, now: dt.datetime, paid: dict[int, int], errors: dict[int, str]
+    session: AsyncSession,
+    decision: Any,
+    now: dt.datetime,
+    paid: dict[int, int],
+    errors: dict[int, str],
+    touched: Touched,
 ) -> None:
     async with session.begin():
         award = await ledger_queries.transfer_by_key(session, decision.program_id, decision.reverses_key)
+        original = (await session.execute(select(*AWARDS.c).where(AWARDS.c.key == decision.reverses_key))).first()
     if award is None:
         errors[decision.id] = "the award to reverse is not paid yet"
         return
     try:
         async with session.begin():
-            transfer = await reverse_award(
+            transfer, counted = await payouts.take_back(
                 session,
                 program_id=decision.program_id,
+                org_id=decision.org_id,
                 award_id=award.id,
                 key=decision.key,
                 cause=_cause(decision),
+                credited=_credit(original) if original is not None else (None, None),
                 now=now,
             )
     except InvalidState:
@@ -485,6 +502,7 @@ async def _pay_reversal(
         errors[decision.id] = f"{type(error).__name__}: {error}"[:2000]
     else:
         paid[decision.id] = transfer.id
+        touched.rows |= counted.rows
 
 
 async def process_events(db: Database, now: dt.datetime | None = None, *, limit: int = BATCH) -> int:

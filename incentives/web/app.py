@@ -42,6 +42,7 @@ from incentives.web import rule_reports as rule_report_pages
 from incentives.web import rules as rule_pages
 from incentives.web import wallet as wallet_pages
 from incentives.web.api.campaigns import api as campaigns_api
+from incentives.web.api.leaderboard import api as leaderboard_api
 from incentives.web.api.leads import api as leads_api
 from incentives.web.api.mdf import api as mdf_api
 from incentives.web.api.notifications import api as notifications_api
@@ -67,6 +68,7 @@ APIS = [
     leads_api,
     rules_api,
     campaigns_api,
+    leaderboard_api,
 ]
 
 
@@ -76,7 +78,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, redis_url=settings.redis_url)
         for locale in ("de", "en"):
             i18n.translations(locale)  # parse the catalogs once, before the first request
         tasks = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
@@ -12,7 +13,6 @@ from incentives.db import Database
 from incentives.leads.models import OutboxEvent
 from incentives.ledger import services as ledger
 from incentives.ledger.models import LedgerTransfer
-from incentives.rules import processor
 from incentives.rules.models import RuleAward, RuleSkip
 from incentives.rules.processor import award_key, decide_batch, process_events
 from incentives.rules.services import RuleInput, update_rule
@@ -64,18 +64,15 @@ async def test_crash_after_deciding_and_failing_payment_then_rerun(
         assert await decide_batch(session, NOW, limit=5) == 5
     assert await transfers_by_key(db, world.program_id) == {}
     # Crash 2: the ledger fails for one org mid-batch; the others are paid, the failure is recorded.
-    real_points = ledger.award_points
+    real_batch = ledger.award_batch
 
-    async def flaky_batch(*args: object, **kwargs: object) -> object:
-        raise RuntimeError("connection lost")
-
-    async def flaky_points(session: object, **kwargs: object) -> object:
-        if kwargs["org_id"] == orgs[0]:
+    async def flaky_batch(session: object, **kwargs: Any) -> object:
+        # The batch fails as a whole; paid one by one, only the first org's awards fail.
+        if len(kwargs["awards"]) > 1 or kwargs["awards"][0].org_id == orgs[0]:
             raise RuntimeError("connection lost")
-        return await real_points(session, **kwargs)  # type: ignore[arg-type]
+        return await real_batch(session, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(processor, "award_batch", flaky_batch)
-    monkeypatch.setattr(processor, "award_points", flaky_points)
+    monkeypatch.setattr(ledger, "award_batch", flaky_batch)
     await process_events(db, NOW, limit=5)
     paid = await transfers_by_key(db, world.program_id)
     assert len(paid) == 6 and all(count == 1 for count in paid.values())

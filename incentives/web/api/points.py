@@ -16,8 +16,10 @@ from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.errors import N_, FieldError, Forbidden, NotFound, ValidationFailed
-from incentives.ledger import queries, services
+from incentives.leaderboard import services as leaderboard
+from incentives.ledger import queries
 from incentives.ledger.services import Cause
+from incentives.rules import payouts
 from incentives.rules.names import rule_names
 from incentives.web.api.base import Api, database, json_response, page_limit, parse_body, principal, query_int
 from incentives.web.api.schemas import Strict
@@ -208,7 +210,7 @@ async def post_adjustment(request: Request) -> Response:
     header = request.headers.get("idempotency-key")
     key = f"api:{who.user_id}:{hashlib.sha256(header.encode()).hexdigest()}" if header else f"api:{uuid.uuid4()}"
     async with db.transaction() as session:
-        transfer = await services.adjust_points(
+        transfer, counted = await payouts.adjust(
             session,
             program_id=body.program_id,
             org_id=org_id,
@@ -216,6 +218,7 @@ async def post_adjustment(request: Request) -> Response:
             key=key,
             cause=Cause(user_id=who.user_id, reason=body.reason),
         )
+    await leaderboard.publish(db, counted)
     out = AdjustmentOut(
         id=transfer.id,
         program_id=body.program_id,

@@ -1,0 +1,183 @@
+"""Reading a leaderboard: the top rows, the caller's own row and its neighbours, movement since the week began,
+and the most improved partners. Served from Redis when it is there and current, else from the SQL rollup."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from incentives.accounts import queries as accounts_queries
+from incentives.accounts.models import Membership
+from incentives.db import Database
+from incentives.leaderboard import services
+from incentives.leaderboard.models import WHOLE_ORG, LeaderboardPoints, LeaderboardRank
+from incentives.leaderboard.periods import Period, key_of, previous
+from incentives.leaderboard.rankings import Entry, Ranking, RedisRanking, SqlRanking
+from incentives.leaderboard.scopes import Scope
+
+log = logging.getLogger(__name__)
+NEIGHBOURS = 2
+
+
+@dataclass(frozen=True)
+class Row:
+    rank: int
+    subject_id: int  # an org, or a rep (user) on a reps board
+    points: int
+    name: str = ""
+    movement: int | None = None  # places gained (+) or lost (−) since the week began; None: not known
+
+
+@dataclass(frozen=True)
+class Board:
+    program_id: int
+    period: Period
+    scope: Scope
+    rows: list[Row]
+    of: int  # partners (or reps) on the board: those with points in the period, and the caller
+    me: Row | None = None
+    neighbours: list[Row] = field(default_factory=list)
+    source: str = "sql"
+
+    @property
+    def ahead(self) -> Row | None:
+        """The row just above the caller's (the one to catch), if any."""
+        if self.me is None:
+            return None
+        better = [row for row in self.neighbours if row.points > self.me.points]
+        return better[-1] if better else None
+
+
+def _ranked(entries: list[Entry], first_rank: int) -> list[tuple[int, int, int]]:
+    """Entries in board order with competition ranks (1, 1, 3), the first one's rank given."""
+    ranked: list[tuple[int, int, int]] = []
+    for index, (subject, points) in enumerate(entries):
+        rank = ranked[-1][0] if ranked and ranked[-1][2] == points else first_rank + index
+        ranked.append((rank, subject, points))
+    return ranked
+
+
+async def _read(
+    ranking: Ranking, limit: int, me: int | None
+) -> tuple[list[tuple[int, int, int]], int, tuple[int, int, int] | None, list[tuple[int, int, int]]]:
+    top = _ranked(await ranking.top(limit), 1)
+    count = await ranking.count()
+    mine = None
+    neighbours: list[tuple[int, int, int]] = []
+    if me is not None:
+        points = await ranking.points_of(me)
+        if points is None:  # nothing earned in the period yet: behind everyone who has
+            mine = (await ranking.above(0) + 1, me, 0)
+            count += 1
+        else:
+            around = await ranking.around(me, NEIGHBOURS)
+            # Ties may reach beyond the window, so each distinct score's rank is counted.
+            ranks = {points: await ranking.above(points) + 1 for points in {points for _, points in around}}
+            neighbours = [(ranks[points], subject, points) for subject, points in around]
+            mine = next((row for row in neighbours if row[1] == me), None)
+    return top, count, mine, neighbours
+
+
+async def board(
+    db: Database,
+    session: AsyncSession,
+    program_id: int,
+    period: Period,
+    scope: Scope,
+    *,
+    limit: int = 10,
+    me: int | None = None,
+    now: dt.datetime,
+) -> Board:
+    """The board of `scope` in `period`; `me`: the caller's org (or user, on a reps board) to pin."""
+    source = "sql"
+    result = None
+    if db.redis is not None and not await services.is_stale(session, program_id):
+        try:
+            result = await _read(RedisRanking(db.redis, program_id, period.key, scope), limit, me)
+            source = "redis"
+        except RedisError:
+            log.warning("leaderboard: Redis failed; serving program %s from SQL until rebuilt", program_id)
+            await services.mark_stale(db, [program_id])
+    if result is None:
+        result = await _read(SqlRanking(session, program_id, period.key, scope), limit, me)
+    top, count, mine, around = result
+    subjects = {subject for _, subject, _ in [*top, *around]} | ({mine[1]} if mine else set())
+    if scope.of_reps:
+        names = await accounts_queries.user_names(session, subjects)
+        moves: dict[int, int] = {}
+    else:
+        names = await accounts_queries.org_names(session, subjects)
+        moves = await _movement(
+            session, program_id, period, scope, {s: r for r, s, _ in [*top, *around, *([mine] if mine else [])]}, now
+        )
+
+    def row(entry: tuple[int, int, int]) -> Row:
+        rank, subject, points = entry
+        return Row(rank, subject, points, names.get(subject, ""), moves.get(subject))
+
+    return Board(
+        program_id,
+        period,
+        scope,
+        [row(entry) for entry in top],
+        count,
+        None if mine is None else row(mine),
+        [row(entry) for entry in around],
+        source,
+    )
+
+
+async def _movement(
+    session: AsyncSession, program_id: int, period: Period, scope: Scope, ranks: dict[int, int], now: dt.datetime
+) -> dict[int, int]:
+    """Places each org gained since this week's snapshot of the board (calendar periods other than the week)."""
+    if period.kind == "week" or not ranks:
+        return {}
+    rows = await session.execute(
+        select(LeaderboardRank.org_id, LeaderboardRank.rank).where(
+            LeaderboardRank.program_id == program_id,
+            LeaderboardRank.period == period.key,
+            LeaderboardRank.scope == scope.name,
+            LeaderboardRank.week == key_of("week", now),
+            LeaderboardRank.org_id.in_(ranks),
+        )
+    )
+    return {org: before - ranks[org] for org, before in rows}
+
+
+async def most_improved(
+    session: AsyncSession, program_id: int, period: Period, scope: Scope, *, now: dt.datetime, limit: int = 10
+) -> list[Row]:
+    """Partners by points gained over the previous period of the same kind (week over week, ...), from SQL."""
+    before = previous(period, now)
+    if before is None or scope.of_reps:
+        return []
+    current, earlier = LeaderboardPoints, aliased(LeaderboardPoints)
+    gain = current.points - func.coalesce(earlier.points, 0)
+    statement = (
+        select(current.org_id, gain.label("gain"))
+        .outerjoin(
+            earlier,
+            (earlier.program_id == current.program_id)
+            & (earlier.org_id == current.org_id)
+            & (earlier.user_id == WHOLE_ORG)
+            & (earlier.period == before.key),
+        )
+        .where(current.program_id == program_id, current.period == period.key, current.user_id == WHOLE_ORG, gain > 0)
+        .order_by(gain.desc(), current.org_id)
+        .limit(limit)
+    )
+    if scope.kind != "program":
+        statement = statement.join(
+            Membership, (Membership.program_id == program_id) & (Membership.org_id == current.org_id)
+        ).where(scope.members())
+    entries = [(org, int(points)) for org, points in await session.execute(statement)]
+    names = await accounts_queries.org_names(session, [org for org, _ in entries])
+    return [Row(rank, org, points, names.get(org, "")) for rank, org, points in _ranked(entries, 1)]

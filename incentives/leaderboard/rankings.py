@@ -1,0 +1,114 @@
+"""One board's ranking, read from Redis or from the SQL rollup: the same four questions either way.
+
+`SqlRanking` is the truth and the fallback (no Redis, a stale Redis, a Redis that fails mid-request);
+`RedisRanking` answers from the sorted sets `services.publish` keeps.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incentives.accounts.models import Membership
+from incentives.leaderboard import store
+from incentives.leaderboard.models import WHOLE_ORG, LeaderboardPoints
+from incentives.leaderboard.scopes import Scope
+
+Entry = tuple[int, int]  # (subject id, points): an org, or a rep on a reps board
+
+
+class Ranking(Protocol):
+    async def top(self, limit: int) -> list[Entry]: ...
+
+    async def points_of(self, subject: int) -> int | None: ...
+
+    async def above(self, points: int) -> int: ...
+
+    async def count(self) -> int: ...
+
+    async def around(self, subject: int, radius: int) -> list[Entry]: ...
+
+
+class SqlRanking:
+    def __init__(self, session: AsyncSession, program_id: int, period: str, scope: Scope) -> None:
+        self.session = session
+        rows = LeaderboardPoints
+        self.subject = rows.user_id if scope.of_reps else rows.org_id
+        where = [rows.program_id == program_id, rows.period == period]
+        if scope.of_reps:
+            where += [rows.org_id == int(scope.value), rows.user_id != WHOLE_ORG]
+        else:
+            where.append(rows.user_id == WHOLE_ORG)
+        self.where = and_(*where)
+        self.in_scope = None if scope.kind in ("program", "reps") else scope.members()
+        self.program_id = program_id
+
+    def _select(self, *columns: Any) -> Select[Any]:
+        statement = select(*columns).select_from(LeaderboardPoints).where(self.where)
+        if self.in_scope is not None:
+            statement = statement.join(
+                Membership,
+                (Membership.program_id == self.program_id) & (Membership.org_id == LeaderboardPoints.org_id),
+            ).where(self.in_scope)
+        return statement
+
+    async def top(self, limit: int) -> list[Entry]:
+        statement = self._select(self.subject, LeaderboardPoints.points)
+        rows = await self.session.execute(
+            statement.order_by(LeaderboardPoints.points.desc(), self.subject).limit(limit)
+        )
+        return [(subject, int(points)) for subject, points in rows]
+
+    async def points_of(self, subject: int) -> int | None:
+        found = await self.session.scalar(self._select(LeaderboardPoints.points).where(self.subject == subject))
+        return None if found is None else int(found)
+
+    async def above(self, points: int) -> int:
+        statement = self._select(func.count()).where(LeaderboardPoints.points > points)
+        return int(await self.session.scalar(statement) or 0)
+
+    async def count(self) -> int:
+        return int(await self.session.scalar(self._select(func.count())) or 0)
+
+    async def around(self, subject: int, radius: int) -> list[Entry]:
+        mine = await self.points_of(subject)
+        if mine is None:
+            return []
+        points, me = LeaderboardPoints.points, self.subject
+        better = or_(points > mine, and_(points == mine, me < subject))
+        worse = or_(points < mine, and_(points == mine, me > subject))
+        above = await self.session.execute(
+            self._select(me, points).where(better).order_by(points, me.desc()).limit(radius)
+        )
+        below = await self.session.execute(
+            self._select(me, points).where(worse).order_by(points.desc(), me).limit(radius)
+        )
+        return [
+            *[(s, int(p)) for s, p in reversed(above.all())],
+            (subject, mine),
+            *[(s, int(p)) for s, p in below],
+        ]
+
+
+class RedisRanking:
+    def __init__(self, redis: Redis, program_id: int, period: str, scope: Scope) -> None:
+        self.redis = redis
+        self.name = store.key(program_id, period, scope.name)
+
+    async def top(self, limit: int) -> list[Entry]:
+        return await store.top(self.redis, self.name, limit)
+
+    async def points_of(self, subject: int) -> int | None:
+        return await store.points_of(self.redis, self.name, subject)
+
+    async def above(self, points: int) -> int:
+        return await store.above(self.redis, self.name, points)
+
+    async def count(self) -> int:
+        return int(await self.redis.zcard(self.name))
+
+    async def around(self, subject: int, radius: int) -> list[Entry]:
+        return await store.around(self.redis, self.name, subject, radius)

@@ -1,0 +1,201 @@
+"""Keeping the leaderboards: points earned go into the SQL rollup in the transaction that books them, and into
+Redis's sorted sets after it commits; a rebuild recomputes both from the ledger, the one truth.
+
+Callers that book earning transfers (the rules processor, manual adjustments) call `record` in their unit of
+work with what was newly booked (never a replay, which was recorded when first booked) and `publish` after
+the commit. A Redis that misses an update marks the program stale: boards are then served from SQL until
+`rebuild` (the sweep runs it once Redis answers again).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import cast
+
+from redis.exceptions import RedisError
+from sqlalchemy import Table, delete, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incentives.accounts.models import Membership
+from incentives.db import Database, dialect_insert
+from incentives.leaderboard import store
+from incentives.leaderboard.models import WHOLE_ORG, LeaderboardPoints, LeaderboardState
+from incentives.leaderboard.periods import keys_at
+from incentives.ledger import queries as ledger_queries
+
+log = logging.getLogger(__name__)
+POINTS = cast(Table, LeaderboardPoints.__table__)
+STATE = cast(Table, LeaderboardState.__table__)
+
+
+@dataclass(frozen=True)
+class Earned:
+    """Points one partner earned (negative: taken back) at a moment, and by which rep, for which campaign."""
+
+    org_id: int
+    points: int
+    at: dt.datetime
+    user_id: int | None = None
+    campaign_id: int | None = None
+
+
+@dataclass
+class Touched:
+    """The rollup rows a unit of work changed: (program, period, org, user)."""
+
+    rows: set[tuple[int, str, int, int]] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+
+def _totals(program_id: int, earned: Iterable[Earned]) -> dict[tuple[int, str, int, int], int]:
+    totals: dict[tuple[int, str, int, int], int] = defaultdict(int)
+    for item in earned:
+        periods = keys_at(item.at) + ([f"campaign:{item.campaign_id}"] if item.campaign_id is not None else [])
+        for period in periods:
+            totals[program_id, period, item.org_id, WHOLE_ORG] += item.points
+            if item.user_id is not None:
+                totals[program_id, period, item.org_id, item.user_id] += item.points
+    return {key: points for key, points in totals.items() if points}
+
+
+async def record(session: AsyncSession, program_id: int, earned: Sequence[Earned]) -> Touched:
+    """Add `earned` to the rollup in the caller's transaction (rows in key order: concurrent writers lock them
+    in the same order). Returns what changed, for `publish` after the commit."""
+    totals = _totals(program_id, earned)
+    if not totals:
+        return Touched()
+    conn = await session.connection()
+    insert = dialect_insert(conn, POINTS)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["program_id", "period", "org_id", "user_id"],
+        set_={"points": POINTS.c.points + insert.excluded.points},
+    )
+    rows = [
+        {"program_id": p, "period": period, "org_id": org, "user_id": user, "points": points}
+        for (p, period, org, user), points in sorted(totals.items())
+    ]
+    await conn.execute(upsert, rows)
+    return Touched(set(totals))
+
+
+async def publish(db: Database, touched: Touched) -> None:
+    """After the commit: set the touched rows' totals (absolute, so a repeat changes nothing) in Redis. A Redis
+    that fails marks the programs stale instead, and the boards fall back to SQL until a rebuild."""
+    if db.redis is None or not touched:
+        return
+    programs = {program for program, _, _, _ in touched.rows}
+    async with db.reader() as session:
+        stale = set(await session.scalars(select(STATE.c.program_id).where(STATE.c.redis_stale.is_(True))))
+        wanted = [row for row in sorted(touched.rows) if row[0] not in stale]
+        if not wanted:
+            return
+        totals = await _current(session, wanted)
+        boards = await _boards_of(session, {(program, org) for program, _, org, _ in wanted})
+    try:
+        await store.put(db.redis, [(row, totals.get(row, 0), boards.get((row[0], row[2]), [])) for row in wanted])
+    except RedisError:
+        log.warning("leaderboard: Redis missed an update; boards of %s served from SQL until rebuilt", programs)
+        await mark_stale(db, programs)
+
+
+async def _current(
+    session: AsyncSession, rows: list[tuple[int, str, int, int]]
+) -> dict[tuple[int, str, int, int], int]:
+    found: dict[tuple[int, str, int, int], int] = {}
+    key = tuple_(POINTS.c.program_id, POINTS.c.period, POINTS.c.org_id, POINTS.c.user_id)
+    for start in range(0, len(rows), 500):
+        result = await session.execute(
+            select(POINTS.c.program_id, POINTS.c.period, POINTS.c.org_id, POINTS.c.user_id, POINTS.c.points).where(
+                key.in_(rows[start : start + 500])
+            )
+        )
+        found.update({(p, period, org, user): int(points) for p, period, org, user, points in result})
+    return found
+
+
+async def _boards_of(session: AsyncSession, orgs: set[tuple[int, int]]) -> dict[tuple[int, int], list[str]]:
+    """The boards (scopes) each (program, org) competes on besides the program's."""
+    boards: dict[tuple[int, int], list[str]] = {}
+    pairs = sorted(orgs)
+    for start in range(0, len(pairs), 500):
+        result = await session.execute(
+            select(
+                Membership.program_id, Membership.org_id, Membership.tier, Membership.regions, Membership.distributor_id
+            ).where(tuple_(Membership.program_id, Membership.org_id).in_(pairs[start : start + 500]))
+        )
+        for program, org, tier, regions, distributor in result:
+            scopes = ["program", f"tier:{tier}", *(f"region:{region}" for region in regions or [])]
+            if distributor is not None:
+                scopes.append(f"distributor:{distributor}")
+            boards[program, org] = scopes
+    return boards
+
+
+async def mark_stale(db: Database, programs: Iterable[int]) -> None:
+    async with db.transaction() as session:
+        conn = await session.connection()
+        insert = dialect_insert(conn, STATE)
+        await conn.execute(
+            insert.on_conflict_do_update(index_elements=["program_id"], set_={"redis_stale": True}),
+            [{"program_id": program, "redis_stale": True} for program in sorted(programs)],
+        )
+
+
+async def stale_programs(session: AsyncSession) -> list[int]:
+    return list(await session.scalars(select(STATE.c.program_id).where(STATE.c.redis_stale.is_(True))))
+
+
+async def is_stale(session: AsyncSession, program_id: int) -> bool:
+    return bool(await session.scalar(select(STATE.c.redis_stale).where(STATE.c.program_id == program_id)))
+
+
+EarnedSource = Callable[[AsyncSession, int], Awaitable[list[Earned]]]
+
+
+async def recompute(session: AsyncSession, program_id: int, source: EarnedSource) -> int:
+    """Replace the program's rollup by one computed from `source` (the ledger's earnings, attributed to reps and
+    campaigns by the domain that paid them), in the caller's transaction; rows written."""
+    earned = await source(session, program_id)
+    await session.execute(delete(LeaderboardPoints).where(LeaderboardPoints.program_id == program_id))
+    touched = await record(session, program_id, earned)
+    return len(touched.rows)
+
+
+async def rebuild(db: Database, source: EarnedSource, program_id: int | None = None) -> dict[int, int]:
+    """Recompute the rollup of every program (or one) from `source`, then refill Redis from it and clear the
+    stale mark. Returns rows per program."""
+    async with db.reader() as session:
+        programs = [program_id] if program_id is not None else await ledger_queries.programs_with_accounts(session)
+    done: dict[int, int] = {}
+    for program in programs:
+        async with db.transaction() as session:
+            done[program] = await recompute(session, program, source)
+        if db.redis is not None:
+            async with db.reader() as session:
+                rows = (
+                    await session.execute(
+                        select(POINTS.c.period, POINTS.c.org_id, POINTS.c.user_id, POINTS.c.points).where(
+                            POINTS.c.program_id == program
+                        )
+                    )
+                ).all()
+                boards = await _boards_of(session, {(program, org) for _, org, _, _ in rows})
+            await store.replace(
+                db.redis,
+                program,
+                [
+                    ((program, period, org, user), int(points), boards.get((program, org), []))
+                    for period, org, user, points in rows
+                ],
+            )
+            async with db.transaction() as session:
+                await session.execute(
+                    update(LeaderboardState).where(LeaderboardState.program_id == program).values(redis_stale=False)
+                )
+    return done
