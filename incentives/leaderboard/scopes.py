@@ -119,3 +119,26 @@ async def board_program(session: AsyncSession, principal: Principal, program_id:
     if not programs:
         raise NotFound()
     raise ValidationFailed([FieldError(("query", "program_id"), N_("This field is required."))])
+
+
+async def scopes_for(session: AsyncSession, principal: Principal, program_id: int) -> list[Scope]:
+    """The boards a principal can choose between on the page: a program role every league; a partner its own
+    league, regions, distributor and team; a distributor its resellers."""
+    if principal.acts_for_program:
+        return [Scope("program"), *(Scope("tier", tier) for tier in TIERS)]
+    if principal.role is Role.DISTRIBUTOR_MANAGER:
+        return [Scope("program"), Scope("distributor", str(principal.org_id))]
+    membership = (
+        await session.execute(
+            select(Membership.tier, Membership.regions, Membership.distributor_id).where(
+                Membership.program_id == program_id, Membership.org_id == principal.org_id
+            )
+        )
+    ).first()
+    if membership is None:
+        return [Scope("program")]
+    tier, regions, distributor = membership
+    found = [Scope("program"), Scope("tier", tier), *(Scope("region", region) for region in (regions or [])[:3])]
+    if distributor is not None:
+        found.append(Scope("distributor", str(distributor)))
+    return [*found, Scope("reps", str(principal.org_id))]

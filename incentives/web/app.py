@@ -31,6 +31,7 @@ from incentives.rules.processor import process_events
 from incentives.web import adjustments as adjustment_pages
 from incentives.web import campaigns as campaign_pages
 from incentives.web import lead_management as lead_management_pages
+from incentives.web import leaderboard as leaderboard_pages
 from incentives.web import leads as leads_pages
 from incentives.web import mdf as mdf_pages
 from incentives.web import notifications as notification_pages
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *campaign_pages.routes,
         *adjustment_pages.routes,
         *rule_report_pages.routes,
+        *leaderboard_pages.routes,
         Route("/api/v1/openapi.json", openapi_json),
         *[route for api in APIS for route in api.routes()],
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -1,0 +1,109 @@
+"""GET /api/v1/leaderboard and the /leaderboard page over real HTTP: ranks with ties, the caller's row, the boards
+a partner may see (others answer 404), bad input, empty boards, and a reserve-and-return loop that earns no rank."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from incentives.accounts.roles import Role
+from incentives.db import Database, utcnow
+from incentives.leaderboard import services as leaderboard
+from incentives.ledger.services import Award
+from incentives.rules import payouts
+from incentives.rules.defaults import install_default_rules
+from incentives.rules.processor import process_events
+from tests.factories import Actor, make_member, make_program, make_user
+from tests.leads.helpers import make_lead, make_reseller
+
+
+async def _award(db: Database, program_id: int, org_id: int, points: int, key: str) -> None:
+    async with db.transaction() as session:
+        _, touched = await payouts.pay_awards(
+            session, program_id, [Award(org_id, points, key)], [(None, None)], utcnow()
+        )
+    await leaderboard.publish(db, touched)
+
+
+async def _board(http: httpx.AsyncClient, who: Actor, query: str = "") -> httpx.Response:
+    return await http.get(f"/api/v1/leaderboard?period=all{query}", headers=who.auth)
+
+
+async def test_ties_share_a_rank_and_a_partner_sees_its_own_row(db: Database, http: httpx.AsyncClient) -> None:
+    world = await make_program(db)
+    first, second = await make_member(db, world, tier="gold"), await make_member(db, world, tier="gold")
+    third = await make_member(db, world, tier="silver")
+    await _award(db, world.program_id, first, 30, "a")
+    await _award(db, world.program_id, second, 30, "b")
+    await _award(db, world.program_id, third, 10, "c")
+    answer = await _board(http, world.admin)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert [(item["org_id"], item["rank"], item["points"]) for item in body["items"]] == [
+        (first, 1, 30),
+        (second, 1, 30),
+        (third, 3, 10),
+    ]
+    assert body["me"] is None and body["of"] == 3
+    manager = await make_user(db, world, third, Role.RESELLER_MANAGER)
+    mine = (await _board(http, manager)).json()
+    assert mine["me"] == {"rank": 3, "points": 10}
+    league = (await _board(http, manager, "&scope=tier:silver")).json()
+    assert [(item["org_id"], item["rank"]) for item in league["items"]] == [(third, 1)]
+    assert league["me"] == {"rank": 1, "points": 10}
+
+
+async def test_a_partner_sees_only_the_boards_it_belongs_to(db: Database, http: httpx.AsyncClient) -> None:
+    world = await make_program(db)
+    other_world = await make_program(db)
+    org = await make_member(db, world, tier="silver")
+    neighbour = await make_member(db, world, tier="gold")
+    rep = await make_user(db, world, org, Role.RESELLER_REP)
+    for scope in ("tier:gold", "region:FR", "distributor:999", f"reps:{neighbour}"):
+        assert (await _board(http, rep, f"&scope={scope}")).status_code == 404, scope
+    assert (await _board(http, rep, f"&program_id={other_world.program_id}")).status_code == 404
+    assert (await _board(http, world.admin, f"&program_id={other_world.program_id}")).status_code == 404
+    for scope in ("program", "tier:silver", "region:DE-80", f"reps:{org}"):
+        assert (await _board(http, rep, f"&scope={scope}")).status_code == 200, scope
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["&period=year", "&period=campaign:x", "&scope=bogus", "&scope=tier:diamond", "&limit=0", "&limit=501"],
+)
+async def test_bad_input_is_a_translated_422(db: Database, http: httpx.AsyncClient, query: str) -> None:
+    world = await make_program(db)
+    answer = await http.get(f"/api/v1/leaderboard?x=1{query}", headers={**world.admin.auth, "Accept-Language": "de"})
+    assert answer.status_code == 422
+    problem = answer.json()
+    assert problem["code"] == "validation_error" and problem["errors"]
+    assert answer.headers["content-language"] == "de"
+
+
+async def test_an_empty_board_answers_sensibly(db: Database, http: httpx.AsyncClient) -> None:
+    world = await make_program(db)
+    org = await make_member(db, world)
+    rep = await make_user(db, world, org, Role.RESELLER_REP)
+    body = (await _board(http, rep)).json()
+    assert body["items"] == [] and body["me"] == {"rank": 1, "points": 0} and body["of"] == 1
+    page = await http.get("/leaderboard")
+    assert page.status_code in (200, 303)
+
+
+async def test_reserve_and_return_earns_no_rank(db: Database, http: httpx.AsyncClient) -> None:
+    world = await make_program(db)
+    async with db.transaction() as session:
+        await install_default_rules(session, world.program_id)
+    looper, honest = await make_reseller(db, world), await make_reseller(db, world)
+    for actor in (looper, honest):
+        lead = await make_lead(db, world, temperature="cold", now=utcnow())
+        assert (await http.post(f"/api/v1/leads/{lead.id}/reserve", headers=actor.auth)).status_code == 200
+        if actor is looper:
+            back = await http.post(f"/api/v1/leads/{lead.id}/return", headers=actor.auth, json={"reason": "no time"})
+            assert back.status_code == 200
+    await process_events(db, utcnow())
+    items = {item["org_id"]: item for item in (await _board(http, world.admin)).json()["items"]}
+    assert items[looper.org_id]["points"] == 0 and items[honest.org_id]["points"] > 0
+    assert items[honest.org_id]["rank"] == 1 and items[looper.org_id]["rank"] == 2
+    team = (await _board(http, honest, f"&scope=reps:{honest.org_id}")).json()
+    assert [(item["user_id"], item["rank"]) for item in team["items"]] == [(honest.user_id, 1)]
