@@ -45,6 +45,8 @@ PAGES = [  # (name, login e-mail or None, path)
     ("reward-item-edit", "admin@helios.example", "/rewards/1/edit"),
     ("approvals", "pam@helios.example", "/approvals"),
     ("wallet", "manager@reseller01.example", "/wallet"),
+    ("leaderboard-reseller", "manager@reseller01.example", "/leaderboard?period=all"),
+    ("leaderboard-admin", "admin@helios.example", "/leaderboard?period=all"),
 ]
 
 
