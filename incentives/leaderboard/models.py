@@ -30,6 +30,8 @@ class LeaderboardPoints(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
     user_id: Mapped[int] = mapped_column(Integer, default=WHOLE_ORG)
     points: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Counts the row's updates: Redis keeps the newest total when publishers race (see store.put).
+    version: Mapped[int] = mapped_column(BigInteger, default=1)
 
 
 class LeaderboardRank(Base):

@@ -63,6 +63,26 @@ def _ranked(entries: list[Entry], first_rank: int) -> list[tuple[int, int, int]]
     return ranked
 
 
+async def _window_ranks(ranking: Ranking, window: list[Entry]) -> list[tuple[int, int, int]]:
+    """Ranks of a contiguous stretch of a board. Only the first score's ties may reach above the window, so two
+    counts place it (more points; as many points) and every lower score's rank follows from the rows between."""
+    if not window:
+        return []
+    first = window[0][1]
+    above_first = await ranking.above(first)
+    with_first = above_first + (await ranking.tied(first) if window[-1][1] != first else 0)
+    return [
+        (
+            above_first + 1
+            if points == first
+            else with_first + sum(1 for _, other in window if points < other < first) + 1,
+            subject,
+            points,
+        )
+        for subject, points in window
+    ]
+
+
 async def _read(
     ranking: Ranking, limit: int, me: int | None
 ) -> tuple[list[tuple[int, int, int]], int, tuple[int, int, int] | None, list[tuple[int, int, int]]]:
@@ -77,9 +97,7 @@ async def _read(
             count += 1
         else:
             around = await ranking.around(me, NEIGHBOURS)
-            # Ties may reach beyond the window, so each distinct score's rank is counted.
-            ranks = {points: await ranking.above(points) + 1 for points in {points for _, points in around}}
-            neighbours = [(ranks[points], subject, points) for subject, points in around]
+            neighbours = await _window_ranks(ranking, around)
             mine = next((row for row in neighbours if row[1] == me), None)
     return top, count, mine, neighbours
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Membership
@@ -28,6 +28,8 @@ class Ranking(Protocol):
     async def above(self, points: int) -> int: ...
 
     async def count(self) -> int: ...
+
+    async def tied(self, points: int) -> int: ...
 
     async def around(self, subject: int, radius: int) -> list[Entry]: ...
 
@@ -73,24 +75,29 @@ class SqlRanking:
     async def count(self) -> int:
         return int(await self.session.scalar(self._select(func.count())) or 0)
 
+    async def tied(self, points: int) -> int:
+        statement = self._select(func.count()).where(LeaderboardPoints.points == points)
+        return int(await self.session.scalar(statement) or 0)
+
     async def around(self, subject: int, radius: int) -> list[Entry]:
         mine = await self.points_of(subject)
         if mine is None:
             return []
         points, me = LeaderboardPoints.points, self.subject
-        better = or_(points > mine, and_(points == mine, me < subject))
-        worse = or_(points < mine, and_(points == mine, me > subject))
-        above = await self.session.execute(
-            self._select(me, points).where(better).order_by(points, me.desc()).limit(radius)
+        # Board order is (points desc, subject asc). Each side is two index range scans (strictly more or fewer
+        # points; equal points on the subject's side of it) rather than one scan of an OR.
+        higher = await self._rows(self._select(me, points).where(points > mine).order_by(points, me.desc()), radius)
+        tied_before = await self._rows(
+            self._select(me, points).where(points == mine, me < subject).order_by(me.desc()), radius
         )
-        below = await self.session.execute(
-            self._select(me, points).where(worse).order_by(points.desc(), me).limit(radius)
-        )
-        return [
-            *[(s, int(p)) for s, p in reversed(above.all())],
-            (subject, mine),
-            *[(s, int(p)) for s, p in below],
-        ]
+        tied_after = await self._rows(self._select(me, points).where(points == mine, me > subject).order_by(me), radius)
+        lower = await self._rows(self._select(me, points).where(points < mine).order_by(points.desc(), me), radius)
+        before = (tied_before + higher)[:radius]  # nearest first
+        after = (tied_after + lower)[:radius]
+        return [*reversed(before), (subject, mine), *after]
+
+    async def _rows(self, statement: Select[Any], limit: int) -> list[Entry]:
+        return [(subject, int(points)) for subject, points in await self.session.execute(statement.limit(limit))]
 
 
 class RedisRanking:
@@ -109,6 +116,9 @@ class RedisRanking:
 
     async def count(self) -> int:
         return int(await self.redis.zcard(self.name))
+
+    async def tied(self, points: int) -> int:
+        return int(await self.redis.zcount(self.name, points, points))
 
     async def around(self, subject: int, radius: int) -> list[Entry]:
         return await store.around(self.redis, self.name, subject, radius)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from redis.exceptions import RedisError
-from sqlalchemy import Table, delete, select, tuple_, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Membership
@@ -43,18 +43,26 @@ class Earned:
     campaign_id: int | None = None
 
 
+Key = tuple[int, str, int, int]  # (program, period, org, user)
+
+
 @dataclass
 class Touched:
-    """The rollup rows a unit of work changed: (program, period, org, user)."""
+    """The rollup rows a unit of work changed, with the total and version each row had when it committed."""
 
-    rows: set[tuple[int, str, int, int]] = field(default_factory=set)
+    rows: dict[Key, tuple[int, int]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.rows)
 
+    def add(self, other: Touched) -> None:
+        for key, (points, version) in other.rows.items():
+            if key not in self.rows or self.rows[key][1] < version:
+                self.rows[key] = (points, version)
 
-def _totals(program_id: int, earned: Iterable[Earned]) -> dict[tuple[int, str, int, int], int]:
-    totals: dict[tuple[int, str, int, int], int] = defaultdict(int)
+
+def _totals(program_id: int, earned: Iterable[Earned]) -> dict[Key, int]:
+    totals: dict[Key, int] = defaultdict(int)
     for item in earned:
         periods = keys_at(item.at) + ([f"campaign:{item.campaign_id}"] if item.campaign_id is not None else [])
         for period in periods:
@@ -74,66 +82,60 @@ async def record(session: AsyncSession, program_id: int, earned: Sequence[Earned
     insert = dialect_insert(conn, POINTS)
     upsert = insert.on_conflict_do_update(
         index_elements=["program_id", "period", "org_id", "user_id"],
-        set_={"points": POINTS.c.points + insert.excluded.points},
+        set_={"points": POINTS.c.points + insert.excluded.points, "version": POINTS.c.version + 1},
+    ).returning(
+        POINTS.c.program_id, POINTS.c.period, POINTS.c.org_id, POINTS.c.user_id, POINTS.c.points, POINTS.c.version
     )
     rows = [
-        {"program_id": p, "period": period, "org_id": org, "user_id": user, "points": points}
+        {"program_id": p, "period": period, "org_id": org, "user_id": user, "points": points, "version": 1}
         for (p, period, org, user), points in sorted(totals.items())
     ]
-    await conn.execute(upsert, rows)
-    return Touched(set(totals))
+    result = await conn.execute(upsert, rows)
+    return Touched(
+        {(p, period, org, user): (int(points), int(version)) for p, period, org, user, points, version in result}
+    )
 
 
 async def publish(db: Database, touched: Touched) -> None:
-    """After the commit: set the touched rows' totals (absolute, so a repeat changes nothing) in Redis. A Redis
-    that fails marks the programs stale instead, and the boards fall back to SQL until a rebuild."""
+    """After the commit: set the touched rows' totals in Redis (absolute and versioned, so a repeated or late
+    publish changes nothing). A Redis that fails marks the programs stale instead, and the boards fall back to
+    SQL until a rebuild."""
     if db.redis is None or not touched:
         return
     programs = {program for program, _, _, _ in touched.rows}
     async with db.reader() as session:
-        stale = set(await session.scalars(select(STATE.c.program_id).where(STATE.c.redis_stale.is_(True))))
-        wanted = [row for row in sorted(touched.rows) if row[0] not in stale]
+        stale = set(await stale_programs(session))
+        wanted = {key: value for key, value in touched.rows.items() if key[0] not in stale}
         if not wanted:
             return
-        totals = await _current(session, wanted)
         boards = await _boards_of(session, {(program, org) for program, _, org, _ in wanted})
+    items = [(key, points, version, boards.get((key[0], key[2]), [])) for key, (points, version) in wanted.items()]
     try:
-        await store.put(db.redis, [(row, totals.get(row, 0), boards.get((row[0], row[2]), [])) for row in wanted])
+        await store.put(db.redis, items)
     except RedisError:
         log.warning("leaderboard: Redis missed an update; boards of %s served from SQL until rebuilt", programs)
         await mark_stale(db, programs)
 
 
-async def _current(
-    session: AsyncSession, rows: list[tuple[int, str, int, int]]
-) -> dict[tuple[int, str, int, int], int]:
-    found: dict[tuple[int, str, int, int], int] = {}
-    key = tuple_(POINTS.c.program_id, POINTS.c.period, POINTS.c.org_id, POINTS.c.user_id)
-    for start in range(0, len(rows), 500):
-        result = await session.execute(
-            select(POINTS.c.program_id, POINTS.c.period, POINTS.c.org_id, POINTS.c.user_id, POINTS.c.points).where(
-                key.in_(rows[start : start + 500])
-            )
-        )
-        found.update({(p, period, org, user): int(points) for p, period, org, user, points in result})
-    return found
-
-
 async def _boards_of(session: AsyncSession, orgs: set[tuple[int, int]]) -> dict[tuple[int, int], list[str]]:
-    """The boards (scopes) each (program, org) competes on besides the program's."""
+    """The boards (scopes) each (program, org) competes on."""
+    by_program: dict[int, list[int]] = defaultdict(list)
+    for program, org in orgs:
+        by_program[program].append(org)
     boards: dict[tuple[int, int], list[str]] = {}
-    pairs = sorted(orgs)
-    for start in range(0, len(pairs), 500):
-        result = await session.execute(
-            select(
-                Membership.program_id, Membership.org_id, Membership.tier, Membership.regions, Membership.distributor_id
-            ).where(tuple_(Membership.program_id, Membership.org_id).in_(pairs[start : start + 500]))
-        )
-        for program, org, tier, regions, distributor in result:
-            scopes = ["program", f"tier:{tier}", *(f"region:{region}" for region in regions or [])]
-            if distributor is not None:
-                scopes.append(f"distributor:{distributor}")
-            boards[program, org] = scopes
+    for program, org_ids in by_program.items():
+        ordered = sorted(org_ids)
+        for start in range(0, len(ordered), 1000):
+            result = await session.execute(
+                select(Membership.org_id, Membership.tier, Membership.regions, Membership.distributor_id).where(
+                    Membership.program_id == program, Membership.org_id.in_(ordered[start : start + 1000])
+                )
+            )
+            for org, tier, regions, distributor in result:
+                scopes = ["program", f"tier:{tier}", *(f"region:{region}" for region in regions or [])]
+                if distributor is not None:
+                    scopes.append(f"distributor:{distributor}")
+                boards[program, org] = scopes
     return boards
 
 
@@ -176,26 +178,29 @@ async def rebuild(db: Database, source: EarnedSource, program_id: int | None = N
     for program in programs:
         async with db.transaction() as session:
             done[program] = await recompute(session, program, source)
-        if db.redis is not None:
-            async with db.reader() as session:
-                rows = (
-                    await session.execute(
-                        select(POINTS.c.period, POINTS.c.org_id, POINTS.c.user_id, POINTS.c.points).where(
-                            POINTS.c.program_id == program
-                        )
-                    )
-                ).all()
-                boards = await _boards_of(session, {(program, org) for _, org, _, _ in rows})
-            await store.replace(
-                db.redis,
-                program,
-                [
-                    ((program, period, org, user), int(points), boards.get((program, org), []))
-                    for period, org, user, points in rows
-                ],
-            )
-            async with db.transaction() as session:
-                await session.execute(
-                    update(LeaderboardState).where(LeaderboardState.program_id == program).values(redis_stale=False)
-                )
+        await refill_redis(db, program)
     return done
+
+
+async def refill_redis(db: Database, program_id: int) -> None:
+    """Replace the program's boards in Redis by the rollup (no-op without Redis), and clear the stale mark."""
+    if db.redis is None:
+        return
+    async with db.reader() as session:
+        rows = (
+            await session.execute(
+                select(POINTS.c.period, POINTS.c.org_id, POINTS.c.user_id, POINTS.c.points, POINTS.c.version).where(
+                    POINTS.c.program_id == program_id
+                )
+            )
+        ).all()
+        boards = await _boards_of(session, {(program_id, org) for _, org, _, _, _ in rows})
+    items = [
+        ((program_id, period, org, user), int(points), int(version), boards.get((program_id, org), []))
+        for period, org, user, points, version in rows
+    ]
+    await store.replace(db.redis, program_id, items)
+    async with db.transaction() as session:
+        await session.execute(
+            update(LeaderboardState).where(LeaderboardState.program_id == program_id).values(redis_stale=False)
+        )

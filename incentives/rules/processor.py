@@ -457,9 +457,9 @@ async def _pay_earns(
                 errors[decision.id] = f"{type(error).__name__}: {error}"[:2000]
             else:
                 paid[decision.id] = transfer.id
-                touched.rows |= counted.rows
+                touched.add(counted)
         return
-    touched.rows |= counted.rows
+    touched.add(counted)
     for decision, transfer in zip(earns, transfers, strict=True):
         paid[decision.id] = transfer.id
 
@@ -502,7 +502,7 @@ async def _pay_reversal(
         errors[decision.id] = f"{type(error).__name__}: {error}"[:2000]
     else:
         paid[decision.id] = transfer.id
-        touched.rows |= counted.rows
+        touched.add(counted)
 
 
 async def process_events(db: Database, now: dt.datetime | None = None, *, limit: int = BATCH) -> int:

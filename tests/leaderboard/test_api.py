@@ -15,6 +15,7 @@ from incentives.rules.defaults import install_default_rules
 from incentives.rules.processor import process_events
 from tests.factories import Actor, make_member, make_program, make_user
 from tests.leads.helpers import make_lead, make_reseller
+from tests.web.test_pages import login
 
 
 async def _award(db: Database, program_id: int, org_id: int, points: int, key: str) -> None:
@@ -107,3 +108,27 @@ async def test_reserve_and_return_earns_no_rank(db: Database, http: httpx.AsyncC
     assert items[honest.org_id]["rank"] == 1 and items[looper.org_id]["rank"] == 2
     team = (await _board(http, honest, f"&scope=reps:{honest.org_id}")).json()
     assert [(item["user_id"], item["rank"]) for item in team["items"]] == [(honest.user_id, 1)]
+
+
+async def test_the_page_pins_the_partners_row_and_refreshes_by_etag(db: Database, http: httpx.AsyncClient) -> None:
+    world = await make_program(db)
+    orgs = [await make_member(db, world, tier="gold") for _ in range(14)]
+    for index, org in enumerate(orgs):
+        await _award(db, world.program_id, org, 100 - index * 5, f"p{index}")
+    last = await make_user(db, world, orgs[-1], Role.RESELLER_MANAGER)
+    assert (await login(http, last.email)).status_code in (200, 303)
+    page = await http.get("/leaderboard?period=all", headers={"Accept-Language": "de"})
+    assert page.status_code == 200
+    assert "Rang 14 von 14" in page.text and 'class="mine" aria-current="true"' in page.text
+    assert "5 Punkte hinter Rang 13" in page.text
+    fragment = await http.get("/leaderboard?period=all", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.text and fragment.headers["etag"]
+    again = await http.get(
+        "/leaderboard?period=all", headers={"HX-Request": "true", "If-None-Match": fragment.headers["etag"]}
+    )
+    assert again.status_code == 304
+    await _award(db, world.program_id, orgs[-1], 500, "jump")
+    moved = await http.get(
+        "/leaderboard?period=all", headers={"HX-Request": "true", "If-None-Match": fragment.headers["etag"]}
+    )
+    assert moved.status_code == 200 and "Rank 1 of 14" in moved.text

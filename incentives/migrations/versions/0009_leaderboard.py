@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("points", sa.BigInteger(), nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["org_id"], ["orgs.id"], name=op.f("fk_leaderboard_points_org_id_orgs")),
         sa.ForeignKeyConstraint(
             ["program_id"], ["programs.id"], name=op.f("fk_leaderboard_points_program_id_programs")
