@@ -1,12 +1,14 @@
 """Errors a user can cause. Each has a stable `code`, an HTTP status and a translatable message.
 
+Each error is declared once, as a class: its `code` and `status` are class attributes, and both the
+problem+json answer and the OpenAPI document read them from the class (API.md lists the codes).
 Messages are marked with `N_` for extraction and translated where they are shown, in the reader's
 language; `params` are filled in after translation.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
 def N_(message: str) -> str:
@@ -31,9 +33,9 @@ class Msg:
 
 
 class DomainError(Exception):
-    status = 400
-    code = "bad_request"
-    title = N_("The request cannot be processed.")
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    title: ClassVar[str] = N_("The request cannot be processed.")
 
     def __init__(
         self,

@@ -9,8 +9,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.scope import Principal
-from incentives.errors import N_, DomainError, FieldError, Forbidden, NotFound, ValidationFailed
+from incentives.errors import N_, FieldError, Forbidden, NotFound, ValidationFailed
 from incentives.rules import queries
+from incentives.rules.errors import InvalidExpression
 from incentives.rules.expressions import Compiled, ExpressionError, compile_expression
 from incentives.rules.models import Campaign, CapPeriod, Effect, Rule, RuleVersion
 from incentives.rules.variables import BOOL, EVENTS, INT
@@ -18,19 +19,6 @@ from incentives.rules.variables import BOOL, EVENTS, INT
 # Larger constant awards are typos (an extra zero) far more often than intent.
 MAX_POINTS = 100_000
 MAX_CAP = 10_000_000
-
-
-class InvalidExpression(DomainError):
-    status = 422
-    code = "invalid_expression"
-    title = N_("The expression is not valid.")
-
-    def __init__(self, field: str, error: ExpressionError) -> None:
-        super().__init__(
-            N_("%(field)s, line %(line)s, column %(column)s: %(problem)s"),
-            params={"field": field, "line": error.line, "column": error.column, "problem": error.message},
-            extra={"field": field, "line": error.line, "column": error.column, "problem": error.message},
-        )
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from typing import cast
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -51,9 +53,14 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     elif exc.status_code == 403:
         error = Forbidden()
     else:
-        error = DomainError()
-        error.status = exc.status_code
+        error = _http_error(exc.status_code)()
     return await error_response(request, error)
+
+
+@functools.cache
+def _http_error(status: int) -> type[DomainError]:
+    """Another status Starlette raises (400 for a malformed form body) as an error class of that status."""
+    return cast(type[DomainError], type(f"HttpError{status}", (DomainError,), {"status": status}))
 
 
 async def on_server_error(request: Request, exc: Exception) -> Response:

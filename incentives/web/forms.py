@@ -9,7 +9,7 @@ from starlette.requests import Request
 from incentives import i18n
 from incentives.errors import N_, DomainError, FieldError, ValidationFailed
 from incentives.notifications.services import localize
-from incentives.rules.services import InvalidExpression
+from incentives.rules.errors import InvalidExpression
 
 
 def _first_part(loc: Sequence[str | int]) -> str:

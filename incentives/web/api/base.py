@@ -1,7 +1,8 @@
 """How an API endpoint is declared: auth, JSON body validation, Idempotency-Key, OpenAPI metadata.
 
 `Api.route` registers a handler once; the same declaration feeds the router, the request
-validation and the OpenAPI document, so they cannot drift apart.
+validation and the OpenAPI document, so they cannot drift apart. `errors=` names the DomainError
+classes a handler raises; the document takes each one's status and code from its class.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class Endpoint:
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
-    errors: tuple[str, ...] = ()
+    errors: tuple[type[DomainError], ...] = ()
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Api:
         body: type[BaseModel] | None = None,
         response: type[BaseModel] | None = None,
         status: int = 200,
-        errors: tuple[str, ...] = (),
+        errors: tuple[type[DomainError], ...] = (),
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.endpoints.append(Endpoint(method, path, handler, summary, body, response, status, errors))

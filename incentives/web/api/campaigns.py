@@ -9,11 +9,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from incentives.db import utcnow
+from incentives.errors import ValidationFailed
 from incentives.rules import campaigns
 from incentives.rules.models import Campaign
 from incentives.validation import Label, Strict, regions
 from incentives.web.api.base import Api, database, json_response, parse_body, path_id, principal
-from incentives.web.api.rules import NameIn, When, iso_time, program_id_param
+from incentives.web.api.rules import MANAGED, NameIn, When, iso_time, program_id_param
 
 api = Api()
 
@@ -68,12 +69,7 @@ def campaign_out(item: campaigns.Progress) -> dict[str, Any]:
     }
 
 
-CAMPAIGN_ERRORS = ("forbidden", "not_found", "validation_error")
-
-
-@api.route(
-    "POST", "/api/v1/campaigns", summary="Create a campaign", body=CampaignIn, status=201, errors=CAMPAIGN_ERRORS
-)
+@api.route("POST", "/api/v1/campaigns", summary="Create a campaign", body=CampaignIn, status=201, errors=MANAGED)
 async def post_campaign(request: Request) -> Response:
     body = await parse_body(request, CampaignIn)
     async with database(request).session() as session:
@@ -82,7 +78,9 @@ async def post_campaign(request: Request) -> Response:
     return json_response(out, 201)
 
 
-@api.route("GET", "/api/v1/campaigns", summary="A program's campaigns with their progress", errors=CAMPAIGN_ERRORS)
+@api.route(
+    "GET", "/api/v1/campaigns", summary="A program's campaigns with their progress", errors=(*MANAGED, ValidationFailed)
+)
 async def get_campaigns(request: Request) -> Response:
     who = principal(request)
     async with database(request).reader() as session:
@@ -90,7 +88,7 @@ async def get_campaigns(request: Request) -> Response:
     return json_response({"items": [campaign_out(item) for item in items]})
 
 
-@api.route("GET", "/api/v1/campaigns/{id:int}", summary="One campaign with its progress", errors=CAMPAIGN_ERRORS)
+@api.route("GET", "/api/v1/campaigns/{id:int}", summary="One campaign with its progress", errors=MANAGED)
 async def get_campaign(request: Request) -> Response:
     async with database(request).reader() as session:
         item = await campaigns.get_campaign(session, principal(request), path_id(request))
@@ -102,7 +100,7 @@ async def get_campaign(request: Request) -> Response:
     "/api/v1/campaigns/{id:int}",
     summary="Edit a campaign (same body and checks as creating it; budget_points at least spent_points)",
     body=CampaignIn,
-    errors=CAMPAIGN_ERRORS,
+    errors=MANAGED,
 )
 async def put_campaign(request: Request) -> Response:
     body = await parse_body(request, CampaignIn)
@@ -127,7 +125,7 @@ class CampaignPatchIn(Strict):
     "/api/v1/campaigns/{id:int}",
     summary="Change some fields of a campaign (budget_points: null removes the limit); checks as for PUT",
     body=CampaignPatchIn,
-    errors=CAMPAIGN_ERRORS,
+    errors=MANAGED,
 )
 async def patch_campaign(request: Request) -> Response:
     body = await parse_body(request, CampaignPatchIn)
@@ -158,7 +156,7 @@ async def patch_campaign(request: Request) -> Response:
     "/api/v1/campaigns/{id:int}",
     summary="Delete a campaign that paid nothing (204); one that paid ends now instead (200, the campaign)",
     status=204,
-    errors=CAMPAIGN_ERRORS,
+    errors=MANAGED,
 )
 async def delete_campaign(request: Request) -> Response:
     async with database(request).session() as session:

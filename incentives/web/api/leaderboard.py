@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from incentives.db import utcnow
+from incentives.errors import NotFound, ValidationFailed
 from incentives.leaderboard import periods, scopes
 from incentives.leaderboard.queries import Board, Row, board
 from incentives.web.api.base import Api, database, json_response, page_limit, principal, query_int
@@ -52,7 +53,7 @@ def _out(found: Board, row: Row) -> RankOut:
     "/api/v1/leaderboard",
     summary="Points earned in a period, ranked (equal points share a rank)",
     response=LeaderboardOut,
-    errors=("not_found", "validation_error"),
+    errors=(NotFound, ValidationFailed),
 )
 async def get_leaderboard(request: Request) -> Response:
     who = principal(request)

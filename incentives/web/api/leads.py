@@ -9,13 +9,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from incentives.db import utcnow
-from incentives.errors import N_, FieldError, ValidationFailed
+from incentives.errors import N_, Duplicate, FieldError, Forbidden, InvalidState, NotFound, ValidationFailed
 from incentives.leads import picklist, queries, services
+from incentives.leads.errors import AlreadyReserved, FeedbackRequired
 from incentives.leads.models import Lead, LeadStatus
 from incentives.leads.schemas import FeedbackIn, LeadIn, ReofferIn, ReturnIn
 from incentives.web.api.base import Api, database, json_response, page_limit, parse_body, path_id, principal, query_int
 
 api = Api()
+MANAGED = (Forbidden, NotFound, InvalidState)  # a manager's step on a lead of the program
 
 
 def _time(value: dt.datetime | None) -> str | None:
@@ -78,14 +80,7 @@ def teaser(lead: Lead) -> dict[str, Any]:
     }
 
 
-@api.route(
-    "POST",
-    "/api/v1/leads",
-    summary="Create a lead",
-    body=LeadIn,
-    status=201,
-    errors=("forbidden", "duplicate", "validation_error"),
-)
+@api.route("POST", "/api/v1/leads", summary="Create a lead", body=LeadIn, status=201, errors=(Forbidden, Duplicate))
 async def post_lead(request: Request) -> Response:
     body = await parse_body(request, LeadIn)
     async with database(request).session() as session:
@@ -93,14 +88,14 @@ async def post_lead(request: Request) -> Response:
     return json_response({"id": lead.id, "status": lead.status}, 201)
 
 
-@api.route("POST", "/api/v1/leads/{id:int}/qualify", summary="Qualify a new lead", errors=("invalid_state",))
+@api.route("POST", "/api/v1/leads/{id:int}/qualify", summary="Qualify a new lead", errors=MANAGED)
 async def post_qualify(request: Request) -> Response:
     async with database(request).session() as session:
         lead = await services.qualify_lead(session, principal(request), path_id(request))
     return json_response({"id": lead.id, "status": lead.status})
 
 
-@api.route("POST", "/api/v1/leads/{id:int}/offer", summary="Offer a qualified lead (wave 1)", errors=("invalid_state",))
+@api.route("POST", "/api/v1/leads/{id:int}/offer", summary="Offer a qualified lead (wave 1)", errors=MANAGED)
 async def post_offer(request: Request) -> Response:
     async with database(request).session() as session:
         lead, offers = await services.offer_lead(session, principal(request), path_id(request))
@@ -115,7 +110,7 @@ async def post_offer(request: Request) -> Response:
     )
 
 
-@api.route("GET", "/api/v1/picklist", summary="Teasers of the leads offered to your org")
+@api.route("GET", "/api/v1/picklist", summary="Teasers of the leads offered to your org", errors=(ValidationFailed,))
 async def get_picklist(request: Request) -> Response:
     who = principal(request)
     if who.role not in services.PICKERS:
@@ -157,7 +152,7 @@ async def get_picklist(request: Request) -> Response:
     "POST",
     "/api/v1/leads/{id:int}/reserve",
     summary="Reserve a lead: first come, first served",
-    errors=("forbidden", "invalid_state"),
+    errors=(AlreadyReserved, FeedbackRequired, NotFound),
 )
 async def post_reserve(request: Request) -> Response:
     async with database(request).session() as session:
@@ -170,7 +165,7 @@ async def post_reserve(request: Request) -> Response:
     "/api/v1/leads/{id:int}/feedback",
     summary="Report what happened",
     body=FeedbackIn,
-    errors=("invalid_state", "validation_error"),
+    errors=(NotFound, InvalidState),
 )
 async def post_feedback(request: Request) -> Response:
     body = await parse_body(request, FeedbackIn)
@@ -192,7 +187,7 @@ async def post_feedback(request: Request) -> Response:
     "/api/v1/leads/{id:int}/return",
     summary="Give a reserved lead back",
     body=ReturnIn,
-    errors=("invalid_state", "validation_error"),
+    errors=(NotFound, InvalidState),
 )
 async def post_return(request: Request) -> Response:
     body = await parse_body(request, ReturnIn)
@@ -206,7 +201,7 @@ async def post_return(request: Request) -> Response:
     "/api/v1/leads/{id:int}/reoffer",
     summary="Offer a lead again from wave 1 (manager)",
     body=ReofferIn,
-    errors=("forbidden", "invalid_state"),
+    errors=MANAGED,
 )
 async def post_reoffer(request: Request) -> Response:
     body = await parse_body(request, ReofferIn)
@@ -215,7 +210,12 @@ async def post_reoffer(request: Request) -> Response:
     return json_response({"id": lead.id, "status": lead.status, "wave": lead.wave})
 
 
-@api.route("GET", "/api/v1/leads/{id:int}", summary="A lead: in full for its reserver and managers, else a teaser")
+@api.route(
+    "GET",
+    "/api/v1/leads/{id:int}",
+    summary="A lead: in full for its reserver and managers, else a teaser",
+    errors=(NotFound,),
+)
 async def get_lead(request: Request) -> Response:
     who = principal(request)
     async with database(request).reader() as session:
@@ -237,7 +237,7 @@ async def get_lead(request: Request) -> Response:
     return json_response(body)
 
 
-@api.route("GET", "/api/v1/leads", summary="Leads in your scope")
+@api.route("GET", "/api/v1/leads", summary="Leads in your scope", errors=(ValidationFailed,))
 async def list_leads(request: Request) -> Response:
     who = principal(request)
     params = request.query_params

@@ -9,6 +9,7 @@ from pydantic import BaseModel, StringConstraints
 from starlette.requests import Request
 from starlette.responses import Response
 
+from incentives.errors import Forbidden, InvalidState, NotFound, PayloadTooLarge, ValidationFailed
 from incentives.rewards import mdf
 from incentives.rewards.models import MdfAllocation, MdfClaim
 from incentives.web.api.base import Api, database, json_response, parse_body, path_id, principal, query_int
@@ -87,7 +88,13 @@ def claim_out(claim: MdfClaim) -> dict[str, Any]:
 # --- endpoints -----------------------------------------------------------------------------------------------
 
 
-@api.route("GET", "/api/v1/mdf/allocations", summary="MDF allocations in your scope", response=AllocationsOut)
+@api.route(
+    "GET",
+    "/api/v1/mdf/allocations",
+    summary="MDF allocations in your scope",
+    response=AllocationsOut,
+    errors=(ValidationFailed,),
+)
 async def get_allocations(request: Request) -> Response:
     async with database(request).reader() as session:
         allocations = await mdf.list_allocations(
@@ -102,7 +109,7 @@ async def get_allocations(request: Request) -> Response:
     summary="File a claim (multipart form: activity, amount, proof file of PDF, PNG or JPEG)",
     response=ClaimOut,
     status=201,
-    errors=("forbidden", "validation_error", "invalid_state"),
+    errors=(Forbidden, NotFound, InvalidState, PayloadTooLarge, ValidationFailed),
 )
 async def post_claim(request: Request) -> Response:
     async with request.form(max_files=1, max_fields=10) as form:
@@ -139,7 +146,7 @@ async def get_claims(request: Request) -> Response:
     summary="Approve or reject an MDF claim (partner manager, admin)",
     body=DecideClaimIn,
     response=ClaimOut,
-    errors=("forbidden", "invalid_state", "validation_error"),
+    errors=(Forbidden, NotFound, InvalidState),
 )
 async def decide_claim(request: Request) -> Response:
     body = await parse_body(request, DecideClaimIn)

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from incentives.errors import ValidationFailed
 from incentives.notifications import services as notifications
 from incentives.web.api.base import Api, database, json_response, page_limit, principal
 
@@ -28,7 +29,13 @@ class NotificationsOut(BaseModel):
     unread: int
 
 
-@api.route("GET", "/api/v1/notifications", summary="Your in-app notifications", response=NotificationsOut)
+@api.route(
+    "GET",
+    "/api/v1/notifications",
+    summary="Your in-app notifications",
+    response=NotificationsOut,
+    errors=(ValidationFailed,),
+)
 async def get_notifications(request: Request) -> Response:
     who = principal(request)
     locale: str = request.state.locale

@@ -7,25 +7,21 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from incentives import __version__
-from incentives.web.api.base import Api
+from incentives.errors import (
+    DomainError,
+    IdempotencyConflict,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from incentives.web.api.base import Api, Endpoint
 
-_STATUS_OF_CODE = {  # every error code of API.md and the status it comes with
-    "unauthorized": "401",
-    "forbidden": "403",
-    "feedback_required": "403",
-    "not_found": "404",
-    "already_reserved": "409",
-    "duplicate": "409",
-    "idempotency_conflict": "409",
-    "invalid_state": "409",
-    "payload_too_large": "413",
-    "insufficient_points": "422",
-    "validation_error": "422",
-    "invalid_expression": "422",
-    "budget_exhausted": "422",
-    "out_of_stock": "422",
-    "rate_limited": "429",
-}
+# What every call, every call with a JSON body and every POST (Idempotency-Key) may answer besides
+# the errors its handler declares.
+EVERY_CALL: tuple[type[DomainError], ...] = (Unauthorized,)
+JSON_BODY: tuple[type[DomainError], ...] = (PayloadTooLarge, UnsupportedMediaType, ValidationFailed)
+IDEMPOTENT: tuple[type[DomainError], ...] = (IdempotencyConflict, ValidationFailed)
 
 
 def build_openapi(apis: list[Api]) -> dict[str, Any]:
@@ -47,13 +43,9 @@ def build_openapi(apis: list[Api]) -> dict[str, Any]:
                     "description": "OK",
                     "content": {"application/json": {"schema": _ref(e.response)}} if e.response else {},
                 },
-                "401": _problem("unauthorized"),
-                "404": _problem("not_found"),
+                **error_responses(e),
             },
         }
-        for code in e.errors:
-            # A code of an area's own (not in API.md's list) is documented under the 4XX range.
-            operation["responses"].setdefault(_STATUS_OF_CODE.get(code, "4XX"), _problem(code))
         if "{id}" in path:
             operation["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
         if e.body is not None:
@@ -80,10 +72,37 @@ def _ref(model: type | None) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def _problem(code: str) -> dict[str, Any]:
+def error_responses(endpoint: Endpoint) -> dict[str, Any]:
+    """One response per error status of the call, naming the codes its error classes answer with."""
+    errors = [*EVERY_CALL, *endpoint.errors]
+    if endpoint.body is not None:
+        errors += JSON_BODY
+    if endpoint.method == "POST":
+        errors += IDEMPOTENT
+    by_status: dict[int, dict[str, type[DomainError]]] = {}
+    for error in errors:
+        known = by_status.setdefault(error.status, {}).setdefault(error.code, error)
+        if known is not error:
+            raise ValueError(f"{known.__name__} and {error.__name__} both declare the code {error.code!r}")
+    return {str(status): _problem(status, list(by_code.values())) for status, by_code in sorted(by_status.items())}
+
+
+def _problem(status: int, errors: list[type[DomainError]]) -> dict[str, Any]:
+    errors = sorted(errors, key=lambda error: error.code)
+    codes = [error.code for error in errors]
     return {
-        "description": code,
-        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "description": "; ".join(f"`{error.code}`: {error.title}" for error in errors),
+        "x-error-codes": codes,
+        "content": {
+            "application/problem+json": {
+                "schema": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/Problem"},
+                        {"properties": {"status": {"const": status}, "code": {"enum": codes}}},
+                    ]
+                }
+            }
+        },
     }
 
 

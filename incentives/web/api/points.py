@@ -18,6 +18,7 @@ from incentives.accounts.scope import Principal
 from incentives.errors import N_, FieldError, Forbidden, NotFound, ValidationFailed
 from incentives.leaderboard import services as leaderboard
 from incentives.ledger import queries
+from incentives.ledger.errors import InsufficientPoints
 from incentives.ledger.services import Cause
 from incentives.rules import payouts
 from incentives.rules.names import rule_names
@@ -111,7 +112,13 @@ async def _target_org(session: AsyncSession, who: Principal, org_id: int | None)
 # --- endpoints -----------------------------------------------------------------------------------------
 
 
-@api.route("GET", "/api/v1/points", summary="Points of your org (a manager may pass ?org_id=)", response=PointsOut)
+@api.route(
+    "GET",
+    "/api/v1/points",
+    summary="Points of your org (a manager may pass ?org_id=)",
+    response=PointsOut,
+    errors=(NotFound, ValidationFailed),
+)
 async def get_points(request: Request) -> Response:
     who = principal(request)
     async with database(request).reader() as session:
@@ -141,7 +148,7 @@ async def get_points(request: Request) -> Response:
     "/api/v1/points/transfers",
     summary="Transfer history of your org's points, newest first (?program_id=&org_id=&limit=&cursor=)",
     response=TransfersOut,
-    errors=("validation_error",),
+    errors=(NotFound, ValidationFailed),
 )
 async def get_transfers(request: Request) -> Response:
     who = principal(request)
@@ -191,7 +198,7 @@ async def get_transfers(request: Request) -> Response:
     body=AdjustmentIn,
     response=AdjustmentOut,
     status=201,
-    errors=("forbidden", "validation_error", "idempotency_conflict"),
+    errors=(Forbidden, NotFound, InsufficientPoints),
 )
 async def post_adjustment(request: Request) -> Response:
     who = principal(request)

@@ -11,14 +11,17 @@ from pydantic import BaseModel, Field, StringConstraints
 from starlette.requests import Request
 from starlette.responses import Response
 
-from incentives.errors import N_, FieldError, NotFound, ValidationFailed
+from incentives.errors import N_, FieldError, Forbidden, InvalidState, NotFound, ValidationFailed
+from incentives.ledger.errors import InsufficientPoints
 from incentives.rewards import queries, services
+from incentives.rewards.errors import LimitReached, OutOfStock, RewardUnavailable
 from incentives.rewards.models import MdfAllocation, Redemption, RedemptionStatus, Reward
 from incentives.web.api.base import Api, database, json_response, page_limit, parse_body, path_id, principal, query_int
 from incentives.web.api.rewards import Money, money
 from incentives.web.api.schemas import Strict
 
 api = Api()
+DECISION = (Forbidden, NotFound, InvalidState)  # deciding a pending redemption
 
 
 class RedemptionIn(Strict):
@@ -125,7 +128,7 @@ async def _answer(request: Request, redemption_id: int, status_code: int = 200) 
     body=RedemptionIn,
     response=RedemptionOut,
     status=201,
-    errors=("forbidden", "insufficient_points", "out_of_stock", "limit_reached", "validation_error"),
+    errors=(Forbidden, NotFound, RewardUnavailable, InsufficientPoints, OutOfStock, LimitReached),
 )
 async def post_redemption(request: Request) -> Response:
     who = principal(request)
@@ -146,7 +149,7 @@ async def post_redemption(request: Request) -> Response:
     "/api/v1/redemptions/{id:int}/approve",
     summary="Approve a pending redemption (partner manager, admin): posts the points and fulfils",
     response=RedemptionOut,
-    errors=("forbidden", "invalid_state"),
+    errors=DECISION,
 )
 async def approve(request: Request) -> Response:
     async with database(request).session() as session:
@@ -160,7 +163,7 @@ async def approve(request: Request) -> Response:
     summary="Reject a pending redemption with a reason: the points are available again",
     body=RejectIn,
     response=RedemptionOut,
-    errors=("forbidden", "invalid_state", "validation_error"),
+    errors=DECISION,
 )
 async def reject(request: Request) -> Response:
     body = await parse_body(request, RejectIn)
@@ -174,7 +177,7 @@ async def reject(request: Request) -> Response:
     "/api/v1/redemptions/{id:int}/cancel",
     summary="Cancel your own pending redemption: the points are available again",
     response=RedemptionOut,
-    errors=("forbidden", "invalid_state"),
+    errors=DECISION,
 )
 async def cancel(request: Request) -> Response:
     async with database(request).session() as session:
@@ -182,7 +185,13 @@ async def cancel(request: Request) -> Response:
     return await _answer(request, path_id(request))
 
 
-@api.route("GET", "/api/v1/redemptions/{id:int}", summary="One redemption in your scope", response=RedemptionOut)
+@api.route(
+    "GET",
+    "/api/v1/redemptions/{id:int}",
+    summary="One redemption in your scope",
+    response=RedemptionOut,
+    errors=(NotFound,),
+)
 async def get_redemption(request: Request) -> Response:
     return await _answer(request, path_id(request))
 
@@ -192,7 +201,7 @@ async def get_redemption(request: Request) -> Response:
     "/api/v1/redemptions",
     summary="Redemptions in your scope, newest first (?status=&program_id=&org_id=&limit=&cursor=)",
     response=RedemptionsOut,
-    errors=("validation_error",),
+    errors=(ValidationFailed,),
 )
 async def get_redemptions(request: Request) -> Response:
     async with database(request).reader() as session:

@@ -12,7 +12,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringCons
 from starlette.requests import Request
 from starlette.responses import Response
 
-from incentives.errors import N_, ValidationFailed
+from incentives.errors import N_, Forbidden, NotFound, ValidationFailed
 from incentives.rewards import catalog, mdf, services
 from incentives.rewards.models import Reward
 from incentives.web.api.base import Api, database, json_response, parse_body, path_id, principal, query_int
@@ -134,7 +134,7 @@ def reward_out(reward: Reward) -> dict[str, Any]:
     body=RewardIn,
     response=RewardOut,
     status=201,
-    errors=("forbidden", "validation_error"),
+    errors=(Forbidden, NotFound),
 )
 async def post_reward(request: Request) -> Response:
     body = await parse_body(request, RewardIn)
@@ -173,7 +173,7 @@ def reward_fields(body: RewardFieldsIn) -> dict[str, Any]:
     summary="Change a catalog item (admin), the whole item; kind, value and percent stay fixed once redeemed",
     body=RewardFieldsIn,
     response=RewardOut,
-    errors=("forbidden", "validation_error"),
+    errors=(Forbidden, NotFound),
 )
 async def post_reward_change(request: Request) -> Response:
     body = await parse_body(request, RewardFieldsIn)
@@ -187,7 +187,7 @@ async def post_reward_change(request: Request) -> Response:
     "/api/v1/rewards/{id:int}/deactivate",
     summary="Take an item out of the catalog (admin); redemptions already made go on",
     response=RewardOut,
-    errors=("forbidden",),
+    errors=(Forbidden, NotFound),
 )
 async def post_reward_deactivate(request: Request) -> Response:
     async with database(request).session() as session:
@@ -195,7 +195,13 @@ async def post_reward_deactivate(request: Request) -> Response:
     return json_response(reward_out(reward))
 
 
-@api.route("GET", "/api/v1/rewards", summary="The reward catalog (?program_id=)", response=RewardsOut)
+@api.route(
+    "GET",
+    "/api/v1/rewards",
+    summary="The reward catalog (?program_id=)",
+    response=RewardsOut,
+    errors=(ValidationFailed,),
+)
 async def get_rewards(request: Request) -> Response:
     async with database(request).reader() as session:
         rewards = await services.list_rewards(session, principal(request), query_int(request, "program_id"))

@@ -10,8 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from incentives.accounts.scope import Principal
-from incentives.errors import N_, FieldError, NotFound, ValidationFailed
+from incentives.errors import N_, FieldError, Forbidden, NotFound, ValidationFailed
 from incentives.rules import queries, services
+from incentives.rules.errors import InvalidExpression
 from incentives.rules.evaluation import ActiveRule
 from incentives.rules.models import RuleVersion
 from incentives.rules.simulation import Simulation, simulate
@@ -130,10 +131,11 @@ def program_id_param(request: Request, who: Principal) -> int:
     return program_id
 
 
-ERRORS = ("forbidden", "not_found", "validation_error", "invalid_expression")
+MANAGED = (Forbidden, NotFound)  # a program's rules and campaigns are its managers' (404 outside the scope)
+CHECKED = (*MANAGED, InvalidExpression)
 
 
-@api.route("POST", "/api/v1/rules", summary="Create a reward rule", body=RuleIn, status=201, errors=ERRORS)
+@api.route("POST", "/api/v1/rules", summary="Create a reward rule", body=RuleIn, status=201, errors=CHECKED)
 async def post_rule(request: Request) -> Response:
     body = await parse_body(request, RuleIn)
     async with database(request).session() as session:
@@ -141,7 +143,7 @@ async def post_rule(request: Request) -> Response:
     return json_response({"id": version.rule_id, "version": version.version}, 201)
 
 
-@api.route("PUT", "/api/v1/rules/{id:int}", summary="Edit a rule (adds a version)", body=RuleIn, errors=ERRORS)
+@api.route("PUT", "/api/v1/rules/{id:int}", summary="Edit a rule (adds a version)", body=RuleIn, errors=CHECKED)
 async def put_rule(request: Request) -> Response:
     body = await parse_body(request, RuleIn)
     async with database(request).session() as session:
@@ -149,7 +151,9 @@ async def put_rule(request: Request) -> Response:
     return json_response({"id": version.rule_id, "version": version.version})
 
 
-@api.route("GET", "/api/v1/rules", summary="The current version of each rule of a program", errors=ERRORS)
+@api.route(
+    "GET", "/api/v1/rules", summary="The current version of each rule of a program", errors=(*MANAGED, ValidationFailed)
+)
 async def get_rules(request: Request) -> Response:
     who = principal(request)
     async with database(request).reader() as session:
@@ -157,14 +161,20 @@ async def get_rules(request: Request) -> Response:
     return json_response({"items": [rule_out(version) for version in versions]})
 
 
-@api.route("GET", "/api/v1/rules/{id:int}/versions", summary="Every version of a rule, newest first", errors=ERRORS)
+@api.route("GET", "/api/v1/rules/{id:int}/versions", summary="Every version of a rule, newest first", errors=MANAGED)
 async def get_versions(request: Request) -> Response:
     async with database(request).reader() as session:
         versions = await services.rule_history(session, principal(request), path_id(request))
     return json_response({"items": [rule_out(version) for version in versions]})
 
 
-@api.route("POST", "/api/v1/rules/validate", summary="Check a condition and points formula", body=ValidateIn)
+@api.route(
+    "POST",
+    "/api/v1/rules/validate",
+    summary="Check a condition and points formula",
+    body=ValidateIn,
+    errors=(InvalidExpression,),
+)
 async def post_validate(request: Request) -> Response:
     principal(request)
     body = await parse_body(request, ValidateIn)
@@ -201,7 +211,7 @@ def _simulation_out(result: Simulation) -> dict[str, Any]:
     "/api/v1/rules/simulate",
     summary="What a draft rule would have paid; changes nothing",
     body=DraftSimulateIn,
-    errors=ERRORS,
+    errors=CHECKED,
 )
 async def post_simulate_draft(request: Request) -> Response:
     who = principal(request)
@@ -230,7 +240,7 @@ async def post_simulate_draft(request: Request) -> Response:
     "/api/v1/rules/{id:int}/simulate",
     summary="What the rule would have paid; changes nothing",
     body=SimulateIn,
-    errors=ERRORS,
+    errors=MANAGED,
 )
 async def post_simulate(request: Request) -> Response:
     who = principal(request)

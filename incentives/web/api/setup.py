@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from incentives.accounts import services
+from incentives.errors import Duplicate, Forbidden, NotFound
 from incentives.web.api.base import Api, database, json_response, parse_body, path_id, principal
 from incentives.web.api.schemas import (
     MembershipIn,
@@ -23,7 +24,9 @@ from incentives.web.api.schemas import (
 api = Api()
 
 
-@api.route("GET", "/api/v1/programs/{id:int}", summary="A program and its settings", response=ProgramOut)
+@api.route(
+    "GET", "/api/v1/programs/{id:int}", summary="A program and its settings", response=ProgramOut, errors=(NotFound,)
+)
 async def get_program(request: Request) -> Response:
     async with database(request).reader() as session:
         program = await services.get_program(session, principal(request), path_id(request))
@@ -36,7 +39,7 @@ async def get_program(request: Request) -> Response:
     summary="Change program settings (admin)",
     body=ProgramSettingsPatch,
     response=ProgramOut,
-    errors=("forbidden", "validation_error"),
+    errors=(Forbidden, NotFound),
 )
 async def patch_program(request: Request) -> Response:
     body = await parse_body(request, ProgramSettingsPatch)
@@ -54,7 +57,7 @@ async def patch_program(request: Request) -> Response:
     body=OrgIn,
     response=OrgOut,
     status=201,
-    errors=("forbidden", "validation_error"),
+    errors=(Forbidden,),
 )
 async def post_org(request: Request) -> Response:
     body = await parse_body(request, OrgIn)
@@ -63,7 +66,7 @@ async def post_org(request: Request) -> Response:
     return json_response(OrgOut.model_validate(org, from_attributes=True).model_dump(), 201)
 
 
-@api.route("GET", "/api/v1/orgs/{id:int}", summary="An org in your scope", response=OrgOut)
+@api.route("GET", "/api/v1/orgs/{id:int}", summary="An org in your scope", response=OrgOut, errors=(NotFound,))
 async def get_org(request: Request) -> Response:
     async with database(request).reader() as session:
         org = await services.get_org(session, principal(request), path_id(request))
@@ -77,7 +80,7 @@ async def get_org(request: Request) -> Response:
     body=MembershipIn,
     response=MembershipOut,
     status=201,
-    errors=("forbidden", "duplicate", "validation_error"),
+    errors=(Forbidden, NotFound, Duplicate),
 )
 async def post_membership(request: Request) -> Response:
     body = await parse_body(request, MembershipIn)
@@ -93,7 +96,7 @@ async def post_membership(request: Request) -> Response:
     body=UserIn,
     response=UserOut,
     status=201,
-    errors=("forbidden", "duplicate", "validation_error"),
+    errors=(Forbidden, Duplicate),
 )
 async def post_user(request: Request) -> Response:
     body = await parse_body(request, UserIn)
@@ -109,7 +112,7 @@ async def post_user(request: Request) -> Response:
     body=TokenIn,
     response=TokenOut,
     status=201,
-    errors=("forbidden", "validation_error"),
+    errors=(Forbidden, NotFound),
 )
 async def post_token(request: Request) -> Response:
     body = await parse_body(request, TokenIn)

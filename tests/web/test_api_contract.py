@@ -1,0 +1,275 @@
+"""The served OpenAPI document against the contract in docs/API.md: calls, statuses and error codes.
+
+API.md is read as written: its tables of calls (and the bullet naming `/api/v1/me/notifications`), the
+"N `code`" errors of each call and the list of codes under "Conventions". The document is fetched from
+the real app over HTTP, and a few real error paths show that a problem's code and status are its class's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from incentives.db import Database
+from incentives.errors import DomainError, NotFound, Unauthorized, UnsupportedMediaType
+from incentives.leads.errors import AlreadyReserved
+from incentives.ledger.errors import InsufficientPoints
+from incentives.rules.errors import InvalidExpression
+from incentives.web.app import create_app
+from tests.factories import make_member, make_program
+from tests.leads.helpers import make_reseller
+
+API_MD = Path(__file__).resolve().parents[2] / "docs" / "API.md"
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the document needs no database
+
+# API.md calls the app does not serve yet. A call leaves this set when it is served (the test below fails
+# until it does), so the set only shrinks; a call missing from the app and not listed here fails too.
+NOT_SERVED_YET = {
+    ("POST", "/api/v1/invitations"),
+    ("POST", "/api/v1/invitations/{id}/accept"),
+    ("POST", "/api/v1/invitations/{id}/decline"),
+    ("GET", "/api/v1/me/engagement"),
+    ("POST", "/api/v1/achievements"),
+    ("GET", "/api/v1/achievements"),
+    ("GET", "/api/v1/kpis"),
+    ("GET", "/api/v1/me/notifications"),
+    ("PATCH", "/api/v1/me/notifications"),
+    ("POST", "/api/v1/webhooks"),
+    ("GET", "/api/v1/webhooks"),
+    ("DELETE", "/api/v1/webhooks/{id}"),
+    ("GET", "/api/v1/webhooks/{id}/deliveries"),
+    ("POST", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry"),
+}
+
+# Codes the app answers with that API.md's list does not name: the body limit, a body that is not JSON, and
+# two refusals of the rewards domain. Each is declared by its class like the others.
+BEYOND_API_MD = {
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "limit_reached": 422,
+    "reward_unavailable": 422,
+}
+
+_METHODS = r"(?:GET|POST|PUT|PATCH|DELETE)"
+_CALL = re.compile(rf"`({_METHODS}(?:/{_METHODS})*) (/api/v1/[^`\s]+)`|`\.\.\./([^`\s]+)`")
+_CODED = re.compile(r"\b([45]\d\d) `([a-z_]+)`")
+_BARE = re.compile(r"\b([45]\d\d)\b(?! `)")
+_SUCCESS = re.compile(r"→ (2\d\d)\b")
+_CONVENTION_CODE = re.compile(r"`([a-z_]+)` (\d{3})")
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    answer: str = ""
+    errors: set[tuple[int, str]] = field(default_factory=set)  # (status, code) the answer names
+    statuses: set[int] = field(default_factory=set)  # error statuses named without a code ("404 for others")
+    success: int | None = None
+
+
+def documented_calls(text: str) -> dict[tuple[str, str], Call]:
+    """Every call of API.md's tables (first cell: the calls, second: the answer) and of a bullet naming one."""
+    calls: dict[tuple[str, str], Call] = {}
+    for line in text.splitlines():
+        if line.startswith("| `"):
+            cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+            head, answer = cells[0], cells[1] if len(cells) > 1 else ""
+        elif line.startswith("- `") and "/api/v1/" in line.split("—")[0]:
+            head, answer = line.split("—")[0], ""
+        else:
+            continue
+        for method, path in _calls_in(head):
+            call = Call(method, path, answer)
+            call.errors = {(int(status), code) for status, code in _CODED.findall(answer)}
+            call.statuses = {int(status) for status in _BARE.findall(answer)}
+            success = _SUCCESS.search(answer)
+            call.success = int(success.group(1)) if success else None
+            calls[method, path] = call
+    return calls
+
+
+def _calls_in(head: str) -> Iterator[tuple[str, str]]:
+    """`GET/PATCH /a/{id}` gives two calls; `.../decline` after `POST /a/{id}/accept` is `POST /a/{id}/decline`."""
+    methods: list[str] = []
+    path = ""
+    for found in _CALL.finditer(head):
+        if found.group(3):
+            path = path.rsplit("/", 1)[0] + "/" + found.group(3)
+        else:
+            methods, path = found.group(1).split("/"), found.group(2)
+        for method in methods:
+            yield method, path
+
+
+def convention_codes(text: str) -> dict[str, int]:
+    """The error codes API.md's conventions list, with their statuses."""
+    start = text.index("Codes used below:")
+    listed = text[start : text.index("\n- ", start)]
+    return {code: int(status) for code, status in _CONVENTION_CODE.findall(listed)}
+
+
+def declared(operation: dict[str, Any]) -> dict[str, int]:
+    """The error codes an operation of the served document declares, with their statuses."""
+    return {
+        code: int(status)
+        for status, response in operation["responses"].items()
+        if int(status) >= 400
+        for code in response["x-error-codes"]
+    }
+
+
+def served_calls(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(method.upper(), path): op for path, item in spec["paths"].items() for method, op in item.items()}
+
+
+@pytest.fixture(scope="module")
+def api_md() -> str:
+    return API_MD.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+async def spec(http: httpx.AsyncClient) -> dict[str, Any]:
+    response = await http.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def test_the_contract_is_read_as_written(api_md: str) -> None:
+    calls = documented_calls(api_md)
+    assert len(calls) > 40
+    reserve = calls["POST", "/api/v1/leads/{id}/reserve"]
+    assert reserve.errors == {(409, "already_reserved"), (403, "feedback_required")} and reserve.statuses == {404}
+    assert calls["PATCH", "/api/v1/programs/{id}"].method == "PATCH"
+    assert ("POST", "/api/v1/invitations/{id}/decline") in calls
+    assert ("DELETE", "/api/v1/webhooks/{id}") in calls
+    assert ("GET", "/api/v1/me/notifications") in calls
+    assert calls["POST", "/api/v1/redemptions"].errors == {(422, "insufficient_points")}
+    assert calls["POST", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry"].success == 202
+    assert convention_codes(api_md)["feedback_required"] == 403 and len(convention_codes(api_md)) == 14
+
+
+def test_each_code_is_declared_by_one_class_with_its_status(api_md: str) -> None:
+    create_app()  # every domain's error classes are imported
+    classes: dict[str, list[type[DomainError]]] = {}
+    pending = list(DomainError.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        classes.setdefault(cls.code, []).append(cls)
+    for code, status in {**convention_codes(api_md), **BEYOND_API_MD}.items():
+        assert len(classes.get(code, [])) == 1, (code, classes.get(code))
+        assert classes[code][0].status == status, code
+    assert not set(BEYOND_API_MD) & set(convention_codes(api_md)), "API.md lists it now: drop it from BEYOND_API_MD"
+
+
+@SQLITE_ONLY
+async def test_every_call_of_the_contract_is_served(api_md: str, spec: dict[str, Any]) -> None:
+    documented = set(documented_calls(api_md))
+    served = set(served_calls(spec))
+    stale = NOT_SERVED_YET - documented
+    assert not stale, f"not in API.md (any more): {sorted(stale)}"
+    served_now = NOT_SERVED_YET & served
+    assert not served_now, f"served now, remove from NOT_SERVED_YET: {sorted(served_now)}"
+    missing = documented - served - NOT_SERVED_YET
+    assert not missing, f"in API.md, not served: {sorted(missing)}"
+
+
+@SQLITE_ONLY
+async def test_each_call_declares_the_errors_and_status_the_contract_names(api_md: str, spec: dict[str, Any]) -> None:
+    served = served_calls(spec)
+    wrong = []
+    for key, call in documented_calls(api_md).items():
+        if key not in served:
+            continue
+        operation = served[key]
+        codes = declared(operation)
+        wrong += [(key, status, code, codes.get(code)) for status, code in call.errors if codes.get(code) != status]
+        wrong += [(key, status) for status in call.statuses if str(status) not in operation["responses"]]
+        if call.success is not None and str(call.success) not in operation["responses"]:
+            wrong.append((key, call.success, sorted(operation["responses"])))
+    assert not wrong
+
+
+@SQLITE_ONLY
+async def test_every_declared_code_is_a_code_of_the_contract(api_md: str, spec: dict[str, Any]) -> None:
+    known = {**convention_codes(api_md), **BEYOND_API_MD}
+    unknown = [
+        (key, code, status)
+        for key, operation in served_calls(spec).items()
+        for code, status in declared(operation).items()
+        if known.get(code) != status
+    ]
+    assert not unknown
+
+
+@SQLITE_ONLY
+async def test_conventions_hold_for_every_operation(spec: dict[str, Any]) -> None:
+    for (method, path), operation in served_calls(spec).items():
+        codes = declared(operation)
+        assert codes["unauthorized"] == 401, (method, path)  # every call needs a token
+        if method == "POST":  # Idempotency-Key: the same key with another body
+            assert codes["idempotency_conflict"] == 409, (method, path)
+        if "requestBody" in operation:
+            assert codes["validation_error"] == 422, (method, path)
+        schema = operation["responses"]["401"]["content"]["application/problem+json"]["schema"]
+        assert schema["allOf"][1]["properties"]["code"]["enum"] == ["unauthorized"]
+
+
+async def _problem(
+    spec: dict[str, Any], response: httpx.Response, route: tuple[str, str], error: type[DomainError]
+) -> dict[str, Any]:
+    """The problem answered on `route`: its code and status are `error`'s, and the call declares them."""
+    assert response.status_code == error.status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert (body["code"], body["status"]) == (error.code, error.status)
+    assert body["type"].endswith("/" + error.code)
+    assert declared(served_calls(spec)[route])[error.code] == error.status
+    return body
+
+
+@SQLITE_ONLY
+async def test_problems_take_code_and_status_from_their_class(db: Database, http: httpx.AsyncClient) -> None:
+    spec = (await http.get("/api/v1/openapi.json")).json()
+    world = await make_program(db)
+    admin = world.admin.auth
+    await _problem(spec, await http.get("/api/v1/points"), ("GET", "/api/v1/points"), Unauthorized)
+    await _problem(spec, await http.get("/api/v1/leads/999999", headers=admin), ("GET", "/api/v1/leads/{id}"), NotFound)
+    not_json = await http.post("/api/v1/orgs", content=b"name=x", headers={**admin, "Content-Type": "text/plain"})
+    await _problem(spec, not_json, ("POST", "/api/v1/orgs"), UnsupportedMediaType)
+
+    rule = {"event": "lead.won", "condition": "deal.nothing > 1", "points": "10"}
+    invalid = await http.post("/api/v1/rules/validate", json=rule, headers=admin)
+    problem = await _problem(spec, invalid, ("POST", "/api/v1/rules/validate"), InvalidExpression)
+    assert problem["field"] == "condition"
+
+    org = await make_member(db, world)
+    adjustment = {"program_id": world.program_id, "org_id": org, "reason": "correction", "points": -1}
+    overdraw = await http.post("/api/v1/points/adjustments", json=adjustment, headers=admin)
+    await _problem(spec, overdraw, ("POST", "/api/v1/points/adjustments"), InsufficientPoints)
+
+    rep = await make_reseller(db, world)
+    lead = {
+        "program_id": world.program_id,
+        "company": "Müller Bäckerei GmbH",
+        "contact": {"name": "Eva Müller", "email": "eva@mueller.example"},
+        "country": "DE",
+        "postal_code": "80331",
+        "product_line": "heat_pumps",
+        "temperature": "warm",
+    }
+    lead_id = (await http.post("/api/v1/leads", json=lead, headers=admin)).json()["id"]
+    assert (await http.post(f"/api/v1/leads/{lead_id}/qualify", headers=admin)).status_code == 200
+    assert (await http.post(f"/api/v1/leads/{lead_id}/offer", headers=admin)).status_code == 200
+    assert (await http.post(f"/api/v1/leads/{lead_id}/reserve", headers=rep.auth)).status_code == 200
+    again = await http.post(f"/api/v1/leads/{lead_id}/reserve", headers={**rep.auth, "Accept-Language": "de"})
+    body = await _problem(spec, again, ("POST", "/api/v1/leads/{id}/reserve"), AlreadyReserved)
+    assert body["title"] != AlreadyReserved.title  # translated; the code never is
