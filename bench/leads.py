@@ -60,7 +60,7 @@ def pct(values: list[float], q: float) -> float:
 
 async def build(db: Database, n_leads: int, n_orgs: int, n_offered: int) -> dict[str, object]:
     rng = random.Random(7)
-    async with db.session() as session:
+    async with db.transaction() as session:
         boot = await accounts.bootstrap_program(
             session, program="Bench", email="admin@bench.example", password=PASSWORD
         )
@@ -296,7 +296,7 @@ async def bench_race(db: Database, base: str, context: dict[str, object]) -> Non
         users = (await session.scalars(select(User).where(User.role == "reseller_rep").limit(20))).all()
     tokens = []
     for user in users:
-        async with db.session() as session:
+        async with db.transaction() as session:
             tokens.append(await accounts.create_token(session, context["admin"], user_id=user.id))  # type: ignore[arg-type]
     results = []
     for _ in range(RACES):

@@ -44,14 +44,14 @@ PASSWORD = "bench-password-123"
 
 async def _setup(db: Database) -> tuple[int, Principal, list[Principal], int]:
     program_id, admin, orgs = await program_with_partners(db, PARTNERS)
-    async with db.session() as session:
+    async with db.transaction() as session:
         pam_user = await accounts.create_user(
             session, admin, email="pam@example.com", name="PAM", org_id=admin.org_id, role=Role.PARTNER_MANAGER
         )
     pam = Principal(pam_user.id, admin.org_id, Role.PARTNER_MANAGER, program_id)
     managers = []
     for i, org_id in enumerate(orgs):
-        async with db.session() as session:
+        async with db.transaction() as session:
             user = await accounts.create_user(
                 session,
                 admin,

@@ -32,7 +32,7 @@ async def make_reseller(
 ) -> Actor:
     """A reseller org in the program with one rep; returns the rep."""
     org_id = await make_org(db, world, "reseller", name=f"Fachhändler {next(_seq)}", city=city, lat=lat, lon=lon)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await accounts.create_membership(
             session,
             world.admin.principal,

@@ -46,7 +46,7 @@ async def test_two_hundred_concurrent_reservations_from_twenty_orgs_one_winner(
     db: Database, http: httpx.AsyncClient
 ) -> None:
     world = await make_program(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await accounts.update_program_settings(
             session, world.admin.principal, world.program_id, {"offer_wave_size": 20}
         )

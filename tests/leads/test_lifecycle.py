@@ -40,7 +40,7 @@ async def _lead(db: Database, lead_id: int) -> Lead:
 
 async def test_waves_escalate_to_all_eligible_then_unclaimed(db: Database) -> None:
     world = await make_program(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await accounts.update_program_settings(
             session, world.admin.principal, world.program_id, {"offer_wave_size": 2, "max_waves": 2}
         )
@@ -65,7 +65,7 @@ async def test_waves_escalate_to_all_eligible_then_unclaimed(db: Database) -> No
 
 async def test_concurrent_sweeps_escalate_each_lead_once(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     world = await make_program(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await accounts.update_program_settings(
             session, world.admin.principal, world.program_id, {"offer_wave_size": 2, "max_waves": 2}
         )
@@ -157,7 +157,7 @@ async def test_hard_filters_and_explainable_scores(db: Database) -> None:
 
 async def test_concurrent_reservations_have_exactly_one_winner(db: Database) -> None:
     world = await make_program(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await accounts.update_program_settings(session, world.admin.principal, world.program_id, {"offer_wave_size": 8})
     reps = [await make_reseller(db, world) for _ in range(8)]
     lead = await make_lead(db, world)

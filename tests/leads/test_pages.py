@@ -85,7 +85,7 @@ async def test_gate_disables_reserve_with_links_to_overdue_leads(db: Database, h
     from incentives.leads.models import Lead
 
     world = await make_program(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await accounts.update_program_settings(
             session, world.admin.principal, world.program_id, {"max_overdue_leads": 0}
         )
