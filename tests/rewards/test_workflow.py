@@ -143,9 +143,9 @@ async def test_notifications_are_private_to_the_org_and_marked_read_once(db: Dat
         mine = await notifications.list_notifications(session, rw.rep.principal)
         assert len(mine) == 1 and await notifications.unread_count(session, rw.manager.principal) == 1
         assert await notifications.list_notifications(session, other.manager.principal) == []
-    async with db.session() as session:
+    async with db.transaction() as session:
         assert await notifications.mark_read(session, other.manager.principal, [mine[0].id]) == 0
-    async with db.session() as session:
+    async with db.transaction() as session:
         assert await notifications.mark_read(session, rw.manager.principal, [mine[0].id]) == 1
     async with db.reader() as session:
         assert await notifications.unread_count(session, rw.rep.principal) == 0
