@@ -73,11 +73,11 @@ async def make_lead(
         required_certifications=certifications,
         notes="Ruft nur vormittags zurück.",
     )
-    async with db.session() as session:
+    async with db.transaction() as session:
         lead = await services.create_lead(session, world.admin.principal, data, now)
-    async with db.session() as session:
+    async with db.transaction() as session:
         lead = await services.qualify_lead(session, world.admin.principal, lead.id, now)
     if offer:
-        async with db.session() as session:
+        async with db.transaction() as session:
             lead, _ = await services.offer_lead(session, world.admin.principal, lead.id, now)
     return lead
