@@ -49,9 +49,9 @@ async def test_rejection_and_cancellation_return_points_and_stock_at_once(db: Da
     first = await redeem(db, rw.manager, reward)
     second = await redeem(db, rw.manager, reward)
     assert await _balance(db, rw) == (400, 600)
-    async with db.session() as session:
+    async with db.transaction() as session:
         rejected = await services.reject_redemption(session, rw.pam.principal, first.id, reason="no")
-    async with db.session() as session:
+    async with db.transaction() as session:
         cancelled = await services.cancel_redemption(session, rw.manager.principal, second.id)
     assert (rejected.status, cancelled.status) == ("rejected", "cancelled")
     assert rejected.resolution_id is not None and cancelled.resolution_id is not None
@@ -61,7 +61,7 @@ async def test_rejection_and_cancellation_return_points_and_stock_at_once(db: Da
     again = [await redeem(db, rw.manager, reward) for _ in range(2)]  # stock and limit were given back
     assert [r.status for r in again] == ["pending", "pending"]
     with pytest.raises(InvalidState):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.cancel_redemption(session, rw.manager.principal, first.id)
 
 
@@ -159,15 +159,15 @@ async def test_an_approval_and_a_rejection_notify_once_with_their_decision_and_a
     rw = await make_rewards_world(db, points=1000)
     reward = await make_reward(db, rw, "bonus", points=100)
     approved, rejected, cancelled = [await redeem(db, rw.manager, reward) for _ in range(3)]
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.approve_redemption(session, rw.pam.principal, approved.id)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.reject_redemption(session, rw.pam.principal, rejected.id, reason="No budget")
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.cancel_redemption(session, rw.manager.principal, cancelled.id)
     for redemption in (approved, rejected, cancelled):
         with pytest.raises(InvalidState):
-            async with db.session() as session:
+            async with db.transaction() as session:
                 await services.approve_redemption(session, rw.pam.principal, redemption.id)
     async with db.reader() as session:
         stored = await notifications.list_notifications(session, rw.manager.principal)
@@ -211,12 +211,11 @@ async def test_a_decision_reads_back_as_written_and_a_coupon_code_taken_makes_it
     reward = await make_reward(db, rw, "discount", points=100)
     first, second = await redeem(db, rw.manager, reward), await redeem(db, rw.manager, reward)
     at = dt.datetime(2026, 11, 27, 12, 30, 15, 123456, tzinfo=dt.UTC)
-    async with db.session() as session:
+    async with db.transaction() as session:
         done = await services.approve_redemption(session, rw.pam.principal, first.id, now=at)
     codes = iter([done.coupon_code, "RW-AAAA-BBBB-CCCC-DDDD"])
     monkeypatch.setattr(services, "new_coupon_code", lambda: next(codes))
-    async with db.session() as session:
-        again = await services.approve_redemption(session, rw.pam.principal, second.id, now=at)
+    again = await db.run(lambda session: services.approve_redemption(session, rw.pam.principal, second.id, now=at))
     assert again.coupon_code == "RW-AAAA-BBBB-CCCC-DDDD"
     async with db.reader() as session:
         rows = list(await session.scalars(select(Redemption).order_by(Redemption.id)))
