@@ -48,7 +48,7 @@ async def program_with_partners(db: Database, partners: int) -> tuple[int, Princ
     """A program, its admin, and `partners` gold reseller members serving all of Germany."""
     async with db.transaction() as session:
         boot = await accounts.bootstrap_program(session, program="Bench", email="bench@example.com")
-    async with db.session() as session:
+    async with db.reader() as session:
         admin = Principal.of(await session.get_one(User, boot.user_id))
     orgs = []
     for i in range(partners):

@@ -64,7 +64,7 @@ async def build(db: Database, n_leads: int, n_orgs: int, n_offered: int) -> dict
         boot = await accounts.bootstrap_program(
             session, program="Bench", email="admin@bench.example", password=PASSWORD
         )
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         await session.execute(update(Program).values(offer_wave_size=5, max_waves=3))
         now = dt.datetime.now(dt.UTC)
         orgs = [
@@ -256,7 +256,7 @@ async def bench_sweep(db: Database, due: int, org_ids: list[int]) -> None:
     """Make `due` offered leads (the open offers plus as many more) whose wave deadline has passed, then sweep."""
     rng = random.Random(11)
     past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         offered = (await session.scalar(select(func.count()).where(Lead.status == "offered"))) or 0
         more = list(
             (await session.scalars(select(Lead.id).where(Lead.status == "new").limit(max(0, due - offered)))).all()
@@ -317,7 +317,7 @@ async def bench_race(db: Database, base: str, context: dict[str, object]) -> Non
 
 async def offered_lead(db: Database, program_id: int, org_ids: list[int]) -> int:
     """A new lead, offered (wave 1) to each of `org_ids`."""
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         lead_id = (await session.scalars(select(Lead.id).where(Lead.status == "new").limit(1))).one()
         now = dt.datetime.now(dt.UTC)
         await session.execute(

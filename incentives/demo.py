@@ -181,7 +181,7 @@ async def _create(db: Database) -> None:
             name="Sabine Keller",
             password=PASSWORD,
         )
-    async with db.session() as session:
+    async with db.reader() as session:
         admin = Principal.of(await session.get_one(User, boot.user_id))
     async with db.transaction() as session:
         await services.update_program_settings(session, admin, boot.program_id, {"default_locale": "de"})
@@ -192,7 +192,7 @@ async def _create(db: Database) -> None:
                 session, admin, email=email, name=name, org_id=org_id, role=role, locale=locale, password=PASSWORD
             )
 
-    async with db.session() as session:
+    async with db.reader() as session:
         manufacturer_id = (await services.get_program(session, admin, boot.program_id)).manufacturer_id
     assert manufacturer_id is not None
     await user("pam@helios.example", "Thomas Brandt", manufacturer_id, Role.PARTNER_MANAGER, "de")

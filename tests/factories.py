@@ -44,7 +44,7 @@ async def make_program(db: Database, name: str | None = None) -> ProgramWorld:
         boot = await services.bootstrap_program(
             session, program=name or f"Programm {n} {fake.company()}", email=email, password=PASSWORD
         )
-    async with db.session() as session:
+    async with db.reader() as session:
         user = await session.get_one(User, boot.user_id)
     return ProgramWorld(boot.program_id, Actor(user.id, user.org_id, email, boot.token, Principal.of(user)))
 

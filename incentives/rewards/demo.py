@@ -122,7 +122,7 @@ async def rewards_demo(db: Database, program_id: int, admin: Principal) -> None:
     if first is not None:
         async with db.transaction() as session:
             await services.approve_redemption(session, deciders, first)
-        async with db.session() as session:
+        async with db.reader() as session:
             allocation = (await mdf.list_allocations(session, managers[orgs[0]]))[0]
         async with db.transaction() as session:
             await mdf.file_claim(

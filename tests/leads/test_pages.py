@@ -94,7 +94,7 @@ async def test_gate_disables_reserve_with_links_to_overdue_leads(db: Database, h
     await make_lead(db, world)
     async with db.transaction() as session:
         await services.reserve_lead(session, rep.principal, first.id)
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
         await session.execute(update(Lead).where(Lead.id == first.id).values(feedback_due_at=past))
     await login(http, rep.email)

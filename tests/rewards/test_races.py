@@ -190,7 +190,7 @@ async def test_an_edit_of_the_fixed_terms_waits_for_a_redemption_that_read_the_i
     rw = await make_rewards_world(db, points=1000)
     reward = await make_reward(db, rw, "discount", points=100)  # no stock: no stock update locks the item
     principal = rw.manager.principal
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         conn = await session.connection()
         lookup = services._request_lookup(principal, conn.dialect.name)
         read = (await conn.execute(lookup, {"p_reward": reward, "p_key": "k"})).one()

@@ -80,7 +80,7 @@ async def test_reconcile_sweep_finishes_what_a_crash_left_behind(db: Database) -
     reward = await make_reward(db, rw, "discount", points=100)
     approved = await redeem(db, rw.manager, reward)
     stuck = await redeem(db, rw.manager, reward)
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         # a crash after the decision, before the ledger posted: status approved, hold still open
         await session.execute(update(Redemption).where(Redemption.id == approved.id).values(status="approved"))
         # a crash after writing the request, before the hold: status requested, nothing held
@@ -130,7 +130,7 @@ def test_coupon_codes_are_unique_over_100k() -> None:
 async def test_notifications_are_private_to_the_org_and_marked_read_once(db: Database) -> None:
     rw = await make_rewards_world(db, points=500)
     other = await make_rewards_world(db, points=500)
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         await notifications.notify(
             session,
             program_id=rw.program_id,
@@ -184,7 +184,7 @@ async def test_reconcile_sweep_voids_a_rejection_a_crash_left_open_and_notifies_
     rw = await make_rewards_world(db, points=1000)
     reward = await make_reward(db, rw, "bonus", points=100)
     stuck = await redeem(db, rw.manager, reward)
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         # an older version's crash after the rejection, before the ledger voided the hold
         await session.execute(
             update(Redemption).where(Redemption.id == stuck.id).values(status="rejected", reason="Late")
