@@ -46,15 +46,15 @@ def databases(backends: list[str], tag: str) -> Iterator[tuple[str, str]]:
 
 async def program_with_partners(db: Database, partners: int) -> tuple[int, Principal, list[int]]:
     """A program, its admin, and `partners` gold reseller members serving all of Germany."""
-    async with db.session() as session:
+    async with db.transaction() as session:
         boot = await accounts.bootstrap_program(session, program="Bench", email="bench@example.com")
-    async with db.session() as session:
+    async with db.reader() as session:
         admin = Principal.of(await session.get_one(User, boot.user_id))
     orgs = []
     for i in range(partners):
-        async with db.session() as session:
+        async with db.transaction() as session:
             org = await accounts.create_org(session, admin, name=f"Partner {i}", kind="reseller", country="DE")
-        async with db.session() as session:
+        async with db.transaction() as session:
             await accounts.create_membership(
                 session,
                 admin,

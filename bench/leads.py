@@ -60,11 +60,11 @@ def pct(values: list[float], q: float) -> float:
 
 async def build(db: Database, n_leads: int, n_orgs: int, n_offered: int) -> dict[str, object]:
     rng = random.Random(7)
-    async with db.session() as session:
+    async with db.transaction() as session:
         boot = await accounts.bootstrap_program(
             session, program="Bench", email="admin@bench.example", password=PASSWORD
         )
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         await session.execute(update(Program).values(offer_wave_size=5, max_waves=3))
         now = dt.datetime.now(dt.UTC)
         orgs = [
@@ -256,7 +256,7 @@ async def bench_sweep(db: Database, due: int, org_ids: list[int]) -> None:
     """Make `due` offered leads (the open offers plus as many more) whose wave deadline has passed, then sweep."""
     rng = random.Random(11)
     past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         offered = (await session.scalar(select(func.count()).where(Lead.status == "offered"))) or 0
         more = list(
             (await session.scalars(select(Lead.id).where(Lead.status == "new").limit(max(0, due - offered)))).all()
@@ -296,7 +296,7 @@ async def bench_race(db: Database, base: str, context: dict[str, object]) -> Non
         users = (await session.scalars(select(User).where(User.role == "reseller_rep").limit(20))).all()
     tokens = []
     for user in users:
-        async with db.session() as session:
+        async with db.transaction() as session:
             tokens.append(await accounts.create_token(session, context["admin"], user_id=user.id))  # type: ignore[arg-type]
     results = []
     for _ in range(RACES):
@@ -317,7 +317,7 @@ async def bench_race(db: Database, base: str, context: dict[str, object]) -> Non
 
 async def offered_lead(db: Database, program_id: int, org_ids: list[int]) -> int:
     """A new lead, offered (wave 1) to each of `org_ids`."""
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         lead_id = (await session.scalars(select(Lead.id).where(Lead.status == "new").limit(1))).one()
         now = dt.datetime.now(dt.UTC)
         await session.execute(

@@ -44,14 +44,14 @@ PASSWORD = "bench-password-123"
 
 async def _setup(db: Database) -> tuple[int, Principal, list[Principal], int]:
     program_id, admin, orgs = await program_with_partners(db, PARTNERS)
-    async with db.session() as session:
+    async with db.transaction() as session:
         pam_user = await accounts.create_user(
             session, admin, email="pam@example.com", name="PAM", org_id=admin.org_id, role=Role.PARTNER_MANAGER
         )
     pam = Principal(pam_user.id, admin.org_id, Role.PARTNER_MANAGER, program_id)
     managers = []
     for i, org_id in enumerate(orgs):
-        async with db.session() as session:
+        async with db.transaction() as session:
             user = await accounts.create_user(
                 session,
                 admin,
@@ -66,7 +66,7 @@ async def _setup(db: Database) -> tuple[int, Principal, list[Principal], int]:
             await ledger.award_points(
                 session, program_id=program_id, org_id=org_id, points=10_000_000, key=f"seed-{org_id}"
             )
-    async with db.session() as session:
+    async with db.transaction() as session:
         reward = await services.create_reward(
             session, admin, program_id=program_id, kind="bonus", name_de="Bonus", name_en="Bonus", points=10
         )
@@ -88,7 +88,7 @@ async def _pool(count: int, work: object, workers: int = WORKERS, offset: int = 
 
 async def _redemptions(db: Database, managers: list[Principal], reward: int, count: int) -> tuple[float, float]:
     async def one(i: int) -> None:
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.redeem(session, managers[i % len(managers)], reward_id=reward, request_key=f"r-{i}")
 
     return await _pool(count, one, workers=1), await _pool(count, one, offset=count)
@@ -99,7 +99,7 @@ async def _approvals(db: Database, pam: Principal) -> tuple[float, float, int]:
         ids = list(await session.scalars(select(Redemption.id).where(Redemption.status == "pending")))
 
     async def one(i: int) -> None:
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.approve_redemption(session, pam, ids[i])
 
     half = len(ids) // 2
@@ -116,10 +116,10 @@ async def _statements(db: Database, pam: Principal, manager: Principal, reward: 
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", count)
     try:
-        async with db.session() as session:
+        async with db.transaction() as session:
             redemption = await services.redeem(session, manager, reward_id=reward, request_key="counted")
         requested = len(sent)
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.approve_redemption(session, pam, redemption.id)
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", count)

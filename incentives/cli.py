@@ -125,7 +125,7 @@ async def _bootstrap(settings: Settings, program: str, email: str, name: str | N
         return 2
     db = Database(settings.database_url)
     try:
-        async with db.session() as session:
+        async with db.transaction() as session:
             result = await bootstrap_program(session, program=program.strip(), email=email, name=name)
         async with db.transaction() as session:  # a new program starts with the default reward rules
             await install_default_rules(session, result.program_id)

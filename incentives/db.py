@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from redis.asyncio import Redis
 from sqlalchemy import DateTime, Executable, MetaData, Row, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -23,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+_T = TypeVar("_T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -104,6 +107,11 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
+class RunAgain(Exception):
+    """A concurrent twin of this unit of work committed first: the owner runs the unit again (`Database.run`),
+    and the fresh attempt finds what the twin did."""
+
+
 class Database:
     """One engine and two session factories: `session()` for writes, `reader()` for read-only work; and the
     optional Redis that serves what is derived from the database (leaderboards), None without REDIS_URL.
@@ -127,6 +135,26 @@ class Database:
         """A write session inside one transaction: committed on success, rolled back on any error."""
         async with self.session() as session, session.begin():
             yield session
+
+    async def run(
+        self,
+        work: Callable[[AsyncSession], Awaitable[_T]],
+        *,
+        retry_on: type[Exception] | tuple[type[Exception], ...] = IntegrityError,
+        attempts: int = 3,
+    ) -> _T:
+        """`work` in one unit of work of its own, run again from the start in a fresh transaction when it fails
+        with `retry_on` or `RunAgain` (a concurrent twin of the same request committed first, say, and a unique
+        key refused this one's row), at most `attempts` times in all; the last failure is raised."""
+        again: tuple[type[Exception], ...] = (RunAgain, *(retry_on if isinstance(retry_on, tuple) else (retry_on,)))
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.transaction() as session:
+                    return await work(session)
+            except Exception as error:
+                if attempt == attempts or not isinstance(error, again):
+                    raise
+        raise ValueError("attempts must be at least 1")
 
     async def warm_up(self, connections: int, reads: Sequence[tuple[Executable, Mapping[str, Any]]] = ()) -> int:
         """Open up to `connections` of the pool's kept connections at once, run each of `reads` (hot statements,

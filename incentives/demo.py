@@ -172,7 +172,7 @@ async def create_demo(db: Database) -> list[DemoLogin]:
 
 
 async def _create(db: Database) -> None:
-    async with db.session() as session:
+    async with db.transaction() as session:
         boot = await services.bootstrap_program(
             session,
             program=PROGRAM,
@@ -181,30 +181,30 @@ async def _create(db: Database) -> None:
             name="Sabine Keller",
             password=PASSWORD,
         )
-    async with db.session() as session:
+    async with db.reader() as session:
         admin = Principal.of(await session.get_one(User, boot.user_id))
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.update_program_settings(session, admin, boot.program_id, {"default_locale": "de"})
 
     async def user(email: str, name: str, org_id: int, role: Role, locale: str) -> None:
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.create_user(
                 session, admin, email=email, name=name, org_id=org_id, role=role, locale=locale, password=PASSWORD
             )
 
-    async with db.session() as session:
+    async with db.reader() as session:
         manufacturer_id = (await services.get_program(session, admin, boot.program_id)).manufacturer_id
     assert manufacturer_id is not None
     await user("pam@helios.example", "Thomas Brandt", manufacturer_id, Role.PARTNER_MANAGER, "de")
     await user("pam.en@helios.example", "Emma Clarke", manufacturer_id, Role.PARTNER_MANAGER, "en")
 
-    async with db.session() as session:
+    async with db.transaction() as session:
         agency = await services.create_org(
             session, admin, name="LeadWerk Agentur", kind="agency", country="DE", city="Nürnberg"
         )
     await user("agentur@leadwerk.example", "Jonas Weber", agency.id, Role.AGENCY, "de")
 
-    async with db.session() as session:
+    async with db.transaction() as session:
         distributor = await services.create_org(
             session,
             admin,
@@ -215,7 +215,7 @@ async def _create(db: Database) -> None:
             lat=48.14,
             lon=11.58,
         )
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.create_membership(
             session,
             admin,
@@ -230,11 +230,11 @@ async def _create(db: Database) -> None:
     await user("distributor@egs.example", "Martina Fuchs", distributor.id, Role.DISTRIBUTOR_MANAGER, "de")
 
     for index, (name, city, country, lat, lon, tier, regions, comps, certs, capacity, below) in enumerate(RESELLERS):
-        async with db.session() as session:
+        async with db.transaction() as session:
             org = await services.create_org(
                 session, admin, name=name, kind="reseller", country=country, city=city, lat=lat, lon=lon
             )
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.create_membership(
                 session,
                 admin,

@@ -40,17 +40,17 @@ class ProgramWorld:
 async def make_program(db: Database, name: str | None = None) -> ProgramWorld:
     n = next(_seq)
     email = f"admin{n}@example.com"
-    async with db.session() as session:
+    async with db.transaction() as session:
         boot = await services.bootstrap_program(
             session, program=name or f"Programm {n} {fake.company()}", email=email, password=PASSWORD
         )
-    async with db.session() as session:
+    async with db.reader() as session:
         user = await session.get_one(User, boot.user_id)
     return ProgramWorld(boot.program_id, Actor(user.id, user.org_id, email, boot.token, Principal.of(user)))
 
 
 async def make_org(db: Database, world: ProgramWorld, kind: str = "reseller", **fields: object) -> int:
-    async with db.session() as session:
+    async with db.transaction() as session:
         org = await services.create_org(
             session,
             world.admin.principal,
@@ -66,7 +66,7 @@ async def make_member(
     db: Database, world: ProgramWorld, kind: str = "reseller", tier: str = "gold", distributor_id: int | None = None
 ) -> int:
     org_id = await make_org(db, world, kind)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.create_membership(
             session,
             world.admin.principal,
@@ -83,7 +83,7 @@ async def make_member(
 
 async def make_user(db: Database, world: ProgramWorld, org_id: int, role: Role, locale: str | None = None) -> Actor:
     email = f"user{next(_seq)}@example.com"
-    async with db.session() as session:
+    async with db.transaction() as session:
         user = await services.create_user(
             session,
             world.admin.principal,
@@ -94,6 +94,6 @@ async def make_user(db: Database, world: ProgramWorld, org_id: int, role: Role, 
             locale=locale,
             password=PASSWORD,
         )
-    async with db.session() as session:
+    async with db.transaction() as session:
         token = await services.create_token(session, world.admin.principal, user_id=user.id)
     return Actor(user.id, org_id, email, token, Principal(user.id, org_id, role, user.program_id))

@@ -49,7 +49,7 @@ async def run_sweep_command(env: dict[str, str]) -> subprocess.CompletedProcess[
 
 
 async def _expire_offers(db: Database) -> None:
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
         await session.execute(update(Lead).where(Lead.status == LeadStatus.OFFERED).values(expires_at=past))
 

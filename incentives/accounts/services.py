@@ -1,6 +1,6 @@
 """Account services: programs, orgs, memberships, users, login and API tokens.
 
-Each function takes an AsyncSession and runs one unit of work; callers pass a fresh session.
+Each function takes an AsyncSession and joins the caller's unit of work (`db.transaction()`); none begins or commits.
 """
 
 from __future__ import annotations
@@ -62,27 +62,26 @@ async def bootstrap_program(
     manufacturer: str | None = None,
 ) -> Bootstrap:
     """A new program with its manufacturer org and a first admin holding an API token."""
-    async with session.begin():
-        if await session.scalar(select(Program.id).where(Program.name == program)) is not None:
-            raise Duplicate(N_("A program with this name already exists."))
-        manufacturer_org = Org(name=manufacturer or program, kind=OrgKind.MANUFACTURER, country="DE")
-        session.add(manufacturer_org)
-        await session.flush()
-        prog = Program(name=program, manufacturer_id=manufacturer_org.id)
-        session.add(prog)
-        await session.flush()
-        manufacturer_org.registered_by_program_id = prog.id
-        user = await _new_user(
-            session,
-            email=email,
-            name=name or email.split("@")[0],
-            org=manufacturer_org,
-            role=Role.ADMIN,
-            program_id=prog.id,
-            locale=None,
-            password=password,
-        )
-        token = await _new_token(session, user.id, created_by_id=user.id)
+    if await session.scalar(select(Program.id).where(Program.name == program)) is not None:
+        raise Duplicate(N_("A program with this name already exists."))
+    manufacturer_org = Org(name=manufacturer or program, kind=OrgKind.MANUFACTURER, country="DE")
+    session.add(manufacturer_org)
+    await session.flush()
+    prog = Program(name=program, manufacturer_id=manufacturer_org.id)
+    session.add(prog)
+    await session.flush()
+    manufacturer_org.registered_by_program_id = prog.id
+    user = await _new_user(
+        session,
+        email=email,
+        name=name or email.split("@")[0],
+        org=manufacturer_org,
+        role=Role.ADMIN,
+        program_id=prog.id,
+        locale=None,
+        password=password,
+    )
+    token = await _new_token(session, user.id, created_by_id=user.id)
     return Bootstrap(program_id=prog.id, user_id=user.id, token=token)
 
 
@@ -96,14 +95,13 @@ async def get_program(session: AsyncSession, principal: Principal, program_id: i
 async def update_program_settings(
     session: AsyncSession, principal: Principal, program_id: int, changes: dict[str, Any]
 ) -> Program:
-    async with session.begin():
-        program = await get_program(session, principal, program_id)
-        if not principal.administers(program_id):
-            raise Forbidden()
-        for key, value in changes.items():
-            if key not in PROGRAM_SETTINGS:
-                raise ValidationFailed([FieldError((key,), N_("Unknown setting."))])
-            setattr(program, key, value)
+    program = await get_program(session, principal, program_id)
+    if not principal.administers(program_id):
+        raise Forbidden()
+    for key, value in changes.items():
+        if key not in PROGRAM_SETTINGS:
+            raise ValidationFailed([FieldError((key,), N_("Unknown setting."))])
+        setattr(program, key, value)
     return program
 
 
@@ -121,18 +119,17 @@ async def create_org(
     lat: float | None = None,
     lon: float | None = None,
 ) -> Org:
-    async with session.begin():
-        _require_admin(principal)
-        org = Org(
-            name=name,
-            kind=kind,
-            country=country.upper(),
-            city=city,
-            lat=lat,
-            lon=lon,
-            registered_by_program_id=principal.program_id,
-        )
-        session.add(org)
+    _require_admin(principal)
+    org = Org(
+        name=name,
+        kind=kind,
+        country=country.upper(),
+        city=city,
+        lat=lat,
+        lon=lon,
+        registered_by_program_id=principal.program_id,
+    )
+    session.add(org)
     return org
 
 
@@ -156,37 +153,36 @@ async def create_membership(
     capacity: int | None = None,
     distributor_id: int | None = None,
 ) -> Membership:
-    async with session.begin():
-        await get_program(session, principal, program_id)
-        if not principal.administers(program_id):
-            raise Forbidden()
-        org = await _visible_org_or_field_error(session, principal, org_id, "org_id")
-        if org.kind not in (OrgKind.RESELLER, OrgKind.DISTRIBUTOR):
-            raise ValidationFailed([FieldError(("org_id",), N_("Only resellers and distributors can be members."))])
-        if distributor_id is not None:
-            distributor = await _visible_org_or_field_error(session, principal, distributor_id, "distributor_id")
-            is_member = await session.scalar(
-                select(Membership.id).where(Membership.program_id == program_id, Membership.org_id == distributor_id)
-            )
-            if distributor.kind != OrgKind.DISTRIBUTOR or is_member is None or distributor_id == org_id:
-                raise ValidationFailed(
-                    [FieldError(("distributor_id",), N_("Must be a distributor that is a member of this program."))]
-                )
-        membership = Membership(
-            program_id=program_id,
-            org_id=org_id,
-            tier=tier,
-            competencies=sorted(set(competencies)),
-            certifications=sorted(set(certifications)),
-            regions=sorted(set(regions)),
-            capacity=capacity,
-            distributor_id=distributor_id,
+    await get_program(session, principal, program_id)
+    if not principal.administers(program_id):
+        raise Forbidden()
+    org = await _visible_org_or_field_error(session, principal, org_id, "org_id")
+    if org.kind not in (OrgKind.RESELLER, OrgKind.DISTRIBUTOR):
+        raise ValidationFailed([FieldError(("org_id",), N_("Only resellers and distributors can be members."))])
+    if distributor_id is not None:
+        distributor = await _visible_org_or_field_error(session, principal, distributor_id, "distributor_id")
+        is_member = await session.scalar(
+            select(Membership.id).where(Membership.program_id == program_id, Membership.org_id == distributor_id)
         )
-        session.add(membership)
-        try:
-            await session.flush()
-        except IntegrityError as exc:
-            raise Duplicate(N_("This org is already a member of the program.")) from exc
+        if distributor.kind != OrgKind.DISTRIBUTOR or is_member is None or distributor_id == org_id:
+            raise ValidationFailed(
+                [FieldError(("distributor_id",), N_("Must be a distributor that is a member of this program."))]
+            )
+    membership = Membership(
+        program_id=program_id,
+        org_id=org_id,
+        tier=tier,
+        competencies=sorted(set(competencies)),
+        certifications=sorted(set(certifications)),
+        regions=sorted(set(regions)),
+        capacity=capacity,
+        distributor_id=distributor_id,
+    )
+    session.add(membership)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Duplicate(N_("This org is already a member of the program.")) from exc
     return membership
 
 
@@ -204,29 +200,28 @@ async def create_user(
     locale: str | None = None,
     password: str | None = None,
 ) -> User:
-    async with session.begin():
-        _require_admin(principal)
-        org = await _visible_org_or_field_error(session, principal, org_id, "org_id")
-        role_ = Role(role)
-        if ORG_KIND_OF_ROLE[role_] != org.kind:
-            raise ValidationFailed([FieldError(("role",), N_("This role does not fit the kind of the org."))])
-        if role_ in (Role.ADMIN, Role.PARTNER_MANAGER):
-            manufacturer_id = await session.scalar(
-                select(Program.manufacturer_id).where(Program.id == principal.program_id)
-            )
-            if org.id != manufacturer_id:
-                raise ValidationFailed([FieldError(("org_id",), N_("Must be the manufacturer of your program."))])
-        program_id = principal.program_id if role_ in PROGRAM_ROLES else None
-        return await _new_user(
-            session,
-            email=email,
-            name=name,
-            org=org,
-            role=role_,
-            program_id=program_id,
-            locale=locale,
-            password=password,
+    _require_admin(principal)
+    org = await _visible_org_or_field_error(session, principal, org_id, "org_id")
+    role_ = Role(role)
+    if ORG_KIND_OF_ROLE[role_] != org.kind:
+        raise ValidationFailed([FieldError(("role",), N_("This role does not fit the kind of the org."))])
+    if role_ in (Role.ADMIN, Role.PARTNER_MANAGER):
+        manufacturer_id = await session.scalar(
+            select(Program.manufacturer_id).where(Program.id == principal.program_id)
         )
+        if org.id != manufacturer_id:
+            raise ValidationFailed([FieldError(("org_id",), N_("Must be the manufacturer of your program."))])
+    program_id = principal.program_id if role_ in PROGRAM_ROLES else None
+    return await _new_user(
+        session,
+        email=email,
+        name=name,
+        org=org,
+        role=role_,
+        program_id=program_id,
+        locale=locale,
+        password=password,
+    )
 
 
 async def _new_user(
@@ -273,16 +268,15 @@ async def get_user(session: AsyncSession, principal: Principal, user_id: int) ->
 
 async def create_token(session: AsyncSession, principal: Principal, *, user_id: int) -> str:
     """A new API token acting as `user_id`: for yourself, or, as admin, for a user of your program."""
-    async with session.begin():
-        user = await get_user(session, principal, user_id)
-        if user.id != principal.user_id:
-            _require_admin(principal)
-            org = await session.get_one(Org, user.org_id)
-            own_program_staff = user.program_id == principal.program_id
-            if not (own_program_staff or org.registered_by_program_id == principal.program_id):
-                # A shared reseller registered by another program: its users issue their own tokens.
-                raise Forbidden()
-        return await _new_token(session, user.id, created_by_id=principal.user_id)
+    user = await get_user(session, principal, user_id)
+    if user.id != principal.user_id:
+        _require_admin(principal)
+        org = await session.get_one(Org, user.org_id)
+        own_program_staff = user.program_id == principal.program_id
+        if not (own_program_staff or org.registered_by_program_id == principal.program_id):
+            # A shared reseller registered by another program: its users issue their own tokens.
+            raise Forbidden()
+    return await _new_token(session, user.id, created_by_id=principal.user_id)
 
 
 async def _new_token(session: AsyncSession, user_id: int, *, created_by_id: int) -> str:
@@ -352,35 +346,33 @@ async def authenticate(
     """The user for these credentials, or None. Failed attempts per e-mail and per IP are limited."""
     email = normalize_email(email)
     keys = (f"email:{email}", f"ip:{client_ip}")
-    async with session.begin():
-        since = utcnow() - dt.timedelta(seconds=window_seconds)
-        await session.execute(delete(LoginAttempt).where(LoginAttempt.at < since))
-        counts = dict(
-            (
-                await session.execute(
-                    select(LoginAttempt.key, func.count())
-                    .where(LoginAttempt.key.in_(keys), LoginAttempt.at >= since)
-                    .group_by(LoginAttempt.key)
-                )
-            ).all()
-        )
-        # The per-IP limit is wider: an office may share one address.
-        if counts.get(keys[0], 0) >= max_attempts or counts.get(keys[1], 0) >= max_attempts * 4:
-            raise RateLimited()
-        user = await session.scalar(select(User).where(User.email == email, User.active.is_(True)))
-        if user is not None and await verify_password(user.password_hash, password):
-            await session.execute(delete(LoginAttempt).where(LoginAttempt.key == keys[0]))
-            return user
-        # A miss still verifies against a dummy hash (passwords.py), so timing tells nothing.
-        if user is None:
-            await verify_password(None, password)
-        session.add_all([LoginAttempt(key=key) for key in keys])
+    since = utcnow() - dt.timedelta(seconds=window_seconds)
+    await session.execute(delete(LoginAttempt).where(LoginAttempt.at < since))
+    counts = dict(
+        (
+            await session.execute(
+                select(LoginAttempt.key, func.count())
+                .where(LoginAttempt.key.in_(keys), LoginAttempt.at >= since)
+                .group_by(LoginAttempt.key)
+            )
+        ).all()
+    )
+    # The per-IP limit is wider: an office may share one address.
+    if counts.get(keys[0], 0) >= max_attempts or counts.get(keys[1], 0) >= max_attempts * 4:
+        raise RateLimited()
+    user = await session.scalar(select(User).where(User.email == email, User.active.is_(True)))
+    if user is not None and await verify_password(user.password_hash, password):
+        await session.execute(delete(LoginAttempt).where(LoginAttempt.key == keys[0]))
+        return user
+    # A miss still verifies against a dummy hash (passwords.py), so timing tells nothing.
+    if user is None:
+        await verify_password(None, password)
+    session.add_all([LoginAttempt(key=key) for key in keys])
     return None
 
 
 async def set_user_locale(session: AsyncSession, user_id: int, locale: str) -> None:
-    async with session.begin():
-        await session.execute(update(User).where(User.id == user_id).values(locale=locale))
+    await session.execute(update(User).where(User.id == user_id).values(locale=locale))
 
 
 async def load_user(session: AsyncSession, user_id: int) -> User | None:

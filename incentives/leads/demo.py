@@ -121,15 +121,15 @@ async def _one(
         external_id=f"CRM-{10_000 + n}",
         source=rng.choice(["Website", "Messe", "Telefon", "Partnerportal"]),
     )
-    async with db.session() as session:
+    async with db.transaction() as session:
         lead = await services.create_lead(session, admin, data, start)
     if state == "new":
         return
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.qualify_lead(session, admin, lead.id, start)
     if state == "qualified":
         return
-    async with db.session() as session:
+    async with db.transaction() as session:
         lead, offers = await services.offer_lead(session, admin, lead.id, start)
     if state in ("unclaimed", "offered") or not offers:
         return
@@ -138,18 +138,18 @@ async def _one(
         return
     reserved_at = start + dt.timedelta(hours=rng.randint(1, 6))
     try:
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.reserve_lead(session, picker, lead.id, reserved_at)
     except (AlreadyReserved, FeedbackRequired):
         return
     if state in ("reserved", "overdue"):
         return
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.give_feedback(
             session, picker, lead.id, status="contacted", now=reserved_at + dt.timedelta(hours=20)
         )
     final = reserved_at + dt.timedelta(hours=rng.randint(30, 60))
-    async with db.session() as session:
+    async with db.transaction() as session:
         if state == "won":
             await services.give_feedback(
                 session,

@@ -85,7 +85,7 @@ async def import_leads(db: Database, principal: Principal, program_id: int, text
     for line, row in rows:
         try:
             lead_in = LeadIn.model_validate(body_from_row(program_id, row))
-            async with db.session() as session:
+            async with db.transaction() as session:
                 lead = await create_lead(session, principal, lead_in.to_input())
             report.created.append(lead.id)
         except ValidationError as exc:

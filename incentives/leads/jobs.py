@@ -95,7 +95,7 @@ async def escalate_offers(db: Database, now: dt.datetime) -> int:
 
 async def _escalate_batch(db: Database, now: dt.datetime, programs: dict[int, Program]) -> int:
     """One batch of due leads in one transaction; how many it moved (0: nothing left)."""
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         rows = await session.execute(
             _locked(
                 session,
@@ -131,7 +131,7 @@ async def notice_overdue_feedback(db: Database, now: dt.datetime) -> int:
     """Record once per due date that a reserved lead's feedback is overdue (the gate itself needs no sweep)."""
     noticed = 0
     while True:
-        async with db.session() as session, session.begin():
+        async with db.transaction() as session:
             due = (
                 await session.scalars(
                     _locked(

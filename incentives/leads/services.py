@@ -1,7 +1,8 @@
 """Lead services: create, qualify, offer in waves, reserve, feedback, return, and the manager's corrections.
 
-Each function takes an AsyncSession and owns one transaction. Every transition writes a lead event and,
-where the rules engine cares, an outbox event, in that same transaction.
+Each function takes an AsyncSession and joins the caller's unit of work (`db.transaction()`); none begins or
+commits, so a refusal raised here rolls back with the caller's transaction. Every transition writes a lead
+event and, where the rules engine cares, an outbox event, in that same transaction.
 """
 
 from __future__ import annotations
@@ -58,23 +59,22 @@ async def create_lead(
     session: AsyncSession, principal: Principal, data: LeadInput, now: dt.datetime | None = None
 ) -> Lead:
     now = now or utcnow()
-    async with session.begin():
-        _require(principal, LEAD_ENTRY, data.program_id)
-        if data.external_id is not None:
-            existing = await session.scalar(
-                select(Lead.id).where(Lead.program_id == data.program_id, Lead.external_id == data.external_id)
-            )
-            if existing is not None:
-                raise Duplicate(N_("A lead with this external id already exists."), extra={"id": existing})
-        lead = Lead(
-            **{**data.__dict__, "required_certifications": sorted(set(data.required_certifications or []))},
-            status=LeadStatus.NEW,
-            created_by_id=principal.user_id,
-            created_at=now,
+    _require(principal, LEAD_ENTRY, data.program_id)
+    if data.external_id is not None:
+        existing = await session.scalar(
+            select(Lead.id).where(Lead.program_id == data.program_id, Lead.external_id == data.external_id)
         )
-        session.add(lead)
-        await session.flush()
-        events.record(session, lead, "created", now, actor_id=principal.user_id)
+        if existing is not None:
+            raise Duplicate(N_("A lead with this external id already exists."), extra={"id": existing})
+    lead = Lead(
+        **{**data.__dict__, "required_certifications": sorted(set(data.required_certifications or []))},
+        status=LeadStatus.NEW,
+        created_by_id=principal.user_id,
+        created_at=now,
+    )
+    session.add(lead)
+    await session.flush()
+    events.record(session, lead, "created", now, actor_id=principal.user_id)
     return lead
 
 
@@ -82,12 +82,11 @@ async def qualify_lead(
     session: AsyncSession, principal: Principal, lead_id: int, now: dt.datetime | None = None
 ) -> Lead:
     now = now or utcnow()
-    async with session.begin():
-        lead = await _managed_lead(session, principal, lead_id, LEAD_ENTRY)
-        if lead.status != LeadStatus.NEW:
-            raise InvalidState(N_("Only new leads can be qualified."))
-        lead.status = LeadStatus.QUALIFIED
-        events.record(session, lead, "qualified", now, actor_id=principal.user_id)
+    lead = await _managed_lead(session, principal, lead_id, LEAD_ENTRY)
+    if lead.status != LeadStatus.NEW:
+        raise InvalidState(N_("Only new leads can be qualified."))
+    lead.status = LeadStatus.QUALIFIED
+    events.record(session, lead, "qualified", now, actor_id=principal.user_id)
     return lead
 
 
@@ -96,13 +95,12 @@ async def offer_lead(
 ) -> tuple[Lead, list[Offered]]:
     """Start offer wave 1: the best `offer_wave_size` eligible partners see the lead on their pick list."""
     now = now or utcnow()
-    async with session.begin():
-        lead = await _managed_lead(session, principal, lead_id, MANAGERS)
-        if lead.status != LeadStatus.QUALIFIED:
-            raise InvalidState(N_("Only qualified leads can be offered."))
-        program = await session.get_one(Program, lead.program_id)
-        partners = await matching.load_partners(session, lead.program_id)
-        offers = await start_next_wave(session, lead, program, partners, now, actor_id=principal.user_id)
+    lead = await _managed_lead(session, principal, lead_id, MANAGERS)
+    if lead.status != LeadStatus.QUALIFIED:
+        raise InvalidState(N_("Only qualified leads can be offered."))
+    program = await session.get_one(Program, lead.program_id)
+    partners = await matching.load_partners(session, lead.program_id)
+    offers = await start_next_wave(session, lead, program, partners, now, actor_id=principal.user_id)
     return lead, offers
 
 
@@ -170,49 +168,49 @@ async def reserve_lead(
     now = now or utcnow()
     if principal.role not in PICKERS:
         raise NotFound()
-    # A read first, without the write lock: in a race almost everyone learns "already reserved" here.
+    # A read first, on a connection of its own outside the caller's transaction (by design: it takes no write
+    # lock), so that in a race almost everyone learns "already reserved" here.
     seen = await _offer_seen(session, lead_id, principal.org_id)
     if seen is None or seen.state != OfferState.OPEN:
         raise NotFound()
     if seen.status != LeadStatus.OFFERED:
         raise AlreadyReserved()
     # The write: the conditional UPDATE comes first, so a loser holds the write lock for one statement only.
-    async with session.begin():
-        open_offer = select(LeadOffer.lead_id).where(
-            LeadOffer.lead_id == lead_id, LeadOffer.org_id == principal.org_id, LeadOffer.state == OfferState.OPEN
+    open_offer = select(LeadOffer.lead_id).where(
+        LeadOffer.lead_id == lead_id, LeadOffer.org_id == principal.org_id, LeadOffer.state == OfferState.OPEN
+    )
+    lead = await session.scalar(
+        update(Lead)
+        .where(Lead.id == lead_id, Lead.status == LeadStatus.OFFERED, Lead.id.in_(open_offer))
+        .values(
+            status=LeadStatus.RESERVED,
+            reserved_by_org_id=principal.org_id,
+            reserved_by_user_id=principal.user_id,
+            reserved_at=now,
+            feedback_due_at=now + dt.timedelta(hours=seen.feedback_due_hours),
+            overdue_noticed_at=None,
+            last_feedback=None,
+            last_feedback_at=None,
+            expires_at=None,
         )
-        lead = await session.scalar(
-            update(Lead)
-            .where(Lead.id == lead_id, Lead.status == LeadStatus.OFFERED, Lead.id.in_(open_offer))
-            .values(
-                status=LeadStatus.RESERVED,
-                reserved_by_org_id=principal.org_id,
-                reserved_by_user_id=principal.user_id,
-                reserved_at=now,
-                feedback_due_at=now + dt.timedelta(hours=seen.feedback_due_hours),
-                overdue_noticed_at=None,
-                last_feedback=None,
-                last_feedback_at=None,
-                expires_at=None,
-            )
-            .returning(Lead)
-            .execution_options(populate_existing=True)
-        )
-        if lead is None:
-            raise NotFound() if await session.scalar(open_offer) is None else AlreadyReserved()
-        blocked = (await blocked_programs(session, principal.org_id, now)).get(lead.program_id)
-        if blocked:  # the rollback undoes the reservation
-            raise FeedbackRequired(extra={"overdue": blocked})
-        await matching.count_lead(session, lead.program_id, principal.org_id, opened=1)
-        events.record(session, lead, "reserved", now, org_id=principal.org_id, actor_id=principal.user_id)
-        await events.publish(
-            session,
-            lead,
-            "lead.reserved",
-            now,
-            principal.org_id,
-            reservation={"hours_since_offered": events.hours_between(seen.offered_at, now)},
-        )
+        .returning(Lead)
+        .execution_options(populate_existing=True)
+    )
+    if lead is None:
+        raise NotFound() if await session.scalar(open_offer) is None else AlreadyReserved()
+    blocked = (await blocked_programs(session, principal.org_id, now)).get(lead.program_id)
+    if blocked:  # the rollback undoes the reservation
+        raise FeedbackRequired(extra={"overdue": blocked})
+    await matching.count_lead(session, lead.program_id, principal.org_id, opened=1)
+    events.record(session, lead, "reserved", now, org_id=principal.org_id, actor_id=principal.user_id)
+    await events.publish(
+        session,
+        lead,
+        "lead.reserved",
+        now,
+        principal.org_id,
+        reservation={"hours_since_offered": events.hours_between(seen.offered_at, now)},
+    )
     return lead
 
 
@@ -229,71 +227,68 @@ async def give_feedback(
 ) -> Lead:
     now = now or utcnow()
     feedback = FeedbackStatus(status)
-    async with session.begin():
-        lead = await _own_lead(session, principal, lead_id)
-        if lead.status != LeadStatus.RESERVED:
-            raise InvalidState(N_("This lead is closed; no more feedback can be given."))
-        if feedback == FeedbackStatus.WON and (deal_value is None or deal_value <= 0):
-            raise ValidationFailed([FieldError(("deal_value",), N_("A won lead needs the deal value."))])
-        if feedback == FeedbackStatus.LOST and not (lost_reason or "").strip():
-            raise ValidationFailed([FieldError(("lost_reason",), N_("A lost lead needs a reason."))])
-        program = await session.get_one(Program, lead.program_id)
-        assert lead.reserved_at is not None
-        is_first = lead.last_feedback is None
-        on_time = lead.feedback_due_at is not None and now <= lead.feedback_due_at
-        lead.last_feedback = feedback
-        lead.last_feedback_at = now
-        if feedback in FINAL_FEEDBACK:
-            won = int(feedback == FeedbackStatus.WON)
-            await matching.count_lead(session, lead.program_id, principal.org_id, opened=-1, closed=1, won=won)
-            lead.status = LeadStatus(feedback.value)
-            lead.closed_at = now
-            lead.feedback_due_at = None
-            lead.deal_value = deal_value if feedback == FeedbackStatus.WON else None
-            lead.lost_reason = lost_reason.strip() if feedback == FeedbackStatus.LOST and lost_reason else None
-        else:
-            lead.feedback_due_at = now + dt.timedelta(hours=program.feedback_due_hours)
-        lead.overdue_noticed_at = None
-        events.record(
-            session,
-            lead,
-            "feedback",
-            now,
-            org_id=principal.org_id,
-            actor_id=principal.user_id,
-            status=feedback.value,
-            note=note,
-            on_time=on_time,
-        )
+    lead = await _own_lead(session, principal, lead_id)
+    if lead.status != LeadStatus.RESERVED:
+        raise InvalidState(N_("This lead is closed; no more feedback can be given."))
+    if feedback == FeedbackStatus.WON and (deal_value is None or deal_value <= 0):
+        raise ValidationFailed([FieldError(("deal_value",), N_("A won lead needs the deal value."))])
+    if feedback == FeedbackStatus.LOST and not (lost_reason or "").strip():
+        raise ValidationFailed([FieldError(("lost_reason",), N_("A lost lead needs a reason."))])
+    program = await session.get_one(Program, lead.program_id)
+    assert lead.reserved_at is not None
+    is_first = lead.last_feedback is None
+    on_time = lead.feedback_due_at is not None and now <= lead.feedback_due_at
+    lead.last_feedback = feedback
+    lead.last_feedback_at = now
+    if feedback in FINAL_FEEDBACK:
+        won = int(feedback == FeedbackStatus.WON)
+        await matching.count_lead(session, lead.program_id, principal.org_id, opened=-1, closed=1, won=won)
+        lead.status = LeadStatus(feedback.value)
+        lead.closed_at = now
+        lead.feedback_due_at = None
+        lead.deal_value = deal_value if feedback == FeedbackStatus.WON else None
+        lead.lost_reason = lost_reason.strip() if feedback == FeedbackStatus.LOST and lost_reason else None
+    else:
+        lead.feedback_due_at = now + dt.timedelta(hours=program.feedback_due_hours)
+    lead.overdue_noticed_at = None
+    events.record(
+        session,
+        lead,
+        "feedback",
+        now,
+        org_id=principal.org_id,
+        actor_id=principal.user_id,
+        status=feedback.value,
+        note=note,
+        on_time=on_time,
+    )
+    await events.publish(
+        session,
+        lead,
+        "lead.feedback",
+        now,
+        principal.org_id,
+        feedback={
+            "status": feedback.value,
+            "is_first": is_first,
+            "on_time": on_time,
+            "hours_since_reserved": events.hours_between(lead.reserved_at, now),
+        },
+    )
+    if feedback == FeedbackStatus.WON:
         await events.publish(
             session,
             lead,
-            "lead.feedback",
+            "lead.won",
             now,
             principal.org_id,
-            feedback={
-                "status": feedback.value,
-                "is_first": is_first,
-                "on_time": on_time,
-                "hours_since_reserved": events.hours_between(lead.reserved_at, now),
+            deal={
+                "value": float(deal_value or 0),
+                "days_since_reserved": round((now - lead.reserved_at).total_seconds() / 86400, 2),
             },
         )
-        if feedback == FeedbackStatus.WON:
-            await events.publish(
-                session,
-                lead,
-                "lead.won",
-                now,
-                principal.org_id,
-                deal={
-                    "value": float(deal_value or 0),
-                    "days_since_reserved": round((now - lead.reserved_at).total_seconds() / 86400, 2),
-                },
-            )
-        elif feedback == FeedbackStatus.LOST:
-            await events.publish(
-                session, lead, "lead.lost", now, principal.org_id, lost={"reason": lead.lost_reason or ""}
-            )
+    elif feedback == FeedbackStatus.LOST:
+        await events.publish(session, lead, "lead.lost", now, principal.org_id, lost={"reason": lead.lost_reason or ""})
     return lead
 
 
@@ -304,24 +299,23 @@ async def return_lead(
     now = now or utcnow()
     if not reason.strip():
         raise ValidationFailed([FieldError(("reason",), N_("Please say why you return the lead."))])
-    async with session.begin():
-        lead = await _own_lead(session, principal, lead_id)
-        if lead.status != LeadStatus.RESERVED:
-            raise InvalidState(N_("Only a reserved lead can be returned."))
-        hours = events.hours_between(lead.reserved_at, now)
-        await events.publish(
-            session, lead, "lead.returned", now, principal.org_id, returned={"hours_since_reserved": hours}
-        )
-        await session.execute(
-            update(LeadOffer)
-            .where(LeadOffer.lead_id == lead.id, LeadOffer.org_id == principal.org_id)
-            .values(state=OfferState.RETURNED)
-        )
-        await matching.count_lead(session, lead.program_id, principal.org_id, opened=-1)
-        events.record(
-            session, lead, "returned", now, org_id=principal.org_id, actor_id=principal.user_id, reason=reason.strip()
-        )
-        await _reopen(session, lead, now, actor_id=principal.user_id)
+    lead = await _own_lead(session, principal, lead_id)
+    if lead.status != LeadStatus.RESERVED:
+        raise InvalidState(N_("Only a reserved lead can be returned."))
+    hours = events.hours_between(lead.reserved_at, now)
+    await events.publish(
+        session, lead, "lead.returned", now, principal.org_id, returned={"hours_since_reserved": hours}
+    )
+    await session.execute(
+        update(LeadOffer)
+        .where(LeadOffer.lead_id == lead.id, LeadOffer.org_id == principal.org_id)
+        .values(state=OfferState.RETURNED)
+    )
+    await matching.count_lead(session, lead.program_id, principal.org_id, opened=-1)
+    events.record(
+        session, lead, "returned", now, org_id=principal.org_id, actor_id=principal.user_id, reason=reason.strip()
+    )
+    await _reopen(session, lead, now, actor_id=principal.user_id)
     return lead
 
 
@@ -355,43 +349,42 @@ async def reoffer_lead(
 ) -> Lead:
     """Take a lead back (from a partner, or when unclaimed) and offer it again from wave 1."""
     now = now or utcnow()
-    async with session.begin():
-        lead = await _managed_lead(session, principal, lead_id, MANAGERS)
-        if lead.status not in (LeadStatus.RESERVED, LeadStatus.UNCLAIMED, LeadStatus.OFFERED):
-            raise InvalidState(N_("Only offered, reserved or unclaimed leads can be offered again."))
-        events.record(
-            session,
-            lead,
-            "manager_reoffer",
-            now,
-            actor_id=principal.user_id,
-            reason=reason,
-            previous_org=lead.reserved_by_org_id,
-        )
-        if lead.status == LeadStatus.RESERVED and lead.reserved_by_org_id is not None:
-            await matching.count_lead(session, lead.program_id, lead.reserved_by_org_id, opened=-1)
-        await session.execute(
-            update(LeadOffer)
-            .where(LeadOffer.lead_id == lead.id, LeadOffer.state == OfferState.OPEN)
-            .values(state=OfferState.WITHDRAWN)
-        )
-        # A manager's fresh start: withdrawn offers may be made again, returns still exclude their org.
-        lead.wave = 0
-        lead.ranking = []
-        lead.status = LeadStatus.QUALIFIED
-        for name in (
-            "reserved_by_org_id",
-            "reserved_by_user_id",
-            "reserved_at",
-            "feedback_due_at",
-            "overdue_noticed_at",
-            "last_feedback",
-            "last_feedback_at",
-        ):
-            setattr(lead, name, None)
-        program = await session.get_one(Program, lead.program_id)
-        partners = await matching.load_partners(session, lead.program_id)
-        await start_next_wave(session, lead, program, partners, now, actor_id=principal.user_id)
+    lead = await _managed_lead(session, principal, lead_id, MANAGERS)
+    if lead.status not in (LeadStatus.RESERVED, LeadStatus.UNCLAIMED, LeadStatus.OFFERED):
+        raise InvalidState(N_("Only offered, reserved or unclaimed leads can be offered again."))
+    events.record(
+        session,
+        lead,
+        "manager_reoffer",
+        now,
+        actor_id=principal.user_id,
+        reason=reason,
+        previous_org=lead.reserved_by_org_id,
+    )
+    if lead.status == LeadStatus.RESERVED and lead.reserved_by_org_id is not None:
+        await matching.count_lead(session, lead.program_id, lead.reserved_by_org_id, opened=-1)
+    await session.execute(
+        update(LeadOffer)
+        .where(LeadOffer.lead_id == lead.id, LeadOffer.state == OfferState.OPEN)
+        .values(state=OfferState.WITHDRAWN)
+    )
+    # A manager's fresh start: withdrawn offers may be made again, returns still exclude their org.
+    lead.wave = 0
+    lead.ranking = []
+    lead.status = LeadStatus.QUALIFIED
+    for name in (
+        "reserved_by_org_id",
+        "reserved_by_user_id",
+        "reserved_at",
+        "feedback_due_at",
+        "overdue_noticed_at",
+        "last_feedback",
+        "last_feedback_at",
+    ):
+        setattr(lead, name, None)
+    program = await session.get_one(Program, lead.program_id)
+    partners = await matching.load_partners(session, lead.program_id)
+    await start_next_wave(session, lead, program, partners, now, actor_id=principal.user_id)
     return lead
 
 

@@ -133,11 +133,10 @@ async def unread_count(session: AsyncSession, principal: Principal) -> int:
 
 async def mark_read(session: AsyncSession, principal: Principal, ids: list[int] | None = None) -> int:
     """Mark the principal's notifications read (all, or those of `ids`); others' ids change nothing."""
-    async with session.begin():
-        statement = update(Notification).where(_mine(principal), Notification.read_at.is_(None))
-        if ids is not None:
-            statement = statement.where(Notification.id.in_(ids))
-        result = await session.execute(statement.values(read_at=utcnow()))
+    statement = update(Notification).where(_mine(principal), Notification.read_at.is_(None))
+    if ids is not None:
+        statement = statement.where(Notification.id.in_(ids))
+    result = await session.execute(statement.values(read_at=utcnow()))
     return int(getattr(result, "rowcount", 0) or 0)
 
 

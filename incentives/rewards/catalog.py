@@ -68,32 +68,30 @@ async def update_reward(session: AsyncSession, principal: Principal, reward_id: 
     unknown = set(fields) - EDITABLE
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
-    async with session.begin():
-        reward = await _editable(session, principal, reward_id)
-        merged = {name: fields.get(name, getattr(reward, name)) for name in EDITABLE}
-        check_terms(merged)
-        changed = [name for name in FIXED_ONCE_REDEEMED if merged[name] != getattr(reward, name)]
-        if changed and await session.scalar(select(has_redemptions(reward_id))):
-            raise ValidationFailed(
-                [
-                    FieldError(
-                        (name,),
-                        N_(
-                            "This item has been redeemed already, so this stays as it is. "
-                            "Deactivate it and add a new item instead."
-                        ),
-                    )
-                    for name in changed
-                ]
-            )
-        for name, value in fields.items():
-            setattr(reward, name, value)
+    reward = await _editable(session, principal, reward_id)
+    merged = {name: fields.get(name, getattr(reward, name)) for name in EDITABLE}
+    check_terms(merged)
+    changed = [name for name in FIXED_ONCE_REDEEMED if merged[name] != getattr(reward, name)]
+    if changed and await session.scalar(select(has_redemptions(reward_id))):
+        raise ValidationFailed(
+            [
+                FieldError(
+                    (name,),
+                    N_(
+                        "This item has been redeemed already, so this stays as it is. "
+                        "Deactivate it and add a new item instead."
+                    ),
+                )
+                for name in changed
+            ]
+        )
+    for name, value in fields.items():
+        setattr(reward, name, value)
     return reward
 
 
 async def deactivate_reward(session: AsyncSession, principal: Principal, reward_id: int) -> Reward:
     """Take an item out of the catalog (partners no longer see it); redemptions already made go on as they are."""
-    async with session.begin():
-        reward = await _editable(session, principal, reward_id)
-        reward.active = False
+    reward = await _editable(session, principal, reward_id)
+    reward.active = False
     return reward

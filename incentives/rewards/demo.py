@@ -79,7 +79,7 @@ CATALOG = [
 async def rewards_demo(db: Database, program_id: int, admin: Principal) -> None:
     rewards = []
     for item in CATALOG:
-        async with db.session() as session:
+        async with db.transaction() as session:
             rewards.append(await services.create_reward(session, admin, program_id=program_id, **item))
     async with db.reader() as session:
         members = list(
@@ -107,10 +107,12 @@ async def rewards_demo(db: Database, program_id: int, admin: Principal) -> None:
 
     async def redeem(org_id: int, reward_id: int, key: str) -> int | None:
         with contextlib.suppress(DomainError):
-            async with db.session() as session:
-                return (
-                    await services.redeem(session, managers[org_id], reward_id=reward_id, request_key=f"demo:{key}")
-                ).id
+            made = await db.run(
+                lambda session: services.redeem(
+                    session, managers[org_id], reward_id=reward_id, request_key=f"demo:{key}"
+                )
+            )
+            return made.id
         return None
 
     if len(orgs) < 4:
@@ -118,11 +120,11 @@ async def rewards_demo(db: Database, program_id: int, admin: Principal) -> None:
     # fulfilled MDF budget with a claim waiting for a decision
     first = await redeem(orgs[0], mdf_small.id, "mdf")
     if first is not None:
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.approve_redemption(session, deciders, first)
-        async with db.session() as session:
+        async with db.reader() as session:
             allocation = (await mdf.list_allocations(session, managers[orgs[0]]))[0]
-        async with db.session() as session:
+        async with db.transaction() as session:
             await mdf.file_claim(
                 session,
                 managers[orgs[0]],
@@ -137,14 +139,14 @@ async def rewards_demo(db: Database, program_id: int, admin: Principal) -> None:
     await redeem(orgs[2], discount.id, "pending-2")  # pending
     rejected = await redeem(orgs[2], voucher.id, "rejected")
     if rejected is not None:
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.reject_redemption(session, deciders, rejected, reason="Bitte erst Schulung abschließen.")
     cancelled = await redeem(orgs[3], discount.id, "cancelled")
     if cancelled is not None:
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.cancel_redemption(session, managers[orgs[3]], cancelled)
     bonus = await redeem(orgs[3], voucher.id, "bonus")
     if bonus is not None:
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.approve_redemption(session, deciders, bonus)
     await redeem(orgs[0], training.id, "failed")  # not enough points left: failed, nothing held

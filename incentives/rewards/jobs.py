@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from sqlalchemy import or_, select
 
@@ -10,9 +11,10 @@ from incentives.db import Database
 from incentives.errors import N_, DomainError
 from incentives.jobs import sweep
 from incentives.ledger import queries as ledger_queries
+from incentives.ledger.errors import InsufficientPoints
 from incentives.notifications.services import notify
 from incentives.rewards.models import Redemption, RedemptionStatus
-from incentives.rewards.services import finish_redemption
+from incentives.rewards.services import fail_redemption, finish_redemption
 
 NOTICE_BEFORE = dt.timedelta(days=30)
 # A request younger than this may still be in flight in its web process; leave it alone.
@@ -60,11 +62,12 @@ async def finish_redemptions(db: Database, now: dt.datetime) -> int:
             )
         )
     done = 0
-    for redemption_id in ids:
-        async with db.session() as session:
-            try:
-                await finish_redemption(session, redemption_id, now=now)
-                done += 1
-            except DomainError:
-                pass  # e.g. not enough points any more: the redemption is marked failed
+    for redemption_id in ids:  # one unit of work per redemption
+        try:
+            await db.run(functools.partial(finish_redemption, redemption_id=redemption_id, now=now))
+            done += 1
+        except InsufficientPoints:  # its points are gone: mark it failed, after the attempt rolled back
+            await db.run(functools.partial(fail_redemption, redemption_id=redemption_id))
+        except DomainError:
+            pass
     return done

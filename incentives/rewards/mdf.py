@@ -103,48 +103,47 @@ async def file_claim(
         raise ValidationFailed(errors)
     value = parse_amount(amount)
     media_type = proof_type(proof)
-    async with session.begin():
-        allocation = await session.scalar(
-            select(MdfAllocation).where(MdfAllocation.id == allocation_id, visible_allocations(principal))
+    allocation = await session.scalar(
+        select(MdfAllocation).where(MdfAllocation.id == allocation_id, visible_allocations(principal))
+    )
+    if allocation is None:
+        raise NotFound()
+    if principal.role not in REDEEMERS or allocation.org_id != principal.org_id:
+        raise Forbidden()
+    if allocation.valid_until <= at:
+        raise InvalidState(N_("This MDF budget has expired."))
+    taken = await session.execute(
+        update(MdfAllocation)
+        .where(MdfAllocation.id == allocation_id, MdfAllocation.remaining >= value)
+        .values(remaining=MdfAllocation.remaining - value)
+        .execution_options(synchronize_session=False)
+    )
+    if int(getattr(taken, "rowcount", 0) or 0) != 1:
+        remaining = await session.scalar(select(MdfAllocation.remaining).where(MdfAllocation.id == allocation_id))
+        raise ValidationFailed(
+            [
+                FieldError(
+                    ("amount",),
+                    N_("The claim is above the remaining MDF budget (%(remaining)s EUR)."),
+                    remaining=f"{remaining:.2f}",
+                )
+            ]
         )
-        if allocation is None:
-            raise NotFound()
-        if principal.role not in REDEEMERS or allocation.org_id != principal.org_id:
-            raise Forbidden()
-        if allocation.valid_until <= at:
-            raise InvalidState(N_("This MDF budget has expired."))
-        taken = await session.execute(
-            update(MdfAllocation)
-            .where(MdfAllocation.id == allocation_id, MdfAllocation.remaining >= value)
-            .values(remaining=MdfAllocation.remaining - value)
-            .execution_options(synchronize_session=False)
-        )
-        if int(getattr(taken, "rowcount", 0) or 0) != 1:
-            remaining = await session.scalar(select(MdfAllocation.remaining).where(MdfAllocation.id == allocation_id))
-            raise ValidationFailed(
-                [
-                    FieldError(
-                        ("amount",),
-                        N_("The claim is above the remaining MDF budget (%(remaining)s EUR)."),
-                        remaining=f"{remaining:.2f}",
-                    )
-                ]
-            )
-        claim = MdfClaim(
-            program_id=allocation.program_id,
-            org_id=allocation.org_id,
-            allocation_id=allocation.id,
-            submitted_by_id=principal.user_id,
-            activity=activity,
-            amount=value,
-            status=ClaimStatus.SUBMITTED,
-            proof_name=(proof_name or "proof")[-200:],
-            proof_type=media_type,
-            proof_size=len(proof),
-            proof=proof,
-            created_at=at,
-        )
-        session.add(claim)
+    claim = MdfClaim(
+        program_id=allocation.program_id,
+        org_id=allocation.org_id,
+        allocation_id=allocation.id,
+        submitted_by_id=principal.user_id,
+        activity=activity,
+        amount=value,
+        status=ClaimStatus.SUBMITTED,
+        proof_name=(proof_name or "proof")[-200:],
+        proof_type=media_type,
+        proof_size=len(proof),
+        proof=proof,
+        created_at=at,
+    )
+    session.add(claim)
     return claim
 
 
@@ -161,44 +160,43 @@ async def decide_claim(
     reason = (reason or "").strip()[:500] or None
     if not approve and reason is None:
         raise ValidationFailed([FieldError(("reason",), N_("This field is required."))])
-    async with session.begin():
-        claim = await session.scalar(select(MdfClaim).where(MdfClaim.id == claim_id, visible_claims(principal)))
-        if claim is None:
-            raise NotFound()
-        if principal.role not in DECIDERS or not principal.manages(claim.program_id):
-            raise Forbidden()
-        status = ClaimStatus.APPROVED if approve else ClaimStatus.REJECTED
-        decided = await session.execute(
-            update(MdfClaim)
-            .where(MdfClaim.id == claim_id, MdfClaim.status == ClaimStatus.SUBMITTED)
-            .values(status=status, decided_by_id=principal.user_id, decided_at=at, reason=reason)
+    claim = await session.scalar(select(MdfClaim).where(MdfClaim.id == claim_id, visible_claims(principal)))
+    if claim is None:
+        raise NotFound()
+    if principal.role not in DECIDERS or not principal.manages(claim.program_id):
+        raise Forbidden()
+    status = ClaimStatus.APPROVED if approve else ClaimStatus.REJECTED
+    decided = await session.execute(
+        update(MdfClaim)
+        .where(MdfClaim.id == claim_id, MdfClaim.status == ClaimStatus.SUBMITTED)
+        .values(status=status, decided_by_id=principal.user_id, decided_at=at, reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    if int(getattr(decided, "rowcount", 0) or 0) != 1:
+        raise InvalidState()
+    if not approve:
+        await session.execute(
+            update(MdfAllocation)
+            .where(MdfAllocation.id == claim.allocation_id)
+            .values(remaining=MdfAllocation.remaining + claim.amount)
             .execution_options(synchronize_session=False)
         )
-        if int(getattr(decided, "rowcount", 0) or 0) != 1:
-            raise InvalidState()
-        if not approve:
-            await session.execute(
-                update(MdfAllocation)
-                .where(MdfAllocation.id == claim.allocation_id)
-                .values(remaining=MdfAllocation.remaining + claim.amount)
-                .execution_options(synchronize_session=False)
-            )
-        params = {"activity": claim.activity, "amount": {"amount": f"{claim.amount:.2f}", "currency": "EUR"}}
-        if approve:
-            message = N_("Your MDF claim %(activity)s over %(amount)s was approved.")
-        else:
-            message = N_("Your MDF claim %(activity)s over %(amount)s was rejected: %(reason)s")
-            params["reason"] = reason or ""
-        await notify(
-            session,
-            program_id=claim.program_id,
-            org_id=claim.org_id,
-            kind="claim.approved" if approve else "claim.rejected",
-            message=message,
-            params=params,
-            link="/rewards/mdf",
-        )
-        await session.refresh(claim)
+    params = {"activity": claim.activity, "amount": {"amount": f"{claim.amount:.2f}", "currency": "EUR"}}
+    if approve:
+        message = N_("Your MDF claim %(activity)s over %(amount)s was approved.")
+    else:
+        message = N_("Your MDF claim %(activity)s over %(amount)s was rejected: %(reason)s")
+        params["reason"] = reason or ""
+    await notify(
+        session,
+        program_id=claim.program_id,
+        org_id=claim.org_id,
+        kind="claim.approved" if approve else "claim.rejected",
+        message=message,
+        params=params,
+        link="/rewards/mdf",
+    )
+    await session.refresh(claim)
     return claim
 
 

@@ -1,14 +1,16 @@
 """The reward catalog and the redemption workflow: redeem (hold), approve (post + fulfil), reject, cancel.
 
-Each state change is one transaction, the ledger's part included (its operations join the caller's
-transaction): a request writes the row, takes stock and limit and holds the points → `pending` (or,
-at or below the auto-approval threshold, straight on to `fulfilled`); a decision locks the row, then
-the ledger posts the hold and the fulfilment is written (`fulfilled`), or the hold is voided and stock
-and limit are given back (`rejected` | `cancelled`), the decision and its outcome in one UPDATE that is
-conditional on the row being `pending` (of concurrent decisions exactly one wins). A crash therefore
-leaves a redemption before or after a step, never inside one. Ledger calls are keyed by the redemption
-id, so the reconcile sweep can finish rows an older, many-transaction version left between steps
-(`requested`, `approved`, or decided without a resolution) without moving points twice.
+Each state change is one unit of work, the ledger's part included: every service here joins the caller's
+transaction (`db.transaction()`, or `Database.run`, which runs the unit again when a concurrent twin of the
+same request committed first) and never begins or commits one itself. A request writes the row, takes stock
+and limit and holds the points → `pending` (or, at or below the auto-approval threshold, straight on to
+`fulfilled`); a decision locks the row, then the ledger posts the hold and the fulfilment is written
+(`fulfilled`), or the hold is voided and stock and limit are given back (`rejected` | `cancelled`), the
+decision and its outcome in one UPDATE that is conditional on the row being `pending` (of concurrent decisions
+exactly one wins). A crash therefore leaves a redemption before or after a step, never inside one. Ledger
+calls are keyed by the redemption id, so the reconcile sweep can finish rows an older, many-transaction
+version left between steps (`requested`, `approved`, or decided without a resolution) without moving points
+twice.
 
 The hot paths run Core statements built once (per principal where the scope is part of them) on the
 session's connection: each statement is a thread hand-off on SQLite and a round trip on PostgreSQL.
@@ -18,19 +20,18 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from sqlalchemy import Row, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from incentives.accounts.models import Program
 from incentives.accounts.scope import Principal, visible_programs
-from incentives.db import utcnow
+from incentives.db import RunAgain, utcnow
 from incentives.errors import N_, FieldError, Forbidden, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from incentives.ledger import queries as ledger_queries
 from incentives.ledger import services as ledger
@@ -53,7 +54,6 @@ from incentives.rewards.models import (
 from incentives.rewards.scope import DECIDERS, REDEEMERS, visible_redemptions, visible_rewards
 
 S = RedemptionStatus
-_T = TypeVar("_T")
 MDF_VALIDITY = dt.timedelta(days=365)
 MAX_QUANTITY = 100
 
@@ -61,6 +61,7 @@ __all__ = [
     "approve_redemption",
     "cancel_redemption",
     "create_reward",
+    "fail_redemption",
     "finish_redemption",
     "get_redemption",
     "list_redemptions",
@@ -92,15 +93,14 @@ def check_terms(fields: Mapping[str, Any]) -> None:
 
 async def create_reward(session: AsyncSession, principal: Principal, *, program_id: int, **fields: Any) -> Reward:
     """A new catalog item (program admins only). `fields` are Reward columns, already validated."""
-    async with session.begin():
-        program = await session.scalar(select(Program.id).where(Program.id == program_id, visible_programs(principal)))
-        if program is None:
-            raise NotFound()
-        if not principal.administers(program_id):
-            raise Forbidden()
-        check_terms(fields)
-        reward = Reward(program_id=program_id, **fields)
-        session.add(reward)
+    program = await session.scalar(select(Program.id).where(Program.id == program_id, visible_programs(principal)))
+    if program is None:
+        raise NotFound()
+    if not principal.administers(program_id):
+        raise Forbidden()
+    check_terms(fields)
+    reward = Reward(program_id=program_id, **fields)
+    session.add(reward)
     return reward
 
 
@@ -134,23 +134,6 @@ def in_validity(reward: Reward, at: dt.datetime) -> bool:
 # --- redeem --------------------------------------------------------------------------------------------
 
 
-async def _one_transaction(session: AsyncSession, work: Callable[[], Awaitable[_T]]) -> _T:
-    """Run `work` in one transaction, all or nothing.
-
-    When a unique constraint refuses a row (a concurrent twin of the same request committed first, or a
-    coupon code collided: 80 random bits, astronomically unlikely) everything is rolled back and `work`
-    runs again; then it finds what the twin did.
-    """
-    for attempt in (1, 2, 3):
-        try:
-            async with session.begin():
-                return await work()
-        except IntegrityError:
-            if attempt == 3:
-                raise
-    raise AssertionError("unreachable")
-
-
 async def redeem(
     session: AsyncSession,
     principal: Principal,
@@ -160,24 +143,26 @@ async def redeem(
     quantity: int = 1,
     now: dt.datetime | None = None,
 ) -> Redemption:
-    """Hold the points for `quantity` units of a reward. The same `request_key` redeems once."""
+    """Hold the points for `quantity` units of a reward. The same `request_key` redeems once.
+
+    Run it through `Database.run`: when a concurrent twin with the same key committed first, a unique key
+    refuses this one's row (IntegrityError) or this one raises `RunAgain`, and the next attempt returns the
+    twin's redemption. (A coupon code collision, 80 random bits, is retried the same way.)"""
     if not 1 <= quantity <= MAX_QUANTITY:
         raise ValidationFailed([FieldError(("quantity",), N_("Must be between 1 and 100."))])
     if not request_key or len(request_key) > 200:
         raise ValidationFailed([FieldError(("request_key",), N_("Must be 1 to 200 characters long."))])
     at = now or utcnow()
     try:
-        redemption = await _one_transaction(
-            session, lambda: _request(session, principal, reward_id, quantity, request_key, at)
-        )
+        redemption = await _request(session, principal, reward_id, quantity, request_key, at)
     except (InsufficientPoints, OutOfStock, LimitReached) as exc:
-        # A twin with the same key (a double click) that committed while this one waited for a lock took
-        # the points, stock or limit: its redemption is the answer. Otherwise nothing is left of the request,
-        # and asking again later may succeed.
-        earlier = await _one_transaction(session, lambda: _earlier_request(session, principal, request_key, at))
-        if earlier is None:
-            raise _insufficient(exc) if isinstance(exc, InsufficientPoints) else exc from exc
-        redemption = earlier
+        # A twin with the same key (a double click) that committed while this one waited for a lock took the
+        # points, stock or limit: its redemption is the answer, which the owner's next attempt finds (this one's
+        # writes roll back first). Otherwise the owner's rollback leaves nothing of the request, and asking
+        # again later may succeed.
+        if await _twin_committed(session, principal, request_key):
+            raise RunAgain() from exc
+        raise _insufficient(exc) if isinstance(exc, InsufficientPoints) else exc from exc
     if redemption.reward_id != reward_id or redemption.quantity != quantity:
         raise IdempotencyConflict()
     return redemption
@@ -358,6 +343,12 @@ async def _earlier_request(
     return done
 
 
+async def _twin_committed(session: AsyncSession, principal: Principal, request_key: str) -> bool:
+    """Whether a redemption with the request key is there now (on PostgreSQL, committed by a twin meanwhile)."""
+    earlier = select(R.id).where(R.org_id == principal.org_id, R.request_key == request_key)
+    return await session.scalar(earlier) is not None
+
+
 async def _count_usage(conn: AsyncConnection, reward: Reward, org_id: int, period: str, quantity: int) -> None:
     await conn.execute(
         _USAGE_ROW[conn.dialect.name], {"reward_id": reward.id, "org_id": org_id, "period": period, "quantity": 0}
@@ -415,29 +406,32 @@ def _rows(result: Any) -> int:
 
 
 async def finish_redemption(session: AsyncSession, redemption_id: int, *, now: dt.datetime | None = None) -> Redemption:
-    """Carry a redemption as far as it can go without a decision, in one transaction. Safe to repeat (the
-    reconcile sweep uses it); a request whose points are no longer there is marked failed."""
+    """Carry a redemption as far as it can go without a decision. Safe to repeat (the reconcile sweep uses it).
+    A request whose points are no longer there raises InsufficientPoints; its owner then marks it failed in a
+    unit of work of its own (`fail_redemption`), after this one rolled back."""
     at = now or utcnow()
-
-    async def work() -> Redemption:
-        redemption, reward = await _load(session, redemption_id)
-        await _advance(session, redemption, reward, at)
-        return redemption
-
+    redemption, reward = await _load(session, redemption_id)
     try:
-        return await _one_transaction(session, work)
+        await _advance(session, redemption, reward, at)
     except InsufficientPoints as exc:
-        async with session.begin():
-            redemption, _reward = await _load(session, redemption_id)
-            failed = await session.execute(
-                update(Redemption)
-                .where(Redemption.id == redemption.id, Redemption.status == S.REQUESTED)
-                .values(status=S.FAILED)
-                .execution_options(synchronize_session=False)
-            )
-            if _rows(failed):
-                await _give_back(session, redemption)
         raise _insufficient(exc) from exc
+    return redemption
+
+
+async def fail_redemption(session: AsyncSession, redemption_id: int) -> bool:
+    """Mark a request failed whose points are no longer there (`finish_redemption` refused it) and give back the
+    stock and limit it took. Whether it was still a request."""
+    redemption, _reward = await _load(session, redemption_id)
+    failed = await session.execute(
+        update(Redemption)
+        .where(Redemption.id == redemption.id, Redemption.status == S.REQUESTED)
+        .values(status=S.FAILED)
+        .execution_options(synchronize_session=False)
+    )
+    if not _rows(failed):
+        return False
+    await _give_back(session, redemption)
+    return True
 
 
 async def _advance(
@@ -708,30 +702,27 @@ async def _decide(
 ) -> Redemption:
     """pending → `to` and its consequences (post and fulfil, or void and give stock and limit back), in one
     transaction that holds the redemption's row from its first statement: of concurrent decisions exactly one
-    wins, the rest get 409. The decision and its outcome are one UPDATE, conditional on the row being pending."""
-
-    async def work() -> Redemption:
-        conn = await session.connection()
-        row = (await conn.execute(_decision_lookup(principal), {"p_id": redemption_id})).first()
-        if row is None:
-            raise NotFound()
-        redemption, reward = _redemption_of(row), _reward_of(row, "w_")
-        if principal.role not in deciders or (own_org and redemption.org_id != principal.org_id):
-            raise Forbidden()
-        if not own_org and not principal.manages(redemption.program_id):
-            raise Forbidden()
-        if redemption.status != S.PENDING:
-            raise InvalidState(
-                N_("This redemption was already decided and can no longer be changed."),
-                extra={"status": redemption.status},
-            )
-        decision = {"status": to, "decided_by_id": principal.user_id, "decided_at": at, "reason": reason}
-        if to in (S.REJECTED, S.CANCELLED):
-            await _give_back(session, redemption)
-        await _advance(session, redemption, reward, at, decision)
-        return redemption
-
-    return await _one_transaction(session, work)
+    wins, the rest get 409. The decision and its outcome are one UPDATE, conditional on the row being pending.
+    Run it through `Database.run`: a coupon code collision (80 random bits) is retried there."""
+    conn = await session.connection()
+    row = (await conn.execute(_decision_lookup(principal), {"p_id": redemption_id})).first()
+    if row is None:
+        raise NotFound()
+    redemption, reward = _redemption_of(row), _reward_of(row, "w_")
+    if principal.role not in deciders or (own_org and redemption.org_id != principal.org_id):
+        raise Forbidden()
+    if not own_org and not principal.manages(redemption.program_id):
+        raise Forbidden()
+    if redemption.status != S.PENDING:
+        raise InvalidState(
+            N_("This redemption was already decided and can no longer be changed."),
+            extra={"status": redemption.status},
+        )
+    decision = {"status": to, "decided_by_id": principal.user_id, "decided_at": at, "reason": reason}
+    if to in (S.REJECTED, S.CANCELLED):
+        await _give_back(session, redemption)
+    await _advance(session, redemption, reward, at, decision)
+    return redemption
 
 
 # --- reading --------------------------------------------------------------------------------------------------

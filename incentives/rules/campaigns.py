@@ -139,13 +139,12 @@ async def create_campaign(session: AsyncSession, principal: Principal, data: Cam
     """Check, then insert; campaigns whose windows and segments overlap in one program are refused."""
     ensure_manager(principal, data.program_id)
     check_campaign(data)
-    async with session.begin():
-        await _refuse_overlap(session, data)
-        campaign = Campaign(program_id=data.program_id, spent_points=0, created_by_id=principal.user_id)
-        _fill(campaign, data)
-        session.add(campaign)
-        await session.flush()
-        return campaign
+    await _refuse_overlap(session, data)
+    campaign = Campaign(program_id=data.program_id, spent_points=0, created_by_id=principal.user_id)
+    _fill(campaign, data)
+    session.add(campaign)
+    await session.flush()
+    return campaign
 
 
 async def _locked(session: AsyncSession, principal: Principal, campaign_id: int) -> Campaign:
@@ -168,21 +167,20 @@ async def update_campaign(
     `data` may be a function of the locked campaign (a partial edit merges onto what is stored, not onto
     what was read before). What it paid stays paid; the new window, segment and multiplier apply to events
     processed from now on."""
-    async with session.begin():
-        campaign = await _locked(session, principal, campaign_id)
-        if callable(data):
-            data = data(campaign)
-        check_campaign(data)
-        if data.program_id != campaign.program_id:
-            raise ValidationFailed([FieldError(("program_id",), N_("A campaign cannot move to another program."))])
-        if data.budget_points is not None and data.budget_points < campaign.spent_points:
-            raise ValidationFailed(
-                [FieldError(("budget_points",), N_("Must be at least %(ge)s."), ge=campaign.spent_points)]
-            )
-        await _refuse_overlap(session, data, editing=campaign.id)
-        _fill(campaign, data)
-        await session.flush()
-        return (await progress(session, [campaign]))[0]
+    campaign = await _locked(session, principal, campaign_id)
+    if callable(data):
+        data = data(campaign)
+    check_campaign(data)
+    if data.program_id != campaign.program_id:
+        raise ValidationFailed([FieldError(("program_id",), N_("A campaign cannot move to another program."))])
+    if data.budget_points is not None and data.budget_points < campaign.spent_points:
+        raise ValidationFailed(
+            [FieldError(("budget_points",), N_("Must be at least %(ge)s."), ge=campaign.spent_points)]
+        )
+    await _refuse_overlap(session, data, editing=campaign.id)
+    _fill(campaign, data)
+    await session.flush()
+    return (await progress(session, [campaign]))[0]
 
 
 class Removal(StrEnum):
@@ -196,18 +194,17 @@ async def remove_campaign(
     """Delete a campaign that paid nothing; end one that did (its awards and spent budget must stay explainable).
 
     A campaign that campaign-only rules still name is not deleted either: it ends, so those rules stop paying."""
-    async with session.begin():
-        campaign = await _locked(session, principal, campaign_id)
-        paid = await session.scalar(select(RuleAward.id).where(RuleAward.campaign_id == campaign.id).limit(1))
-        named = await session.scalar(select(RuleVersion.id).where(RuleVersion.campaign_id == campaign.id).limit(1))
-        if paid is None and named is None and campaign.spent_points == 0:
-            await session.delete(campaign)
-            return Removal.DELETED, campaign
-        if campaign.ends_at > now:
-            # A campaign that has not started yet ends at its start: it never runs.
-            campaign.ends_at = max(now, campaign.starts_at + dt.timedelta(seconds=1))
-        await session.flush()
-        return Removal.ENDED, campaign
+    campaign = await _locked(session, principal, campaign_id)
+    paid = await session.scalar(select(RuleAward.id).where(RuleAward.campaign_id == campaign.id).limit(1))
+    named = await session.scalar(select(RuleVersion.id).where(RuleVersion.campaign_id == campaign.id).limit(1))
+    if paid is None and named is None and campaign.spent_points == 0:
+        await session.delete(campaign)
+        return Removal.DELETED, campaign
+    if campaign.ends_at > now:
+        # A campaign that has not started yet ends at its start: it never runs.
+        campaign.ends_at = max(now, campaign.starts_at + dt.timedelta(seconds=1))
+    await session.flush()
+    return Removal.ENDED, campaign
 
 
 @dataclass(frozen=True)

@@ -145,19 +145,16 @@ async def retry_event(session: AsyncSession, principal: Principal, event_id: int
 
     Idempotent: an event that waits for its run already, or was processed meanwhile, is left as it is.
     Returns whether this call reset it."""
-    async with session.begin():
-        program_id = await session.scalar(select(OutboxEvent.program_id).where(OutboxEvent.id == event_id))
-        if program_id is None:
-            raise NotFound()
-        ensure_manager(principal, program_id)
-        result = await session.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.id == event_id, *_failed(program_id))
-            .values(attempts=0, last_error=None)
-        )
-        reset = bool(getattr(result, "rowcount", 0))
-        if reset:
-            wake_after_commit(session)
+    program_id = await session.scalar(select(OutboxEvent.program_id).where(OutboxEvent.id == event_id))
+    if program_id is None:
+        raise NotFound()
+    ensure_manager(principal, program_id)
+    result = await session.execute(
+        update(OutboxEvent).where(OutboxEvent.id == event_id, *_failed(program_id)).values(attempts=0, last_error=None)
+    )
+    reset = bool(getattr(result, "rowcount", 0))
+    if reset:
+        wake_after_commit(session)
     return reset
 
 

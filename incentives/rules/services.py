@@ -143,31 +143,29 @@ async def add_rule(session: AsyncSession, data: RuleInput, user_id: int | None =
 async def create_rule(session: AsyncSession, principal: Principal, data: RuleInput) -> RuleVersion:
     ensure_manager(principal, data.program_id)
     check_rule(data)
-    async with session.begin():
-        return await add_rule(session, data, principal.user_id)
+    return await add_rule(session, data, principal.user_id)
 
 
 async def update_rule(session: AsyncSession, principal: Principal, rule_id: int, data: RuleInput) -> RuleVersion:
     """A new version; the old ones stay as they were, so past awards keep naming what paid them."""
     check_rule(data)
-    async with session.begin():
-        # The row lock makes concurrent edits take turns (SQLite writers are serialized already).
-        rule = await session.scalar(select(Rule).where(Rule.id == rule_id).with_for_update())
-        if rule is None:
-            raise NotFound()
-        ensure_manager(principal, rule.program_id)
-        if data.program_id != rule.program_id:
-            raise ValidationFailed([FieldError(("program_id",), N_("A rule cannot move to another program."))])
-        await check_rule_campaign(session, data)
-        version = rule.current_version + 1
-        session.add(_version_of(rule, version, data, principal.user_id))
-        await session.execute(update(Rule).where(Rule.id == rule.id).values(current_version=version))
-        await session.flush()
-        found = await session.scalar(
-            select(RuleVersion).where(RuleVersion.rule_id == rule.id, RuleVersion.version == version)
-        )
-        assert found is not None
-        return found
+    # The row lock makes concurrent edits take turns (SQLite writers are serialized already).
+    rule = await session.scalar(select(Rule).where(Rule.id == rule_id).with_for_update())
+    if rule is None:
+        raise NotFound()
+    ensure_manager(principal, rule.program_id)
+    if data.program_id != rule.program_id:
+        raise ValidationFailed([FieldError(("program_id",), N_("A rule cannot move to another program."))])
+    await check_rule_campaign(session, data)
+    version = rule.current_version + 1
+    session.add(_version_of(rule, version, data, principal.user_id))
+    await session.execute(update(Rule).where(Rule.id == rule.id).values(current_version=version))
+    await session.flush()
+    found = await session.scalar(
+        select(RuleVersion).where(RuleVersion.rule_id == rule.id, RuleVersion.version == version)
+    )
+    assert found is not None
+    return found
 
 
 async def list_rules(session: AsyncSession, principal: Principal, program_id: int) -> list[RuleVersion]:

@@ -145,7 +145,7 @@ async def campaign_editor(request: Request) -> Response:
         tiers = [str(t) for t in form.getlist("tiers")]
         try:
             data = _campaign_input(who, values, tiers)
-            async with current_db(request).session() as session:
+            async with current_db(request).transaction() as session:
                 if campaign_id is None:
                     await campaigns.create_campaign(session, who, data)
                 else:
@@ -164,7 +164,7 @@ async def campaign_editor(request: Request) -> Response:
 async def campaign_remove(request: Request) -> Response:
     """Delete a campaign that paid nothing, end one that did; the list says which happened."""
     who = manager_of(request)
-    async with current_db(request).session() as session:
+    async with current_db(request).transaction() as session:
         outcome, _ = await campaigns.remove_campaign(session, who, request.path_params["id"], utcnow())
     return see_other(f"/rules/campaigns?{outcome.value}=1")
 

@@ -58,7 +58,7 @@ async def manager_reoffer(request: Request) -> Response:
     who = current_principal(request)
     lead_id = int(request.path_params["id"])
     form = await request.form()
-    async with current_db(request).session() as session:
+    async with current_db(request).transaction() as session:
         await services.reoffer_lead(session, who, lead_id, str(form.get("reason", "")).strip() or "—")
     return see_other(f"/leads/{lead_id}")
 
@@ -100,13 +100,13 @@ async def new_lead(request: Request) -> Response:
         values = {name: str(form.get(name, "")).strip() for name in FORM_FIELDS}
         try:
             lead_in = LeadIn.model_validate(importer.body_from_row(who.program_id, values))
-            async with current_db(request).session() as session:
+            async with current_db(request).transaction() as session:
                 lead = await services.create_lead(session, who, lead_in.to_input())
             if form.get("distribute"):
-                async with current_db(request).session() as session:
+                async with current_db(request).transaction() as session:
                     await services.qualify_lead(session, who, lead.id)
                 if who.role in services.MANAGERS:
-                    async with current_db(request).session() as session:
+                    async with current_db(request).transaction() as session:
                         await services.offer_lead(session, who, lead.id)
             return see_other(f"/leads/{lead.id}")
         except ValidationError as exc:

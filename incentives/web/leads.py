@@ -114,7 +114,7 @@ async def reserve(request: Request) -> Response:
     who = _picker(request)
     lead_id = int(request.path_params["id"])
     try:
-        async with current_db(request).session() as session:
+        async with current_db(request).transaction() as session:
             await services.reserve_lead(session, who, lead_id)
     except AlreadyReserved as exc:
         async with current_db(request).reader() as session:
@@ -186,7 +186,7 @@ async def feedback(request: Request) -> Response:
         if status not in FeedbackStatus.__members__.values():
             raise DomainError(N_("Please choose what happened."))
         deal_value = _decimal(str(form.get("deal_value", "")))
-        async with current_db(request).session() as session:
+        async with current_db(request).transaction() as session:
             await services.give_feedback(
                 session,
                 who,
@@ -218,7 +218,7 @@ async def return_to_pool(request: Request) -> Response:
     who = _picker(request)
     lead_id = int(request.path_params["id"])
     form = await request.form()
-    async with current_db(request).session() as session:
+    async with current_db(request).transaction() as session:
         await services.return_lead(session, who, lead_id, str(form.get("reason", "")))
     return hx_redirect("/leads/mine") if is_htmx(request) else see_other("/leads/mine")
 

@@ -59,7 +59,7 @@ async def file_claim(request: Request) -> Response:
             name = upload.filename or name
         activity, amount = str(form.get("activity", "")), str(form.get("amount", ""))
     try:
-        async with current_db(request).session() as session:
+        async with current_db(request).transaction() as session:
             await mdf.file_claim(
                 session,
                 principal,
@@ -83,7 +83,7 @@ async def decide_claim(request: Request) -> Response:
     approve_it = str(form.get("decision")) == "approve"
     error = None
     try:
-        async with current_db(request).session() as session:
+        async with current_db(request).transaction() as session:
             await mdf.decide_claim(session, principal, claim_id, approve=approve_it, reason=str(form.get("reason", "")))
     except DomainError as exc:
         if exc.status == 404:

@@ -36,7 +36,7 @@ async def mark_read(request: Request) -> Response:
     form = await request.form()
     raw = form.get("id")
     ids = [int(raw)] if isinstance(raw, str) and raw.isdigit() else None
-    async with current_db(request).session() as session:
+    async with current_db(request).transaction() as session:
         await services.mark_read(session, principal, ids)
     if not is_htmx(request):
         return see_other("/notifications")

@@ -49,7 +49,7 @@ async def login(request: Request) -> Response:
         error = N_("Please enter your e-mail address and password.")
     else:
         try:
-            async with current_db(request).session() as session:
+            async with current_db(request).transaction() as session:
                 user = await services.authenticate(
                     session,
                     email=email,
@@ -85,7 +85,7 @@ async def set_language(request: Request) -> Response:
     if locale in SUPPORTED_LOCALES:
         request.session["locale"] = locale
         if request.state.user is not None:
-            async with current_db(request).session() as session:
+            async with current_db(request).transaction() as session:
                 await services.set_user_locale(session, request.state.user.id, locale)
     return see_other(_safe_next(str(form.get("next", ""))))
 

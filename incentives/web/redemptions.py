@@ -3,6 +3,7 @@ context and KPIs (approve, reject, approve many)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from babel.numbers import format_percent
@@ -19,7 +20,7 @@ from incentives.accounts.scope import Principal
 from incentives.errors import N_, DomainError, NotFound
 from incentives.reports import kpis
 from incentives.rewards import mdf, queries, services
-from incentives.rewards.models import RedemptionStatus
+from incentives.rewards.models import Redemption, RedemptionStatus
 from incentives.rewards.scope import DECIDERS, REDEEMERS
 from incentives.web import nav
 from incentives.web.context import current_db, current_principal
@@ -75,14 +76,18 @@ async def _decision(request: Request, action: str) -> Response:
     form = await request.form()
     locale: str = request.state.locale
     error = None
+
+    async def decide(session: AsyncSession) -> Redemption:
+        if action == "approve":
+            return await services.approve_redemption(session, principal, redemption_id)
+        if action == "reject":
+            return await services.reject_redemption(
+                session, principal, redemption_id, reason=str(form.get("reason", ""))
+            )
+        return await services.cancel_redemption(session, principal, redemption_id)
+
     try:
-        async with current_db(request).session() as session:
-            if action == "approve":
-                await services.approve_redemption(session, principal, redemption_id)
-            elif action == "reject":
-                await services.reject_redemption(session, principal, redemption_id, reason=str(form.get("reason", "")))
-            else:
-                await services.cancel_redemption(session, principal, redemption_id)
+        await current_db(request).run(decide)
     except DomainError as exc:
         if exc.status == 404:
             raise
@@ -196,8 +201,9 @@ async def bulk_approve(request: Request) -> Response:
     approved, failed = 0, 0
     for redemption_id in ids[:200]:
         try:
-            async with current_db(request).session() as session:
-                await services.approve_redemption(session, principal, redemption_id)
+            await current_db(request).run(
+                functools.partial(services.approve_redemption, principal=principal, redemption_id=redemption_id)
+            )
             approved += 1
         except DomainError:
             failed += 1  # decided by someone else meanwhile, or out of scope: the queue shows the truth

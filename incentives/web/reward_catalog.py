@@ -126,7 +126,7 @@ async def manage(request: Request) -> Response:
 async def deactivate(request: Request) -> Response:
     principal = _admin(request)
     reward_id = int(request.path_params["id"])
-    async with current_db(request).session() as session:
+    async with current_db(request).transaction() as session:
         reward = await catalog.deactivate_reward(session, principal, reward_id)  # a repeat changes nothing more
     if not is_htmx(request):
         return see_other("/rewards/manage")
@@ -252,7 +252,7 @@ async def _current(request: Request, principal: Principal, reward_id: int | None
 
 
 async def _save(request: Request, principal: Principal, reward_id: int | None, fields: dict[str, Any]) -> int:
-    async with current_db(request).session() as session:
+    async with current_db(request).transaction() as session:
         if reward_id is None:
             assert principal.program_id is not None
             reward = await services.create_reward(session, principal, program_id=principal.program_id, **fields)

@@ -57,10 +57,11 @@ async def redeem(request: Request) -> Response:
     redemption: Redemption | None = None
     db = current_db(request)
     try:
-        async with db.session() as session:
-            redemption = await services.redeem(
+        redemption = await db.run(
+            lambda session: services.redeem(
                 session, principal, reward_id=reward_id, quantity=quantity, request_key=f"web:{key}"
             )
+        )
     except DomainError as exc:
         if exc.status == 404:
             raise

@@ -65,7 +65,7 @@ async def retry(request: Request) -> Response:
     """Reset a failed event so the next processing run (woken at once) takes it; a repeat changes nothing."""
     who = manager_of(request)
     event_id: int = request.path_params["id"]
-    async with current_db(request).session() as session:
+    async with current_db(request).transaction() as session:
         await monitor.retry_event(session, who, event_id)
     if is_htmx(request):
         return render(request, "rules/includes/retried.html", {"event_id": event_id})

@@ -143,7 +143,7 @@ async def rule_editor(request: Request) -> Response:
             # Keep what the form does not show (caps, windows, effect) from the version being edited.
             if current is not None:
                 data = _keep(data, current)
-            async with current_db(request).session() as session:
+            async with current_db(request).transaction() as session:
                 if rule_id is None:
                     saved = await services.create_rule(session, who, data)
                 else:

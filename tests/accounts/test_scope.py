@@ -47,7 +47,7 @@ async def test_a_shared_reseller_sees_both_programs_but_each_admin_only_its_own(
     shared = await make_member(db, first)
     # The second program's admin cannot see an org the first program registered, so cannot enrol it.
     with pytest.raises(ValidationFailed):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.create_membership(
                 session,
                 second.admin.principal,

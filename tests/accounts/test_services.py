@@ -19,7 +19,7 @@ async def test_concurrent_users_with_one_email_have_exactly_one_winner(db: Datab
 
     async def create() -> str:
         try:
-            async with db.session() as session:
+            async with db.transaction() as session:
                 await services.create_user(
                     session,
                     world.admin.principal,
@@ -42,7 +42,7 @@ async def test_role_must_fit_the_org_and_nothing_is_written(db: Database) -> Non
     world = await make_program(db)
     reseller = await make_member(db, world)
     with pytest.raises(ValidationFailed) as info:
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.create_user(
                 session,
                 world.admin.principal,
@@ -72,7 +72,7 @@ async def test_login_is_rate_limited_per_email(db: Database) -> None:
     world = await make_program(db)
 
     async def attempt(password: str) -> bool:
-        async with db.session() as session:
+        async with db.transaction() as session:
             user = await services.authenticate(
                 session,
                 email=world.admin.email,

@@ -32,7 +32,7 @@ async def make_reseller(
 ) -> Actor:
     """A reseller org in the program with one rep; returns the rep."""
     org_id = await make_org(db, world, "reseller", name=f"Fachhändler {next(_seq)}", city=city, lat=lat, lon=lon)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await accounts.create_membership(
             session,
             world.admin.principal,
@@ -73,11 +73,11 @@ async def make_lead(
         required_certifications=certifications,
         notes="Ruft nur vormittags zurück.",
     )
-    async with db.session() as session:
+    async with db.transaction() as session:
         lead = await services.create_lead(session, world.admin.principal, data, now)
-    async with db.session() as session:
+    async with db.transaction() as session:
         lead = await services.qualify_lead(session, world.admin.principal, lead.id, now)
     if offer:
-        async with db.session() as session:
+        async with db.transaction() as session:
             lead, _ = await services.offer_lead(session, world.admin.principal, lead.id, now)
     return lead

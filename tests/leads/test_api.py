@@ -46,7 +46,7 @@ async def test_two_hundred_concurrent_reservations_from_twenty_orgs_one_winner(
     db: Database, http: httpx.AsyncClient
 ) -> None:
     world = await make_program(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await accounts.update_program_settings(
             session, world.admin.principal, world.program_id, {"offer_wave_size": 20}
         )
@@ -110,7 +110,7 @@ async def test_gate_answers_feedback_required_with_the_overdue_ids(db: Database,
     first = await _offered_lead(http, world.admin.auth, world.program_id)
     second = await _offered_lead(http, world.admin.auth, world.program_id, external_id="crm-2")
     assert (await http.post(f"/api/v1/leads/{first}/reserve", headers=rep.auth)).status_code == 200
-    async with db.session() as session, session.begin():  # the feedback deadline passes
+    async with db.transaction() as session:  # the feedback deadline passes
         past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
         await session.execute(update(Lead).where(Lead.id == first).values(feedback_due_at=past))
     blocked = await http.post(f"/api/v1/leads/{second}/reserve", headers={**rep.auth, "Accept-Language": "de"})

@@ -40,7 +40,7 @@ async def _lead(db: Database, lead_id: int) -> Lead:
 
 async def test_waves_escalate_to_all_eligible_then_unclaimed(db: Database) -> None:
     world = await make_program(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await accounts.update_program_settings(
             session, world.admin.principal, world.program_id, {"offer_wave_size": 2, "max_waves": 2}
         )
@@ -65,7 +65,7 @@ async def test_waves_escalate_to_all_eligible_then_unclaimed(db: Database) -> No
 
 async def test_concurrent_sweeps_escalate_each_lead_once(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     world = await make_program(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await accounts.update_program_settings(
             session, world.admin.principal, world.program_id, {"offer_wave_size": 2, "max_waves": 2}
         )
@@ -157,14 +157,14 @@ async def test_hard_filters_and_explainable_scores(db: Database) -> None:
 
 async def test_concurrent_reservations_have_exactly_one_winner(db: Database) -> None:
     world = await make_program(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await accounts.update_program_settings(session, world.admin.principal, world.program_id, {"offer_wave_size": 8})
     reps = [await make_reseller(db, world) for _ in range(8)]
     lead = await make_lead(db, world)
 
     async def reserve(rep_index: int) -> str:
         try:
-            async with db.session() as session:
+            async with db.transaction() as session:
                 await services.reserve_lead(session, reps[rep_index].principal, lead.id, T0 + H)
             return "won"
         except AlreadyReserved:
@@ -182,12 +182,12 @@ async def test_feedback_cycle_gate_and_outbox(db: Database) -> None:
     rep = await make_reseller(db, world)
     first = await make_lead(db, world)
     second = await make_lead(db, world)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.reserve_lead(session, rep.principal, first.id, T0 + H)
     # 48 hours later the first lead's feedback is overdue: the gate closes (max_overdue_leads = 0).
     later = T0 + 50 * H
     with pytest.raises(FeedbackRequired) as gate:
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.reserve_lead(session, rep.principal, second.id, later)
     assert gate.value.extra == {"overdue": [first.id]}
     assert await notice_overdue_feedback(db, later) == 1
@@ -195,20 +195,20 @@ async def test_feedback_cycle_gate_and_outbox(db: Database) -> None:
     async with db.reader() as session:
         kinds = (await session.scalars(select(Notification.kind).where(Notification.org_id == rep.org_id))).all()
     assert sorted(kinds) == ["feedback_overdue", "lead_offered", "lead_offered"]  # two offers, one overdue notice
-    async with db.session() as session:
+    async with db.transaction() as session:
         lead = await services.give_feedback(session, rep.principal, first.id, status="contacted", now=later)
     assert lead.feedback_due_at == later + 48 * H  # due again after a non-final status
-    async with db.session() as session:  # the gate opens at once
+    async with db.transaction() as session:  # the gate opens at once
         await services.reserve_lead(session, rep.principal, second.id, later)
     with pytest.raises(ValidationFailed):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.give_feedback(session, rep.principal, first.id, status="won", now=later)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.give_feedback(
             session, rep.principal, first.id, status="won", deal_value=Decimal("18500"), now=later + H
         )
     with pytest.raises(InvalidState):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.give_feedback(
                 session, rep.principal, first.id, status="lost", lost_reason="x", now=later + 2 * H
             )
@@ -233,18 +233,18 @@ async def test_return_reoffers_without_the_returning_org(db: Database) -> None:
     a = await make_reseller(db, world, tier="platinum")
     b = await make_reseller(db, world)
     lead = await make_lead(db, world)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.reserve_lead(session, a.principal, lead.id, T0 + H)
     with pytest.raises(NotFound):  # someone else's lead
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.give_feedback(session, b.principal, lead.id, status="contacted", now=T0 + H)
-    async with db.session() as session:
+    async with db.transaction() as session:
         returned = await services.return_lead(session, a.principal, lead.id, "Kein Bedarf beim Kunden", T0 + 2 * H)
     assert returned.status == LeadStatus.OFFERED and returned.reserved_by_org_id is None
     with pytest.raises(NotFound):  # never again to the org that returned it
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.reserve_lead(session, a.principal, lead.id, T0 + 3 * H)
-    async with db.session() as session:
+    async with db.transaction() as session:
         won = await services.reserve_lead(session, b.principal, lead.id, T0 + 3 * H)
     assert won.reserved_by_org_id == b.org_id
 
@@ -255,12 +255,12 @@ async def test_not_offered_means_not_found_and_twice_means_conflict(db: Database
     far = await make_reseller(db, world, regions=["DE-20"])
     lead = await make_lead(db, world)
     with pytest.raises(NotFound):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.reserve_lead(session, far.principal, lead.id, T0 + H)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.reserve_lead(session, rep.principal, lead.id, T0 + H)
     with pytest.raises(AlreadyReserved):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.reserve_lead(session, rep.principal, lead.id, T0 + H)
 
 
@@ -272,7 +272,7 @@ async def test_manager_reoffers_an_unclaimed_lead(db: Database) -> None:
         notice = (await session.scalars(select(Notification).where(Notification.kind == "lead_unclaimed"))).one()
     assert notice.org_id == world.admin.org_id and notice.link == f"/leads/{lead.id}"
     rep = await make_reseller(db, world)
-    async with db.session() as session:
+    async with db.transaction() as session:
         again = await services.reoffer_lead(session, world.admin.principal, lead.id, "Neuer Partner", T0 + H)
     assert again.status == LeadStatus.OFFERED and again.wave == 1
     assert await _offered_orgs(db, lead.id) == {rep.org_id}
@@ -286,27 +286,27 @@ async def test_membership_counters_equal_the_leads_they_count(db: Database) -> N
     a = await make_reseller(db, world, tier="platinum")
     b = await make_reseller(db, world)
     leads = [await make_lead(db, world) for _ in range(5)]
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.reserve_lead(session, a.principal, leads[0].id, T0 + H)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.give_feedback(
             session, a.principal, leads[0].id, status="won", deal_value=Decimal(5), now=T0 + 2 * H
         )
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.reserve_lead(session, a.principal, leads[1].id, T0 + H)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.give_feedback(
             session, a.principal, leads[1].id, status="lost", lost_reason="Preis", now=T0 + 2 * H
         )
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.reserve_lead(session, b.principal, leads[2].id, T0 + H)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.return_lead(session, b.principal, leads[2].id, "passt nicht", T0 + 2 * H)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.reserve_lead(session, a.principal, leads[2].id, T0 + 3 * H)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.reserve_lead(session, b.principal, leads[3].id, T0 + 3 * H)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.reoffer_lead(
             session, world.admin.principal, leads[3].id, "Kunde wünscht anderen Partner", T0 + 4 * H
         )
@@ -329,7 +329,7 @@ async def test_cached_partner_profiles_follow_new_memberships_and_fresh_counters
         assert [p.org_id for p in await matching.load_partners(session, world.program_id)] == [first.org_id]
     second = await make_reseller(db, world)
     lead = await make_lead(db, world)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.reserve_lead(session, second.principal, lead.id, T0 + H)
     async with db.reader() as session:
         partners = {p.org_id: p for p in await matching.load_partners(session, world.program_id)}

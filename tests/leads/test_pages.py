@@ -25,7 +25,7 @@ async def test_pick_list_reserve_and_feedback_in_the_browser_flow(db: Database, 
     fragment = await http.get("/picklist?sort=value", headers={"HX-Request": "true"})
     assert fragment.text.lstrip().startswith('<section id="picklist"')  # only the block, for the swap
     # The other partner is faster for one of them: this one learns it in place.
-    async with db.session() as session:
+    async with db.transaction() as session:
         from incentives.leads import services
 
         await services.reserve_lead(session, other.principal, taken.id)
@@ -85,16 +85,16 @@ async def test_gate_disables_reserve_with_links_to_overdue_leads(db: Database, h
     from incentives.leads.models import Lead
 
     world = await make_program(db)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await accounts.update_program_settings(
             session, world.admin.principal, world.program_id, {"max_overdue_leads": 0}
         )
     rep = await make_reseller(db, world)
     first = await make_lead(db, world)
     await make_lead(db, world)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.reserve_lead(session, rep.principal, first.id)
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
         await session.execute(update(Lead).where(Lead.id == first.id).values(feedback_due_at=past))
     await login(http, rep.email)

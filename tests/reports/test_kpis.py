@@ -19,12 +19,12 @@ H = dt.timedelta(hours=1)
 
 
 async def _reserve(db: Database, rep: Actor, lead_id: int, at: dt.datetime) -> None:
-    async with db.session() as session:
+    async with db.transaction() as session:
         await leads.reserve_lead(session, rep.principal, lead_id, now=at)
 
 
 async def _feedback(db: Database, rep: Actor, lead_id: int, status: str, at: dt.datetime, **extra: object) -> None:
-    async with db.session() as session:
+    async with db.transaction() as session:
         await leads.give_feedback(session, rep.principal, lead_id, status=status, now=at, **extra)  # type: ignore[arg-type]
 
 
@@ -50,7 +50,7 @@ async def h(db: Database) -> History:
     one, two, three = [await make_lead(db, world, now=T0) for _ in range(3)]
     await _reserve(db, a, one.id, T0 + 2 * H)
     await _reserve(db, a, three.id, T0 + 4 * H)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await leads.return_lead(session, a.principal, three.id, "kein Bedarf", now=T0 + 5 * H)
     await _reserve(db, a, two.id, T0 + 6 * H)
     await _reserve(db, b, three.id, T0 + 8 * H)

@@ -56,13 +56,16 @@ async def make_reward(db: Database, rw: RewardsWorld, kind: str = "discount", **
         "percent": Decimal("5.00") if kind == "discount" else None,
     }
     values.update(fields)
-    async with db.session() as session:
+    async with db.transaction() as session:
         reward = await services.create_reward(session, rw.world.admin.principal, program_id=rw.program_id, **values)
     return reward.id
 
 
 async def redeem(db: Database, actor: Actor, reward_id: int, quantity: int = 1, key: str | None = None) -> Redemption:
-    async with db.session() as session:
-        return await services.redeem(
-            session, actor.principal, reward_id=reward_id, quantity=quantity, request_key=key or str(uuid.uuid4())
+    """Redeem as the web and the API do: through Database.run, which runs the unit again after a twin's commit."""
+    request_key = key or str(uuid.uuid4())
+    return await db.run(
+        lambda session: services.redeem(
+            session, actor.principal, reward_id=reward_id, quantity=quantity, request_key=request_key
         )
+    )

@@ -25,7 +25,7 @@ async def test_an_admin_changes_every_field(db: Database) -> None:
     rw = await make_rewards_world(db)
     reward_id = await make_reward(db, rw, "discount")
     start = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await catalog.update_reward(
             session,
             rw.world.admin.principal,
@@ -70,7 +70,7 @@ async def test_every_broken_rule_is_named_and_nothing_is_saved(db: Database) -> 
     reward_id = await make_reward(db, rw, "discount", name_en="Spring discount")
     start = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
     with pytest.raises(ValidationFailed) as caught:
-        async with db.session() as session:
+        async with db.transaction() as session:
             await catalog.update_reward(
                 session,
                 rw.world.admin.principal,
@@ -92,13 +92,13 @@ async def test_redeemed_items_keep_their_terms_for_the_redemptions(db: Database)
     pending = await redeem(db, rw.manager, reward_id)
     admin = rw.world.admin.principal
     with pytest.raises(ValidationFailed) as caught:
-        async with db.session() as session:
+        async with db.transaction() as session:
             await catalog.update_reward(session, admin, reward_id, value=Decimal("900.00"), kind="bonus")
     assert {error.loc for error in caught.value.errors} == {("value",), ("kind",)}
     # The price, names and stock may change: the pending redemption keeps the points it holds.
-    async with db.session() as session:
+    async with db.transaction() as session:
         await catalog.update_reward(session, admin, reward_id, points=450, name_en="MDF 2027", stock=3)
-    async with db.session() as session:
+    async with db.transaction() as session:
         approved = await services.approve_redemption(session, rw.pam.principal, pending.id)
     assert approved.points == 300 and approved.status == "fulfilled"
     async with db.reader() as session:
@@ -112,13 +112,13 @@ async def test_deactivated_items_leave_the_catalog_but_pending_redemptions_go_on
     rw = await make_rewards_world(db, points=1000)
     reward_id = await make_reward(db, rw, "bonus", points=200)
     pending = await redeem(db, rw.manager, reward_id)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await catalog.deactivate_reward(session, rw.world.admin.principal, reward_id)
     async with db.reader() as session:
         shown = await services.list_rewards(session, rw.manager.principal, rw.program_id)
         everything = await services.list_rewards(session, rw.pam.principal, rw.program_id, include_inactive=True)
     assert reward_id not in {r.id for r in shown} and reward_id in {r.id for r in everything}
-    async with db.session() as session:
+    async with db.transaction() as session:
         approved = await services.approve_redemption(session, rw.pam.principal, pending.id)
     assert approved.status == "fulfilled"
 
@@ -128,17 +128,17 @@ async def test_only_the_programs_admin_manages_its_catalog(db: Database) -> None
     reward_id = await make_reward(db, rw, "bonus")
     other = await make_program(db)
     with pytest.raises(NotFound):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await catalog.update_reward(session, other.admin.principal, reward_id, name_en="Stolen")
     with pytest.raises(NotFound):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await catalog.deactivate_reward(session, other.admin.principal, reward_id)
     for actor in (rw.pam, rw.manager):
         with pytest.raises(Forbidden):
-            async with db.session() as session:
+            async with db.transaction() as session:
                 await catalog.update_reward(session, actor.principal, reward_id, name_en="Mine")
         with pytest.raises(Forbidden):
-            async with db.session() as session:
+            async with db.transaction() as session:
                 await catalog.deactivate_reward(session, actor.principal, reward_id)
     saved = await _reward(db, reward_id)
     assert saved.name_en == "Reward bonus" and saved.active

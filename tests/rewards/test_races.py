@@ -153,14 +153,14 @@ async def test_a_crash_inside_a_request_or_a_decision_leaves_no_trace(
     assert redemption.status == "pending"
     monkeypatch.setattr(services, "_step", crash)  # after the ledger's post, before the fulfilment
     with pytest.raises(RuntimeError):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.approve_redemption(session, rw.pam.principal, redemption.id)
     async with db.reader() as session:
         assert await session.scalar(select(Redemption.status).where(Redemption.id == redemption.id)) == "pending"
     balance = await _balance(db, rw.program_id, rw.org_id)
     assert (balance.available, balance.held) == (900, 100)
     monkeypatch.setattr(services, "_step", step)
-    async with db.session() as session:
+    async with db.transaction() as session:
         approved = await services.approve_redemption(session, rw.pam.principal, redemption.id)
     assert approved.status == "fulfilled" and approved.coupon_code
     assert (await _balance(db, rw.program_id, rw.org_id)).held == 0
@@ -190,7 +190,7 @@ async def test_an_edit_of_the_fixed_terms_waits_for_a_redemption_that_read_the_i
     rw = await make_rewards_world(db, points=1000)
     reward = await make_reward(db, rw, "discount", points=100)  # no stock: no stock update locks the item
     principal = rw.manager.principal
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         conn = await session.connection()
         lookup = services._request_lookup(principal, conn.dialect.name)
         read = (await conn.execute(lookup, {"p_reward": reward, "p_key": "k"})).one()
@@ -203,7 +203,7 @@ async def test_an_edit_of_the_fixed_terms_waits_for_a_redemption_that_read_the_i
         redemption = await services._request(session, principal, reward, 1, "k", utcnow())
     with pytest.raises(ValidationFailed):
         await edit
-    async with db.session() as session:
+    async with db.transaction() as session:
         approved = await services.approve_redemption(session, rw.pam.principal, redemption.id)
     assert approved.coupon_code is not None
     async with db.reader() as session:
@@ -211,7 +211,7 @@ async def test_an_edit_of_the_fixed_terms_waits_for_a_redemption_that_read_the_i
 
 
 async def _change_kind(db: Database, rw: Any, reward: int) -> None:
-    async with db.session() as session:
+    async with db.transaction() as session:
         await catalog.update_reward(session, rw.world.admin.principal, reward, kind="bonus", percent=None)
 
 
@@ -227,7 +227,7 @@ async def test_a_request_key_used_before_answers_with_its_redemption_whatever_th
         await redeem(db, rw.manager, 10**9, key="k")
     with pytest.raises(NotFound):
         await redeem(db, rw.manager, 10**9, key="new")
-    async with db.session() as session:
+    async with db.transaction() as session:
         await catalog.deactivate_reward(session, rw.world.admin.principal, reward)
     again = await redeem(db, rw.manager, reward, key="k")
     assert (again.id, again.status, again.hold_id) == (first.id, "pending", first.hold_id)

@@ -49,9 +49,9 @@ async def test_rejection_and_cancellation_return_points_and_stock_at_once(db: Da
     first = await redeem(db, rw.manager, reward)
     second = await redeem(db, rw.manager, reward)
     assert await _balance(db, rw) == (400, 600)
-    async with db.session() as session:
+    async with db.transaction() as session:
         rejected = await services.reject_redemption(session, rw.pam.principal, first.id, reason="no")
-    async with db.session() as session:
+    async with db.transaction() as session:
         cancelled = await services.cancel_redemption(session, rw.manager.principal, second.id)
     assert (rejected.status, cancelled.status) == ("rejected", "cancelled")
     assert rejected.resolution_id is not None and cancelled.resolution_id is not None
@@ -61,7 +61,7 @@ async def test_rejection_and_cancellation_return_points_and_stock_at_once(db: Da
     again = [await redeem(db, rw.manager, reward) for _ in range(2)]  # stock and limit were given back
     assert [r.status for r in again] == ["pending", "pending"]
     with pytest.raises(InvalidState):
-        async with db.session() as session:
+        async with db.transaction() as session:
             await services.cancel_redemption(session, rw.manager.principal, first.id)
 
 
@@ -80,7 +80,7 @@ async def test_reconcile_sweep_finishes_what_a_crash_left_behind(db: Database) -
     reward = await make_reward(db, rw, "discount", points=100)
     approved = await redeem(db, rw.manager, reward)
     stuck = await redeem(db, rw.manager, reward)
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         # a crash after the decision, before the ledger posted: status approved, hold still open
         await session.execute(update(Redemption).where(Redemption.id == approved.id).values(status="approved"))
         # a crash after writing the request, before the hold: status requested, nothing held
@@ -130,7 +130,7 @@ def test_coupon_codes_are_unique_over_100k() -> None:
 async def test_notifications_are_private_to_the_org_and_marked_read_once(db: Database) -> None:
     rw = await make_rewards_world(db, points=500)
     other = await make_rewards_world(db, points=500)
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         await notifications.notify(
             session,
             program_id=rw.program_id,
@@ -143,9 +143,9 @@ async def test_notifications_are_private_to_the_org_and_marked_read_once(db: Dat
         mine = await notifications.list_notifications(session, rw.rep.principal)
         assert len(mine) == 1 and await notifications.unread_count(session, rw.manager.principal) == 1
         assert await notifications.list_notifications(session, other.manager.principal) == []
-    async with db.session() as session:
+    async with db.transaction() as session:
         assert await notifications.mark_read(session, other.manager.principal, [mine[0].id]) == 0
-    async with db.session() as session:
+    async with db.transaction() as session:
         assert await notifications.mark_read(session, rw.manager.principal, [mine[0].id]) == 1
     async with db.reader() as session:
         assert await notifications.unread_count(session, rw.rep.principal) == 0
@@ -159,15 +159,15 @@ async def test_an_approval_and_a_rejection_notify_once_with_their_decision_and_a
     rw = await make_rewards_world(db, points=1000)
     reward = await make_reward(db, rw, "bonus", points=100)
     approved, rejected, cancelled = [await redeem(db, rw.manager, reward) for _ in range(3)]
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.approve_redemption(session, rw.pam.principal, approved.id)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.reject_redemption(session, rw.pam.principal, rejected.id, reason="No budget")
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.cancel_redemption(session, rw.manager.principal, cancelled.id)
     for redemption in (approved, rejected, cancelled):
         with pytest.raises(InvalidState):
-            async with db.session() as session:
+            async with db.transaction() as session:
                 await services.approve_redemption(session, rw.pam.principal, redemption.id)
     async with db.reader() as session:
         stored = await notifications.list_notifications(session, rw.manager.principal)
@@ -184,7 +184,7 @@ async def test_reconcile_sweep_voids_a_rejection_a_crash_left_open_and_notifies_
     rw = await make_rewards_world(db, points=1000)
     reward = await make_reward(db, rw, "bonus", points=100)
     stuck = await redeem(db, rw.manager, reward)
-    async with db.session() as session, session.begin():
+    async with db.transaction() as session:
         # an older version's crash after the rejection, before the ledger voided the hold
         await session.execute(
             update(Redemption).where(Redemption.id == stuck.id).values(status="rejected", reason="Late")
@@ -211,12 +211,11 @@ async def test_a_decision_reads_back_as_written_and_a_coupon_code_taken_makes_it
     reward = await make_reward(db, rw, "discount", points=100)
     first, second = await redeem(db, rw.manager, reward), await redeem(db, rw.manager, reward)
     at = dt.datetime(2026, 11, 27, 12, 30, 15, 123456, tzinfo=dt.UTC)
-    async with db.session() as session:
+    async with db.transaction() as session:
         done = await services.approve_redemption(session, rw.pam.principal, first.id, now=at)
     codes = iter([done.coupon_code, "RW-AAAA-BBBB-CCCC-DDDD"])
     monkeypatch.setattr(services, "new_coupon_code", lambda: next(codes))
-    async with db.session() as session:
-        again = await services.approve_redemption(session, rw.pam.principal, second.id, now=at)
+    again = await db.run(lambda session: services.approve_redemption(session, rw.pam.principal, second.id, now=at))
     assert again.coupon_code == "RW-AAAA-BBBB-CCCC-DDDD"
     async with db.reader() as session:
         rows = list(await session.scalars(select(Redemption).order_by(Redemption.id)))

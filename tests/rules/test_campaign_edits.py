@@ -203,7 +203,7 @@ async def test_lowering_the_budget_while_processing_spends_it_never_goes_below_s
     async def lower() -> bool:
         """True when the edit won the race (spent was ≤ 600 then); refused otherwise."""
         try:
-            async with db.session() as session:
+            async with db.transaction() as session:
                 await update_campaign(session, world.admin.principal, campaign.id, lowered)
         except ValidationFailed:
             return False

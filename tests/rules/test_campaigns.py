@@ -32,7 +32,7 @@ async def add_campaign(db: Database, world: ProgramWorld, **fields: Any) -> Camp
         "ends_at": T0 + DAY,
     }
     spec.update(fields)
-    async with db.session() as session:
+    async with db.transaction() as session:
         return await create_campaign(session, world.admin.principal, CampaignInput(program_id=world.program_id, **spec))
 
 

@@ -141,7 +141,7 @@ async def test_editing_makes_a_version_and_awards_name_theirs(db: Database) -> N
     rule = await add_test_rule(db, world.program_id, points="10")
     [early] = await add_events(db, world.program_id, [org], 1)
     await process_events(db, NOW)
-    async with db.session() as session:
+    async with db.transaction() as session:
         data = RuleInput(world.program_id, "Neu", "New", "lead.reserved", "true", "20")
         edited = await update_rule(session, world.admin.principal, rule.rule_id, data)
     assert edited.version == 2

@@ -62,17 +62,17 @@ async def test_default_rules_on_a_real_lead_reverse_the_reservation_on_return(db
     kept = await make_lead(db, world, temperature="cold")
     returned = await make_lead(db, world, temperature="cold")
     at = T0 + dt.timedelta(hours=2)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await leads.reserve_lead(session, rep.principal, kept.id, at)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await leads.reserve_lead(session, rep.principal, returned.id, at)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await leads.give_feedback(session, rep.principal, kept.id, status="contacted", now=at + dt.timedelta(hours=3))
-    async with db.session() as session:
+    async with db.transaction() as session:
         await leads.give_feedback(
             session, rep.principal, kept.id, status="won", deal_value=Decimal("20000"), now=at + dt.timedelta(hours=30)
         )
-    async with db.session() as session:
+    async with db.transaction() as session:
         await leads.return_lead(session, rep.principal, returned.id, "no time", at + dt.timedelta(hours=1))
     await process_events(db, at + dt.timedelta(days=2))
     async with db.reader() as session:

@@ -20,7 +20,7 @@ async def test_history_names_the_rule_in_the_readers_language(db: Database, http
         await install_default_rules(session, world.program_id)
     rep = await make_reseller(db, world)
     lead = await make_lead(db, world, temperature="cold")
-    async with db.session() as session:
+    async with db.transaction() as session:
         await leads.reserve_lead(session, rep.principal, lead.id, T0)
     await process_events(db)
     english = (await http.get("/api/v1/points/transfers", headers=rep.auth)).json()["items"]

@@ -321,15 +321,15 @@ async def test_the_approvals_queue_shows_each_partners_kpis(db: Database, server
     quiet = await make_rewards_world(db, points=1000)  # another program's partner, for the empty case below
     reward_id = await make_reward(db, rw, "bonus", points=100)
     won, lost = [await make_lead(db, rw.world, now=T0) for _ in range(2)]
-    async with db.session() as session:
+    async with db.transaction() as session:
         await leads.reserve_lead(session, rw.rep.principal, won.id, now=T0 + dt.timedelta(hours=2))
-    async with db.session() as session:
+    async with db.transaction() as session:
         await leads.reserve_lead(session, rw.rep.principal, lost.id, now=T0 + dt.timedelta(hours=4))
-    async with db.session() as session:
+    async with db.transaction() as session:
         await leads.give_feedback(
             session, rw.rep.principal, won.id, status="won", deal_value=Decimal("12000"), now=T0 + dt.timedelta(days=2)
         )
-    async with db.session() as session:
+    async with db.transaction() as session:
         await leads.give_feedback(
             session, rw.rep.principal, lost.id, status="lost", lost_reason="zu teuer", now=T0 + dt.timedelta(days=3)
         )

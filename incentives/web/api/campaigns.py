@@ -72,7 +72,7 @@ def campaign_out(item: campaigns.Progress) -> dict[str, Any]:
 @api.route("POST", "/api/v1/campaigns", summary="Create a campaign", body=CampaignIn, status=201, errors=MANAGED)
 async def post_campaign(request: Request) -> Response:
     body = await parse_body(request, CampaignIn)
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         campaign = await campaigns.create_campaign(session, principal(request), body.to_input())
         out = campaign_out(campaigns.Progress(campaign, 0, campaign.budget_points, 0))
     return json_response(out, 201)
@@ -104,7 +104,7 @@ async def get_campaign(request: Request) -> Response:
 )
 async def put_campaign(request: Request) -> Response:
     body = await parse_body(request, CampaignIn)
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         item = await campaigns.update_campaign(session, principal(request), path_id(request), body.to_input())
     return json_response(campaign_out(item))
 
@@ -146,7 +146,7 @@ async def patch_campaign(request: Request) -> Response:
             budget_points=body.budget_points if "budget_points" in given else current.budget_points,
         )
 
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         item = await campaigns.update_campaign(session, principal(request), path_id(request), merged)
     return json_response(campaign_out(item))
 
@@ -159,7 +159,7 @@ async def patch_campaign(request: Request) -> Response:
     errors=MANAGED,
 )
 async def delete_campaign(request: Request) -> Response:
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         outcome, campaign = await campaigns.remove_campaign(session, principal(request), path_id(request), utcnow())
         if outcome is campaigns.Removal.DELETED:
             return Response(status_code=204)

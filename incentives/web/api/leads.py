@@ -83,21 +83,21 @@ def teaser(lead: Lead) -> dict[str, Any]:
 @api.route("POST", "/api/v1/leads", summary="Create a lead", body=LeadIn, status=201, errors=(Forbidden, Duplicate))
 async def post_lead(request: Request) -> Response:
     body = await parse_body(request, LeadIn)
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         lead = await services.create_lead(session, principal(request), body.to_input())
     return json_response({"id": lead.id, "status": lead.status}, 201)
 
 
 @api.route("POST", "/api/v1/leads/{id:int}/qualify", summary="Qualify a new lead", errors=MANAGED)
 async def post_qualify(request: Request) -> Response:
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         lead = await services.qualify_lead(session, principal(request), path_id(request))
     return json_response({"id": lead.id, "status": lead.status})
 
 
 @api.route("POST", "/api/v1/leads/{id:int}/offer", summary="Offer a qualified lead (wave 1)", errors=MANAGED)
 async def post_offer(request: Request) -> Response:
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         lead, offers = await services.offer_lead(session, principal(request), path_id(request))
     return json_response(
         {
@@ -155,7 +155,7 @@ async def get_picklist(request: Request) -> Response:
     errors=(AlreadyReserved, FeedbackRequired, NotFound),
 )
 async def post_reserve(request: Request) -> Response:
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         lead = await services.reserve_lead(session, principal(request), path_id(request))
     return json_response(full_lead(lead))
 
@@ -169,7 +169,7 @@ async def post_reserve(request: Request) -> Response:
 )
 async def post_feedback(request: Request) -> Response:
     body = await parse_body(request, FeedbackIn)
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         lead = await services.give_feedback(
             session,
             principal(request),
@@ -191,7 +191,7 @@ async def post_feedback(request: Request) -> Response:
 )
 async def post_return(request: Request) -> Response:
     body = await parse_body(request, ReturnIn)
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         lead = await services.return_lead(session, principal(request), path_id(request), body.reason)
     return json_response({"id": lead.id, "status": lead.status, "wave": lead.wave})
 
@@ -205,7 +205,7 @@ async def post_return(request: Request) -> Response:
 )
 async def post_reoffer(request: Request) -> Response:
     body = await parse_body(request, ReofferIn)
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         lead = await services.reoffer_lead(session, principal(request), path_id(request), body.reason)
     return json_response({"id": lead.id, "status": lead.status, "wave": lead.wave})
 

@@ -120,7 +120,7 @@ async def post_claim(request: Request) -> Response:
             content = await upload.read(mdf.MAX_PROOF_BYTES + 1)
             name = upload.filename or name
         activity, amount = str(form.get("activity", "")), str(form.get("amount", ""))
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         claim = await mdf.file_claim(
             session,
             principal(request),
@@ -150,7 +150,7 @@ async def get_claims(request: Request) -> Response:
 )
 async def decide_claim(request: Request) -> Response:
     body = await parse_body(request, DecideClaimIn)
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         claim = await mdf.decide_claim(
             session, principal(request), path_id(request), approve=body.approve, reason=body.reason
         )

@@ -137,10 +137,9 @@ async def post_redemption(request: Request) -> Response:
     # HTTP-level record was lost redeems once; without one, every call is a new redemption.
     header = request.headers.get("idempotency-key")
     key = f"api:{who.user_id}:{hashlib.sha256(header.encode()).hexdigest()}" if header else f"api:{uuid.uuid4()}"
-    async with database(request).session() as session:
-        redemption = await services.redeem(
-            session, who, reward_id=body.reward_id, quantity=body.quantity, request_key=key
-        )
+    redemption = await database(request).run(
+        lambda session: services.redeem(session, who, reward_id=body.reward_id, quantity=body.quantity, request_key=key)
+    )
     return await _answer(request, redemption.id, 201)
 
 
@@ -152,8 +151,9 @@ async def post_redemption(request: Request) -> Response:
     errors=DECISION,
 )
 async def approve(request: Request) -> Response:
-    async with database(request).session() as session:
-        await services.approve_redemption(session, principal(request), path_id(request))
+    await database(request).run(
+        lambda session: services.approve_redemption(session, principal(request), path_id(request))
+    )
     return await _answer(request, path_id(request))
 
 
@@ -167,8 +167,9 @@ async def approve(request: Request) -> Response:
 )
 async def reject(request: Request) -> Response:
     body = await parse_body(request, RejectIn)
-    async with database(request).session() as session:
-        await services.reject_redemption(session, principal(request), path_id(request), reason=body.reason)
+    await database(request).run(
+        lambda session: services.reject_redemption(session, principal(request), path_id(request), reason=body.reason)
+    )
     return await _answer(request, path_id(request))
 
 
@@ -180,8 +181,9 @@ async def reject(request: Request) -> Response:
     errors=DECISION,
 )
 async def cancel(request: Request) -> Response:
-    async with database(request).session() as session:
-        await services.cancel_redemption(session, principal(request), path_id(request))
+    await database(request).run(
+        lambda session: services.cancel_redemption(session, principal(request), path_id(request))
+    )
     return await _answer(request, path_id(request))
 
 

@@ -138,7 +138,7 @@ def reward_out(reward: Reward) -> dict[str, Any]:
 )
 async def post_reward(request: Request) -> Response:
     body = await parse_body(request, RewardIn)
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         reward = await services.create_reward(
             session, principal(request), program_id=body.program_id, **reward_fields(body)
         )
@@ -177,7 +177,7 @@ def reward_fields(body: RewardFieldsIn) -> dict[str, Any]:
 )
 async def post_reward_change(request: Request) -> Response:
     body = await parse_body(request, RewardFieldsIn)
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         reward = await catalog.update_reward(session, principal(request), path_id(request), **reward_fields(body))
     return json_response(reward_out(reward))
 
@@ -190,7 +190,7 @@ async def post_reward_change(request: Request) -> Response:
     errors=(Forbidden, NotFound),
 )
 async def post_reward_deactivate(request: Request) -> Response:
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         reward = await catalog.deactivate_reward(session, principal(request), path_id(request))
     return json_response(reward_out(reward))
 

@@ -138,7 +138,7 @@ CHECKED = (*MANAGED, InvalidExpression)
 @api.route("POST", "/api/v1/rules", summary="Create a reward rule", body=RuleIn, status=201, errors=CHECKED)
 async def post_rule(request: Request) -> Response:
     body = await parse_body(request, RuleIn)
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         version = await services.create_rule(session, principal(request), body.to_input())
     return json_response({"id": version.rule_id, "version": version.version}, 201)
 
@@ -146,7 +146,7 @@ async def post_rule(request: Request) -> Response:
 @api.route("PUT", "/api/v1/rules/{id:int}", summary="Edit a rule (adds a version)", body=RuleIn, errors=CHECKED)
 async def put_rule(request: Request) -> Response:
     body = await parse_body(request, RuleIn)
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         version = await services.update_rule(session, principal(request), path_id(request), body.to_input())
     return json_response({"id": version.rule_id, "version": version.version})
 

@@ -43,7 +43,7 @@ async def get_program(request: Request) -> Response:
 )
 async def patch_program(request: Request) -> Response:
     body = await parse_body(request, ProgramSettingsPatch)
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         program = await services.update_program_settings(
             session, principal(request), path_id(request), body.model_dump(exclude_unset=True)
         )
@@ -61,7 +61,7 @@ async def patch_program(request: Request) -> Response:
 )
 async def post_org(request: Request) -> Response:
     body = await parse_body(request, OrgIn)
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         org = await services.create_org(session, principal(request), **body.model_dump())
     return json_response(OrgOut.model_validate(org, from_attributes=True).model_dump(), 201)
 
@@ -84,7 +84,7 @@ async def get_org(request: Request) -> Response:
 )
 async def post_membership(request: Request) -> Response:
     body = await parse_body(request, MembershipIn)
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         membership = await services.create_membership(session, principal(request), **body.model_dump())
     return json_response(MembershipOut.model_validate(membership, from_attributes=True).model_dump(), 201)
 
@@ -100,7 +100,7 @@ async def post_membership(request: Request) -> Response:
 )
 async def post_user(request: Request) -> Response:
     body = await parse_body(request, UserIn)
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         user = await services.create_user(session, principal(request), **body.model_dump())
     return json_response(UserOut.model_validate(user, from_attributes=True).model_dump(), 201)
 
@@ -116,6 +116,6 @@ async def post_user(request: Request) -> Response:
 )
 async def post_token(request: Request) -> Response:
     body = await parse_body(request, TokenIn)
-    async with database(request).session() as session:
+    async with database(request).transaction() as session:
         token = await services.create_token(session, principal(request), user_id=body.user_id)
     return json_response(TokenOut(token=token, user_id=body.user_id).model_dump(), 201)
