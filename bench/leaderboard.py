@@ -47,7 +47,7 @@ PORT = 8798
 
 async def build(db: Database, partners: int, awards_per_partner: int) -> tuple[int, int, str]:
     """The program, `partners` members with their rollup rows, and one rep (of the first partner) with a token."""
-    async with db.session() as session:
+    async with db.transaction() as session:
         boot = await accounts.bootstrap_program(session, program="Bench", email="bench@example.com")
     now = utcnow()
     rng = random.Random(1)
@@ -91,9 +91,9 @@ async def build(db: Database, partners: int, awards_per_partner: int) -> tuple[i
                 )
         for start in range(0, len(rows), 20_000):
             await session.execute(insert(LeaderboardPoints), rows[start : start + 20_000])
-    async with db.session() as session:
+    async with db.transaction() as session:
         admin = Principal.of(await session.get_one(User, boot.user_id))
-    async with db.session() as session:
+    async with db.transaction() as session:
         rep = await accounts.create_user(
             session,
             admin,
@@ -104,7 +104,7 @@ async def build(db: Database, partners: int, awards_per_partner: int) -> tuple[i
             locale="en",
             password=PASSWORD,
         )
-    async with db.session() as session:
+    async with db.transaction() as session:
         token = await accounts.create_token(session, admin, user_id=rep.id)
     return program_id, ids[partners // 2], token
 
