@@ -33,7 +33,7 @@ from incentives.accounts.models import Membership, Org, User
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import Database, utcnow
-from incentives.leaderboard import services as leaderboard
+from incentives.leaderboard import jobs as leaderboard
 from incentives.leaderboard.models import WHOLE_ORG, LeaderboardPoints
 from incentives.leaderboard.periods import key_of
 from incentives.ledger import services as ledger

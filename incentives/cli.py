@@ -1,4 +1,4 @@
-"""The `incentives` command: serve, db upgrade, bootstrap, demo, sweep, worker, ledger verify, leaderboard rebuild."""
+"""The `incentives` command: serve, db, bootstrap, demo, sweep, worker, ledger verify, leaderboard rebuild."""
 
 from __future__ import annotations
 
@@ -184,7 +184,7 @@ async def _sweep(settings: Settings) -> int:
 
 
 async def _leaderboard_rebuild(settings: Settings, program_id: int | None) -> int:
-    from incentives.leaderboard.services import rebuild
+    from incentives.leaderboard.jobs import rebuild
     from incentives.rules.leaderboard_feed import earned_with_credit
 
     db = Database(settings.database_url, redis_url=settings.redis_url)

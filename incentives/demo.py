@@ -256,7 +256,7 @@ async def _create(db: Database) -> None:
     await rewards_demo(db, boot.program_id, admin)
     await create_demo_leads(db, boot.program_id, admin)
     # The default rule set, then the demo's lead events turned into points.
-    from incentives.leaderboard.services import rebuild
+    from incentives.leaderboard.jobs import rebuild
     from incentives.rules.defaults import install_default_rules
     from incentives.rules.leaderboard_feed import earned_with_credit
     from incentives.rules.processor import process_events

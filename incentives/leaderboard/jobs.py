@@ -1,16 +1,25 @@
-"""Weekly snapshot of the boards' ranks, from which each row's movement since the week began is shown."""
+"""The leaderboards' own units of work: Redis kept in step after a commit (publish, rebuild) and the weekly
+snapshot of the ranks, from which each row's movement since the week began is shown."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Iterable
 
-from sqlalchemy import delete, insert, select
+from redis.exceptions import RedisError
+from sqlalchemy import delete, insert, select, update
 
 from incentives.accounts.models import Membership
-from incentives.db import Database
+from incentives.db import Database, dialect_insert
 from incentives.jobs import sweep
-from incentives.leaderboard.models import WHOLE_ORG, LeaderboardPoints, LeaderboardRank
+from incentives.leaderboard import store
+from incentives.leaderboard.models import WHOLE_ORG, LeaderboardPoints, LeaderboardRank, LeaderboardState
 from incentives.leaderboard.periods import key_of
+from incentives.leaderboard.services import POINTS, STATE, EarnedSource, Touched, boards_of, recompute, stale_programs
+from incentives.ledger import queries as ledger_queries
+
+log = logging.getLogger(__name__)
 
 # Movement is shown on the program's board and on each tier's league, for the periods longer than a week.
 SNAPSHOT_PERIODS = ("month", "quarter", "all")
@@ -65,3 +74,71 @@ async def snapshot_ranks(db: Database, now: dt.datetime) -> int:
                 await session.execute(insert(LeaderboardRank), rows)
             written += len(rows)
     return written
+
+
+async def publish(db: Database, touched: Touched) -> None:
+    """After the commit: set the touched rows' totals in Redis (absolute and versioned, so a repeated or late
+    publish changes nothing). A Redis that fails marks the programs stale instead, and the boards fall back to
+    SQL until a rebuild."""
+    if db.redis is None or not touched:
+        return
+    programs = {program for program, _, _, _ in touched.rows}
+    async with db.reader() as session:
+        stale = set(await stale_programs(session))
+        wanted = {key: value for key, value in touched.rows.items() if key[0] not in stale}
+        if not wanted:
+            return
+        boards = await boards_of(session, {(program, org) for program, _, org, _ in wanted})
+    items = [(key, points, version, boards.get((key[0], key[2]), [])) for key, (points, version) in wanted.items()]
+    try:
+        await store.put(db.redis, items)
+    except RedisError:
+        log.warning("leaderboard: Redis missed an update; boards of %s served from SQL until rebuilt", programs)
+        await mark_stale(db, programs)
+
+
+async def mark_stale(db: Database, programs: Iterable[int]) -> None:
+    async with db.transaction() as session:
+        conn = await session.connection()
+        insert = dialect_insert(conn, STATE)
+        await conn.execute(
+            insert.on_conflict_do_update(index_elements=["program_id"], set_={"redis_stale": True}),
+            [{"program_id": program, "redis_stale": True} for program in sorted(programs)],
+        )
+
+
+async def rebuild(db: Database, source: EarnedSource, program_id: int | None = None) -> dict[int, int]:
+    """Recompute the rollup of every program (or one) from `source`, then refill Redis from it and clear the
+    stale mark. Returns rows per program."""
+    async with db.reader() as session:
+        programs = [program_id] if program_id is not None else await ledger_queries.programs_with_accounts(session)
+    done: dict[int, int] = {}
+    for program in programs:
+        async with db.transaction() as session:
+            done[program] = await recompute(session, program, source)
+        await refill_redis(db, program)
+    return done
+
+
+async def refill_redis(db: Database, program_id: int) -> None:
+    """Replace the program's boards in Redis by the rollup (no-op without Redis), and clear the stale mark."""
+    if db.redis is None:
+        return
+    async with db.reader() as session:
+        rows = (
+            await session.execute(
+                select(POINTS.c.period, POINTS.c.org_id, POINTS.c.user_id, POINTS.c.points, POINTS.c.version).where(
+                    POINTS.c.program_id == program_id
+                )
+            )
+        ).all()
+        boards = await boards_of(session, {(program_id, org) for _, org, _, _, _ in rows})
+    items = [
+        ((program_id, period, org, user), int(points), int(version), boards.get((program_id, org), []))
+        for period, org, user, points, version in rows
+    ]
+    await store.replace(db.redis, program_id, items)
+    async with db.transaction() as session:
+        await session.execute(
+            update(LeaderboardState).where(LeaderboardState.program_id == program_id).values(redis_stale=False)
+        )

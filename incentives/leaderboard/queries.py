@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 from incentives.accounts import queries as accounts_queries
 from incentives.accounts.models import Membership
 from incentives.db import Database
-from incentives.leaderboard import services
+from incentives.leaderboard import jobs, services
 from incentives.leaderboard.models import WHOLE_ORG, LeaderboardPoints, LeaderboardRank
 from incentives.leaderboard.periods import Period, key_of, previous
 from incentives.leaderboard.rankings import Entry, Ranking, RedisRanking, SqlRanking
@@ -122,7 +122,7 @@ async def board(
             source = "redis"
         except RedisError:
             log.warning("leaderboard: Redis failed; serving program %s from SQL until rebuilt", program_id)
-            await services.mark_stale(db, [program_id])
+            await jobs.mark_stale(db, [program_id])
     if result is None:
         result = await _read(SqlRanking(session, program_id, period.key, scope), limit, me)
     top, count, mine, around = result

@@ -1,10 +1,8 @@
-"""Keeping the leaderboards: points earned go into the SQL rollup in the transaction that books them, and into
-Redis's sorted sets after it commits; a rebuild recomputes both from the ledger, the one truth.
+"""Counting points on the leaderboards: what was earned goes into the SQL rollup in the transaction that books it.
 
-Callers that book earning transfers (the rules processor, manual adjustments) call `record` in their unit of
-work with what was newly booked (never a replay, which was recorded when first booked) and `publish` after
-the commit. A Redis that misses an update marks the program stale: boards are then served from SQL until
-`rebuild` (the sweep runs it once Redis answers again).
+Callers that book earning transfers (through `incentives.rules.payouts`) call `record` in their unit of work
+with what was newly booked (never a replay, which was recorded when first booked), and
+`leaderboard.jobs.publish` after the commit, which keeps Redis in step.
 """
 
 from __future__ import annotations
@@ -16,16 +14,13 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
-from redis.exceptions import RedisError
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Membership
-from incentives.db import Database, dialect_insert
-from incentives.leaderboard import store
+from incentives.db import dialect_insert
 from incentives.leaderboard.models import WHOLE_ORG, LeaderboardPoints, LeaderboardState
 from incentives.leaderboard.periods import keys_at
-from incentives.ledger import queries as ledger_queries
 
 log = logging.getLogger(__name__)
 POINTS = cast(Table, LeaderboardPoints.__table__)
@@ -96,28 +91,7 @@ async def record(session: AsyncSession, program_id: int, earned: Sequence[Earned
     )
 
 
-async def publish(db: Database, touched: Touched) -> None:
-    """After the commit: set the touched rows' totals in Redis (absolute and versioned, so a repeated or late
-    publish changes nothing). A Redis that fails marks the programs stale instead, and the boards fall back to
-    SQL until a rebuild."""
-    if db.redis is None or not touched:
-        return
-    programs = {program for program, _, _, _ in touched.rows}
-    async with db.reader() as session:
-        stale = set(await stale_programs(session))
-        wanted = {key: value for key, value in touched.rows.items() if key[0] not in stale}
-        if not wanted:
-            return
-        boards = await _boards_of(session, {(program, org) for program, _, org, _ in wanted})
-    items = [(key, points, version, boards.get((key[0], key[2]), [])) for key, (points, version) in wanted.items()]
-    try:
-        await store.put(db.redis, items)
-    except RedisError:
-        log.warning("leaderboard: Redis missed an update; boards of %s served from SQL until rebuilt", programs)
-        await mark_stale(db, programs)
-
-
-async def _boards_of(session: AsyncSession, orgs: set[tuple[int, int]]) -> dict[tuple[int, int], list[str]]:
+async def boards_of(session: AsyncSession, orgs: set[tuple[int, int]]) -> dict[tuple[int, int], list[str]]:
     """The boards (scopes) each (program, org) competes on."""
     by_program: dict[int, list[int]] = defaultdict(list)
     for program, org in orgs:
@@ -139,16 +113,6 @@ async def _boards_of(session: AsyncSession, orgs: set[tuple[int, int]]) -> dict[
     return boards
 
 
-async def mark_stale(db: Database, programs: Iterable[int]) -> None:
-    async with db.transaction() as session:
-        conn = await session.connection()
-        insert = dialect_insert(conn, STATE)
-        await conn.execute(
-            insert.on_conflict_do_update(index_elements=["program_id"], set_={"redis_stale": True}),
-            [{"program_id": program, "redis_stale": True} for program in sorted(programs)],
-        )
-
-
 async def stale_programs(session: AsyncSession) -> list[int]:
     return list(await session.scalars(select(STATE.c.program_id).where(STATE.c.redis_stale.is_(True))))
 
@@ -167,40 +131,3 @@ async def recompute(session: AsyncSession, program_id: int, source: EarnedSource
     await session.execute(delete(LeaderboardPoints).where(LeaderboardPoints.program_id == program_id))
     touched = await record(session, program_id, earned)
     return len(touched.rows)
-
-
-async def rebuild(db: Database, source: EarnedSource, program_id: int | None = None) -> dict[int, int]:
-    """Recompute the rollup of every program (or one) from `source`, then refill Redis from it and clear the
-    stale mark. Returns rows per program."""
-    async with db.reader() as session:
-        programs = [program_id] if program_id is not None else await ledger_queries.programs_with_accounts(session)
-    done: dict[int, int] = {}
-    for program in programs:
-        async with db.transaction() as session:
-            done[program] = await recompute(session, program, source)
-        await refill_redis(db, program)
-    return done
-
-
-async def refill_redis(db: Database, program_id: int) -> None:
-    """Replace the program's boards in Redis by the rollup (no-op without Redis), and clear the stale mark."""
-    if db.redis is None:
-        return
-    async with db.reader() as session:
-        rows = (
-            await session.execute(
-                select(POINTS.c.period, POINTS.c.org_id, POINTS.c.user_id, POINTS.c.points, POINTS.c.version).where(
-                    POINTS.c.program_id == program_id
-                )
-            )
-        ).all()
-        boards = await _boards_of(session, {(program_id, org) for _, org, _, _, _ in rows})
-    items = [
-        ((program_id, period, org, user), int(points), int(version), boards.get((program_id, org), []))
-        for period, org, user, points, version in rows
-    ]
-    await store.replace(db.redis, program_id, items)
-    async with db.transaction() as session:
-        await session.execute(
-            update(LeaderboardState).where(LeaderboardState.program_id == program_id).values(redis_stale=False)
-        )

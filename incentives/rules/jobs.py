@@ -9,7 +9,8 @@ from redis.exceptions import RedisError
 
 from incentives.db import Database
 from incentives.jobs import outbox_job_started, run_job, sweep
-from incentives.leaderboard import services as leaderboard
+from incentives.leaderboard import jobs as leaderboard
+from incentives.leaderboard.services import stale_programs
 from incentives.rules.leaderboard_feed import earned_with_credit
 from incentives.rules.processor import process_events
 
@@ -32,7 +33,7 @@ async def heal_leaderboards(db: Database, now: dt.datetime) -> int:
     if db.redis is None:
         return 0
     async with db.reader() as session:
-        stale = await leaderboard.stale_programs(session)
+        stale = await stale_programs(session)
     if not stale:
         return 0
     try:

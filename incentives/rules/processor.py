@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased
 
 from incentives.db import Database, utcnow
 from incentives.errors import InvalidState
-from incentives.leaderboard import services as leaderboard
+from incentives.leaderboard import jobs as leaderboard
 from incentives.leaderboard.services import Touched
 from incentives.leads.models import OutboxEvent
 from incentives.ledger import queries as ledger_queries

@@ -13,7 +13,7 @@ from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.errors import N_, DomainError, FieldError, NotFound, ValidationFailed
-from incentives.leaderboard import services as leaderboard
+from incentives.leaderboard import jobs as leaderboard
 from incentives.ledger.book import Cause
 from incentives.ledger.errors import InsufficientPoints
 from incentives.rewards import queries

@@ -8,7 +8,7 @@ import pytest
 
 from incentives.accounts.roles import Role
 from incentives.db import Database, utcnow
-from incentives.leaderboard import services as leaderboard
+from incentives.leaderboard import jobs as leaderboard
 from incentives.ledger.services import Award
 from incentives.rules import payouts
 from incentives.rules.defaults import install_default_rules

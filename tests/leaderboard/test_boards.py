@@ -13,8 +13,8 @@ import pytest
 from redis import Redis
 
 from incentives.db import Database
+from incentives.leaderboard import jobs as leaderboard
 from incentives.leaderboard import periods, scopes
-from incentives.leaderboard import services as leaderboard
 from incentives.leaderboard.queries import board
 from incentives.ledger import queries as ledger_queries
 from incentives.ledger.services import Award, Cause, Transfer

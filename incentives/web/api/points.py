@@ -16,7 +16,7 @@ from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.errors import N_, FieldError, Forbidden, NotFound, ValidationFailed
-from incentives.leaderboard import services as leaderboard
+from incentives.leaderboard import jobs as leaderboard
 from incentives.ledger import queries
 from incentives.ledger.errors import InsufficientPoints
 from incentives.ledger.services import Cause
