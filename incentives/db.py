@@ -96,12 +96,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _install_sqlite_hooks(engine)
         return engine
-    # No pre-ping: it costs a round trip on every checkout, a sixth of a short transaction's. After a server
-    # restart the first statement on a dead connection fails with a disconnect error, which invalidates the
-    # whole pool: that one operation fails (and rolls back), every later one gets a fresh connection.
-    # Twenty connections kept per process and no overflow: overflow connections are closed after every burst
-    # and opened again at the next (a reservation race paid for that in connection set-ups); a burst beyond
-    # twenty waits for a free connection. Two web processes stay far below PostgreSQL's default of 100.
+    # No pre-ping (a round trip on every checkout): after a server restart the first statement on a dead
+    # connection fails and invalidates the whole pool, so that one operation fails and later ones reconnect.
+    # Twenty connections kept per process and no overflow, which would be closed after every burst and opened
+    # again at the next; a burst beyond twenty waits for a free connection.
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 0)
     return create_async_engine(url, **kwargs)

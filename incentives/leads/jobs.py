@@ -25,9 +25,7 @@ from incentives.leads.waves import Writes, earlier_offers, next_step
 from incentives.notifications.services import notify
 
 # Leads per batch (one transaction). Each batch tells every org it offered leads to once ("New leads on your
-# pick list: n"), so the batch size is also how many due leads share one notice: with 500, a sweep over 10k due
-# leads sent up to 20 notices to each of 2,000 orgs and spent a third of its time on them (bench/leads.py,
-# PostgreSQL: 6.4 s; with 2,000: 4.2 s). A batch's row locks last about a second.
+# pick list: n"), so the batch size is also how many due leads share one notice; a batch's row locks stay short.
 BATCH = 2000
 
 
@@ -64,11 +62,10 @@ def _older_objects_left_alone() -> Iterator[None]:
     """Keep the garbage collector's full collections to the objects made since entering.
 
     A batch makes tens of thousands of objects that live through the batch, so the collector runs full
-    collections every other batch, each traversing every object of the process (100k+ after the imports
-    alone, about 0.1 s a time): a tenth of a 10k-lead sweep. Objects older than the block are moved to
-    the permanent generation while it runs and back to the oldest one after it (`gc.freeze`); garbage
-    among them waits for the next full collection after the block. When something else has frozen objects
-    (a concurrent sweep, or a server that freezes before forking), nothing is changed.
+    collections every other batch, each traversing every object of the process. Objects older than the block
+    are moved to the permanent generation while it runs and back to the oldest one after it (`gc.freeze`);
+    garbage among them waits for the next full collection after the block. When something else has frozen
+    objects (a concurrent sweep, or a server that freezes before forking), nothing is changed.
     """
     if gc.get_freeze_count():
         yield

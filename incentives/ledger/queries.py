@@ -230,6 +230,43 @@ async def earning_changes(session: AsyncSession, program_id: int) -> list[Earnin
     ]
 
 
+@dataclass(frozen=True)
+class AdjustmentEntry:
+    """A manual adjustment as its audit trail shows it: whose balance it changed, by how much (signed), why, who."""
+
+    at: dt.datetime
+    org_id: int
+    points: int
+    reason: str
+    user_id: int | None
+
+
+async def recent_adjustments(session: AsyncSession, program_id: int, limit: int) -> list[AdjustmentEntry]:
+    """The program's latest manual adjustments, newest first."""
+    partner = aliased(ACCOUNTS)
+    rows = await session.execute(
+        select(*TRANSFER_COLUMNS, partner.c.id.label("partner_id"), partner.c.org_id.label("partner_org"))
+        .join(
+            partner,
+            (partner.c.kind == AccountKind.PARTNER.value)
+            & or_(partner.c.id == TRANSFER.credit_account_id, partner.c.id == TRANSFER.debit_account_id),
+        )
+        .where(TRANSFER.program_id == program_id, TRANSFER.kind == TransferKind.ADJUST.value)
+        .order_by(TRANSFER.id.desc())
+        .limit(limit)
+    )
+    return [
+        AdjustmentEntry(
+            row.at,
+            row.partner_org,
+            row.amount if row.partner_id == row.credit_account_id else -row.amount,
+            row.reason or "",
+            row.user_id,
+        )
+        for row in rows
+    ]
+
+
 async def programs_with_accounts(session: AsyncSession) -> list[int]:
     return list(await session.scalars(select(ACCOUNT.program_id).distinct().order_by(ACCOUNT.program_id)))
 
@@ -251,6 +288,7 @@ async def resolution_of(session: AsyncSession, hold_id: int) -> Transfer | None:
 
 
 __all__ = [
+    "AdjustmentEntry",
     "Balance",
     "EarningChange",
     "Entry",
@@ -262,6 +300,7 @@ __all__ = [
     "expiring_by_day",
     "history",
     "programs_with_accounts",
+    "recent_adjustments",
     "resolution_of",
     "system_balance",
     "transfer_by_key",

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, exists, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, exists, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,7 +33,8 @@ from incentives.ledger.services import Award
 from incentives.rules import payouts
 from incentives.rules.campaigns import CampaignBook, apply_campaign, load_book, refund, save_book
 from incentives.rules.evaluation import ActiveRule, build, evaluate, period_start
-from incentives.rules.models import DecisionKind, Effect, Rule, RuleAward, RuleCapUsage, RuleSkip, RuleVersion
+from incentives.rules.models import DecisionKind, Effect, RuleAward, RuleCapUsage, RuleSkip, RuleVersion
+from incentives.rules.queries import current_versions
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,7 @@ async def active_rules(session: AsyncSession, pairs: set[tuple[int, str]]) -> di
     if not pairs:
         return {}
     rows = await session.scalars(
-        select(RuleVersion)
-        .join(Rule, and_(Rule.id == RuleVersion.rule_id, Rule.current_version == RuleVersion.version))
+        current_versions()
         .where(RuleVersion.active.is_(True), tuple_(RuleVersion.program_id, RuleVersion.event).in_(sorted(pairs)))
         .order_by(RuleVersion.rule_id)
     )
@@ -270,12 +270,10 @@ async def _campaign_rules(session: AsyncSession, rule_ids: set[int]) -> dict[int
     """rule id → campaign id for the campaign-only rules among `rule_ids` (their current versions)."""
     if not rule_ids:
         return {}
-    rows = await session.execute(
-        select(RuleVersion.rule_id, RuleVersion.campaign_id)
-        .join(Rule, and_(Rule.id == RuleVersion.rule_id, Rule.current_version == RuleVersion.version))
-        .where(RuleVersion.rule_id.in_(sorted(rule_ids)), RuleVersion.campaign_id.is_not(None))
+    rows = await session.scalars(
+        current_versions().where(RuleVersion.rule_id.in_(sorted(rule_ids)), RuleVersion.campaign_id.is_not(None))
     )
-    return {rule_id: campaign_id for rule_id, campaign_id in rows.all() if campaign_id is not None}
+    return {rule.rule_id: rule.campaign_id for rule in rows if rule.campaign_id is not None}
 
 
 def _apply_campaigns(
