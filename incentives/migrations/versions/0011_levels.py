@@ -1,4 +1,4 @@
-"""levels: a program's levels setting (names and thresholds of points earned over the last 12 months)
+"""levels and award toasts: a program's levels setting, and how far each user has seen award toasts
 
 Existing programs get the default levels (Bronze 0, Silver 500, Gold 2,000, Platinum 5,000), written out here
 so that the migration keeps doing what it did when the defaults in code change.
@@ -35,8 +35,16 @@ def upgrade() -> None:
     op.execute(programs.update().values(levels=DEFAULT_LEVELS))
     with op.batch_alter_table("programs") as batch_op:
         batch_op.alter_column("levels", existing_type=sa.JSON(), nullable=False)
+    op.create_table(
+        "toast_cursors",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("last_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_toast_cursors_user_id_users")),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_toast_cursors")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("toast_cursors")
     with op.batch_alter_table("programs") as batch_op:
         batch_op.drop_column("levels")
