@@ -20,8 +20,8 @@ from incentives.leads import queries as lead_queries
 from incentives.leads.models import Lead
 from incentives.ledger import queries as ledger_queries
 from incentives.ledger.queries import Balance, Expiring
-from incentives.rules.models import Campaign
 from incentives.rules.campaign_queries import running_campaigns_for
+from incentives.rules.models import Campaign
 
 OWING_SHOWN = 5
 
