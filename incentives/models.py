@@ -5,7 +5,7 @@ from incentives.idempotency import IdempotencyRecord
 from incentives.leaderboard.models import LeaderboardPoints, LeaderboardRank, LeaderboardState
 from incentives.leads.models import Lead, LeadEvent, LeadOffer, OutboxEvent
 from incentives.ledger.models import LedgerAccount, LedgerLot, LedgerLotUse, LedgerTransfer
-from incentives.notifications.models import Notification
+from incentives.notifications.models import Notification, ToastCursor
 from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, Reward, RewardUsage
 from incentives.rules.models import Campaign, Rule, RuleAward, RuleCapUsage, RuleSkip, RuleVersion
 
@@ -39,5 +39,6 @@ __all__ = [
     "RuleCapUsage",
     "RuleSkip",
     "RuleVersion",
+    "ToastCursor",
     "User",
 ]

@@ -67,6 +67,7 @@ _PYDANTIC_MESSAGES = {
     "string_too_short": N_("Must not be empty."),
     "string_too_long": N_("Must be at most %(max_length)s characters long."),
     "too_long": N_("Must have at most %(max_length)s entries."),
+    "too_short": N_("Must have at least %(min_length)s entries."),
     "greater_than_equal": N_("Must be at least %(ge)s."),
     "less_than_equal": N_("Must be at most %(le)s."),
     "greater_than": N_("Must be greater than %(gt)s."),

@@ -28,6 +28,7 @@ PAGES = [  # (name, login e-mail or None, path)
     ("dashboard-admin", "admin@helios.example", "/dashboard"),
     ("dashboard-distributor", "distributor@egs.example", "/dashboard"),
     ("dashboard-reseller", "manager@reseller01.example", "/dashboard"),
+    ("dashboard-rep", "rep@reseller02.example", "/dashboard"),
     ("not-found", None, "/nothing-here"),
     ("picklist", "rep@reseller01.example", "/picklist"),
     ("my-leads", "rep@reseller01.example", "/leads/mine"),

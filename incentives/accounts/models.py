@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from incentives.accounts.levels import default_levels
 from incentives.db import Base, UTCDateTime, utcnow
 
 
@@ -35,6 +37,8 @@ class Program(Base):
     points_expiry_months: Mapped[int] = mapped_column(Integer, default=24)
     # Weights of the matching score's parts (leads/matching.py); missing parts use the defaults there.
     matching_weights: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    # [{key, name: {de, en}, threshold}], lowest first (accounts/levels.py); never changes a member's tier.
+    levels: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=default_levels)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

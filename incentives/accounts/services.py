@@ -31,6 +31,7 @@ PROGRAM_SETTINGS = (
     "max_overdue_leads",
     "points_expiry_months",
     "default_locale",
+    "levels",
 )
 
 

@@ -60,18 +60,22 @@ def hours_between(start: dt.datetime | None, end: dt.datetime) -> float:
     return round((end - start).total_seconds() / 3600, 2) if start else 0.0
 
 
-async def publish(
-    session: AsyncSession, lead: Lead, event_type: str, at: dt.datetime, org_id: int, **variables: dict[str, Any]
-) -> None:
-    """An outbox event with the variables API.md lists for rule expressions (lead.*, partner.*, event.at, ...)."""
+async def partner_of(session: AsyncSession, program_id: int, org_id: int) -> tuple[Membership, Org]:
+    """The org's membership of the program and the org: what an event's `partner.*` variables come from."""
     membership, org = (
         await session.execute(
             select(Membership, Org)
             .join(Org, Org.id == Membership.org_id)
-            .where(Membership.program_id == lead.program_id, Membership.org_id == org_id)
+            .where(Membership.program_id == program_id, Membership.org_id == org_id)
         )
     ).one()
-    payload: dict[str, Any] = {
+    return membership, org
+
+
+def variables(lead: Lead, membership: Membership, org: Org, at: dt.datetime, **extra: dict[str, Any]) -> dict[str, Any]:
+    """An event's variables as API.md lists them for rule expressions (lead.*, partner.*, event.at, and the
+    event's own `extra` ones); the rules' points preview builds the same for events that have not happened."""
+    return {
         "lead": {
             "id": lead.id,
             "temperature": lead.temperature,
@@ -84,7 +88,7 @@ async def publish(
         },
         "partner": {
             "tier": membership.tier,
-            "org_id": org_id,
+            "org_id": org.id,
             "country": org.country,
             "competencies": list(membership.competencies or []),
             "certifications": list(membership.certifications or []),
@@ -92,11 +96,43 @@ async def publish(
         "event": {"at": at.isoformat()},
         # Who the lead's awards count for on the reps' leaderboard: the rep who reserved it.
         "actor": {"user_id": lead.reserved_by_user_id},
-        **variables,
+        **extra,
     }
+
+
+def reservation_variables(offered_at: dt.datetime | None, at: dt.datetime) -> dict[str, Any]:
+    return {"hours_since_offered": hours_between(offered_at, at)}
+
+
+def feedback_variables(lead: Lead, status: str, at: dt.datetime) -> dict[str, Any]:
+    """The `feedback.*` variables of feedback `status` given at `at` on a reserved lead (before it changes)."""
+    return {
+        "status": status,
+        "is_first": lead.last_feedback is None,
+        "on_time": lead.feedback_due_at is not None and at <= lead.feedback_due_at,
+        "hours_since_reserved": hours_between(lead.reserved_at, at),
+    }
+
+
+def deal_variables(lead: Lead, value: float, at: dt.datetime) -> dict[str, Any]:
+    """The `deal.*` variables of a lead won at `at` for `value` EUR."""
+    reserved_at = lead.reserved_at or at
+    return {"value": value, "days_since_reserved": round((at - reserved_at).total_seconds() / 86400, 2)}
+
+
+async def publish(
+    session: AsyncSession, lead: Lead, event_type: str, at: dt.datetime, org_id: int, **extra: dict[str, Any]
+) -> None:
+    """An outbox event with the variables API.md lists for rule expressions (lead.*, partner.*, event.at, ...)."""
+    membership, org = await partner_of(session, lead.program_id, org_id)
     session.add(
         OutboxEvent(
-            program_id=lead.program_id, event_type=event_type, lead_id=lead.id, org_id=org_id, payload=payload, at=at
+            program_id=lead.program_id,
+            event_type=event_type,
+            lead_id=lead.id,
+            org_id=org_id,
+            payload=variables(lead, membership, org, at, **extra),
+            at=at,
         )
     )
     wake_after_commit(session)

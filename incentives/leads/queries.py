@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Org
-from incentives.leads.models import Lead, LeadEvent, LeadOffer, LeadStatus
+from incentives.leads.models import Lead, LeadEvent, LeadOffer, LeadStatus, OfferState
 
 RECENTLY_CLOSED = 20
 MANAGER_LIST = 200
@@ -41,6 +41,23 @@ async def own_leads(session: AsyncSession, org_id: int) -> OwnLeads:
         .limit(RECENTLY_CLOSED)
     )
     return OwnLeads(list(reserved.all()), list(closed.all()))
+
+
+async def open_offers(session: AsyncSession, org_id: int, lead_ids: list[int]) -> list[tuple[Lead, dt.datetime]]:
+    """Those of `lead_ids` offered to the org now (open offer, lead still offered), with when it was offered."""
+    if not lead_ids:
+        return []
+    rows = await session.execute(
+        select(Lead, LeadOffer.offered_at)
+        .join(LeadOffer, LeadOffer.lead_id == Lead.id)
+        .where(
+            Lead.id.in_(lead_ids),
+            LeadOffer.org_id == org_id,
+            LeadOffer.state == OfferState.OPEN,
+            Lead.status == LeadStatus.OFFERED,
+        )
+    )
+    return [(found, offered_at) for found, offered_at in rows.all()]
 
 
 async def offers_of(session: AsyncSession, lead_id: int) -> list[tuple[LeadOffer, str]]:

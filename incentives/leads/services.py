@@ -209,7 +209,7 @@ async def reserve_lead(
         "lead.reserved",
         now,
         principal.org_id,
-        reservation={"hours_since_offered": events.hours_between(seen.offered_at, now)},
+        reservation=events.reservation_variables(seen.offered_at, now),
     )
     return lead
 
@@ -236,8 +236,8 @@ async def give_feedback(
         raise ValidationFailed([FieldError(("lost_reason",), N_("A lost lead needs a reason."))])
     program = await session.get_one(Program, lead.program_id)
     assert lead.reserved_at is not None
-    is_first = lead.last_feedback is None
-    on_time = lead.feedback_due_at is not None and now <= lead.feedback_due_at
+    feedback_vars = events.feedback_variables(lead, feedback.value, now)
+    on_time = feedback_vars["on_time"]
     lead.last_feedback = feedback
     lead.last_feedback_at = now
     if feedback in FINAL_FEEDBACK:
@@ -268,12 +268,7 @@ async def give_feedback(
         "lead.feedback",
         now,
         principal.org_id,
-        feedback={
-            "status": feedback.value,
-            "is_first": is_first,
-            "on_time": on_time,
-            "hours_since_reserved": events.hours_between(lead.reserved_at, now),
-        },
+        feedback=feedback_vars,
     )
     if feedback == FeedbackStatus.WON:
         await events.publish(
@@ -282,10 +277,7 @@ async def give_feedback(
             "lead.won",
             now,
             principal.org_id,
-            deal={
-                "value": float(deal_value or 0),
-                "days_since_reserved": round((now - lead.reserved_at).total_seconds() / 86400, 2),
-            },
+            deal=events.deal_variables(lead, float(deal_value or 0), now),
         )
     elif feedback == FeedbackStatus.LOST:
         await events.publish(session, lead, "lead.lost", now, principal.org_id, lost={"reason": lead.lost_reason or ""})

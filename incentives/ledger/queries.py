@@ -267,6 +267,33 @@ async def recent_adjustments(session: AsyncSession, program_id: int, limit: int)
     ]
 
 
+async def earned_between(
+    session: AsyncSession, program_id: int, org_id: int, start: dt.datetime, end: dt.datetime
+) -> int:
+    """Points the partner earned after `start` up to and including `end`: awards and issued corrections booked
+    in the window, less the reversals booked in it (the transfers of `earning_changes`, for one account);
+    never below 0."""
+    account_id = await session.scalar(
+        select(ACCOUNT.id).where(ACCOUNT.program_id == program_id, ACCOUNT.name == partner_name(org_id))
+    )
+    if account_id is None:
+        return 0
+    in_window = (TRANSFER.at > start) & (TRANSFER.at <= end)
+    issued = select(func.coalesce(func.sum(TRANSFER.amount), 0)).where(
+        TRANSFER.credit_account_id == account_id,
+        TRANSFER.kind.in_([TransferKind.EARN.value, TransferKind.ADJUST.value]),
+        in_window,
+    )
+    reversed_ = select(func.coalesce(func.sum(TRANSFER.amount), 0)).where(
+        TRANSFER.debit_account_id == account_id,
+        TRANSFER.kind == TransferKind.REVERSE.value,
+        TRANSFER.reverses_id.is_not(None),
+        in_window,
+    )
+    row = (await session.execute(select(issued.scalar_subquery(), reversed_.scalar_subquery()))).one()
+    return max(0, int(row[0]) - int(row[1]))
+
+
 async def programs_with_accounts(session: AsyncSession) -> list[int]:
     return list(await session.scalars(select(ACCOUNT.program_id).distinct().order_by(ACCOUNT.program_id)))
 
@@ -295,6 +322,7 @@ __all__ = [
     "Expiring",
     "ExpiringDay",
     "balance",
+    "earned_between",
     "earning_changes",
     "expiring",
     "expiring_by_day",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from incentives.db import Base, UTCDateTime, utcnow
@@ -29,3 +29,15 @@ class Notification(Base):
     dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ToastCursor(Base):
+    """How far a user has seen award toasts: the id of the last notification shown to it as a toast.
+
+    Award notices go to the whole org; each of its users sees each toast once, on whatever page is open.
+    """
+
+    __tablename__ = "toast_cursors"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer, default=0)

@@ -332,9 +332,11 @@ async def load_book(session: AsyncSession, events: Sequence[Any], refunding: Ite
     return book
 
 
-async def preview_book(session: AsyncSession, program_id: int, start: dt.datetime, end: dt.datetime) -> CampaignBook:
-    """The program's campaigns overlapping [start, end) for a simulation: read only, each with its whole budget,
-    as if the simulated rule alone drew on it."""
+async def preview_book(
+    session: AsyncSession, program_id: int, start: dt.datetime, end: dt.datetime, *, spent: bool = False
+) -> CampaignBook:
+    """The program's campaigns overlapping [start, end), read only: for a simulation each with its whole budget,
+    as if the simulated rule alone drew on it; with `spent`, with what is left of it (a points preview)."""
     book = CampaignBook({}, {}, {}, {})
     rows = await session.scalars(
         select(Campaign)
@@ -342,10 +344,13 @@ async def preview_book(session: AsyncSession, program_id: int, start: dt.datetim
         .order_by(Campaign.id)
     )
     for c in rows:
-        running = _Running(c.id, c.program_id, c.starts_at, c.ends_at, segment_of(c), c.multiplier, c.budget_points, 0)
+        used = c.spent_points if spent else 0
+        running = _Running(
+            c.id, c.program_id, c.starts_at, c.ends_at, segment_of(c), c.multiplier, c.budget_points, used
+        )
         book.by_program.setdefault(c.program_id, []).append(running)
         book.by_id[c.id] = running
-        book.before[c.id] = 0
+        book.before[c.id] = used
     if any(r.segment.regions for r in book.by_id.values()):
         found = await session.execute(
             select(Membership.program_id, Membership.org_id, Membership.regions).where(

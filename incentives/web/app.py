@@ -36,6 +36,7 @@ from incentives.web import leads as leads_pages
 from incentives.web import mdf as mdf_pages
 from incentives.web import notifications as notification_pages
 from incentives.web import pages
+from incentives.web import pulse as pulse_pages
 from incentives.web import redemptions as redemption_pages
 from incentives.web import reward_catalog as reward_catalog_pages
 from incentives.web import rewards as reward_pages
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *mdf_pages.routes,
         *reward_catalog_pages.routes,
         *notification_pages.routes,
+        *pulse_pages.routes,
         *leads_pages.routes,
         *lead_management_pages.routes,
         *rule_pages.routes,

@@ -18,9 +18,10 @@ from incentives.errors import N_, DomainError, NotFound
 from incentives.leads import picklist, queries, services
 from incentives.leads.errors import AlreadyReserved
 from incentives.leads.models import FeedbackStatus, LeadEvent, LeadOffer
+from incentives.rules import preview
 from incentives.web import nav
 from incentives.web.context import current_db, current_principal
-from incentives.web.templating import hx_redirect, is_htmx, render, see_other
+from incentives.web.templating import hx_redirect, is_htmx, remember_moment, render, see_other
 
 nav.register("/picklist", N_("Pick list"), {Role.RESELLER_MANAGER, Role.RESELLER_REP}, order=10)
 nav.register("/leads/mine", N_("My leads"), {Role.RESELLER_MANAGER, Role.RESELLER_REP}, order=20)
@@ -105,7 +106,16 @@ async def picklist_page(request: Request) -> Response:
     now = utcnow()
     async with current_db(request).reader() as session:
         result = await picklist.pick_list(session, who.org_id, now, temperature=temperature, sort=sort)
-    context = {"pick": result, "now": now, "temperature": temperature, "sort": sort, "hours_left": hours_left, **LABELS}
+        earns = await preview.reserve_preview(session, who.org_id, [item.lead_id for item in result.items], now)
+    context = {
+        "pick": result,
+        "earns": earns,
+        "now": now,
+        "temperature": temperature,
+        "sort": sort,
+        "hours_left": hours_left,
+        **LABELS,
+    }
     return render(request, "leads/picklist.html", context, block="picklist")
 
 
@@ -113,6 +123,8 @@ async def reserve(request: Request) -> Response:
     """Reserve from the pick list: the winner goes straight to the full lead, the others learn it in place."""
     who = _picker(request)
     lead_id = int(request.path_params["id"])
+    async with current_db(request).reader() as session:
+        earns = await preview.reserve_preview(session, who.org_id, [lead_id], utcnow())
     try:
         async with current_db(request).transaction() as session:
             await services.reserve_lead(session, who, lead_id)
@@ -126,6 +138,7 @@ async def reserve(request: Request) -> Response:
         if not is_htmx(request):
             raise
         return _card_message(request, lead_id, exc)
+    remember_moment(request, "reserved", earns.get(lead_id, 0))
     return hx_redirect(f"/leads/{lead_id}") if is_htmx(request) else see_other(f"/leads/{lead_id}")
 
 
@@ -143,7 +156,9 @@ async def my_leads(request: Request) -> Response:
     now = utcnow()
     async with current_db(request).reader() as session:
         own = await queries.own_leads(session, who.org_id)
-    return render(request, "leads/mine.html", {"leads": own.open, "closed": own.closed, "now": now, **LABELS})
+        earnings = await preview.feedback_preview(session, who.org_id, own.open, now)
+    context = {"leads": own.open, "closed": own.closed, "earnings": earnings, "now": now, **LABELS}
+    return render(request, "leads/mine.html", context)
 
 
 async def lead_detail(request: Request) -> Response:
@@ -157,7 +172,8 @@ async def lead_detail(request: Request) -> Response:
             offers = await queries.offers_of(session, lead.id)
             trail = await queries.trail_of(session, lead.id)
         reserver = await accounts.org(session, lead.reserved_by_org_id) if lead.reserved_by_org_id else None
-    mine = lead.reserved_by_org_id == who.org_id and who.role in services.PICKERS
+        mine = lead.reserved_by_org_id == who.org_id and who.role in services.PICKERS
+        earnings = await preview.feedback_preview(session, who.org_id, [lead], utcnow()) if mine and full else {}
     return render(
         request,
         "leads/detail.html",
@@ -168,6 +184,7 @@ async def lead_detail(request: Request) -> Response:
             "offers": offers,
             "trail": trail,
             "reserver": reserver,
+            "earnings": earnings,
             "now": utcnow(),
             "manager": who.role in services.MANAGERS,
             "hours_left": hours_left,
@@ -186,6 +203,7 @@ async def feedback(request: Request) -> Response:
         if status not in FeedbackStatus.__members__.values():
             raise DomainError(N_("Please choose what happened."))
         deal_value = _decimal(str(form.get("deal_value", "")))
+        earns = await _feedback_earns(request, who, lead_id, status)
         async with current_db(request).transaction() as session:
             await services.give_feedback(
                 session,
@@ -201,17 +219,30 @@ async def feedback(request: Request) -> Response:
     except DomainError as exc:
         error = exc
     if error is None:
+        remember_moment(request, "feedback", earns)
         return hx_redirect("/leads/mine") if is_htmx(request) else see_other("/leads/mine")
     async with current_db(request).reader() as session:
         lead = await queries.lead(session, lead_id)
-    if lead is None:
-        raise NotFound()
+        if lead is None:
+            raise NotFound()
+        own = lead.reserved_by_org_id == who.org_id
+        earnings = await preview.feedback_preview(session, who.org_id, [lead], utcnow()) if own else {}
     return render(
         request,
         "leads/includes/feedback_form.html",
-        {"lead": lead, "error": error, "now": utcnow(), **LABELS},
+        {"lead": lead, "error": error, "earnings": earnings, "now": utcnow(), **LABELS},
         status_code=200 if is_htmx(request) else error.status,
     )
+
+
+async def _feedback_earns(request: Request, who: Principal, lead_id: int, status: str) -> int:
+    """What feedback `status` on the lead earns now (0 for a lead that is not the partner's open one)."""
+    async with current_db(request).reader() as session:
+        lead = await queries.lead(session, lead_id)
+        if lead is None or lead.reserved_by_org_id != who.org_id:
+            return 0
+        earnings = await preview.feedback_preview(session, who.org_id, [lead], utcnow())
+    return earnings.get(lead_id, {}).get(status, 0)
 
 
 async def return_to_pool(request: Request) -> Response:

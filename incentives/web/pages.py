@@ -12,6 +12,7 @@ from incentives.accounts import services
 from incentives.accounts.roles import KIND_LABELS, TIER_LABELS, Role
 from incentives.config import SUPPORTED_LOCALES, Settings
 from incentives.errors import N_, RateLimited
+from incentives.web import home as partner_home
 from incentives.web import nav
 from incentives.web.context import current_db, current_principal
 from incentives.web.templating import render, see_other
@@ -91,7 +92,10 @@ async def set_language(request: Request) -> Response:
 
 
 async def dashboard(request: Request) -> Response:
+    """The partner home for partners (web/home.py); the program's settings and partners for program roles."""
     principal = current_principal(request)
+    if not principal.acts_for_program:
+        return await partner_home.partner_dashboard(request, principal)
     async with current_db(request).reader() as session:
         org = await services.get_org(session, principal, principal.org_id)
         partners = await services.partner_overview(session, principal)

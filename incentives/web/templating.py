@@ -16,6 +16,7 @@ from incentives.web import nav
 from incentives.web.csrf import csrf_token
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+MOMENT = "moment"
 
 
 @pass_context
@@ -76,7 +77,10 @@ def render(
     """Render a page, or only `block` of it for an HTMX request."""
     templates: Jinja2Blocks = request.state.templates
     user = getattr(request.state, "user", None)
+    # A whole page shows (and forgets) the reward moment the last action left; a fragment leaves it be.
+    moment = request.session.pop(MOMENT, None) if "session" in request.scope and not is_htmx(request) else None
     full = {
+        "moment": moment,
         "request": request,
         "locale": request.state.locale,
         "user": user,
@@ -89,6 +93,11 @@ def render(
     response.headers["Vary"] = "HX-Request, Cookie, Accept-Language"
     response.headers["Content-Language"] = request.state.locale
     return response
+
+
+def remember_moment(request: Request, kind: str, points: int) -> None:
+    """What an action just earned ("reserved", "feedback"), for the next page to say (base.html)."""
+    request.session[MOMENT] = {"kind": kind, "points": points}
 
 
 def see_other(url: str) -> Response:

@@ -36,10 +36,10 @@ async def test_log_in_switch_to_german_on_a_phone(db: Database, server: str) -> 
         await page.get_by_label("E-mail address").fill(manager.email)
         await page.get_by_label("Password").fill(PASSWORD)
         await page.get_by_role("button", name="Log in").click()
-        await expect(page.get_by_role("heading", name="Your programs")).to_be_visible()
+        await expect(page.get_by_role("heading", name="Leads owing feedback")).to_be_visible()
         await page.get_by_label("Language").select_option("de")
         await page.get_by_role("button", name="Switch language").click()
-        await expect(page.get_by_role("heading", name="Ihre Programme")).to_be_visible()
+        await expect(page.get_by_role("heading", name="Leads mit offener Rückmeldung")).to_be_visible()
         await expect(page.get_by_role("button", name="Abmelden")).to_be_visible()
         assert await page.locator("html").get_attribute("lang") == "de"
         # Remembered: a new browser context that logs in as the same user is German at once.

@@ -6,9 +6,29 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from incentives.accounts.levels import KEY, MAX_LEVELS, MAX_THRESHOLD, Level, check_levels
 from incentives.validation import Country, Email, Label, Locale, Name, Strict, regions
 
 __all__ = ["Country", "Email", "Label", "Name", "Strict"]
+
+
+class LevelName(Strict):
+    de: Name
+    en: Name
+
+
+class LevelSetting(Strict):
+    key: Annotated[str, StringConstraints(pattern=KEY.pattern)]
+    name: LevelName
+    threshold: Annotated[int, Field(ge=0, le=MAX_THRESHOLD)]
+
+
+def _ladder(levels: list[LevelSetting]) -> list[LevelSetting]:
+    check_levels([Level(item.key, item.name.de, item.name.en, item.threshold) for item in levels])
+    return levels
+
+
+Levels = Annotated[list[LevelSetting], Field(min_length=1, max_length=MAX_LEVELS), AfterValidator(_ladder)]
 
 
 class ProgramSettingsPatch(Strict):
@@ -19,6 +39,19 @@ class ProgramSettingsPatch(Strict):
     max_overdue_leads: Annotated[int, Field(ge=0, le=1000)] | None = None
     points_expiry_months: Annotated[int, Field(ge=1, le=120)] | None = None
     default_locale: Locale | None = None
+    # Points earned over the last 12 months; names in both languages; the first level starts at 0.
+    levels: Levels | None = None
+
+
+class LevelNameOut(BaseModel):
+    de: str
+    en: str
+
+
+class LevelOut(BaseModel):
+    key: str
+    name: LevelNameOut
+    threshold: int
 
 
 class ProgramOut(BaseModel):
@@ -32,6 +65,7 @@ class ProgramOut(BaseModel):
     max_overdue_leads: int
     points_expiry_months: int
     default_locale: Locale
+    levels: list[LevelOut]
 
 
 class OrgIn(Strict):
