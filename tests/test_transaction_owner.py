@@ -21,9 +21,19 @@ from tests.factories import make_program
 from tests.leads.helpers import T0, make_lead, make_reseller
 
 PACKAGE = Path(__file__).resolve().parent.parent / "incentives"
-# Who may open, commit or roll back a unit of work. The ledger is the lead's to change; its own guard
-# (OutsideTransaction) refuses to run without one, and it opens none.
-OWNERS = ("web/", "cli.py", "demo.py", "jobs.py", "leads/importer.py", "db.py", "idempotency.py", "rules/processor.py")
+# Who may open, commit or roll back a unit of work: request handlers, jobs and the rules processor's two steps.
+# The ledger opens none, and its own guard (OutsideTransaction) refuses to run without one.
+OWNERS = (
+    "web/",
+    "cli.py",
+    "demo.py",
+    "jobs.py",
+    "leads/importer.py",
+    "db.py",
+    "idempotency.py",
+    "rules/processor.py",
+    "rules/paying.py",
+)
 TRANSACTION_CALLS = frozenset({"begin", "begin_nested", "commit", "rollback", "transaction"})
 SKIPPED = ("migrations/",)
 HOUR = dt.timedelta(hours=1)  # alembic's own transaction in env.py

@@ -17,7 +17,7 @@ from incentives.errors import N_, NotFound
 from incentives.jobs import wake_after_commit
 from incentives.leads.models import OutboxEvent
 from incentives.rules.models import RuleAward, RuleSkip, RuleVersion
-from incentives.rules.processor import MAX_ATTEMPTS
+from incentives.rules.paying import MAX_ATTEMPTS
 from incentives.rules.services import ensure_manager
 
 SHOWN = 100

@@ -23,23 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from incentives.db import Database, utcnow
-from incentives.errors import InvalidState
-from incentives.leaderboard import jobs as leaderboard
-from incentives.leaderboard.services import Touched
 from incentives.leads.models import OutboxEvent
-from incentives.ledger import queries as ledger_queries
-from incentives.ledger.book import Cause
-from incentives.ledger.services import Award
-from incentives.rules import payouts
 from incentives.rules.campaigns import CampaignBook, apply_campaign, load_book, refund, save_book
 from incentives.rules.evaluation import ActiveRule, build, evaluate, period_start
 from incentives.rules.models import DecisionKind, Effect, RuleAward, RuleCapUsage, RuleSkip, RuleVersion
+from incentives.rules.paying import BATCH, MAX_ATTEMPTS, pay_decisions
 from incentives.rules.queries import current_versions
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
-MAX_ATTEMPTS = 10  # an event (or payment) failing this often waits for an admin instead of looping forever
 AWARDS = cast(Table, RuleAward.__table__)
 USAGE = cast(Table, RuleCapUsage.__table__)
 EVENTS = cast(Table, OutboxEvent.__table__)
@@ -376,131 +368,6 @@ async def _reversals(session: AsyncSession, candidates: list[_Candidate]) -> lis
             )
             rows.append(row)
     return rows
-
-
-async def pay_decisions(db: Database, now: dt.datetime, limit: int = BATCH, after_id: int = 0) -> tuple[int, int]:
-    """Step 2: pay up to `limit` unpaid decisions with ids above `after_id` (earns in one ledger batch per
-    program, then reversals). Returns how many it tried and the last id, to page on past failing ones."""
-    async with db.session() as session:
-        async with session.begin():
-            # Plain rows, not ORM objects: a failed ledger transaction below expires ORM state.
-            decisions = (
-                await session.execute(
-                    select(*AWARDS.c)
-                    .where(AWARDS.c.paid_at.is_(None), AWARDS.c.attempts < MAX_ATTEMPTS, AWARDS.c.id > after_id)
-                    .order_by(AWARDS.c.id)
-                    .limit(limit)
-                )
-            ).all()
-        if not decisions:
-            return 0, after_id
-        paid: dict[int, int] = {}
-        errors: dict[int, str] = {}
-        touched = Touched()
-        by_program: dict[int, list[Any]] = defaultdict(list)
-        for decision in decisions:
-            if decision.kind == DecisionKind.EARN:
-                by_program[decision.program_id].append(decision)
-        for program_id, earns in by_program.items():
-            await _pay_earns(session, program_id, earns, now, paid, errors, touched)
-        for decision in decisions:
-            if decision.kind == DecisionKind.REVERSE:
-                await _pay_reversal(session, decision, now, paid, errors, touched)
-        async with session.begin():
-            if paid:
-                await session.execute(
-                    update(AWARDS)
-                    .where(AWARDS.c.id == bindparam("decision"))
-                    .values(paid_at=now, transfer_id=bindparam("transfer"), last_error=None),
-                    [{"decision": d, "transfer": t} for d, t in paid.items()],
-                )
-            if errors:
-                await session.execute(
-                    update(AWARDS)
-                    .where(AWARDS.c.id == bindparam("decision"))
-                    .values(attempts=AWARDS.c.attempts + 1, last_error=bindparam("error")),
-                    [{"decision": d, "error": e} for d, e in errors.items()],
-                )
-    await leaderboard.publish(db, touched)
-    return len(decisions), decisions[-1].id
-
-
-def _cause(decision: Any) -> Cause:
-    return Cause(rule_id=decision.rule_id, rule_version=decision.rule_version, lead_id=decision.lead_id)
-
-
-async def _pay_earns(
-    session: AsyncSession,
-    program_id: int,
-    earns: list[Any],
-    now: dt.datetime,
-    paid: dict[int, int],
-    errors: dict[int, str],
-    touched: Touched,
-) -> None:
-    awards = [Award(org_id=d.org_id, points=d.points, key=d.key, cause=_cause(d)) for d in earns]
-    try:
-        async with session.begin():
-            transfers, counted = await payouts.pay_awards(session, program_id, awards, [_credit(d) for d in earns], now)
-    except Exception:
-        # One bad award must not hold up the batch: pay them one by one and note what fails.
-        log.warning("rule award batch of program %s failed; paying one by one", program_id, exc_info=True)
-        for decision, award in zip(earns, awards, strict=True):
-            try:
-                async with session.begin():
-                    [transfer], counted = await payouts.pay_awards(
-                        session, program_id, [award], [_credit(decision)], now
-                    )
-            except Exception as error:
-                errors[decision.id] = f"{type(error).__name__}: {error}"[:2000]
-            else:
-                paid[decision.id] = transfer.id
-                touched.add(counted)
-        return
-    touched.add(counted)
-    for decision, transfer in zip(earns, transfers, strict=True):
-        paid[decision.id] = transfer.id
-
-
-def _credit(decision: Any) -> tuple[int | None, int | None]:
-    """The rep and campaign an award counts for on the leaderboards."""
-    return decision.user_id, decision.campaign_id
-
-
-async def _pay_reversal(
-    session: AsyncSession,
-    decision: Any,
-    now: dt.datetime,
-    paid: dict[int, int],
-    errors: dict[int, str],
-    touched: Touched,
-) -> None:
-    async with session.begin():
-        award = await ledger_queries.transfer_by_key(session, decision.program_id, decision.reverses_key)
-        original = (await session.execute(select(*AWARDS.c).where(AWARDS.c.key == decision.reverses_key))).first()
-    if award is None:
-        errors[decision.id] = "the award to reverse is not paid yet"
-        return
-    try:
-        async with session.begin():
-            transfer, counted = await payouts.take_back(
-                session,
-                program_id=decision.program_id,
-                org_id=decision.org_id,
-                award_id=award.id,
-                key=decision.key,
-                cause=_cause(decision),
-                credited=_credit(original) if original is not None else (None, None),
-                now=now,
-            )
-    except InvalidState:
-        # Reversed already by other means (an admin): nothing left to take back.
-        paid[decision.id] = award.id
-    except Exception as error:
-        errors[decision.id] = f"{type(error).__name__}: {error}"[:2000]
-    else:
-        paid[decision.id] = transfer.id
-        touched.add(counted)
 
 
 async def process_events(db: Database, now: dt.datetime | None = None, *, limit: int = BATCH) -> int:

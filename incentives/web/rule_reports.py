@@ -16,7 +16,7 @@ from incentives import i18n
 from incentives.db import utcnow
 from incentives.errors import N_, FieldError, ValidationFailed
 from incentives.rules import farming, monitor
-from incentives.rules.processor import MAX_ATTEMPTS
+from incentives.rules.paying import MAX_ATTEMPTS
 from incentives.web import nav
 from incentives.web.context import current_db
 from incentives.web.forms import form_errors

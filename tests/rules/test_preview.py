@@ -35,7 +35,7 @@ async def _rules(db: Database, world: ProgramWorld) -> None:
     await add_test_rule(db, program, event="lead.feedback", condition='feedback.status == "lost"', points="5")
     await add_test_rule(db, program, event="lead.won", condition="deal.value >= 10000.0", points="100")
     await add_test_rule(db, program, event="lead.returned", condition="true", points="0", effect="reverse")
-    async with db.session() as session:
+    async with db.transaction() as session:
         await create_campaign(
             session,
             world.admin.principal,
@@ -55,7 +55,7 @@ async def _rules(db: Database, world: ProgramWorld) -> None:
 async def _reserve(db: Database, program_id: int, rep: Actor, lead_id: int, at: dt.datetime) -> int:
     """Reserve at `at`, let the processor pay, and return what it paid."""
     before = await _earned(db, program_id, rep.org_id)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await lead_services.reserve_lead(session, rep.principal, lead_id, at)
     await process_events(db, at)
     return await _earned(db, program_id, rep.org_id) - before
@@ -108,7 +108,7 @@ async def test_each_feedback_status_pays_what_the_form_promised(db: Database) ->
         assert promised["won"] == 22 + 150
         assert promised["lost"] == 22 + 7
         before = await _earned(db, world.program_id, rep.org_id)
-        async with db.session() as session:
+        async with db.transaction() as session:
             await lead_services.give_feedback(
                 session,
                 rep.principal,

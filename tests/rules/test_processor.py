@@ -13,6 +13,7 @@ from incentives.db import Database
 from incentives.leads.models import OutboxEvent
 from incentives.ledger import services as ledger
 from incentives.ledger.models import LedgerTransfer
+from incentives.notifications.models import Notification
 from incentives.rules.models import RuleAward, RuleSkip
 from incentives.rules.processor import award_key, decide_batch, process_events
 from incentives.rules.services import RuleInput, update_rule
@@ -155,3 +156,23 @@ async def test_editing_makes_a_version_and_awards_name_theirs(db: Database) -> N
         )
         found = sorted(rows.all())
     assert found == sorted([(award_key(rule.rule_id, early), 1, 10), (award_key(rule.rule_id, late), 2, 20)])
+
+
+async def test_each_paid_award_leaves_one_notice_for_its_partner(db: Database) -> None:
+    world = await make_program(db)
+    orgs = [await make_member(db, world) for _ in range(2)]
+    await add_test_rule(db, world.program_id, name_en="Cold lead reserved", name_de="Kalter Lead reserviert")
+    await add_events(db, world.program_id, orgs, 4)
+    await process_events(db, NOW)
+    await process_events(db, NOW)  # a rerun pays nothing twice, and tells nothing twice
+    async with db.reader() as session:
+        notices = (
+            await session.execute(
+                select(Notification.org_id, Notification.params).where(
+                    Notification.program_id == world.program_id, Notification.kind == "points.awarded"
+                )
+            )
+        ).all()
+    assert sorted(org for org, _ in notices) == sorted(orgs * 2)
+    assert all(params["points"] == {"points": 30} for _, params in notices)
+    assert all(params["rule"] == {"de": "Kalter Lead reserviert", "en": "Cold lead reserved"} for _, params in notices)

@@ -24,7 +24,7 @@ async def test_each_role_gets_its_home_and_other_orgs_answer_404(db: Database, s
     coached = await make_member(db, world, tier="gold", distributor_id=distributor)
     unrelated = await make_member(db, world, tier="silver")
     outsider_org = await make_org(db, world)  # in no program
-    async with db.session() as session:
+    async with db.transaction() as session:
         await accounts.update_program_settings(
             session,
             world.admin.principal,
@@ -44,7 +44,7 @@ async def test_each_role_gets_its_home_and_other_orgs_answer_404(db: Database, s
     await give_points(db, world.program_id, coached, 760)
     await add_test_rule(db, world.program_id, event="lead.feedback", points="15")
     now = utcnow()
-    async with db.session() as session:
+    async with db.transaction() as session:
         await create_campaign(
             session,
             world.admin.principal,
@@ -59,7 +59,7 @@ async def test_each_role_gets_its_home_and_other_orgs_answer_404(db: Database, s
             ),
         )
     lead = await make_lead(db, world, now=now)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await lead_services.reserve_lead(session, rep.principal, lead.id, now)
 
     async with page_client(server) as http:
