@@ -1,4 +1,4 @@
-"""The reward catalog and the redemption workflow: redeem (hold), approve (post + fulfil), reject, cancel.
+"""The redemption workflow: redeem (hold), approve (post + fulfil), reject, cancel.
 
 Each state change is one unit of work, the ledger's part included: every service here joins the caller's
 transaction (`db.transaction()`, or `Database.run`, which runs the unit again when a concurrent twin of the
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, cast
 
@@ -29,8 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from incentives.accounts.models import Program
-from incentives.accounts.scope import Principal, visible_programs
+from incentives.accounts.scope import Principal
 from incentives.db import RunAgain, utcnow
 from incentives.errors import N_, FieldError, Forbidden, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from incentives.ledger import queries as ledger_queries
@@ -40,10 +38,10 @@ from incentives.notifications.services import (
     add_notification,
     notification_row,
 )
+from incentives.rewards.catalog import create_reward, in_validity, list_rewards, period_of
 from incentives.rewards.coupons import new_coupon_code
 from incentives.rewards.errors import LimitReached, OutOfStock, RewardUnavailable
 from incentives.rewards.models import (
-    LimitPeriod,
     MdfAllocation,
     Redemption,
     RedemptionStatus,
@@ -69,66 +67,6 @@ __all__ = [
     "redeem",
     "reject_redemption",
 ]
-
-
-# --- catalog -------------------------------------------------------------------------------------------
-
-
-def check_terms(fields: Mapping[str, Any]) -> None:
-    """The rules between an item's fields (each field is valid on its own already); all problems at once."""
-    errors = []
-    kind = fields.get("kind")
-    if kind == RewardKind.MDF and fields.get("value") is None:
-        errors.append(FieldError(("value",), N_("An MDF budget item needs a value in EUR.")))
-    if kind == RewardKind.DISCOUNT and fields.get("percent") is None:
-        errors.append(FieldError(("percent",), N_("A discount item needs a percentage.")))
-    if (fields.get("limit_per_period") is None) != (fields.get("limit_period") is None):
-        errors.append(FieldError(("limit_period",), N_("A limit needs both a number and a period.")))
-    valid_from, valid_to = fields.get("valid_from"), fields.get("valid_to")
-    if valid_from is not None and valid_to is not None and valid_to <= valid_from:
-        errors.append(FieldError(("valid_to",), N_("Must be later than the start.")))
-    if errors:
-        raise ValidationFailed(errors)
-
-
-async def create_reward(session: AsyncSession, principal: Principal, *, program_id: int, **fields: Any) -> Reward:
-    """A new catalog item (program admins only). `fields` are Reward columns, already validated."""
-    program = await session.scalar(select(Program.id).where(Program.id == program_id, visible_programs(principal)))
-    if program is None:
-        raise NotFound()
-    if not principal.administers(program_id):
-        raise Forbidden()
-    check_terms(fields)
-    reward = Reward(program_id=program_id, **fields)
-    session.add(reward)
-    return reward
-
-
-async def list_rewards(
-    session: AsyncSession, principal: Principal, program_id: int | None = None, *, include_inactive: bool = False
-) -> list[Reward]:
-    statement = select(Reward).where(visible_rewards(principal)).order_by(Reward.points, Reward.id)
-    if program_id is not None:
-        statement = statement.where(Reward.program_id == program_id)
-    if not include_inactive:
-        statement = statement.where(Reward.active.is_(True))
-    return list(await session.scalars(statement))
-
-
-def period_of(period: str, at: dt.datetime) -> str:
-    if period == LimitPeriod.MONTH:
-        return f"{at.year}-{at.month:02d}"
-    if period == LimitPeriod.QUARTER:
-        return f"{at.year}-Q{(at.month - 1) // 3 + 1}"
-    return str(at.year)
-
-
-def in_validity(reward: Reward, at: dt.datetime) -> bool:
-    return (
-        reward.active
-        and (reward.valid_from is None or reward.valid_from <= at)
-        and (reward.valid_to is None or at < reward.valid_to)
-    )
 
 
 # --- redeem --------------------------------------------------------------------------------------------
