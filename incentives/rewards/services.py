@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Row, Select, Table, bindparam, func, insert, select, update
@@ -61,8 +60,6 @@ __all__ = [
     "create_reward",
     "fail_redemption",
     "finish_redemption",
-    "get_redemption",
-    "list_redemptions",
     "list_rewards",
     "redeem",
     "reject_redemption",
@@ -661,66 +658,3 @@ async def _decide(
         await _give_back(session, redemption)
     await _advance(session, redemption, reward, at, decision)
     return redemption
-
-
-# --- reading --------------------------------------------------------------------------------------------------
-
-
-async def get_redemption(session: AsyncSession, principal: Principal, redemption_id: int) -> Redemption:
-    found = await session.scalar(
-        select(Redemption).where(Redemption.id == redemption_id, visible_redemptions(principal))
-    )
-    if found is None:
-        raise NotFound()
-    return found
-
-
-def redemptions_query(
-    principal: Principal,
-    *,
-    status: str | None = None,
-    program_id: int | None = None,
-    org_id: int | None = None,
-) -> Select[Redemption, Reward]:
-    statement = (
-        select(Redemption, Reward)
-        .join(Reward, Reward.id == Redemption.reward_id)
-        .where(visible_redemptions(principal))
-        .order_by(Redemption.id.desc())
-    )
-    if status is not None:
-        statement = statement.where(Redemption.status == status)
-    if program_id is not None:
-        statement = statement.where(Redemption.program_id == program_id)
-    if org_id is not None:
-        statement = statement.where(Redemption.org_id == org_id)
-    return statement
-
-
-async def list_redemptions(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    status: str | None = None,
-    program_id: int | None = None,
-    org_id: int | None = None,
-    limit: int = 50,
-    before: int | None = None,
-) -> tuple[list[tuple[Redemption, Reward]], int | None]:
-    statement = redemptions_query(principal, status=status, program_id=program_id, org_id=org_id)
-    if before is not None:
-        statement = statement.where(Redemption.id < before)
-    rows = [(row[0], row[1]) for row in (await session.execute(statement.limit(limit + 1))).all()]
-    next_cursor = rows[limit - 1][0].id if len(rows) > limit else None
-    return rows[:limit], next_cursor
-
-
-async def allocation_of(session: AsyncSession, redemption_id: int) -> MdfAllocation | None:
-    found: MdfAllocation | None = await session.scalar(
-        select(MdfAllocation).where(MdfAllocation.redemption_id == redemption_id)
-    )
-    return found
-
-
-def money(amount: Decimal) -> dict[str, str]:
-    return {"amount": f"{amount:.2f}", "currency": "EUR"}
