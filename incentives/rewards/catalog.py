@@ -1,24 +1,36 @@
-"""Catalog management by the program's admins: check an item's terms, change an item, deactivate it.
+"""The reward catalog: the terms of an item, adding, listing, changing and deactivating items (program admins),
+and when an item can be redeemed (its validity, its limit's period).
 
-Creating an item is `services.create_reward`. A redemption keeps its points (copied when it is made), but
-its fulfilment reads the item's kind, value and percentage (the MDF amount when approved, the coupon's
-percentage); so once an item has been redeemed those three terms are fixed, and a different offer is a new item.
+A redemption keeps its points (copied when it is made), but its fulfilment reads the item's kind, value and
+percentage (the MDF amount when approved, the coupon's percentage); so once an item has been redeemed those
+three terms are fixed, and a different offer is a new item.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from incentives.accounts.scope import Principal
+from incentives.accounts.models import Program
+from incentives.accounts.scope import Principal, visible_programs
 from incentives.errors import N_, FieldError, Forbidden, NotFound, ValidationFailed
-from incentives.rewards.models import Redemption, RedemptionStatus, Reward
+from incentives.rewards.models import LimitPeriod, Redemption, RedemptionStatus, Reward, RewardKind
 from incentives.rewards.scope import visible_rewards
-from incentives.rewards.services import check_terms
 
-__all__ = ["FIXED_ONCE_REDEEMED", "check_terms", "deactivate_reward", "update_reward"]
+__all__ = [
+    "FIXED_ONCE_REDEEMED",
+    "check_terms",
+    "create_reward",
+    "deactivate_reward",
+    "in_validity",
+    "list_rewards",
+    "period_of",
+    "update_reward",
+]
 
 # The terms a fulfilment reads from the item (see the module's docstring).
 FIXED_ONCE_REDEEMED = ("kind", "value", "percent")
@@ -41,6 +53,63 @@ EDITABLE = frozenset(
         "active",
     }
 )
+
+
+def check_terms(fields: Mapping[str, Any]) -> None:
+    """The rules between an item's fields (each field is valid on its own already); all problems at once."""
+    errors = []
+    kind = fields.get("kind")
+    if kind == RewardKind.MDF and fields.get("value") is None:
+        errors.append(FieldError(("value",), N_("An MDF budget item needs a value in EUR.")))
+    if kind == RewardKind.DISCOUNT and fields.get("percent") is None:
+        errors.append(FieldError(("percent",), N_("A discount item needs a percentage.")))
+    if (fields.get("limit_per_period") is None) != (fields.get("limit_period") is None):
+        errors.append(FieldError(("limit_period",), N_("A limit needs both a number and a period.")))
+    valid_from, valid_to = fields.get("valid_from"), fields.get("valid_to")
+    if valid_from is not None and valid_to is not None and valid_to <= valid_from:
+        errors.append(FieldError(("valid_to",), N_("Must be later than the start.")))
+    if errors:
+        raise ValidationFailed(errors)
+
+
+async def create_reward(session: AsyncSession, principal: Principal, *, program_id: int, **fields: Any) -> Reward:
+    """A new catalog item (program admins only). `fields` are Reward columns, already validated."""
+    program = await session.scalar(select(Program.id).where(Program.id == program_id, visible_programs(principal)))
+    if program is None:
+        raise NotFound()
+    if not principal.administers(program_id):
+        raise Forbidden()
+    check_terms(fields)
+    reward = Reward(program_id=program_id, **fields)
+    session.add(reward)
+    return reward
+
+
+async def list_rewards(
+    session: AsyncSession, principal: Principal, program_id: int | None = None, *, include_inactive: bool = False
+) -> list[Reward]:
+    statement = select(Reward).where(visible_rewards(principal)).order_by(Reward.points, Reward.id)
+    if program_id is not None:
+        statement = statement.where(Reward.program_id == program_id)
+    if not include_inactive:
+        statement = statement.where(Reward.active.is_(True))
+    return list(await session.scalars(statement))
+
+
+def period_of(period: str, at: dt.datetime) -> str:
+    if period == LimitPeriod.MONTH:
+        return f"{at.year}-{at.month:02d}"
+    if period == LimitPeriod.QUARTER:
+        return f"{at.year}-Q{(at.month - 1) // 3 + 1}"
+    return str(at.year)
+
+
+def in_validity(reward: Reward, at: dt.datetime) -> bool:
+    return (
+        reward.active
+        and (reward.valid_from is None or reward.valid_from <= at)
+        and (reward.valid_to is None or at < reward.valid_to)
+    )
 
 
 async def _editable(session: AsyncSession, principal: Principal, reward_id: int) -> Reward:

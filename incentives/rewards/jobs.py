@@ -19,7 +19,6 @@ from incentives.rewards.services import fail_redemption, finish_redemption
 NOTICE_BEFORE = dt.timedelta(days=30)
 # A request younger than this may still be in flight in its web process; leave it alone.
 GRACE = dt.timedelta(seconds=60)
-S = RedemptionStatus
 
 
 @sweep("points.expiry_notice")
@@ -50,9 +49,9 @@ async def finish_redemptions(db: Database, now: dt.datetime) -> int:
                 select(Redemption.id)
                 .where(
                     or_(
-                        (Redemption.status == S.REQUESTED) & (Redemption.created_at < now - GRACE),
-                        Redemption.status == S.APPROVED,
-                        Redemption.status.in_([S.REJECTED, S.CANCELLED])
+                        (Redemption.status == RedemptionStatus.REQUESTED) & (Redemption.created_at < now - GRACE),
+                        Redemption.status == RedemptionStatus.APPROVED,
+                        Redemption.status.in_([RedemptionStatus.REJECTED, RedemptionStatus.CANCELLED])
                         & Redemption.resolution_id.is_(None)
                         & Redemption.hold_id.is_not(None),
                     )

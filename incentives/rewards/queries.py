@@ -1,21 +1,23 @@
-"""Read models for the rewards and points pages: a partner's programs, its wallet and history, the approvals
-queue, catalog items, and the audit list of manual point adjustments."""
+"""Read models for the rewards and points pages: a partner's programs, its wallet and history, redemptions
+and their MDF allocations, the approvals queue, catalog items, and the audit list of manual point adjustments."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Membership, Org, Program, User
 from incentives.accounts.scope import Principal, visible_memberships, visible_programs
+from incentives.errors import NotFound
 from incentives.ledger import queries as ledger_queries
 from incentives.ledger.models import LedgerAccount, LedgerTransfer, TransferKind
 from incentives.rewards.catalog import has_redemptions
-from incentives.rewards.models import Redemption, RedemptionStatus, Reward
-from incentives.rewards.scope import visible_rewards
+from incentives.rewards.models import MdfAllocation, Redemption, RedemptionStatus, Reward
+from incentives.rewards.scope import visible_redemptions, visible_rewards
 
 # History filters: which transfer kinds each shows.
 HISTORY_FILTERS: dict[str, frozenset[str] | None] = {
@@ -127,6 +129,66 @@ async def history(
         for e in entries
     ]
     return lines, next_cursor
+
+
+async def get_redemption(session: AsyncSession, principal: Principal, redemption_id: int) -> Redemption:
+    found = await session.scalar(
+        select(Redemption).where(Redemption.id == redemption_id, visible_redemptions(principal))
+    )
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def redemptions_query(
+    principal: Principal,
+    *,
+    status: str | None = None,
+    program_id: int | None = None,
+    org_id: int | None = None,
+) -> Select[Redemption, Reward]:
+    statement = (
+        select(Redemption, Reward)
+        .join(Reward, Reward.id == Redemption.reward_id)
+        .where(visible_redemptions(principal))
+        .order_by(Redemption.id.desc())
+    )
+    if status is not None:
+        statement = statement.where(Redemption.status == status)
+    if program_id is not None:
+        statement = statement.where(Redemption.program_id == program_id)
+    if org_id is not None:
+        statement = statement.where(Redemption.org_id == org_id)
+    return statement
+
+
+async def list_redemptions(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: str | None = None,
+    program_id: int | None = None,
+    org_id: int | None = None,
+    limit: int = 50,
+    before: int | None = None,
+) -> tuple[list[tuple[Redemption, Reward]], int | None]:
+    statement = redemptions_query(principal, status=status, program_id=program_id, org_id=org_id)
+    if before is not None:
+        statement = statement.where(Redemption.id < before)
+    rows = [(row[0], row[1]) for row in (await session.execute(statement.limit(limit + 1))).all()]
+    next_cursor = rows[limit - 1][0].id if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+async def allocation_of(session: AsyncSession, redemption_id: int) -> MdfAllocation | None:
+    found: MdfAllocation | None = await session.scalar(
+        select(MdfAllocation).where(MdfAllocation.redemption_id == redemption_id)
+    )
+    return found
+
+
+def money(amount: Decimal) -> dict[str, str]:
+    return {"amount": f"{amount:.2f}", "currency": "EUR"}
 
 
 @dataclass(frozen=True)

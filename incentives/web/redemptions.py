@@ -34,13 +34,13 @@ NONE = "–"  # a figure with nothing to compute it from
 
 
 async def _rows(session: AsyncSession, principal: Principal, **filters: Any) -> list[dict[str, Any]]:
-    rows, _ = await services.list_redemptions(session, principal, limit=100, **filters)
+    rows, _ = await queries.list_redemptions(session, principal, limit=100, **filters)
     orgs = await accounts.org_names(session, {redemption.org_id for redemption, _ in rows})
     result = []
     for redemption, reward in rows:
         allocation = None
         if redemption.status == RedemptionStatus.FULFILLED and reward.kind == "mdf":
-            allocation = await services.allocation_of(session, redemption.id)
+            allocation = await queries.allocation_of(session, redemption.id)
         result.append({"r": redemption, "reward": reward, "allocation": allocation, "org": orgs.get(redemption.org_id)})
     return result
 
@@ -95,7 +95,7 @@ async def _decision(request: Request, action: str) -> Response:
     if not is_htmx(request):
         return see_other("/approvals" if action != "cancel" else "/redemptions")
     async with current_db(request).reader() as session:
-        redemption = await services.get_redemption(session, principal, redemption_id)
+        redemption = await queries.get_redemption(session, principal, redemption_id)
         row = await _rows(session, principal, program_id=redemption.program_id, org_id=redemption.org_id)
         found = next(item for item in row if item["r"].id == redemption_id)
         context = None

@@ -14,7 +14,7 @@ from incentives.db import Database, utcnow
 from incentives.errors import IdempotencyConflict, NotFound, ValidationFailed
 from incentives.ledger import queries
 from incentives.ledger.verify import verify
-from incentives.rewards import catalog, services
+from incentives.rewards import catalog, decisions, redemptions, services, workflow
 from incentives.rewards.models import Redemption, Reward, RewardUsage
 from tests.rewards.helpers import make_reward, make_rewards_world, redeem
 
@@ -130,7 +130,7 @@ async def test_a_crash_inside_a_request_or_a_decision_leaves_no_trace(
     after the ledger did its part takes that part back too."""
     rw = await make_rewards_world(db, points=1000)
     reward = await make_reward(db, rw, "discount", points=100, stock=5, limit_per_period=3, limit_period="month")
-    step, hold_points = services._step, services._hold_points
+    step, hold_points = workflow.step, workflow.hold_points
 
     async def crash(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("power cut")
@@ -140,7 +140,7 @@ async def test_a_crash_inside_a_request_or_a_decision_leaves_no_trace(
         raise RuntimeError("power cut")
 
     # After the ledger's hold and the request's row (written with it), before the commit.
-    monkeypatch.setattr(services, "_hold_points", hold_then_crash)
+    monkeypatch.setattr(redemptions, "hold_points", hold_then_crash)
     with pytest.raises(RuntimeError):
         await redeem(db, rw.manager, reward, key="k")
     async with db.reader() as session:
@@ -148,10 +148,10 @@ async def test_a_crash_inside_a_request_or_a_decision_leaves_no_trace(
         assert await session.scalar(select(Reward.stock).where(Reward.id == reward)) == 5
         assert await session.scalar(select(func.coalesce(func.sum(RewardUsage.quantity), 0))) == 0
     assert (await _balance(db, rw.program_id, rw.org_id)).available == 1000
-    monkeypatch.setattr(services, "_hold_points", hold_points)
+    monkeypatch.setattr(redemptions, "hold_points", hold_points)
     redemption = await redeem(db, rw.manager, reward, key="k")
     assert redemption.status == "pending"
-    monkeypatch.setattr(services, "_step", crash)  # after the ledger's post, before the fulfilment
+    monkeypatch.setattr(decisions, "step", crash)  # after the ledger's post, before the fulfilment
     with pytest.raises(RuntimeError):
         async with db.transaction() as session:
             await services.approve_redemption(session, rw.pam.principal, redemption.id)
@@ -159,7 +159,7 @@ async def test_a_crash_inside_a_request_or_a_decision_leaves_no_trace(
         assert await session.scalar(select(Redemption.status).where(Redemption.id == redemption.id)) == "pending"
     balance = await _balance(db, rw.program_id, rw.org_id)
     assert (balance.available, balance.held) == (900, 100)
-    monkeypatch.setattr(services, "_step", step)
+    monkeypatch.setattr(decisions, "step", step)
     async with db.transaction() as session:
         approved = await services.approve_redemption(session, rw.pam.principal, redemption.id)
     assert approved.status == "fulfilled" and approved.coupon_code
@@ -192,7 +192,7 @@ async def test_an_edit_of_the_fixed_terms_waits_for_a_redemption_that_read_the_i
     principal = rw.manager.principal
     async with db.transaction() as session:
         conn = await session.connection()
-        lookup = services._request_lookup(principal, conn.dialect.name)
+        lookup = redemptions._request_lookup(principal, conn.dialect.name)
         read = (await conn.execute(lookup, {"p_reward": reward, "p_key": "k"})).one()
         assert read.kind == "discount"
         edit = asyncio.create_task(_change_kind(db, rw, reward))
@@ -200,7 +200,7 @@ async def test_an_edit_of_the_fixed_terms_waits_for_a_redemption_that_read_the_i
             if edit.done() or await _someone_waits_for_a_lock(db):
                 break
             await asyncio.sleep(0.01)
-        redemption = await services._request(session, principal, reward, 1, "k", utcnow())
+        redemption = await redemptions._request(session, principal, reward, 1, "k", utcnow())
     with pytest.raises(ValidationFailed):
         await edit
     async with db.transaction() as session:

@@ -16,7 +16,7 @@ from incentives.ledger.models import LedgerTransfer
 from incentives.ledger.verify import verify
 from incentives.notifications import services as notifications
 from incentives.notifications.models import Notification
-from incentives.rewards import services
+from incentives.rewards import decisions, services
 from incentives.rewards.coupons import ALPHABET, new_coupon_code
 from incentives.rewards.jobs import finish_redemptions, notify_expiring
 from incentives.rewards.models import MdfAllocation, Redemption, Reward
@@ -214,7 +214,7 @@ async def test_a_decision_reads_back_as_written_and_a_coupon_code_taken_makes_it
     async with db.transaction() as session:
         done = await services.approve_redemption(session, rw.pam.principal, first.id, now=at)
     codes = iter([done.coupon_code, "RW-AAAA-BBBB-CCCC-DDDD"])
-    monkeypatch.setattr(services, "new_coupon_code", lambda: next(codes))
+    monkeypatch.setattr(decisions, "new_coupon_code", lambda: next(codes))
     again = await db.run(lambda session: services.approve_redemption(session, rw.pam.principal, second.id, now=at))
     assert again.coupon_code == "RW-AAAA-BBBB-CCCC-DDDD"
     async with db.reader() as session:

@@ -110,11 +110,11 @@ def _status_param(request: Request) -> str | None:
 
 async def _answer(request: Request, redemption_id: int, status_code: int = 200) -> Response:
     async with database(request).reader() as session:
-        redemption = await services.get_redemption(session, principal(request), redemption_id)
+        redemption = await queries.get_redemption(session, principal(request), redemption_id)
         reward = await queries.reward(session, redemption.reward_id)
         if reward is None:
             raise NotFound()
-        allocation = await services.allocation_of(session, redemption.id)
+        allocation = await queries.allocation_of(session, redemption.id)
     return json_response(redemption_out(redemption, reward, allocation), status_code)
 
 
@@ -207,7 +207,7 @@ async def get_redemption(request: Request) -> Response:
 )
 async def get_redemptions(request: Request) -> Response:
     async with database(request).reader() as session:
-        rows, next_id = await services.list_redemptions(
+        rows, next_id = await queries.list_redemptions(
             session,
             principal(request),
             status=_status_param(request),
@@ -217,7 +217,7 @@ async def get_redemptions(request: Request) -> Response:
             before=query_int(request, "cursor"),
         )
         items = [
-            redemption_out(redemption, reward, await services.allocation_of(session, redemption.id))
+            redemption_out(redemption, reward, await queries.allocation_of(session, redemption.id))
             if redemption.status == RedemptionStatus.FULFILLED
             else redemption_out(redemption, reward, None)
             for redemption, reward in rows
