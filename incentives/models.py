@@ -1,6 +1,13 @@
 """Imports every domain's tables, so that Base.metadata knows the whole schema."""
 
 from incentives.accounts.models import ApiToken, LoginAttempt, Membership, Org, Program, User
+from incentives.engagement.models import (
+    Achievement,
+    AchievementEarning,
+    AchievementHit,
+    AchievementTally,
+    StreakState,
+)
 from incentives.idempotency import IdempotencyRecord
 from incentives.leaderboard.models import LeaderboardPoints, LeaderboardRank, LeaderboardState
 from incentives.leads.models import Lead, LeadEvent, LeadOffer, OutboxEvent
@@ -10,6 +17,10 @@ from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, Rewar
 from incentives.rules.models import Campaign, Rule, RuleAward, RuleCapUsage, RuleSkip, RuleVersion
 
 __all__ = [
+    "Achievement",
+    "AchievementEarning",
+    "AchievementHit",
+    "AchievementTally",
     "ApiToken",
     "Campaign",
     "IdempotencyRecord",
@@ -39,5 +50,6 @@ __all__ = [
     "RuleCapUsage",
     "RuleSkip",
     "RuleVersion",
+    "StreakState",
     "User",
 ]
