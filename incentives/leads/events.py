@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Membership, Org
+from incentives.engagement import streaks
 from incentives.jobs import wake_after_commit
 from incentives.leads.models import Lead, LeadEvent, OutboxEvent
 
@@ -88,6 +89,8 @@ async def publish(
             "country": org.country,
             "competencies": list(membership.competencies or []),
             "certifications": list(membership.certifications or []),
+            # After this event: a rule or achievement can pay for the streak it completes.
+            "streak": await streaks.advance(session, lead.program_id, org_id, event_type, variables, at),
         },
         "event": {"at": at.isoformat()},
         # Who the lead's awards count for on the reps' leaderboard: the rep who reserved it.

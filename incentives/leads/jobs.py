@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Program
 from incentives.db import Database
+from incentives.engagement import streaks
 from incentives.errors import N_
 from incentives.jobs import sweep
 from incentives.leads import events, matching
@@ -170,4 +171,7 @@ async def notice_overdue_feedback(db: Database, now: dt.datetime) -> int:
                     org_id=lead.reserved_by_org_id,
                     due_at=lead.feedback_due_at.isoformat() if lead.feedback_due_at else None,
                 )
+            await streaks.missed(
+                session, [(lead.program_id, lead.reserved_by_org_id) for lead in due if lead.reserved_by_org_id], now
+            )
             noticed += len(due)
