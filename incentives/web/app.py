@@ -24,10 +24,10 @@ from incentives import i18n
 from incentives.accounts.services import TOKEN_CHECK_WARM_UP
 from incentives.config import Settings
 from incentives.db import Database
+from incentives.engagement.jobs import process_outbox
 from incentives.errors import N_, DomainError, Forbidden
 from incentives.jobs import OutboxWaker, sweep_forever
 from incentives.leads.services import OFFER_READ_WARM_UP
-from incentives.rules.processor import process_events
 from incentives.web import adjustments as adjustment_pages
 from incentives.web import campaigns as campaign_pages
 from incentives.web import lead_management as lead_management_pages
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             tasks.append(asyncio.create_task(sweep_forever(db, settings.sweep_interval_seconds)))
         if settings.redis_url is not None or settings.sweep_interval_seconds > 0:
             # Committed lead events are processed (or enqueued) at once, not at the next sweep.
-            waker = OutboxWaker(db, process_events, redis_url=settings.redis_url)
+            waker = OutboxWaker(db, process_outbox, redis_url=settings.redis_url)
             tasks.append(asyncio.create_task(waker.run()))
         state = {"db": db, "settings": settings, "templates": make_templates()}
         configure_mappers()
