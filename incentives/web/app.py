@@ -41,6 +41,7 @@ from incentives.web import rewards as reward_pages
 from incentives.web import rule_reports as rule_report_pages
 from incentives.web import rules as rule_pages
 from incentives.web import wallet as wallet_pages
+from incentives.web.api.achievements import api as achievements_api
 from incentives.web.api.campaigns import api as campaigns_api
 from incentives.web.api.leaderboard import api as leaderboard_api
 from incentives.web.api.leads import api as leads_api
@@ -69,6 +70,7 @@ APIS = [
     rules_api,
     campaigns_api,
     leaderboard_api,
+    achievements_api,
 ]
 
 
