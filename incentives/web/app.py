@@ -28,6 +28,7 @@ from incentives.engagement.jobs import process_outbox
 from incentives.errors import N_, DomainError, Forbidden
 from incentives.jobs import OutboxWaker, sweep_forever
 from incentives.leads.services import OFFER_READ_WARM_UP
+from incentives.web import achievements as achievement_pages
 from incentives.web import adjustments as adjustment_pages
 from incentives.web import campaigns as campaign_pages
 from incentives.web import lead_management as lead_management_pages
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *campaign_pages.routes,
         *adjustment_pages.routes,
         *rule_report_pages.routes,
+        *achievement_pages.routes,
         Route("/api/v1/openapi.json", openapi_json),
         *[route for api in APIS for route in api.routes()],
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
