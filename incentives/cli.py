@@ -113,6 +113,7 @@ async def _bootstrap(settings: Settings, program: str, email: str, name: str | N
     from email_validator import EmailNotValidError, validate_email
 
     from incentives.accounts.services import bootstrap_program
+    from incentives.engagement.defaults import install_default_achievements
     from incentives.rules.defaults import install_default_rules
 
     try:
@@ -127,8 +128,9 @@ async def _bootstrap(settings: Settings, program: str, email: str, name: str | N
     try:
         async with db.transaction() as session:
             result = await bootstrap_program(session, program=program.strip(), email=email, name=name)
-        async with db.transaction() as session:  # a new program starts with the default reward rules
+        async with db.transaction() as session:  # a new program starts with the default rules and achievements
             await install_default_rules(session, result.program_id)
+            await install_default_achievements(session, result.program_id)
     except DomainError as exc:
         print(f"incentives: {exc.detail}", file=sys.stderr)
         return 1

@@ -10,7 +10,7 @@ from incentives.accounts import services
 from incentives.accounts.models import Program, User
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
-from incentives.db import Database
+from incentives.db import Database, utcnow
 from incentives.leads.demo import create_demo_leads
 from incentives.rewards.demo import rewards_demo
 
@@ -255,15 +255,20 @@ async def _create(db: Database) -> None:
 
     await rewards_demo(db, boot.program_id, admin)
     await create_demo_leads(db, boot.program_id, admin)
-    # The default rule set, then the demo's lead events turned into points.
+    # The default rules and achievements, then the demo's lead events turned into points and badges.
+    from incentives.engagement.defaults import install_default_achievements
+    from incentives.engagement.jobs import process_outbox
     from incentives.leaderboard.jobs import rebuild
+    from incentives.leads import streaks
     from incentives.rules.defaults import install_default_rules
     from incentives.rules.leaderboard_feed import earned_with_credit
-    from incentives.rules.processor import process_events
 
     async with db.transaction() as session:
         await install_default_rules(session, boot.program_id)
-    await process_events(db)
+        await install_default_achievements(session, boot.program_id)
+        # The demo's leads were played out of order in time: their streaks are recomputed from the lead events.
+        await streaks.rebuild(session, boot.program_id, utcnow())
+    await process_outbox(db)
     # The rewards demo's starting points were booked straight on the ledger: count them on the boards too.
     await rebuild(db, earned_with_credit, boot.program_id)
 

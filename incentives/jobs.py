@@ -37,6 +37,7 @@ SWEEP_MODULES: list[str] = [
     "incentives.ledger.jobs",
     "incentives.rewards.jobs",
     "incentives.rules.jobs",
+    "incentives.engagement.jobs",  # after the rules: pays what their processing just earned
 ]
 _SWEEPS: dict[str, SweepFn] = {}
 
@@ -81,7 +82,7 @@ QUEUE = "incentives"
 # Set while an outbox job waits in the queue: a burst of commits enqueues one job, not thousands.
 OUTBOX_PENDING = "incentives:outbox:pending"
 OUTBOX_PENDING_SECONDS = 300  # a job lost with its worker stops coalescing after this; the sweep catches up
-OUTBOX_JOB = "incentives.rules.jobs.process_events_job"
+OUTBOX_JOB = "incentives.engagement.jobs.process_outbox_job"
 
 
 # --- waking the event processing after commit ------------------------------------------------------------

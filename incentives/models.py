@@ -1,15 +1,25 @@
 """Imports every domain's tables, so that Base.metadata knows the whole schema."""
 
 from incentives.accounts.models import ApiToken, LoginAttempt, Membership, Org, Program, User
+from incentives.engagement.models import (
+    Achievement,
+    AchievementEarning,
+    AchievementHit,
+    AchievementTally,
+)
 from incentives.idempotency import IdempotencyRecord
 from incentives.leaderboard.models import LeaderboardPoints, LeaderboardRank, LeaderboardState
-from incentives.leads.models import Lead, LeadEvent, LeadOffer, OutboxEvent
+from incentives.leads.models import Lead, LeadEvent, LeadOffer, OutboxEvent, StreakState
 from incentives.ledger.models import LedgerAccount, LedgerLot, LedgerLotUse, LedgerTransfer
 from incentives.notifications.models import Notification, ToastCursor
 from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, Reward, RewardUsage
 from incentives.rules.models import Campaign, Rule, RuleAward, RuleCapUsage, RuleSkip, RuleVersion
 
 __all__ = [
+    "Achievement",
+    "AchievementEarning",
+    "AchievementHit",
+    "AchievementTally",
     "ApiToken",
     "Campaign",
     "IdempotencyRecord",
@@ -39,6 +49,7 @@ __all__ = [
     "RuleCapUsage",
     "RuleSkip",
     "RuleVersion",
+    "StreakState",
     "ToastCursor",
     "User",
 ]

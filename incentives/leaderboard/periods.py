@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from incentives.errors import N_, FieldError, ValidationFailed
+from incentives.local_time import LOCAL
 
-LOCAL = ZoneInfo("Europe/Berlin")
 KINDS = ("week", "month", "quarter", "all")
 ALL = "all"
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Membership, Org
 from incentives.jobs import wake_after_commit
+from incentives.leads import streaks
 from incentives.leads.models import Lead, LeadEvent, OutboxEvent
 
 
@@ -72,9 +73,17 @@ async def partner_of(session: AsyncSession, program_id: int, org_id: int) -> tup
     return membership, org
 
 
-def variables(lead: Lead, membership: Membership, org: Org, at: dt.datetime, **extra: dict[str, Any]) -> dict[str, Any]:
+def variables(
+    lead: Lead,
+    membership: Membership,
+    org: Org,
+    at: dt.datetime,
+    streak: dict[str, int] | None = None,
+    **extra: dict[str, Any],
+) -> dict[str, Any]:
     """An event's variables as API.md lists them for rule expressions (lead.*, partner.*, event.at, and the
-    event's own `extra` ones); the rules' points preview builds the same for events that have not happened."""
+    event's own `extra` ones); the rules' points preview builds the same for events that have not happened.
+    `streak`: the partner's streaks after the event (publish moves them; a preview leaves them out)."""
     return {
         "lead": {
             "id": lead.id,
@@ -92,6 +101,8 @@ def variables(lead: Lead, membership: Membership, org: Org, at: dt.datetime, **e
             "country": org.country,
             "competencies": list(membership.competencies or []),
             "certifications": list(membership.certifications or []),
+            # After this event: a rule or achievement can pay for the streak it completes.
+            **({"streak": streak} if streak is not None else {}),
         },
         "event": {"at": at.isoformat()},
         # Who the lead's awards count for on the reps' leaderboard: the rep who reserved it.
@@ -125,13 +136,14 @@ async def publish(
 ) -> None:
     """An outbox event with the variables API.md lists for rule expressions (lead.*, partner.*, event.at, ...)."""
     membership, org = await partner_of(session, lead.program_id, org_id)
+    streak = await streaks.advance(session, lead.program_id, org_id, event_type, extra, at)
     session.add(
         OutboxEvent(
             program_id=lead.program_id,
             event_type=event_type,
             lead_id=lead.id,
             org_id=org_id,
-            payload=variables(lead, membership, org, at, **extra),
+            payload=variables(lead, membership, org, at, streak, **extra),
             at=at,
         )
     )

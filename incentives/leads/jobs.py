@@ -19,7 +19,7 @@ from incentives.accounts.models import Program
 from incentives.db import Database
 from incentives.errors import N_
 from incentives.jobs import sweep
-from incentives.leads import events, matching
+from incentives.leads import events, matching, streaks
 from incentives.leads.models import Lead, LeadStatus
 from incentives.leads.waves import Writes, earlier_offers, next_step
 from incentives.notifications.services import notify
@@ -167,4 +167,7 @@ async def notice_overdue_feedback(db: Database, now: dt.datetime) -> int:
                     org_id=lead.reserved_by_org_id,
                     due_at=lead.feedback_due_at.isoformat() if lead.feedback_due_at else None,
                 )
+            await streaks.missed(
+                session, [(lead.program_id, lead.reserved_by_org_id) for lead in due if lead.reserved_by_org_id], now
+            )
             noticed += len(due)

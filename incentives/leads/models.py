@@ -168,3 +168,30 @@ class OutboxEvent(Base):
     processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class StreakKey(StrEnum):
+    ON_TIME_FEEDBACK = "on_time_feedback"
+    ACTIVE_WEEKS = "active_weeks"
+
+
+class StreakState(Base):
+    """A partner's streak in a program: current and best run, and (active weeks) the last active week.
+
+    Updated in the transaction that writes the lead event moving it; `streaks.rebuild` recomputes it from them.
+    """
+
+    __tablename__ = "streak_states"
+    __table_args__ = (
+        CheckConstraint("key IN (" + ", ".join(f"'{key.value}'" for key in StreakKey) + ")", name="key_known"),
+        CheckConstraint("current >= 0 AND best >= current", name="best_holds"),
+    )
+
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(30), primary_key=True)
+    current: Mapped[int] = mapped_column(Integer, default=0)
+    best: Mapped[int] = mapped_column(Integer, default=0)
+    # Active weeks: the number of the last ISO week (Europe/Berlin) with activity, counted from 1970-01-05.
+    last_week: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

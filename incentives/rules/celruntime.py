@@ -70,8 +70,23 @@ def string_literal(token: Token) -> str:
     return "".join(out)
 
 
+def lookup(env: Env, path: str) -> Any:
+    """The value at a dotted path of nested mappings (`partner.streak.active_weeks`)."""
+    value: Any = env
+    for part in path.split("."):
+        value = value[part]
+    return value
+
+
 def accessor(path: str, kind: str) -> Fn:
     first, second = path.split(".", 1)
+    if "." in second:  # deeper than namespace.field: walk it
+        deep: Fn = lambda env: lookup(env, path)  # noqa: E731
+        if kind == TIMESTAMP:
+            return lambda env: timestamp(deep(env))
+        if kind == DOUBLE:
+            return lambda env: float(deep(env))
+        return deep
     if kind == TIMESTAMP:
         return lambda env: timestamp(env[first][second])
     if kind == DOUBLE:

@@ -9,7 +9,7 @@ Nothing is ever passed to `eval`. Compiled programs are cached by (text, event, 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -402,8 +402,15 @@ class _Checker:
         if path is None or "." not in path:
             raise _fail(tree, Msg(N_("has() takes a field such as has(lead.industry)")))
         self._variable(tree, path)
-        first, second = path.split(".", 1)
-        return _Node(BOOL, lambda env: env.get(first, {}).get(second) not in (None, ""))
+        parts = path.split(".")
+
+        def present(env: Env) -> bool:
+            value: Any = env
+            for part in parts:
+                value = value.get(part) if isinstance(value, Mapping) else None
+            return value not in (None, "")
+
+        return _Node(BOOL, present)
 
     def _list_lit(self, tree: Tree[Any]) -> _Node:
         items = self._arguments(tree.children[0] if tree.children else None)

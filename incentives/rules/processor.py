@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from incentives.db import Database, utcnow
+from incentives.engagement import achievements
 from incentives.leads.models import OutboxEvent
 from incentives.rules.campaigns import CampaignBook, apply_campaign, load_book, refund, save_book
 from incentives.rules.evaluation import ActiveRule, build, evaluate, period_start
@@ -141,6 +142,7 @@ async def decide_batch(session: AsyncSession, now: dt.datetime, limit: int = BAT
         if skips:
             await session.execute(insert(SKIPS), skips)
         done = [event.id for event in events if event.id not in failed]
+        await achievements.record_events(session, [event for event in events if event.id not in failed], now)
         if done:
             await session.execute(
                 update(OutboxEvent)

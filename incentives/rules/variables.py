@@ -18,6 +18,9 @@ COMMON: dict[str, str] = {
     "partner.country": STRING,
     "partner.competencies": LIST_STRING,
     "partner.certifications": LIST_STRING,
+    # The partner's streaks after the event (incentives.leads.streaks).
+    "partner.streak.on_time_feedback": INT,
+    "partner.streak.active_weeks": INT,
     "event.at": TIMESTAMP,
 }
 

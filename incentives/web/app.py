@@ -24,10 +24,11 @@ from incentives import i18n
 from incentives.accounts.services import TOKEN_CHECK_WARM_UP
 from incentives.config import Settings
 from incentives.db import Database
+from incentives.engagement.jobs import process_outbox
 from incentives.errors import N_, DomainError, Forbidden
 from incentives.jobs import OutboxWaker, sweep_forever
 from incentives.leads.services import OFFER_READ_WARM_UP
-from incentives.rules.processor import process_events
+from incentives.web import achievements as achievement_pages
 from incentives.web import adjustments as adjustment_pages
 from incentives.web import campaigns as campaign_pages
 from incentives.web import lead_management as lead_management_pages
@@ -43,7 +44,9 @@ from incentives.web import rewards as reward_pages
 from incentives.web import rule_reports as rule_report_pages
 from incentives.web import rules as rule_pages
 from incentives.web import wallet as wallet_pages
+from incentives.web.api.achievements import api as achievements_api
 from incentives.web.api.campaigns import api as campaigns_api
+from incentives.web.api.engagement import api as engagement_api
 from incentives.web.api.leaderboard import api as leaderboard_api
 from incentives.web.api.leads import api as leads_api
 from incentives.web.api.mdf import api as mdf_api
@@ -71,6 +74,8 @@ APIS = [
     rules_api,
     campaigns_api,
     leaderboard_api,
+    achievements_api,
+    engagement_api,
 ]
 
 
@@ -88,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             tasks.append(asyncio.create_task(sweep_forever(db, settings.sweep_interval_seconds)))
         if settings.redis_url is not None or settings.sweep_interval_seconds > 0:
             # Committed lead events are processed (or enqueued) at once, not at the next sweep.
-            waker = OutboxWaker(db, process_events, redis_url=settings.redis_url)
+            waker = OutboxWaker(db, process_outbox, redis_url=settings.redis_url)
             tasks.append(asyncio.create_task(waker.run()))
         state = {"db": db, "settings": settings, "templates": make_templates()}
         configure_mappers()
@@ -136,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *adjustment_pages.routes,
         *rule_report_pages.routes,
         *leaderboard_pages.routes,
+        *achievement_pages.routes,
         Route("/api/v1/openapi.json", openapi_json),
         *[route for api in APIS for route in api.routes()],
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

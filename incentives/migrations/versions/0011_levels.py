@@ -4,7 +4,7 @@ Existing programs get the default levels (Bronze 0, Silver 500, Gold 2,000, Plat
 so that the migration keeps doing what it did when the defaults in code change.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-04
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
