@@ -33,6 +33,7 @@ OWNERS = (
     "idempotency.py",
     "rules/processor.py",
     "rules/paying.py",
+    "engagement/paying.py",
 )
 TRANSACTION_CALLS = frozenset({"begin", "begin_nested", "commit", "rollback", "transaction"})
 SKIPPED = ("migrations/",)

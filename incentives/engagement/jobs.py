@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from incentives.db import Database, utcnow
-from incentives.engagement.payouts import pay_earnings
+from incentives.engagement.paying import pay_earnings
 from incentives.jobs import outbox_job_started, run_job, sweep
 from incentives.rules.processor import process_events
 

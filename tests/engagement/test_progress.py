@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from incentives.db import Database
 from incentives.engagement.jobs import process_outbox
-from incentives.engagement.payouts import pay_earnings
+from incentives.engagement.paying import pay_earnings
 from incentives.engagement.progress import achievements_of
 from incentives.leads.models import OutboxEvent
 from incentives.rules.processor import process_events

@@ -24,7 +24,7 @@ DAY = dt.timedelta(days=1)
 
 async def _reserve(db: Database, world: ProgramWorld, rep: Actor, at: dt.datetime) -> int:
     lead = await make_lead(db, world, now=at)
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.reserve_lead(session, rep.principal, lead.id, at)
     return lead.id
 
@@ -32,7 +32,7 @@ async def _reserve(db: Database, world: ProgramWorld, rep: Actor, at: dt.datetim
 async def _feedback(
     db: Database, rep: Actor, lead_id: int, at: dt.datetime, status: str = "contacted", **extra: str
 ) -> None:
-    async with db.session() as session:
+    async with db.transaction() as session:
         await services.give_feedback(session, rep.principal, lead_id, status=status, now=at, **extra)
 
 

@@ -5,40 +5,14 @@ from __future__ import annotations
 
 import pytest
 from playwright.async_api import async_playwright, expect
-from sqlalchemy import select
 
 from incentives.accounts.roles import Role
 from incentives.db import Database, utcnow
-from incentives.notifications.awards import notify_awards
-from incentives.rules.models import RuleAward, RuleVersion
 from incentives.rules.processor import process_events
 from tests.factories import PASSWORD, make_program, make_user
 from tests.leads.helpers import make_lead, make_reseller
 from tests.rules import add_test_rule
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
-
-
-async def notify_paid_awards(db: Database, program_id: int) -> None:
-    """What the processor is to do where it marks decisions paid: a notice per award, keyed by the award's key
-    (so this stays a no-op once the processor does it itself)."""
-    async with db.transaction() as session:
-        rows = (
-            await session.execute(
-                select(RuleAward.key, RuleAward.org_id, RuleAward.points, RuleVersion.name_de, RuleVersion.name_en)
-                .add_columns(RuleAward.lead_id)
-                .join(
-                    RuleVersion,
-                    (RuleVersion.rule_id == RuleAward.rule_id) & (RuleVersion.version == RuleAward.rule_version),
-                )
-                .where(RuleAward.program_id == program_id, RuleAward.kind == "earn", RuleAward.paid_at.is_not(None))
-            )
-        ).all()
-        await notify_awards(
-            session,
-            program_id,
-            [(row.org_id, row.points, row.name_de, row.name_en, row.lead_id) for row in rows],
-            keys=[row.key for row in rows],
-        )
 
 
 @pytest.mark.browser
@@ -67,8 +41,7 @@ async def test_a_reservation_pays_and_the_open_page_shows_it(db: Database, serve
         loads: list[str] = []
         page.on("load", lambda _: loads.append(page.url))
 
-        assert await process_events(db) == 1  # the processor pays after the commit
-        await notify_paid_awards(db, world.program_id)
+        assert await process_events(db) == 1  # the processor pays after the commit, and keeps a notice
 
         toast = page.locator("#toasts .toast")
         await expect(toast).to_have_text("You earned 30 points: Cold lead", timeout=10_000)
