@@ -14,10 +14,12 @@ from incentives.accounts.models import Membership, Org, Program
 from incentives.accounts.scope import Principal, visible_programs
 from incentives.db import Database
 from incentives.engagement.levels import LevelProgress, level_of
+from incentives.engagement.progress import AchievementProgress, achievements_of
 from incentives.leaderboard import periods, scopes
 from incentives.leaderboard.queries import Board, board
 from incentives.leads import queries as lead_queries
 from incentives.leads.models import Lead
+from incentives.leads.streaks import Streak, streaks_of
 from incentives.ledger import queries as ledger_queries
 from incentives.ledger.queries import Balance, Expiring
 from incentives.rules.campaign_queries import running_campaigns_for
@@ -51,6 +53,17 @@ class PartnerHome:
     owing: list[Lead]  # reserved leads of this program, the next feedback due first
     overdue: int
     campaigns: list[Campaign]
+    streaks: list[Streak]
+    next_achievements: list[AchievementProgress]  # the closest badges not earned yet, challenges first
+
+
+NEXT_ACHIEVEMENTS = 3
+
+
+def _next(achievements: list[AchievementProgress]) -> list[AchievementProgress]:
+    open_ones = [a for a in achievements if not a.earned or a.progress < a.target]
+    open_ones.sort(key=lambda a: (a.ends_at is None, -(a.progress / a.target if a.target else 0), a.id))
+    return open_ones[:NEXT_ACHIEVEMENTS]
 
 
 @dataclass(frozen=True)
@@ -142,6 +155,8 @@ async def partner_home(
         owing=owing[:OWING_SHOWN],
         overdue=overdue,
         campaigns=await running_campaigns_for(session, program_id, org_id, now),
+        streaks=await streaks_of(session, program_id, org_id, now),
+        next_achievements=_next(await achievements_of(session, program_id, org_id, now)),
     )
 
 

@@ -13,6 +13,7 @@ from incentives.db import utcnow
 from incentives.errors import NotFound
 from incentives.reports import partner_home as homes
 from incentives.rules import preview
+from incentives.web.achievements import STREAK_LABELS
 from incentives.web.context import current_db
 from incentives.web.leads import LABELS
 from incentives.web.rewards_base import int_param
@@ -37,7 +38,14 @@ async def partner_dashboard(request: Request, principal: Principal) -> Response:
     async with db.reader() as session:
         programs = await homes.partner_programs(session, principal)
         program_id = _chosen(programs, int_param(request.query_params.get("program_id")))
-        context = {"programs": programs, "program_id": program_id, "tiers": TIER_LABELS, "Role": Role, **LABELS}
+        context = {
+            "programs": programs,
+            "program_id": program_id,
+            "tiers": TIER_LABELS,
+            "Role": Role,
+            "streak_names": STREAK_LABELS,
+            **LABELS,
+        }
         if program_id is None:
             if wanted_org is not None:
                 raise NotFound()

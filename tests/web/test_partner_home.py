@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
+
 from incentives.accounts import services as accounts
 from incentives.accounts.roles import Role
 from incentives.db import Database, utcnow
+from incentives.engagement.defaults import install_default_achievements
 from incentives.leads import services as lead_services
 from incentives.rules.campaigns import CampaignInput, Segment, create_campaign
 from tests.conftest import page_client
 from tests.factories import make_member, make_org, make_program, make_user
-from tests.leads.helpers import make_lead
+from tests.leads.helpers import make_lead, make_reseller
 from tests.rewards.helpers import give_points
 from tests.rules import add_test_rule
 from tests.web.test_pages import login
@@ -112,3 +115,15 @@ async def test_each_role_gets_its_home_and_other_orgs_answer_404(db: Database, s
         await login(http, world.admin.email)
         page = await http.get("/dashboard")
         assert page.status_code == 200 and "Program settings" in page.text and "points available" not in page.text
+
+
+async def test_the_home_shows_streaks_and_the_next_achievements(db: Database, http: httpx.AsyncClient) -> None:
+    world = await make_program(db)
+    async with db.transaction() as session:
+        await install_default_achievements(session, world.program_id)
+    rep = await make_reseller(db, world)
+    assert (await login(http, rep.email)).status_code in (200, 303)
+    page = await http.get("/dashboard", headers={"Accept-Language": "de"})
+    assert page.status_code == 200
+    assert "Serien" in page.text and "0 Wochen in Folge" in page.text
+    assert "Nächste Abzeichen" in page.text and "<progress" in page.text
