@@ -117,7 +117,7 @@ async def test_redis_boards_equal_the_ledger_ranking_and_heal_after_redis_was_do
     redis_db: Database, database_url: str
 ) -> None:
     db = redis_db
-    program_id, tiers = await book_random_history(db, awards=5_000)
+    program_id, tiers = await book_random_history(db)
     await assert_boards_match_the_ledger(db, program_id, tiers, "redis")
     # Redis goes away mid-run: the next awards cannot reach it, so the boards are served from SQL, still right.
     down = Database(database_url, redis_url="redis://127.0.0.1:1/0")
