@@ -32,6 +32,7 @@ from incentives.engagement.models import (
     Period,
 )
 from incentives.leaderboard.periods import key_of
+from incentives.notifications.awards import EarnedBadge, notify_achievements
 from incentives.rules.campaigns import Segment
 from incentives.rules.expressions import Compiled, EvaluationError, compile_expression
 from incentives.rules.variables import BOOL
@@ -52,6 +53,8 @@ class Listening:
 
     id: int
     program_id: int
+    name_de: str
+    name_en: str
     kind: str
     streak: str | None
     target: int
@@ -68,6 +71,8 @@ class Listening:
         return cls(
             id=row.id,
             program_id=row.program_id,
+            name_de=row.name_de,
+            name_en=row.name_en,
             kind=row.kind,
             streak=row.streak,
             target=row.target,
@@ -200,6 +205,22 @@ async def record_events(session: AsyncSession, events: Sequence[Any], now: dt.da
     if earnings:
         conn = await session.connection()
         await conn.execute(dialect_insert(conn, EARNINGS).on_conflict_do_nothing(), earnings)
+        # The badge's own moment: a notice (a toast on the partner's open page), once per earning like the earning.
+        badges = {hit.achievement.id: hit.achievement for hit in hits}
+        await notify_achievements(
+            session,
+            [
+                EarnedBadge(
+                    earning["program_id"],
+                    earning["org_id"],
+                    earning["key"],
+                    badges[earning["achievement_id"]].name_de,
+                    badges[earning["achievement_id"]].name_en,
+                    earning["points"],
+                )
+                for earning in earnings
+            ],
+        )
     return len(hits)
 
 

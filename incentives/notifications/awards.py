@@ -1,4 +1,4 @@
-"""A notice per award paid, for the partner's notifications page and the toast on whatever page is open.
+"""A notice per award paid and per badge earned, for the notifications page and the toast on whatever page is open.
 
 The rules processor calls `notify_awards` in the transaction that marks its decisions paid, so a notice is
 kept exactly when its award is; with the awards' keys a replay adds no second notice.
@@ -7,6 +7,7 @@ kept exactly when its award is; with the awards' keys a replay adds no second no
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import cast
 
 from sqlalchemy import Table
@@ -18,6 +19,9 @@ from incentives.notifications.models import Notification
 from incentives.notifications.services import notification_row
 
 AWARD = "points.awarded"
+ACHIEVEMENT = "achievement.earned"
+# The kinds a partner's open page shows as a toast.
+TOASTED = (AWARD, ACHIEVEMENT)
 NOTIFICATIONS = cast(Table, Notification.__table__)
 # Chosen when the notice is stored, translated when it is read; German and English agree on when "1" is singular.
 ONE_POINT = N_("You earned 1 point: %(rule)s")
@@ -51,3 +55,38 @@ async def notify_awards(
         return
     conn = await session.connection()
     await conn.execute(dialect_insert(conn, NOTIFICATIONS).on_conflict_do_nothing(index_elements=["dedup_key"]), rows)
+
+
+BADGE = N_("You earned the badge %(badge)s!")
+BADGE_WITH_POINTS = N_("You earned the badge %(badge)s and %(points)s points!")
+
+
+@dataclass(frozen=True)
+class EarnedBadge:
+    program_id: int
+    org_id: int
+    key: str  # the earning's key: one notice per earning
+    name_de: str
+    name_en: str
+    points: int | None
+
+
+async def notify_achievements(session: AsyncSession, earned: Sequence[EarnedBadge]) -> None:
+    """One notice per achievement earned, for the whole org, in the caller's transaction; once per earning key."""
+    rows = [
+        notification_row(
+            program_id=badge.program_id,
+            org_id=badge.org_id,
+            kind=ACHIEVEMENT,
+            message=BADGE_WITH_POINTS if badge.points else BADGE,
+            params={"badge": {"de": badge.name_de, "en": badge.name_en}, "points": {"points": badge.points or 0}},
+            link="/achievements",
+            dedup_key=f"badge:{badge.key}"[:200],
+        )
+        for badge in earned
+    ]
+    if rows:
+        conn = await session.connection()
+        await conn.execute(
+            dialect_insert(conn, NOTIFICATIONS).on_conflict_do_nothing(index_elements=["dedup_key"]), rows
+        )

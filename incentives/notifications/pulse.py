@@ -19,7 +19,7 @@ from incentives.accounts.models import Membership, Program
 from incentives.accounts.scope import Principal
 from incentives.db import dialect_insert
 from incentives.ledger import queries as ledger_queries
-from incentives.notifications.awards import AWARD
+from incentives.notifications.awards import TOASTED
 from incentives.notifications.models import Notification, ToastCursor
 
 CURSORS = cast(Table, ToastCursor.__table__)
@@ -63,7 +63,7 @@ async def pulse(session: AsyncSession, principal: Principal, now: dt.datetime) -
         .where(
             Notification.org_id == principal.org_id,
             or_(Notification.user_id.is_(None), Notification.user_id == principal.user_id),
-            Notification.kind == AWARD,
+            Notification.kind.in_(TOASTED),
             Notification.id > seen,
             Notification.created_at >= now - TOAST_WINDOW,
         )

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from incentives.db import Database
 from incentives.engagement.jobs import process_outbox
 from incentives.engagement.paying import pay_earnings
 from incentives.engagement.progress import achievements_of
 from incentives.leads.models import OutboxEvent
+from incentives.notifications.models import Notification
 from incentives.rules.processor import process_events
 from tests.engagement import achievement_transfers, add_event, add_test_achievement, earnings
 from tests.factories import make_member, make_program
@@ -43,6 +44,13 @@ async def test_a_count_badge_is_earned_once_at_its_target_and_paid_once(db: Data
         [shown] = await achievements_of(session, world.program_id, org, NOW)
     assert (shown.progress, shown.times_earned, shown.points) == (3, 1, 40)
     assert shown.earned_at == T0 + dt.timedelta(hours=1)  # the third matching event completed it
+    async with db.reader() as session:  # the badge's own moment: one notice, however often processing ran
+        notices = (
+            await session.execute(
+                select(Notification.org_id, Notification.message).where(Notification.kind == "achievement.earned")
+            )
+        ).all()
+    assert notices == [(org, "You earned the badge %(badge)s and %(points)s points!")]
 
 
 async def test_only_matching_events_count_and_a_redelivered_event_counts_once(db: Database) -> None:
