@@ -254,11 +254,18 @@ async def find_many_keyed(conn: AsyncConnection, program_id: int, keys: list[str
 
 # The program's expiry period for new lots: a setting that may change, so it is read with every credit.
 _EXPIRY_MONTHS = select(Program.points_expiry_months).where(Program.id == bindparam("program"))
+_MONTHS_OF_ACCOUNT = select(Program.points_expiry_months).where(Program.id == ACCOUNT.program_id).scalar_subquery()
 _ADD_EARNED = (
     update(ACCOUNTS)
     .where(ACCOUNT.id == bindparam("account"))
     .values(credits_posted=ACCOUNT.credits_posted + bindparam("points"), earned=ACCOUNT.earned + bindparam("points"))
 )
+_ADD_EARNED_RETURNING_MONTHS = _ADD_EARNED.returning(_MONTHS_OF_ACCOUNT)
+
+
+def _one_or_many(rows: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
+    """One row is executed as a plain statement: the executemany path costs more for a single row."""
+    return rows[0] if len(rows) == 1 else rows
 
 
 async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -> list[Transfer | None]:
@@ -276,7 +283,7 @@ async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -
             insert_skipping_conflicts(conn, TRANSFERS, "program_id", "idempotency_key").returning(
                 TRANSFER.id, TRANSFER.idempotency_key
             ),
-            awards,
+            _one_or_many(awards),
         )
     ).all()
     id_of = {key: transfer_id for transfer_id, key in written}
@@ -285,10 +292,12 @@ async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -
         per_partner: dict[int, int] = {}
         for award in new:
             per_partner[award["credit_account_id"]] = per_partner.get(award["credit_account_id"], 0) + award["amount"]
-        await conn.execute(
-            _ADD_EARNED, [{"account": account, "points": per_partner[account]} for account in sorted(per_partner)]
-        )
-        months = await conn.scalar(_EXPIRY_MONTHS, {"program": awards[0]["program_id"]})
+        counters = [{"account": account, "points": per_partner[account]} for account in sorted(per_partner)]
+        if len(counters) == 1:  # one partner (a single award): the expiry period comes back with its counters
+            months = await conn.scalar(_ADD_EARNED_RETURNING_MONTHS, counters[0])
+        else:
+            await conn.execute(_ADD_EARNED, counters)
+            months = await conn.scalar(_EXPIRY_MONTHS, {"program": awards[0]["program_id"]})
         if months is None:
             raise NotFound()
         lots = [
@@ -302,7 +311,7 @@ async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -
             }
             for award in new
         ]
-        await conn.execute(insert(LOTS), lots)
+        await conn.execute(insert(LOTS), _one_or_many(lots))
     return [
         booked(id_of[award["idempotency_key"]], award) if award["idempotency_key"] in id_of else None
         for award in awards
