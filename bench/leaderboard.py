@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 from redis import Redis
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -220,6 +220,10 @@ async def run(backend: str, url: str, quick: bool) -> None:
     start = time.perf_counter()
     program_id, org_id, token = await build(db, partners, 100)
     built = time.perf_counter() - start
+    if backend == "postgresql":  # statistics for the planner, as autovacuum would gather them after such a load
+        async with db.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE"))
     filled = await fill_redis(db, program_id)
     async with db.reader() as session:
         orgs = list(
