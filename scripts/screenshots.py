@@ -48,6 +48,8 @@ PAGES = [  # (name, login e-mail or None, path)
     ("wallet", "manager@reseller01.example", "/wallet"),
     ("leaderboard-reseller", "manager@reseller01.example", "/leaderboard?period=all"),
     ("leaderboard-admin", "admin@helios.example", "/leaderboard?period=all"),
+    ("achievements-reseller", "rep@reseller01.example", "/achievements"),
+    ("achievements-manage", "pam@helios.example", "/achievements/manage"),
 ]
 
 
