@@ -10,8 +10,8 @@ from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Program
+from incentives.leads.gate import blocked_programs
 from incentives.leads.models import Lead, LeadOffer, LeadStatus, OfferState
-from incentives.leads.services import blocked_programs
 
 SORTS = ("time_left", "temperature", "value")
 VALUE_BANDS = ((Decimal(10_000), "under_10k"), (Decimal(50_000), "10k_50k"), (Decimal(250_000), "50k_250k"))

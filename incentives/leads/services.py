@@ -22,6 +22,7 @@ from incentives.db import fetch_one, utcnow
 from incentives.errors import N_, Duplicate, FieldError, Forbidden, InvalidState, NotFound, ValidationFailed
 from incentives.leads import events, matching
 from incentives.leads.errors import AlreadyReserved, FeedbackRequired
+from incentives.leads.gate import blocked_programs
 from incentives.leads.models import FINAL_FEEDBACK, FeedbackStatus, Lead, LeadOffer, LeadStatus, OfferState
 from incentives.leads.waves import Offered, start_next_wave
 
@@ -105,32 +106,6 @@ async def offer_lead(
 
 
 # --- the partner's side ------------------------------------------------------------------------------
-
-
-async def overdue_lead_ids(
-    session: AsyncSession, org_id: int, now: dt.datetime, program_id: int | None = None
-) -> dict[int, list[int]]:
-    """The org's reserved leads whose feedback is overdue, by program."""
-    query = select(Lead.program_id, Lead.id).where(
-        Lead.reserved_by_org_id == org_id, Lead.status == LeadStatus.RESERVED, Lead.feedback_due_at <= now
-    )
-    if program_id is not None:
-        query = query.where(Lead.program_id == program_id)
-    result: dict[int, list[int]] = {}
-    for program, lead_id in (await session.execute(query.order_by(Lead.feedback_due_at))).all():
-        result.setdefault(program, []).append(lead_id)
-    return result
-
-
-async def blocked_programs(session: AsyncSession, org_id: int, now: dt.datetime) -> dict[int, list[int]]:
-    """The feedback gate: programs in which the org owes more overdue feedback than the program allows."""
-    overdue = await overdue_lead_ids(session, org_id, now)
-    if not overdue:
-        return {}
-    limits = dict(
-        (await session.execute(select(Program.id, Program.max_overdue_leads).where(Program.id.in_(overdue)))).all()
-    )
-    return {program: ids for program, ids in overdue.items() if len(ids) > limits[program]}
 
 
 # What a reservation checks before it takes the write lock; built once, a race runs it hundreds of times.

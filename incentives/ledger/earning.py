@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.db import utcnow
 from incentives.errors import N_, FieldError, InvalidState, NotFound, ValidationFailed
-from incentives.ledger import book
+from incentives.ledger import book, lots
 from incentives.ledger.accounts import Book, open_accounts
 from incentives.ledger.book import (
     LOT,
@@ -204,5 +204,5 @@ async def reverse_award(
         )
     await change_account(conn, partner, debits_posted=amount, credits_posted=spent, earned=-amount)
     if lot.remaining:
-        await book.take_from_lot(conn, lot.id, transfer.id, lot.remaining)
+        await lots.take_from_lot(conn, lot.id, transfer.id, lot.remaining)
     return transfer

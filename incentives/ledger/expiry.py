@@ -15,6 +15,7 @@ from incentives.ledger import book
 from incentives.ledger.accounts import open_accounts
 from incentives.ledger.book import ACCOUNT, LOT, change_account, insert_transfer
 from incentives.ledger.checks import joined
+from incentives.ledger.lots import take_from_lot
 from incentives.ledger.models import AccountKind, TransferKind
 
 # --- expiry ------------------------------------------------------------------------------------------
@@ -35,7 +36,7 @@ async def expire_lots(
             amount=lot.remaining,
             at=at,
         )
-        await book.take_from_lot(conn, lot.id, transfer.id, lot.remaining)
+        await take_from_lot(conn, lot.id, transfer.id, lot.remaining)
         total += lot.remaining
     if total:
         await change_account(conn, partner, need=total, debits_posted=total)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 
 from incentives.db import utcnow
 from incentives.errors import N_, FieldError, InvalidState, NotFound, ValidationFailed
-from incentives.ledger import book
+from incentives.ledger import book, lots
 from incentives.ledger.accounts import open_accounts
 from incentives.ledger.book import TRANSFER, TRANSFERS, Cause, Transfer, fingerprint, partner_name
 from incentives.ledger.checks import NO_CAUSE, check_key, joined, positive, replayed, sink
@@ -43,7 +43,7 @@ async def debit_partner(
     locked = await book.lock_and_look(conn, program_id, partner, key)
     if locked.keyed_id is not None:
         return await replayed(conn, program_id, key, print_)
-    expired, lots = await book.open_lots(conn, partner, at, points)
+    expired, live = await lots.open_lots(conn, partner, at, points)
     available = locked.available - await expire_lots(
         conn, program_id, partner, accounts[AccountKind.EXPIRED], expired, at
     )
@@ -65,7 +65,7 @@ async def debit_partner(
         **cause.values(),
     }
     try:
-        return await book.debit(conn, values, book.plan_take(lots, points), hold=kind is TransferKind.HOLD)
+        return await lots.debit(conn, values, lots.plan_take(live, points), hold=kind is TransferKind.HOLD)
     except book.Refused:  # cannot happen under the lock: the conditional UPDATE is the last line of defence
         raise InsufficientPoints() from None
 
@@ -242,8 +242,8 @@ async def _resolve(
         "at": at,
         **cause.values(),
     }
-    released, spent = book.plan_release(locked.uses, posted)
-    return await book.resolve(conn, values, held, posted, released, spent)
+    released, spent = lots.plan_release(locked.uses, posted)
+    return await lots.resolve(conn, values, held, posted, released, spent)
 
 
 async def timed_out_holds(session: AsyncSession, *, now: dt.datetime | None = None) -> list[tuple[int, int]]:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from incentives.db import Database
 from incentives.errors import IdempotencyConflict, InvalidState, NotFound, ValidationFailed
-from incentives.ledger import book, queries, services
+from incentives.ledger import book, lots, queries, services
 from incentives.ledger import jobs as ledger_jobs
 from incentives.ledger.errors import InsufficientPoints
 from incentives.ledger.models import AccountKind, LedgerTransfer
@@ -195,7 +195,7 @@ async def test_expiry_takes_what_is_left_and_not_held_once(db: Database) -> None
 async def test_spending_reads_past_the_first_page_of_lots(db: Database) -> None:
     """Lots are read a page at a time: a spend that needs more than the first page's live lots, and one that
     finds a whole page (and more) of expired lots first, still go oldest first and expire what is due."""
-    page = book.LOT_PAGE
+    page = lots.LOT_PAGE
     program, [org] = await program_with_partners(db)
     # page + 20 lots earned a day apart (the oldest expire first), one point each.
     for day in range(page + 20):
@@ -233,7 +233,7 @@ async def test_spending_reads_past_the_first_page_of_lots(db: Database) -> None:
 
 
 async def test_a_page_of_expired_lots_is_expired_before_spending(db: Database) -> None:
-    page = book.LOT_PAGE
+    page = lots.LOT_PAGE
     program, [org] = await program_with_partners(db)
     async with db.transaction() as session:
         await services.award_batch(
@@ -363,7 +363,7 @@ async def test_crash_mid_operation_leaves_no_trace(db: Database, monkeypatch: py
         await services.award_points(session, program_id=program, org_id=org, points=50, key="e")
     before = await balance(db, program, org)
 
-    debit = book.debit
+    debit = lots.debit
 
     async def crash_after_the_lots(conn: Any, *args: Any, **kwargs: Any) -> book.Transfer:
         transfer = await debit(conn, *args, **kwargs)
@@ -377,7 +377,7 @@ async def test_crash_mid_operation_leaves_no_trace(db: Database, monkeypatch: py
         raise RuntimeError("power cut")
 
     # Redeem: a statement fails after the transfer, the account counters and the lots are written.
-    monkeypatch.setattr(book, "debit", crash_after_the_lots)
+    monkeypatch.setattr(lots, "debit", crash_after_the_lots)
     # Award in the caller's transaction: after all its writes, before the caller commits.
     monkeypatch.setattr(book, "credit_partners", crash_after_writing)
     with pytest.raises(DBAPIError):
