@@ -8,7 +8,7 @@ import datetime as dt
 from redis.exceptions import RedisError
 
 from incentives.db import Database
-from incentives.jobs import outbox_job_started, run_job, sweep
+from incentives.jobs import sweep
 from incentives.leaderboard import jobs as leaderboard
 from incentives.leaderboard.services import stale_programs
 from incentives.rules.leaderboard_feed import earned_with_credit
@@ -18,13 +18,6 @@ from incentives.rules.processor import process_events
 @sweep("rules.process_events")
 async def process_outbox(db: Database, now: dt.datetime) -> int:
     return await process_events(db, now)
-
-
-def process_events_job() -> int:
-    """The RQ job a commit of outbox events enqueues (see incentives.jobs.OutboxWaker)."""
-    outbox_job_started()
-    taken: int = run_job(process_events)
-    return taken
 
 
 @sweep("leaderboard.heal")
