@@ -83,14 +83,13 @@ async def allowed(session: AsyncSession, principal: Principal, program_id: int, 
             )
         )
         orgs += list(below)
-    if scope.kind == "reps" and principal.role is Role.DISTRIBUTOR_MANAGER and int(scope.value) in orgs:
-        return
     if scope.kind == "distributor" and scope.value == str(principal.org_id):
-        return
+        return  # a distributor's own board: its resellers
+    # Otherwise the board must hold the principal's org or (distributor) one of its resellers.
     mine = await session.scalar(
         select(Membership.id).where(Membership.program_id == program_id, Membership.org_id.in_(orgs), scope.members())
     )
-    if mine is None or (scope.kind == "reps" and scope.value != str(principal.org_id)):
+    if mine is None:
         raise NotFound()
 
 
