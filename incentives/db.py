@@ -85,6 +85,13 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         read_only = connection.get_execution_options().get("read_only", False)
         connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
+        # A connection back in the pool is rolled back only if it is still in a transaction: after a commit
+        # the rollback would be one more call into aiosqlite's thread for nothing.
+        if dbapi_connection.driver_connection.in_transaction:
+            dbapi_connection.rollback()
+
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # JSON columns (event payloads, read by the thousand in processing and simulation) parse with orjson.
@@ -93,7 +100,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # As on PostgreSQL below: twenty kept connections, no overflow that is closed after every burst.
         kwargs.setdefault("pool_size", 20)
         kwargs.setdefault("max_overflow", 0)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_reset_on_return=None, **kwargs)
         _install_sqlite_hooks(engine)
         return engine
     # No pre-ping (a round trip on every checkout): after a server restart the first statement on a dead

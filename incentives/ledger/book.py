@@ -267,6 +267,20 @@ def _one_or_many(rows: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, 
     return rows[0] if len(rows) == 1 else rows
 
 
+async def _insert_new_transfers(conn: AsyncConnection, awards: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert the transfers whose keys are not booked yet; the new ids by key. One row goes as a plain INSERT
+    (its id from the cursor), many as one statement per thousand rows returning theirs."""
+    skipping = insert_skipping_conflicts(conn, TRANSFERS, "program_id", "idempotency_key")
+    if len(awards) == 1:
+        result = await conn.execute(skipping, awards[0])
+        if rowcount(result) != 1:  # the key is booked already
+            return {}
+        assert result.inserted_primary_key is not None
+        return {awards[0]["idempotency_key"]: result.inserted_primary_key[0]}
+    written = await conn.execute(skipping.returning(TRANSFER.id, TRANSFER.idempotency_key), awards)
+    return {key: transfer_id for transfer_id, key in written}
+
+
 async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -> list[Transfer | None]:
     """Earning transfers (issuance → partner) of one program in the caller's transaction, each with the partner's
     counters and a new lot that expires after the program's expiry period. `awards` are the transfers' columns.
@@ -277,15 +291,7 @@ async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -
     """
     if not awards:
         return []
-    written = (
-        await conn.execute(
-            insert_skipping_conflicts(conn, TRANSFERS, "program_id", "idempotency_key").returning(
-                TRANSFER.id, TRANSFER.idempotency_key
-            ),
-            _one_or_many(awards),
-        )
-    ).all()
-    id_of = {key: transfer_id for transfer_id, key in written}
+    id_of = await _insert_new_transfers(conn, awards)
     new = [award for award in awards if award["idempotency_key"] in id_of]
     if new:
         per_partner: dict[int, int] = {}
