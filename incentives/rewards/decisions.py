@@ -224,10 +224,7 @@ async def post_and_fulfil(
         program_id=redemption.program_id,
         hold_id=redemption.hold_id,
         key=f"redemption:{redemption.id}:post",
-        cause=ledger.Cause(
-            redemption_id=redemption.id,
-            user_id=redemption.decided_by_id if decision is None else decision["decided_by_id"],
-        ),
+        cause=_decided(redemption, decision),
         now=at,
     )
     values: dict[str, Any] = {
@@ -268,6 +265,12 @@ async def post_and_fulfil(
         )
 
 
+def _decided(redemption: Redemption, decision: dict[str, Any] | None) -> ledger.Cause:
+    """The cause of a hold's resolution: the redemption, and who decided it (now, or earlier)."""
+    decider = redemption.decided_by_id if decision is None else decision["decided_by_id"]
+    return ledger.Cause(redemption_id=redemption.id, user_id=decider)
+
+
 async def _void(
     session: AsyncSession,
     redemption: Redemption,
@@ -284,10 +287,7 @@ async def _void(
             program_id=redemption.program_id,
             hold_id=redemption.hold_id,
             key=f"redemption:{redemption.id}:void",
-            cause=ledger.Cause(
-                redemption_id=redemption.id,
-                user_id=redemption.decided_by_id if decision is None else decision["decided_by_id"],
-            ),
+            cause=_decided(redemption, decision),
             now=at,
         )
         resolution: int | None = void.id

@@ -7,14 +7,14 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from incentives.accounts.models import Membership, Org, Program, User
+from incentives.accounts import queries as accounts_queries
+from incentives.accounts.models import Membership, Org, Program
 from incentives.accounts.scope import Principal, visible_memberships, visible_programs
 from incentives.errors import NotFound
 from incentives.ledger import queries as ledger_queries
-from incentives.ledger.models import LedgerAccount, LedgerTransfer, TransferKind
 from incentives.rewards.catalog import has_redemptions
 from incentives.rewards.models import MdfAllocation, Redemption, RedemptionStatus, Reward
 from incentives.rewards.scope import visible_redemptions, visible_rewards
@@ -291,28 +291,16 @@ class Adjustment:
 
 async def recent_adjustments(session: AsyncSession, program_id: int, limit: int) -> list[Adjustment]:
     """The latest manual adjustments with partner, sign, reason and the admin who made them (the audit trail)."""
-    rows = await session.execute(
-        select(LedgerTransfer, LedgerAccount.id, Org.name, User.name)
-        .join(
-            LedgerAccount,
-            or_(
-                LedgerAccount.id == LedgerTransfer.credit_account_id,
-                LedgerAccount.id == LedgerTransfer.debit_account_id,
-            ),
-        )
-        .join(Org, Org.id == LedgerAccount.org_id)
-        .outerjoin(User, User.id == LedgerTransfer.user_id)
-        .where(LedgerTransfer.program_id == program_id, LedgerTransfer.kind == TransferKind.ADJUST.value)
-        .order_by(LedgerTransfer.id.desc())
-        .limit(limit)
-    )
+    entries = await ledger_queries.recent_adjustments(session, program_id, limit)
+    partners = await accounts_queries.org_names(session, {entry.org_id for entry in entries})
+    admins = await accounts_queries.user_names(session, {entry.user_id for entry in entries if entry.user_id})
     return [
         Adjustment(
-            at=transfer.at,
-            partner=partner,
-            points=transfer.amount if account_id == transfer.credit_account_id else -transfer.amount,
-            reason=transfer.reason or "",
-            by=by or "",
+            at=entry.at,
+            partner=partners.get(entry.org_id, ""),
+            points=entry.points,
+            reason=entry.reason,
+            by=admins.get(entry.user_id, "") if entry.user_id else "",
         )
-        for transfer, account_id, partner, by in rows.all()
+        for entry in entries
     ]
