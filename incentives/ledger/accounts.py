@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from incentives.accounts.models import Program
 from incentives.errors import NotFound
-from incentives.ledger.book import ACCOUNT, ACCOUNTS, insert_skipping_conflicts, partner_name
+from incentives.ledger.book import insert_skipping_conflicts, partner_name
 from incentives.ledger.models import AccountKind
+from incentives.ledger.tables import ACCOUNT, ACCOUNTS
 
 
 @dataclass(frozen=True)

@@ -20,17 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from incentives.accounts.models import Program
 from incentives.db import dialect_insert
 from incentives.errors import NotFound
-from incentives.ledger.models import LedgerAccount, LedgerLot, LedgerLotUse, LedgerTransfer
-
-ACCOUNTS = cast(Table, LedgerAccount.__table__)
-TRANSFERS = cast(Table, LedgerTransfer.__table__)
-LOTS = cast(Table, LedgerLot.__table__)
-LOT_USES = cast(Table, LedgerLotUse.__table__)
-
-# The tables' columns, named for what one row of each is.
-ACCOUNT = ACCOUNTS.c
-TRANSFER = TRANSFERS.c
-LOT = LOTS.c
+from incentives.ledger import postgres
+from incentives.ledger.tables import ACCOUNT, ACCOUNTS, LOT, LOT_USES, LOTS, TRANSFER, TRANSFERS
 
 # Spendable points of a credit-normal account: pending debits are already promised away.
 AVAILABLE = ACCOUNT.credits_posted - ACCOUNT.debits_posted - ACCOUNT.debits_pending
@@ -291,6 +282,19 @@ async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -
     """
     if not awards:
         return []
+    if conn.dialect.name == "postgresql":
+        id_of = await postgres.credit(conn, awards)
+    else:
+        id_of = await _credit_portably(conn, awards)
+    return [
+        booked(id_of[award["idempotency_key"]], award) if award["idempotency_key"] in id_of else None
+        for award in awards
+    ]
+
+
+async def _credit_portably(conn: AsyncConnection, awards: list[dict[str, Any]]) -> dict[str, int]:
+    """`credit_partners` in portable statements: the transfers, the counters in account id order, the lots.
+    The new transfers' ids by key."""
     id_of = await _insert_new_transfers(conn, awards)
     new = [award for award in awards if award["idempotency_key"] in id_of]
     if new:
@@ -317,7 +321,4 @@ async def credit_partners(conn: AsyncConnection, awards: list[dict[str, Any]]) -
             for award in new
         ]
         await conn.execute(insert(LOTS), _one_or_many(lots))
-    return [
-        booked(id_of[award["idempotency_key"]], award) if award["idempotency_key"] in id_of else None
-        for award in awards
-    ]
+    return id_of

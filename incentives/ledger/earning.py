@@ -14,18 +14,10 @@ from incentives.db import utcnow
 from incentives.errors import N_, FieldError, InvalidState, NotFound, ValidationFailed
 from incentives.ledger import book, lots
 from incentives.ledger.accounts import Book, open_accounts
-from incentives.ledger.book import (
-    LOT,
-    TRANSFER,
-    Cause,
-    Transfer,
-    change_account,
-    fingerprint,
-    insert_transfer,
-    partner_name,
-)
+from incentives.ledger.book import Cause, Transfer, change_account, fingerprint, insert_transfer, partner_name
 from incentives.ledger.checks import NO_CAUSE, check_key, joined, positive, replay, replayed
 from incentives.ledger.models import AccountKind, TransferKind
+from incentives.ledger.tables import LOT, TRANSFER
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from incentives.db import utcnow
 from incentives.ledger import book
 from incentives.ledger.accounts import open_accounts
-from incentives.ledger.book import ACCOUNT, LOT, change_account, insert_transfer
+from incentives.ledger.book import change_account, insert_transfer
 from incentives.ledger.checks import joined
 from incentives.ledger.lots import take_from_lot
 from incentives.ledger.models import AccountKind, TransferKind
+from incentives.ledger.tables import ACCOUNT, LOT
 
 # --- expiry ------------------------------------------------------------------------------------------
 

@@ -10,18 +10,8 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from incentives.ledger.book import (
-    ACCOUNT,
-    ACCOUNTS,
-    AVAILABLE,
-    LOT,
-    LOT_USES,
-    LOTS,
-    Refused,
-    Transfer,
-    insert_transfer,
-    rowcount,
-)
+from incentives.ledger.book import AVAILABLE, Refused, Transfer, insert_transfer, rowcount
+from incentives.ledger.tables import ACCOUNT, ACCOUNTS, LOT, LOT_USES, LOTS
 
 _DEBIT = (
     update(ACCOUNTS)

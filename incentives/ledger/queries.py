@@ -10,18 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from incentives.db import utcnow
-from incentives.ledger.book import (
-    ACCOUNT,
-    ACCOUNTS,
-    AVAILABLE,
-    LOT,
-    TRANSFER,
-    TRANSFER_COLUMNS,
-    TRANSFERS,
-    Transfer,
-    partner_name,
-)
+from incentives.ledger.book import AVAILABLE, TRANSFER_COLUMNS, Transfer, partner_name
 from incentives.ledger.models import DEBIT_NORMAL, AccountKind, TransferKind
+from incentives.ledger.tables import ACCOUNT, ACCOUNTS, LOT, TRANSFER, TRANSFERS
 
 EXPIRING_HORIZON = dt.timedelta(days=90)
 

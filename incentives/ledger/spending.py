@@ -12,12 +12,13 @@ from incentives.db import utcnow
 from incentives.errors import N_, FieldError, InvalidState, NotFound, ValidationFailed
 from incentives.ledger import book, lots
 from incentives.ledger.accounts import open_accounts
-from incentives.ledger.book import TRANSFER, TRANSFERS, Cause, Transfer, fingerprint, partner_name
+from incentives.ledger.book import Cause, Transfer, fingerprint, partner_name
 from incentives.ledger.checks import NO_CAUSE, check_key, joined, positive, replayed, sink
 from incentives.ledger.earning import issue
 from incentives.ledger.errors import InsufficientPoints
 from incentives.ledger.expiry import expire_lots
 from incentives.ledger.models import AccountKind, TransferKind
+from incentives.ledger.tables import TRANSFER, TRANSFERS
 
 # --- spending ----------------------------------------------------------------------------------------
 

@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from incentives.accounts.models import Program
 from incentives.db import Database
 from incentives.errors import IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from incentives.ledger import book, lots, queries, services
@@ -248,6 +249,38 @@ async def test_a_page_of_expired_lots_is_expired_before_spending(db: Database) -
     assert await balance(db, program, org) == queries.Balance(program, org, 10, 0, page + 60)
     async with db.reader() as session:
         assert await queries.system_balance(session, program, AccountKind.EXPIRED) == page + 10
+    await assert_clean(db)
+
+
+async def test_a_single_award_books_what_a_batch_books(db: Database) -> None:
+    """PostgreSQL books a single award in one statement of its own (`ledger/postgres.py`): the same transfer,
+    counters and lot as the portable path, the lot's expiry clamped to the month's end, a booked key replayed."""
+    program, [org] = await program_with_partners(db)
+    january_31 = dt.datetime(2027, 1, 31, 23, 30, tzinfo=dt.UTC)
+    async with db.transaction() as session:
+        await session.execute(update(Program).where(Program.id == program).values(points_expiry_months=1))
+    async with db.transaction() as session:
+        single = await services.award_points(
+            session, program_id=program, org_id=org, points=7, key="one", now=january_31
+        )
+        [batched] = await services.award_batch(
+            session, program_id=program, awards=[Award(org, 7, "many")], now=january_31
+        )
+        again = await services.award_points(
+            session, program_id=program, org_id=org, points=7, key="one", now=january_31
+        )
+    assert again.replayed and again.id == single.id and not single.replayed
+    async with db.reader() as session:
+        booked = (
+            await session.execute(
+                select(
+                    book.LOT.transfer_id, book.LOT.amount, book.LOT.remaining, book.LOT.held, book.LOT.expires_at
+                ).order_by(book.LOT.transfer_id)
+            )
+        ).all()
+    february_28 = dt.datetime(2027, 2, 28, 23, 30, tzinfo=dt.UTC)
+    assert [tuple(row) for row in booked] == [(single.id, 7, 7, 0, february_28), (batched.id, 7, 7, 0, february_28)]
+    assert (await balance(db, program, org)) == queries.Balance(program, org, 14, 0, 14)
     await assert_clean(db)
 
 
