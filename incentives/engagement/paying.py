@@ -2,8 +2,8 @@
 
 An earning with points is a decision; this books it on the ledger under its key (`achievement:{id}:{org}:
 {occurrence}`) and marks it paid. The ledger's unique key turns any replay (a rerun after a crash, a second
-processor paying the same rows) into a no-op, so each earning is paid once; the leaderboards count it in the
-same unit of work and hear of it after the commit.
+processor paying the same rows) into a no-op, so each earning is paid once; the leaderboards note it in the
+same unit of work and count it once the payments are done.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from sqlalchemy import Table, bindparam, select, update
 from incentives.db import Database
 from incentives.engagement.models import AchievementEarning
 from incentives.leaderboard import jobs as leaderboard
-from incentives.leaderboard.services import Touched
 from incentives.ledger.book import Cause
 from incentives.ledger.services import Award
 from incentives.rules import payouts
@@ -35,32 +34,28 @@ def _award(earning: Any) -> Award:
     return Award(org_id=earning.org_id, points=earning.points, key=earning.key, cause=cause)
 
 
-async def _pay(db: Database, program_id: int, earnings: list[Any], now: dt.datetime, paid: dict[int, int]) -> Touched:
+async def _pay(db: Database, program_id: int, earnings: list[Any], now: dt.datetime, paid: dict[int, int]) -> None:
     """Book one program's earnings in one unit of work; one by one if the batch fails, noting what fails."""
     credited: list[tuple[int | None, int | None]] = [(e.user_id, None) for e in earnings]
     try:
         async with db.transaction() as session:
-            transfers, touched = await payouts.pay_awards(
-                session, program_id, [_award(e) for e in earnings], credited, now
-            )
+            transfers = await payouts.pay_awards(session, program_id, [_award(e) for e in earnings], credited, now)
     except Exception:
         log.warning("achievement payouts of program %s failed; paying one by one", program_id, exc_info=True)
     else:
         paid.update({e.id: t.id for e, t in zip(earnings, transfers, strict=True)})
-        return touched
-    touched = Touched()
+        return
     errors: dict[int, str] = {}
     for earning in earnings:
         try:
             async with db.transaction() as session:
-                [transfer], counted = await payouts.pay_awards(
+                [transfer] = await payouts.pay_awards(
                     session, program_id, [_award(earning)], [(earning.user_id, None)], now
                 )
         except Exception as error:
             errors[earning.id] = f"{type(error).__name__}: {error}"[:2000]
         else:
             paid[earning.id] = transfer.id
-            touched.rows |= counted.rows
     if errors:
         async with db.transaction() as session:
             await session.execute(
@@ -69,7 +64,6 @@ async def _pay(db: Database, program_id: int, earnings: list[Any], now: dt.datet
                 .values(attempts=EARNINGS.c.attempts + 1, last_error=bindparam("error")),
                 [{"earning": e, "error": message} for e, message in errors.items()],
             )
-    return touched
 
 
 async def pay_earnings(db: Database, now: dt.datetime, limit: int = BATCH) -> int:
@@ -91,14 +85,14 @@ async def pay_earnings(db: Database, now: dt.datetime, limit: int = BATCH) -> in
                 )
             ).all()
         if not earnings:
+            await leaderboard.count_pending(db)
             return total
         by_program: dict[int, list[Any]] = defaultdict(list)
         for earning in earnings:
             by_program[earning.program_id].append(earning)
         paid: dict[int, int] = {}
-        touched = Touched()
         for program_id, items in by_program.items():
-            touched.rows |= (await _pay(db, program_id, items, now, paid)).rows
+            await _pay(db, program_id, items, now, paid)
         if paid:
             async with db.transaction() as session:
                 await session.execute(
@@ -107,8 +101,8 @@ async def pay_earnings(db: Database, now: dt.datetime, limit: int = BATCH) -> in
                     .values(paid_at=now, transfer_id=bindparam("transfer"), last_error=None),
                     [{"earning": e, "transfer": t} for e, t in paid.items()],
                 )
-        await leaderboard.publish(db, touched)
         total += len(paid)
         after_id = earnings[-1].id
         if len(earnings) < limit:
+            await leaderboard.count_pending(db)
             return total

@@ -1,22 +1,43 @@
-"""The leaderboards' own units of work: Redis kept in step after a commit (publish, rebuild) and the weekly
-snapshot of the ranks, from which each row's movement since the week began is shown."""
+"""The leaderboards' own units of work: counting what was booked (pending rows into the rollup, then Redis),
+rebuilding, and the weekly snapshot of the ranks, from which each row's movement since the week began is shown."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
+from typing import cast
 
 from redis.exceptions import RedisError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from incentives.accounts.models import Membership
-from incentives.db import Database, dialect_insert
+from incentives.db import Database, dialect_insert, fetch_one
 from incentives.jobs import sweep
 from incentives.leaderboard import store
-from incentives.leaderboard.models import WHOLE_ORG, LeaderboardPoints, LeaderboardRank, LeaderboardState
+from incentives.leaderboard.models import (
+    WHOLE_ORG,
+    LeaderboardPending,
+    LeaderboardPoints,
+    LeaderboardRank,
+    LeaderboardState,
+)
 from incentives.leaderboard.periods import key_of
-from incentives.leaderboard.services import POINTS, STATE, EarnedSource, Touched, boards_of, recompute, stale_programs
+from incentives.leaderboard.services import (
+    POINTS,
+    STATE,
+    Earned,
+    EarnedSource,
+    Touched,
+    boards_of,
+    pending_earned,
+    recompute,
+    record,
+    stale_programs,
+)
 from incentives.ledger import queries as ledger_queries
 
 log = logging.getLogger(__name__)
@@ -76,6 +97,44 @@ async def snapshot_ranks(db: Database, now: dt.datetime) -> int:
     return written
 
 
+PENDING = cast(Table, LeaderboardPending.__table__)
+COUNT_BATCH = 200  # pending rows (booking transactions) counted per transaction
+_ANY_PENDING = select(PENDING.c.id).limit(1)
+
+
+@sweep("leaderboard.count")
+async def count_sweep(db: Database, now: dt.datetime) -> int:
+    """What a lost wake-up left pending (the outbox processing counts right after each payment)."""
+    return await count_pending(db)
+
+
+async def count_pending(db: Database, limit: int = COUNT_BATCH) -> int:
+    """Move pending earnings into the rollup and publish them to Redis, `limit` rows per transaction; the rows
+    counted. A row is claimed by deleting it in the transaction that counts it, so concurrent counters (and a
+    rebuild) never count one twice; on PostgreSQL they skip each other's rows instead of waiting."""
+    counted = 0
+    while True:
+        if await fetch_one(db.engine, _ANY_PENDING, {}) is None:  # a read first: most calls find nothing
+            return counted
+        async with db.transaction() as session:
+            claim = select(PENDING.c.id).order_by(PENDING.c.id).limit(limit).with_for_update(skip_locked=True)
+            rows = (
+                await session.execute(
+                    delete(PENDING).where(PENDING.c.id.in_(claim)).returning(PENDING.c.program_id, PENDING.c.earned)
+                )
+            ).all()
+            by_program: dict[int, list[Earned]] = defaultdict(list)
+            for program_id, earned in rows:
+                by_program[program_id].extend(pending_earned(earned))
+            touched = Touched()
+            for program_id in sorted(by_program):  # rollup rows in key order, as `record` writes them
+                touched.add(await record(session, program_id, by_program[program_id]))
+        await publish(db, touched)
+        counted += len(rows)
+        if len(rows) < limit:
+            return counted
+
+
 async def publish(db: Database, touched: Touched) -> None:
     """After the commit: set the touched rows' totals in Redis (absolute and versioned, so a repeated or late
     publish changes nothing). A Redis that fails marks the programs stale instead, and the boards fall back to
@@ -114,10 +173,30 @@ async def rebuild(db: Database, source: EarnedSource, program_id: int | None = N
         programs = [program_id] if program_id is not None else await ledger_queries.programs_with_accounts(session)
     done: dict[int, int] = {}
     for program in programs:
-        async with db.transaction() as session:
-            done[program] = await recompute(session, program, source)
+        done[program] = await _recompute(db, program, source)
         await refill_redis(db, program)
     return done
+
+
+REBUILD_ATTEMPTS = 8
+
+
+async def _recompute(db: Database, program: int, source: EarnedSource) -> int:
+    """`recompute` on one snapshot of the ledger and the pending rows. PostgreSQL's READ COMMITTED takes a new
+    snapshot per statement, so the rebuild asks for REPEATABLE READ: a counter that claims the same rows makes
+    it fail, and it runs again after a growing pause (counters are short). SQLite serializes writers anyway."""
+    for attempt in range(REBUILD_ATTEMPTS):
+        try:
+            async with db.transaction() as session:
+                conn = await session.connection()
+                if conn.dialect.name == "postgresql":
+                    await conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                return await recompute(session, program, source)
+        except DBAPIError:
+            if attempt == REBUILD_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.02 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 async def refill_redis(db: Database, program_id: int) -> None:

@@ -1,15 +1,20 @@
 """Points earned per program, period and partner (and per rep of a partner): the leaderboard's SQL rollup.
 
-A projection of the ledger, written in the same transaction as the transfers it counts, so it never drifts;
-`incentives leaderboard rebuild` recomputes it from the ledger and refills Redis from it.
+A projection of the ledger. The transaction that books earning transfers writes one `LeaderboardPending` row
+with what they earned; the counting job moves pending rows into the rollup and deletes them in one transaction,
+so nothing is counted twice or missed. `incentives leaderboard rebuild` recomputes the rollup from the ledger
+and refills Redis from it.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from incentives.db import Base
+from incentives.db import Base, UTCDateTime
 
 # user_id of an org's own row (the reps' rows carry their user id).
 WHOLE_ORG = 0
@@ -56,3 +61,15 @@ class LeaderboardState(Base):
 
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
     redis_stale: Mapped[bool] = mapped_column(default=False)
+
+
+class LeaderboardPending(Base):
+    """Earnings booked but not counted on the boards yet: one row per booking transaction, written with it."""
+
+    __tablename__ = "leaderboard_pending"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    # [[org_id, points, at (ISO 8601), user_id or null, campaign_id or null], ...]
+    earned: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

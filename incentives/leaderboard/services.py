@@ -1,8 +1,10 @@
-"""Counting points on the leaderboards: what was earned goes into the SQL rollup in the transaction that books it.
+"""Counting points on the leaderboards: what was earned is noted with its booking, then counted by a job.
 
-Callers that book earning transfers (through `incentives.rules.payouts`) call `record` in their unit of work
-with what was newly booked (never a replay, which was recorded when first booked), and
-`leaderboard.jobs.publish` after the commit, which keeps Redis in step.
+Callers that book earning transfers (through `incentives.rules.payouts`) call `count_later` in their unit of
+work with what was newly booked (never a replay, which was noted when first booked): one pending row, and the
+outbox processing woken after the commit. `leaderboard.jobs.count_pending` moves pending rows into the SQL
+rollup (`record`) and publishes them to Redis. Counting is batched off the booking's path, so paying points
+costs one row more, however many boards the points move.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Membership
-from incentives.db import dialect_insert
-from incentives.leaderboard.models import WHOLE_ORG, LeaderboardPoints, LeaderboardState
+from incentives.db import dialect_insert, utcnow
+from incentives.jobs import wake_after_commit
+from incentives.leaderboard.models import WHOLE_ORG, LeaderboardPending, LeaderboardPoints, LeaderboardState
 from incentives.leaderboard.periods import keys_at
 
 log = logging.getLogger(__name__)
@@ -64,7 +67,29 @@ def _totals(program_id: int, earned: Iterable[Earned]) -> dict[Key, int]:
             totals[program_id, period, item.org_id, WHOLE_ORG] += item.points
             if item.user_id is not None:
                 totals[program_id, period, item.org_id, item.user_id] += item.points
-    return {key: points for key, points in totals.items() if points}
+    return dict(totals)  # a total of 0 (an award and its reversal counted together) still makes its row
+
+
+async def count_later(session: AsyncSession, program_id: int, earned: Sequence[Earned]) -> None:
+    """Note `earned` for the counting job in the caller's transaction, and wake the job after its commit."""
+    if not earned:
+        return
+    session.add(
+        LeaderboardPending(
+            program_id=program_id,
+            earned=[[e.org_id, e.points, e.at.isoformat(), e.user_id, e.campaign_id] for e in earned],
+            created_at=utcnow(),
+        )
+    )
+    wake_after_commit(session)
+
+
+def pending_earned(earned: list[Any]) -> list[Earned]:
+    """The `Earned` of a pending row's JSON."""
+    return [
+        Earned(org_id, points, dt.datetime.fromisoformat(at), user_id, campaign_id)
+        for org_id, points, at, user_id, campaign_id in earned
+    ]
 
 
 async def record(session: AsyncSession, program_id: int, earned: Sequence[Earned]) -> Touched:
@@ -126,8 +151,10 @@ EarnedSource = Callable[[AsyncSession, int], Awaitable[list[Earned]]]
 
 async def recompute(session: AsyncSession, program_id: int, source: EarnedSource) -> int:
     """Replace the program's rollup by one computed from `source` (the ledger's earnings, attributed to reps and
-    campaigns by the domain that paid them), in the caller's transaction; rows written."""
+    campaigns by the domain that paid them), in the caller's transaction; rows written. The program's pending
+    rows are counted by `source` already and go: the caller's transaction must read both in one snapshot."""
     earned = await source(session, program_id)
+    await session.execute(delete(LeaderboardPending).where(LeaderboardPending.program_id == program_id))
     await session.execute(delete(LeaderboardPoints).where(LeaderboardPoints.program_id == program_id))
     touched = await record(session, program_id, earned)
     return len(touched.rows)

@@ -1,5 +1,5 @@
 """Step 2 of event processing: pay the decisions the processor wrote, through `rules.payouts` (the ledger and the
-leaderboards together), and keep a notice per award paid. Each payment is keyed by its decision, so a rerun
+leaderboards' note together), and keep a notice per award paid. Each payment is keyed by its decision, so a rerun
 after a crash or a second processor pays nothing twice; a failing one is noted and retried up to MAX_ATTEMPTS.
 """
 
@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from incentives.db import Database
 from incentives.errors import InvalidState
 from incentives.leaderboard import jobs as leaderboard
-from incentives.leaderboard.services import Touched
 from incentives.ledger import queries as ledger_queries
 from incentives.ledger.book import Cause
 from incentives.ledger.services import Award
@@ -49,16 +48,15 @@ async def pay_decisions(db: Database, now: dt.datetime, limit: int = BATCH, afte
             return 0, after_id
         paid: dict[int, int] = {}
         errors: dict[int, str] = {}
-        touched = Touched()
         by_program: dict[int, list[Any]] = defaultdict(list)
         for decision in decisions:
             if decision.kind == DecisionKind.EARN:
                 by_program[decision.program_id].append(decision)
         for program_id, earns in by_program.items():
-            await _pay_earns(session, program_id, earns, now, paid, errors, touched)
+            await _pay_earns(session, program_id, earns, now, paid, errors)
         for decision in decisions:
             if decision.kind == DecisionKind.REVERSE:
-                await _pay_reversal(session, decision, now, paid, errors, touched)
+                await _pay_reversal(session, decision, now, paid, errors)
         async with session.begin():
             if paid:
                 await session.execute(
@@ -75,7 +73,7 @@ async def pay_decisions(db: Database, now: dt.datetime, limit: int = BATCH, afte
                     .values(attempts=AWARDS.c.attempts + 1, last_error=bindparam("error")),
                     [{"decision": d, "error": e} for d, e in errors.items()],
                 )
-    await leaderboard.publish(db, touched)
+    await leaderboard.count_pending(db)
     return len(decisions), decisions[-1].id
 
 
@@ -116,28 +114,23 @@ async def _pay_earns(
     now: dt.datetime,
     paid: dict[int, int],
     errors: dict[int, str],
-    touched: Touched,
 ) -> None:
     awards = [Award(org_id=d.org_id, points=d.points, key=d.key, cause=_cause(d)) for d in earns]
     try:
         async with session.begin():
-            transfers, counted = await payouts.pay_awards(session, program_id, awards, [_credit(d) for d in earns], now)
+            transfers = await payouts.pay_awards(session, program_id, awards, [_credit(d) for d in earns], now)
     except Exception:
         # One bad award must not hold up the batch: pay them one by one and note what fails.
         log.warning("rule award batch of program %s failed; paying one by one", program_id, exc_info=True)
         for decision, award in zip(earns, awards, strict=True):
             try:
                 async with session.begin():
-                    [transfer], counted = await payouts.pay_awards(
-                        session, program_id, [award], [_credit(decision)], now
-                    )
+                    [transfer] = await payouts.pay_awards(session, program_id, [award], [_credit(decision)], now)
             except Exception as error:
                 errors[decision.id] = f"{type(error).__name__}: {error}"[:2000]
             else:
                 paid[decision.id] = transfer.id
-                touched.add(counted)
         return
-    touched.add(counted)
     for decision, transfer in zip(earns, transfers, strict=True):
         paid[decision.id] = transfer.id
 
@@ -153,7 +146,6 @@ async def _pay_reversal(
     now: dt.datetime,
     paid: dict[int, int],
     errors: dict[int, str],
-    touched: Touched,
 ) -> None:
     async with session.begin():
         award = await ledger_queries.transfer_by_key(session, decision.program_id, decision.reverses_key)
@@ -163,7 +155,7 @@ async def _pay_reversal(
         return
     try:
         async with session.begin():
-            transfer, counted = await payouts.take_back(
+            transfer = await payouts.take_back(
                 session,
                 program_id=decision.program_id,
                 org_id=decision.org_id,
@@ -180,4 +172,3 @@ async def _pay_reversal(
         errors[decision.id] = f"{type(error).__name__}: {error}"[:2000]
     else:
         paid[decision.id] = transfer.id
-        touched.add(counted)

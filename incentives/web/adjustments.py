@@ -13,7 +13,6 @@ from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.errors import N_, DomainError, FieldError, NotFound, ValidationFailed
-from incentives.leaderboard import jobs as leaderboard
 from incentives.ledger.book import Cause
 from incentives.ledger.errors import InsufficientPoints
 from incentives.rewards import queries
@@ -79,7 +78,7 @@ async def adjustments_page(request: Request) -> Response:
                 values["key"] = uuid.uuid4().hex
             digest = hashlib.sha256(values["key"].encode()).hexdigest()
             async with db.transaction() as session:
-                transfer, counted = await payouts.adjust(
+                transfer = await payouts.adjust(
                     session,
                     program_id=who.program_id,
                     org_id=org_id,
@@ -87,7 +86,6 @@ async def adjustments_page(request: Request) -> Response:
                     key=f"web:{who.user_id}:{digest}",
                     cause=Cause(user_id=who.user_id, reason=reason),
                 )
-            await leaderboard.publish(db, counted)
             return see_other(f"/points/adjustments?saved={transfer.id}")
         except InsufficientPoints as error:
             errors = {"points": form_errors(request, error)[""]}  # said where the points were typed

@@ -49,7 +49,10 @@ def expected_ranks(
     return {org: (1 + sum(1 for p in totals.values() if p > points), points) for org, points in totals.items()}
 
 
-async def book_random_history(db: Database, seed: int = 7, awards: int = 10_000) -> tuple[int, dict[int, str]]:
+async def book_random_history(
+    db: Database, seed: int = 7, awards: int = 10_000, *, count: bool = True
+) -> tuple[int, dict[int, str]]:
+    """Random awards and reversals, counted on the boards after each booking (or left pending: `count`)."""
     world = await make_program(db)
     tiers = {}
     for index in range(24):
@@ -65,12 +68,13 @@ async def book_random_history(db: Database, seed: int = 7, awards: int = 10_000)
         ]
         at = NOW - dt.timedelta(days=rng.randint(0, 120), hours=rng.randint(0, 23))
         async with db.transaction() as session:
-            transfers, touched = await payouts.pay_awards(session, world.program_id, chunk, [(None, None)] * 500, at)
-        await leaderboard.publish(db, touched)
+            transfers = await payouts.pay_awards(session, world.program_id, chunk, [(None, None)] * 500, at)
+        if count:
+            await leaderboard.count_pending(db)
         paid.extend((transfer, award.org_id) for transfer, award in zip(transfers, chunk, strict=True))
     for index, (transfer, org) in enumerate(rng.sample(paid, 200)):
         async with db.transaction() as session:
-            _, touched = await payouts.take_back(
+            await payouts.take_back(
                 session,
                 program_id=world.program_id,
                 org_id=org,
@@ -80,7 +84,8 @@ async def book_random_history(db: Database, seed: int = 7, awards: int = 10_000)
                 credited=(None, None),
                 now=max(transfer.at, NOW - dt.timedelta(days=rng.randint(0, 10))),
             )
-        await leaderboard.publish(db, touched)
+        if count:
+            await leaderboard.count_pending(db)
     return world.program_id, tiers
 
 
@@ -124,10 +129,8 @@ async def test_redis_boards_equal_the_ledger_ranking_and_heal_after_redis_was_do
     try:
         org = next(iter(tiers))
         async with down.transaction() as session:
-            _, touched = await payouts.pay_awards(
-                session, program_id, [Award(org, 35, "while-down")], [(None, None)], NOW
-            )
-        await leaderboard.publish(down, touched)
+            await payouts.pay_awards(session, program_id, [Award(org, 35, "while-down")], [(None, None)], NOW)
+        await leaderboard.count_pending(down)
         await assert_boards_match_the_ledger(down, program_id, tiers, "sql")
     finally:
         await down.dispose()

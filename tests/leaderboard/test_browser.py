@@ -39,10 +39,8 @@ async def test_feedback_pays_and_the_open_pages_move(db: Database, server: str, 
     await add_test_rule(db, world.program_id, event="lead.feedback", condition="feedback.is_first", points="10")
     rival = await make_member(db, world)
     async with db.transaction() as session:
-        _, touched = await payouts.pay_awards(
-            session, world.program_id, [Award(rival, 35, "rival")], [(None, None)], utcnow()
-        )
-    await leaderboard.publish(db, touched)
+        await payouts.pay_awards(session, world.program_id, [Award(rival, 35, "rival")], [(None, None)], utcnow())
+    await leaderboard.count_pending(db)
     rep = await make_reseller(db, world)
     manager = await make_user(db, world, rep.org_id, Role.RESELLER_MANAGER, locale=locale)
     lead = await make_lead(db, world, temperature="cold", now=utcnow())

@@ -16,7 +16,6 @@ from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.errors import N_, FieldError, Forbidden, NotFound, ValidationFailed
-from incentives.leaderboard import jobs as leaderboard
 from incentives.ledger import queries
 from incentives.ledger.errors import InsufficientPoints
 from incentives.ledger.services import Cause
@@ -217,7 +216,7 @@ async def post_adjustment(request: Request) -> Response:
     header = request.headers.get("idempotency-key")
     key = f"api:{who.user_id}:{hashlib.sha256(header.encode()).hexdigest()}" if header else f"api:{uuid.uuid4()}"
     async with db.transaction() as session:
-        transfer, counted = await payouts.adjust(
+        transfer = await payouts.adjust(
             session,
             program_id=body.program_id,
             org_id=org_id,
@@ -225,7 +224,6 @@ async def post_adjustment(request: Request) -> Response:
             key=key,
             cause=Cause(user_id=who.user_id, reason=body.reason),
         )
-    await leaderboard.publish(db, counted)
     out = AdjustmentOut(
         id=transfer.id,
         program_id=body.program_id,
