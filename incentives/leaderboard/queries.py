@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from incentives.accounts import queries as accounts_queries
-from incentives.accounts.models import Membership
+from incentives.accounts.models import Membership, Org
 from incentives.db import Database
 from incentives.leaderboard import jobs, services
 from incentives.leaderboard.models import WHOLE_ORG, LeaderboardPoints, LeaderboardRank
 from incentives.leaderboard.periods import Period, key_of, previous
-from incentives.leaderboard.rankings import Entry, Ranking, RedisRanking, SqlRanking
+from incentives.leaderboard.rankings import Entry, Ranking, RedisRanking, Snapshot, SqlRanking
 from incentives.leaderboard.scopes import Scope
 
 log = logging.getLogger(__name__)
@@ -63,17 +63,18 @@ def _ranked(entries: list[Entry], first_rank: int) -> list[tuple[int, int, int]]
     return ranked
 
 
-async def _window_ranks(ranking: Ranking, window: list[Entry]) -> list[tuple[int, int, int]]:
-    """Ranks of a contiguous stretch of a board. Only the first score's ties may reach above the window, so two
-    counts place it (more points; as many points) and every lower score's rank follows from the rows between."""
+def _window_ranks(found: Snapshot) -> list[tuple[int, int, int]]:
+    """Ranks of the stretch of the board around the pinned subject. Only the first score's ties may reach above
+    the window, so two counts place it (more points; as many points) and every lower score's rank follows from
+    the rows between."""
+    window = found.around
     if not window:
         return []
     first = window[0][1]
-    above_first = await ranking.above(first)
-    with_first = above_first + (await ranking.tied(first) if window[-1][1] != first else 0)
+    with_first = found.above_first + (found.tied_first if window[-1][1] != first else 0)
     return [
         (
-            above_first + 1
+            found.above_first + 1
             if points == first
             else with_first + sum(1 for _, other in window if points < other < first) + 1,
             subject,
@@ -86,18 +87,16 @@ async def _window_ranks(ranking: Ranking, window: list[Entry]) -> list[tuple[int
 async def _read(
     ranking: Ranking, limit: int, me: int | None
 ) -> tuple[list[tuple[int, int, int]], int, tuple[int, int, int] | None, list[tuple[int, int, int]]]:
-    top = _ranked(await ranking.top(limit), 1)
-    count = await ranking.count()
+    found = await ranking.read(limit, me, NEIGHBOURS)
+    top, count = _ranked(found.top, 1), found.count
     mine = None
     neighbours: list[tuple[int, int, int]] = []
     if me is not None:
-        points = await ranking.points_of(me)
-        if points is None:  # nothing earned in the period yet: behind everyone who has
-            mine = (await ranking.above(0) + 1, me, 0)
+        if found.points is None:  # nothing earned in the period yet: behind everyone who has
+            mine = (found.above_zero + 1, me, 0)
             count += 1
         else:
-            around = await ranking.around(me, NEIGHBOURS)
-            neighbours = await _window_ranks(ranking, around)
+            neighbours = _window_ranks(found)
             mine = next((row for row in neighbours if row[1] == me), None)
     return top, count, mine, neighbours
 
@@ -131,10 +130,8 @@ async def board(
         names = await accounts_queries.user_names(session, subjects)
         moves: dict[int, int] = {}
     else:
-        names = await accounts_queries.org_names(session, subjects)
-        moves = await _movement(
-            session, program_id, period, scope, {s: r for r, s, _ in [*top, *around, *([mine] if mine else [])]}, now
-        )
+        ranks = {s: r for r, s, _ in [*top, *around, *([mine] if mine else [])]}
+        names, moves = await _names_and_movement(session, program_id, period, scope, ranks, now)
 
     def row(entry: tuple[int, int, int]) -> Row:
         rank, subject, points = entry
@@ -152,22 +149,35 @@ async def board(
     )
 
 
-async def _movement(
+async def _names_and_movement(
     session: AsyncSession, program_id: int, period: Period, scope: Scope, ranks: dict[int, int], now: dt.datetime
-) -> dict[int, int]:
-    """Places each org gained since this week's snapshot of the board (calendar periods other than the week)."""
-    if period.kind == "week" or not ranks:
-        return {}
-    rows = await session.execute(
-        select(LeaderboardRank.org_id, LeaderboardRank.rank).where(
+) -> tuple[dict[int, str], dict[int, int]]:
+    """The orgs' names, and the places each gained since this week's snapshot of the board (calendar periods
+    other than the week), in one statement."""
+    if not ranks:
+        return {}, {}
+    if period.kind == "week":
+        return await accounts_queries.org_names(session, ranks), {}
+    before = (
+        select(LeaderboardRank.org_id, LeaderboardRank.rank)
+        .where(
             LeaderboardRank.program_id == program_id,
             LeaderboardRank.period == period.key,
             LeaderboardRank.scope == scope.name,
             LeaderboardRank.week == key_of("week", now),
-            LeaderboardRank.org_id.in_(ranks),
         )
+        .subquery()
     )
-    return {org: before - ranks[org] for org, before in rows}
+    rows = await session.execute(
+        select(Org.id, Org.name, before.c.rank).outerjoin(before, before.c.org_id == Org.id).where(Org.id.in_(ranks))
+    )
+    names: dict[int, str] = {}
+    moves: dict[int, int] = {}
+    for org, name, rank in rows:
+        names[org] = name
+        if rank is not None:
+            moves[org] = rank - ranks[org]
+    return names, moves
 
 
 async def most_improved(

@@ -1,11 +1,13 @@
-"""One board's ranking, read from Redis or from the SQL rollup: the same four questions either way.
+"""One board's ranking, read from Redis or from the SQL rollup: the same `Snapshot` either way.
 
-`SqlRanking` is the truth and the fallback (no Redis, a stale Redis, a Redis that fails mid-request);
-`RedisRanking` answers from the sorted sets `services.publish` keeps.
+`SqlRanking` is the truth and the fallback (no Redis, a stale Redis, a Redis that fails mid-request), asking
+its questions one statement each; `RedisRanking` answers all of them from the sorted sets `jobs.publish` keeps
+in one round trip (`store.read`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -20,18 +22,23 @@ from incentives.leaderboard.scopes import Scope
 Entry = tuple[int, int]  # (subject id, points): an org, or a rep on a reps board
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What a board read needs: the top entries and the board's size; with a subject to pin, its points (None:
+    nothing earned yet), the entries around it (`radius` each side, best first), how many have more points than
+    the first of those and how many as many, and how many have more than nothing."""
+
+    top: list[Entry]
+    count: int
+    points: int | None = None
+    around: list[Entry] = field(default_factory=list)
+    above_first: int = 0
+    tied_first: int = 0
+    above_zero: int = 0
+
+
 class Ranking(Protocol):
-    async def top(self, limit: int) -> list[Entry]: ...
-
-    async def points_of(self, subject: int) -> int | None: ...
-
-    async def above(self, points: int) -> int: ...
-
-    async def count(self) -> int: ...
-
-    async def tied(self, points: int) -> int: ...
-
-    async def around(self, subject: int, radius: int) -> list[Entry]: ...
+    async def read(self, limit: int, me: int | None, radius: int) -> Snapshot: ...
 
 
 class SqlRanking:
@@ -56,6 +63,17 @@ class SqlRanking:
                 (Membership.program_id == self.program_id) & (Membership.org_id == LeaderboardPoints.org_id),
             ).where(self.in_scope)
         return statement
+
+    async def read(self, limit: int, me: int | None, radius: int) -> Snapshot:
+        top, count = await self.top(limit), await self.count()
+        if me is None:
+            return Snapshot(top, count)
+        around = await self.around(me, radius)
+        if not around:
+            return Snapshot(top, count, above_zero=await self.above(0))
+        first = around[0][1]
+        points = next(points for subject, points in around if subject == me)
+        return Snapshot(top, count, points, around, await self.above(first), await self.tied(first))
 
     async def top(self, limit: int) -> list[Entry]:
         statement = self._select(self.subject, LeaderboardPoints.points)
@@ -105,20 +123,5 @@ class RedisRanking:
         self.redis = redis
         self.name = store.key(program_id, period, scope.name)
 
-    async def top(self, limit: int) -> list[Entry]:
-        return await store.top(self.redis, self.name, limit)
-
-    async def points_of(self, subject: int) -> int | None:
-        return await store.points_of(self.redis, self.name, subject)
-
-    async def above(self, points: int) -> int:
-        return await store.above(self.redis, self.name, points)
-
-    async def count(self) -> int:
-        return int(await self.redis.zcard(self.name))
-
-    async def tied(self, points: int) -> int:
-        return int(await self.redis.zcount(self.name, points, points))
-
-    async def around(self, subject: int, radius: int) -> list[Entry]:
-        return await store.around(self.redis, self.name, subject, radius)
+    async def read(self, limit: int, me: int | None, radius: int) -> Snapshot:
+        return Snapshot(*await store.read(self.redis, self.name, limit, me, radius))

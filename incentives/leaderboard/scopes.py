@@ -83,14 +83,22 @@ async def allowed(session: AsyncSession, principal: Principal, program_id: int, 
             )
         )
         orgs += list(below)
-    if scope.kind == "distributor" and scope.value == str(principal.org_id):
-        return  # a distributor's own board: its resellers
-    # Otherwise the board must hold the principal's org or (distributor) one of its resellers.
-    mine = await session.scalar(
-        select(Membership.id).where(Membership.program_id == program_id, Membership.org_id.in_(orgs), scope.members())
-    )
+    # The board must hold the principal's org or (distributor) one of its resellers; a distributor's own board
+    # holds its resellers, so one of them must be in the program. Either way the program is one it sees.
+    own_board = scope.kind == "distributor" and scope.value == str(principal.org_id)
+    on_board = Membership.program_id == program_id, Membership.org_id.in_(orgs)
+    mine = await session.scalar(select(Membership.id).where(*on_board, *([] if own_board else [scope.members()])))
     if mine is None:
         raise NotFound()
+
+
+async def visible_board(session: AsyncSession, principal: Principal, program_id: int | None, scope: Scope) -> int:
+    """The program whose board of `scope` is asked for (see `board_program`), once the principal may see that
+    board (else NotFound). A partner naming the program needs one statement: `allowed` proves it a member."""
+    if program_id is None or principal.acts_for_program:
+        program_id = await board_program(session, principal, program_id)
+    await allowed(session, principal, program_id, scope)
+    return program_id
 
 
 def me_on(principal: Principal, scope: Scope) -> int | None:

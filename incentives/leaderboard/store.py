@@ -26,6 +26,26 @@ return 1
 """
 
 
+# KEYS[1]: a board; ARGV: how many top rows, the member to pin ('' for none), rows on each side of it. One round
+# trip answers a whole board read (see `read`).
+_READ = """
+local name, limit, me, radius = KEYS[1], tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local top = redis.call('ZREVRANGE', name, 0, limit - 1, 'WITHSCORES')
+local count = redis.call('ZCARD', name)
+if me == '' then return {top, count} end
+local index = redis.call('ZREVRANK', name, me)
+if not index then return {top, count, false, {}, 0, 0, redis.call('ZCOUNT', name, '(0', '+inf')} end
+local first = index - radius
+if first < 0 then first = 0 end
+local around = redis.call('ZREVRANGE', name, first, index + radius, 'WITHSCORES')
+local score = around[2]
+return {top, count, redis.call('ZSCORE', name, me), around, redis.call('ZCOUNT', name, '(' .. score, '+inf'),
+        redis.call('ZCOUNT', name, score, score), 0}
+"""
+
+Entries = list[tuple[int, int]]
+
+
 def key(program_id: int, period: str, scope: str) -> str:
     return f"lb:{program_id}:{period}:{scope}"
 
@@ -67,24 +87,22 @@ async def replace(redis: Redis, program_id: int, items: Sequence[Item]) -> None:
         await pipe.execute()
 
 
-async def top(redis: Redis, name: str, limit: int, offset: int = 0) -> list[tuple[int, int]]:
-    rows = cast(list[tuple[bytes, float]], await redis.zrevrange(name, offset, offset + limit - 1, withscores=True))
-    return [(int(member), int(score)) for member, score in rows]
+def _entries(flat: list[bytes]) -> Entries:
+    """[member, score, member, score, ...] as (member, points) pairs."""
+    return [(int(flat[i]), int(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
 
 
-async def points_of(redis: Redis, name: str, subject: int) -> int | None:
-    score = await redis.zscore(name, str(subject))
-    return None if score is None else int(score)
-
-
-async def above(redis: Redis, name: str, points: int) -> int:
-    """How many members have more than `points`."""
-    return int(await redis.zcount(name, f"({points}", "+inf"))
-
-
-async def around(redis: Redis, name: str, subject: int, radius: int) -> list[tuple[int, int]]:
-    """The subject's row and up to `radius` rows on each side of it, best first."""
-    index = cast(int | None, await redis.zrevrank(name, str(subject)))
-    if index is None:
-        return []
-    return await top(redis, name, 2 * radius + 1, max(index - radius, 0))
+async def read(
+    redis: Redis, name: str, limit: int, me: int | None, radius: int
+) -> tuple[Entries, int, int | None, Entries, int, int, int]:
+    """A board read in one round trip: the top `limit` (member, points), the board's size; with `me`: its points
+    (None when it has none), up to `radius` rows on each side of it best first, how many have more points than
+    the first of those and how many as many, and how many have more than nothing (when `me` has none)."""
+    found = cast(
+        list[Any], await redis.register_script(_READ)(keys=[name], args=[limit, "" if me is None else me, radius])
+    )
+    top, count = _entries(found[0]), int(found[1])
+    if len(found) == 2:
+        return top, count, None, [], 0, 0, 0
+    points = None if found[2] is None else int(float(found[2]))
+    return top, count, points, _entries(found[3]), int(found[4]), int(found[5]), int(found[6])

@@ -66,6 +66,23 @@ async def test_a_partner_sees_only_the_boards_it_belongs_to(db: Database, http: 
         assert (await _board(http, rep, f"&scope={scope}")).status_code == 200, scope
 
 
+async def test_a_distributor_sees_its_own_board_only_where_its_resellers_are(
+    db: Database, http: httpx.AsyncClient
+) -> None:
+    world, other_world = await make_program(db), await make_program(db)
+    distributor = await make_member(db, world, kind="distributor")
+    reseller = await make_member(db, world, distributor_id=distributor)
+    await _award(db, world.program_id, reseller, 20, "d")
+    manager = await make_user(db, world, distributor, Role.DISTRIBUTOR_MANAGER)
+    own = f"&scope=distributor:{distributor}"
+    answer = await _board(http, manager, f"{own}&program_id={world.program_id}")
+    assert answer.status_code == 200
+    assert [item["org_id"] for item in answer.json()["items"]] == [reseller]
+    # A program it has no reseller in: its board there is not shown, and the program's existence not told.
+    assert (await _board(http, manager, f"{own}&program_id={other_world.program_id}")).status_code == 404
+    assert (await _board(http, manager, f"&program_id={other_world.program_id}")).status_code == 404
+
+
 @pytest.mark.parametrize(
     "query",
     ["&period=year", "&period=campaign:x", "&scope=bogus", "&scope=tier:diamond", "&limit=0", "&limit=501"],

@@ -63,8 +63,7 @@ async def get_leaderboard(request: Request) -> Response:
     limit = page_limit(request)
     db = database(request)
     async with db.reader() as session:
-        program_id = await scopes.board_program(session, who, query_int(request, "program_id"))
-        await scopes.allowed(session, who, program_id, scope)
+        program_id = await scopes.visible_board(session, who, query_int(request, "program_id"), scope)
         me = scopes.me_on(who, scope)
         found = await board(db, session, program_id, period, scope, limit=limit, me=me, now=now)
     out = LeaderboardOut(
