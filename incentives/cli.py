@@ -174,12 +174,15 @@ async def _ledger_verify(settings: Settings) -> int:
 
 
 async def _sweep(settings: Settings) -> int:
+    from incentives import live
     from incentives.jobs import run_sweeps
 
     db = Database(settings.database_url, redis_url=settings.redis_url)
+    live.enable(db)  # what the sweep offers or pays shows on open pages served by other processes
     try:
         results = await run_sweeps(db)
     finally:
+        await live.flush()
         await db.dispose()
     print(json.dumps(results, sort_keys=True))
     return 1 if any(count < 0 for count in results.values()) else 0

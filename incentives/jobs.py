@@ -24,6 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from incentives import live
 from incentives.db import Database, utcnow
 
 log = logging.getLogger(__name__)
@@ -189,9 +190,11 @@ def run_job(work: Callable[[Database], Awaitable[Any]]) -> Any:
     async def once() -> Any:
         settings = Settings.from_env()
         db = Database(settings.database_url, redis_url=settings.redis_url)
+        live.enable(db)
         try:
             return await work(db)
         finally:
+            await live.flush()
             await db.dispose()
 
     return asyncio.run(once())

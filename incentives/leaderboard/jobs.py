@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
+from incentives import live
 from incentives.accounts.models import Membership
 from incentives.db import Database, dialect_insert, fetch_one
 from incentives.jobs import sweep
@@ -130,6 +131,9 @@ async def count_pending(db: Database, limit: int = COUNT_BATCH) -> int:
             for program_id in sorted(by_program):  # rollup rows in key order, as `record` writes them
                 touched.add(await record(session, program_id, by_program[program_id]))
         await publish(db, touched)
+        await live.publish(
+            db, [live.Notice(live.program_topic(program), "leaderboard") for program in sorted(by_program)]
+        )
         counted += len(rows)
         if len(rows) < limit:
             return counted

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from incentives import live
 from incentives.accounts.models import Membership, Program
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
@@ -177,6 +178,11 @@ async def reserve_lead(
     if blocked:  # the rollback undoes the reservation
         raise FeedbackRequired(extra={"overdue": blocked})
     await matching.count_lead(session, lead.program_id, principal.org_id, opened=1)
+    # Every other open pick list drops the card at once (program-wide: no statement to find who has it open).
+    live.notify_after_commit(
+        session,
+        [live.Notice(live.program_topic(lead.program_id), "lead.taken", {"lead": lead.id, "org": principal.org_id})],
+    )
     events.record(session, lead, "reserved", now, org_id=principal.org_id, actor_id=principal.user_id)
     await events.publish(
         session,
@@ -256,6 +262,8 @@ async def give_feedback(
         )
     elif feedback == FeedbackStatus.LOST:
         await events.publish(session, lead, "lead.lost", now, principal.org_id, lost={"reason": lead.lost_reason or ""})
+    # Feedback may lift the gate: the org's open pick lists refresh.
+    live.notify_after_commit(session, [live.Notice(live.org_topic(principal.org_id), "picklist")])
     return lead
 
 

@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import JSON, DateTime, Float, Integer, String, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from incentives import live
 from incentives.accounts.models import Program
 from incentives.db import UTCDateTime
 from incentives.errors import N_
@@ -244,7 +245,16 @@ class Writes:
             await session.execute(update(OFFERS).where(OFFERS.c.id == offer_id).values(**values))
         await insert_rows(session, OFFERS, self.offers)
         await insert_rows(session, EVENTS, self.events)
-        # One notice per org and flush, however many leads reached its pick list at once.
+        # One notice per org and flush, however many leads reached its pick list at once; its open pick lists
+        # refresh.
+        live.notify_after_commit(
+            session,
+            [
+                live.Notice(live.org_topic(org), "picklist")
+                for counts in self.offered.values()
+                for org in sorted(counts)
+            ],
+        )
         for program_id, counts in self.offered.items():
             self.notifications.extend(
                 notification_row(

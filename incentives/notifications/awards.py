@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from incentives.db import dialect_insert
 from incentives.errors import N_
 from incentives.notifications.models import Notification
-from incentives.notifications.services import notification_row
+from incentives.notifications.services import notification_row, tell_open_pages
 
 AWARD = "points.awarded"
 ACHIEVEMENT = "achievement.earned"
@@ -55,6 +55,7 @@ async def notify_awards(
         return
     conn = await session.connection()
     await conn.execute(dialect_insert(conn, NOTIFICATIONS).on_conflict_do_nothing(index_elements=["dedup_key"]), rows)
+    tell_open_pages(session, rows)
 
 
 BADGE = N_("You earned the badge %(badge)s!")
@@ -90,3 +91,4 @@ async def notify_achievements(session: AsyncSession, earned: Sequence[EarnedBadg
         await conn.execute(
             dialect_insert(conn, NOTIFICATIONS).on_conflict_do_nothing(index_elements=["dedup_key"]), rows
         )
+        tell_open_pages(session, rows)

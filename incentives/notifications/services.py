@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from incentives import i18n
+from incentives import i18n, live
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
 from incentives.notifications.models import Notification
@@ -34,6 +34,7 @@ __all__ = [
     "notification_row",
     "notify",
     "show",
+    "tell_open_pages",
     "unread_count",
 ]
 
@@ -71,12 +72,14 @@ async def notify(
     )
     conn = await session.connection()
     await conn.execute(_INSERT if dedup_key is None else _INSERT_ONCE[conn.dialect.name], values)
+    tell_open_pages(session, [values])
 
 
 async def add_notification(session: AsyncSession, row: dict[str, Any]) -> None:
     """One notification of `notification_row` (no dedup key) in the caller's transaction."""
     conn = await session.connection()
     await conn.execute(_INSERT, row)
+    tell_open_pages(session, [row])
 
 
 def notification_row(
@@ -108,6 +111,14 @@ async def add_notifications(session: AsyncSession, rows: list[dict[str, Any]]) -
     """Many notifications without dedup keys in one statement (a sweep's batch)."""
     if rows:
         await session.execute(sa_insert(Notification), rows)
+        tell_open_pages(session, rows)
+
+
+def tell_open_pages(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """After the commit, the open pages of the notified orgs refresh their header (balance, toasts, count)."""
+    live.notify_after_commit(
+        session, [live.Notice(live.org_topic(org), "pulse") for org in {r["org_id"] for r in rows}]
+    )
 
 
 def _mine(principal: Principal) -> ColumnElement[bool]:

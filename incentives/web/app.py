@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from incentives import i18n
+from incentives import i18n, live
 from incentives.accounts.services import TOKEN_CHECK_WARM_UP
 from incentives.config import Settings
 from incentives.db import Database
@@ -31,6 +31,7 @@ from incentives.leads.services import OFFER_READ_WARM_UP
 from incentives.web import achievements as achievement_pages
 from incentives.web import adjustments as adjustment_pages
 from incentives.web import campaigns as campaign_pages
+from incentives.web import events as live_events
 from incentives.web import lead_management as lead_management_pages
 from incentives.web import leaderboard as leaderboard_pages
 from incentives.web import leads as leads_pages
@@ -95,7 +96,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Committed lead events are processed (or enqueued) at once, not at the next sweep.
             waker = OutboxWaker(db, process_outbox, redis_url=settings.redis_url)
             tasks.append(asyncio.create_task(waker.run()))
-        state = {"db": db, "settings": settings, "templates": make_templates()}
+        # Live updates: this process hears every process's notices and sends its own commits' notices.
+        hub = live.Hub(db)
+        await hub.start()
+        live.enable(db)
+        state = {"db": db, "settings": settings, "templates": make_templates(), "hub": hub}
         configure_mappers()
         # Connections open, and on each the statements every API request and every reservation runs prepared.
         await db.warm_up(settings.warm_connections, reads=[TOKEN_CHECK_WARM_UP, OFFER_READ_WARM_UP])
@@ -112,6 +117,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await hub.stop()
+            await live.flush()
             await db.dispose()
             if freeze:
                 gc.unfreeze()
@@ -127,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [
         *pages.routes,
+        *live_events.routes,
         *reward_pages.routes,
         *redemption_pages.routes,
         *wallet_pages.routes,

@@ -4,8 +4,6 @@ fragment answers 304 while nothing changed)."""
 
 from __future__ import annotations
 
-import hashlib
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,7 +16,7 @@ from incentives.leaderboard import periods, scopes
 from incentives.leaderboard.queries import board, most_improved
 from incentives.web import nav
 from incentives.web.context import current_db, current_principal
-from incentives.web.templating import is_htmx, render
+from incentives.web.templating import render, unless_unchanged
 
 EVERYONE = set(Role)
 nav.register("/leaderboard", N_("Leaderboard"), EVERYONE, order=35)
@@ -76,15 +74,7 @@ async def leaderboard_page(request: Request) -> Response:
         "pinned_outside_top": found.me is not None and all(row.subject_id != found.me.subject_id for row in found.rows),
         "css": "/static/leaderboard-1.css",
     }
-    response = render(request, "leaderboard/board.html", context, block="board")
-    if is_htmx(request):
-        # The board polls itself: a browser that has this version already gets 304 and keeps it.
-        etag = '"' + hashlib.sha256(bytes(response.body)).hexdigest()[:32] + '"'
-        if request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers={"ETag": etag, "Vary": response.headers["Vary"]})
-        response.headers["ETag"] = etag
-        response.headers["Cache-Control"] = "no-cache, private"
-    return response
+    return unless_unchanged(request, render(request, "leaderboard/board.html", context, block="board"))
 
 
 def me_is_partner(principal: Principal) -> bool:

@@ -21,7 +21,7 @@ from incentives.leads.models import FeedbackStatus, LeadEvent, LeadOffer
 from incentives.rules import preview
 from incentives.web import nav
 from incentives.web.context import current_db, current_principal
-from incentives.web.templating import hx_redirect, is_htmx, remember_moment, render, see_other
+from incentives.web.templating import hx_redirect, is_htmx, remember_moment, render, see_other, unless_unchanged
 
 nav.register("/picklist", N_("Pick list"), {Role.RESELLER_MANAGER, Role.RESELLER_REP}, order=10)
 nav.register("/leads/mine", N_("My leads"), {Role.RESELLER_MANAGER, Role.RESELLER_REP}, order=20)
@@ -116,7 +116,7 @@ async def picklist_page(request: Request) -> Response:
         "hours_left": hours_left,
         **LABELS,
     }
-    return render(request, "leads/picklist.html", context, block="picklist")
+    return unless_unchanged(request, render(request, "leads/picklist.html", context, block="picklist"))
 
 
 async def reserve(request: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,18 @@ def make_templates() -> Jinja2Blocks:
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(number=_number, money=_money, date=_date, datetime=_datetime)
     return Jinja2Blocks(env=env)
+
+
+def unless_unchanged(request: Request, response: Response) -> Response:
+    """A fragment that refetches itself: 304 when the browser has this version already (it keeps it)."""
+    if not is_htmx(request) or response.status_code != 200:
+        return response
+    etag = '"' + hashlib.sha256(bytes(response.body)).hexdigest()[:32] + '"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag, "Vary": response.headers["Vary"]})
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = "no-cache, private"
+    return response
 
 
 def is_htmx(request: Request) -> bool:

@@ -1,11 +1,12 @@
 """A real Chromium: a reseller reserves from the pick list, sees what it earns, and when the processor pays,
-the toast and the header balance appear on the open page without a reload."""
+the toast and the header balance appear on the open page without a reload (pushed: the page's event stream)."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.async_api import async_playwright, expect
 
+from incentives import live
 from incentives.accounts.roles import Role
 from incentives.db import Database, utcnow
 from incentives.rules.processor import process_events
@@ -41,12 +42,13 @@ async def test_a_reservation_pays_and_the_open_page_shows_it(db: Database, serve
         loads: list[str] = []
         page.on("load", lambda _: loads.append(page.url))
 
+        live.enable(db)  # as the worker does: its commits' notices reach the open pages
         assert await process_events(db) == 1  # the processor pays after the commit, and keeps a notice
 
         toast = page.locator("#toasts .toast")
         await expect(toast).to_have_text("You earned 30 points: Cold lead", timeout=10_000)
         await expect(header).to_contain_text("30 points")
-        assert loads == []  # no reload: the polled fragment brought both
+        assert loads == []  # no reload: the fragment the event stream asked for brought both
         assert await page.evaluate("document.documentElement.scrollWidth") <= 390
         await page.screenshot(path="/tmp/home-toast-390.png")
         # Shown once: the next polls bring no second toast.
