@@ -60,6 +60,7 @@ from incentives.web.api.setup import api as setup_api
 from incentives.web.context import BodyLimitMiddleware, RequestContextMiddleware
 from incentives.web.csrf import CsrfMiddleware
 from incentives.web.errors import error_response, on_domain_error, on_http_exception, on_server_error
+from incentives.web.guard import NulGuardMiddleware
 from incentives.web.templating import make_templates
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(RequestContextMiddleware),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(CsrfMiddleware, trusted_origins=[settings.base_url], on_refused=csrf_refused),
+        Middleware(NulGuardMiddleware),
     ]
     return Starlette(
         routes=routes,

@@ -25,7 +25,7 @@ api = Api()
 
 
 @api.route(
-    "GET", "/api/v1/programs/{id:int}", summary="A program and its settings", response=ProgramOut, errors=(NotFound,)
+    "GET", "/api/v1/programs/{id:id}", summary="A program and its settings", response=ProgramOut, errors=(NotFound,)
 )
 async def get_program(request: Request) -> Response:
     async with database(request).reader() as session:
@@ -35,7 +35,7 @@ async def get_program(request: Request) -> Response:
 
 @api.route(
     "PATCH",
-    "/api/v1/programs/{id:int}",
+    "/api/v1/programs/{id:id}",
     summary="Change program settings (admin)",
     body=ProgramSettingsPatch,
     response=ProgramOut,
@@ -66,7 +66,7 @@ async def post_org(request: Request) -> Response:
     return json_response(OrgOut.model_validate(org, from_attributes=True).model_dump(), 201)
 
 
-@api.route("GET", "/api/v1/orgs/{id:int}", summary="An org in your scope", response=OrgOut, errors=(NotFound,))
+@api.route("GET", "/api/v1/orgs/{id:id}", summary="An org in your scope", response=OrgOut, errors=(NotFound,))
 async def get_org(request: Request) -> Response:
     async with database(request).reader() as session:
         org = await services.get_org(session, principal(request), path_id(request))
