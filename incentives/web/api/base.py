@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from incentives import idempotency
-from incentives.errors import N_, DomainError, FieldError, UnsupportedMediaType, ValidationFailed
+from incentives.errors import N_, DomainError, FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from incentives.web.context import current_db, current_principal
 from incentives.web.ids import int_in_range
 from incentives.web.jsonbody import INT_RANGE, MAX_INT_DIGITS, load_json
@@ -125,6 +125,10 @@ def json_response(data: Any, status_code: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status_code)
 
 
+# Answers about the request's form rather than its outcome: never stored under an Idempotency-Key.
+MALFORMED = (ValidationFailed, UnsupportedMediaType, PayloadTooLarge)
+
+
 def _idempotent(handler: Handler) -> Handler:
     """Honour Idempotency-Key: replay the first answer to the same request, refuse a different one."""
 
@@ -146,6 +150,10 @@ def _idempotent(handler: Handler) -> Handler:
             return Response(content, status_code=status, media_type=media, headers={"Idempotent-Replayed": "true"})
         try:
             response = await handler(request)
+        except MALFORMED:
+            # A request refused for its form is not kept: the key stays free for the corrected request.
+            await idempotency.release(db, who.user_id, key)
+            raise
         except DomainError as error:
             from incentives.web.problems import problem_response
 
