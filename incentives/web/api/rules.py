@@ -250,6 +250,6 @@ async def post_simulate(request: Request) -> Response:
         version = await queries.current_version(session, path_id(request))
         if version is None:
             raise NotFound()
-        services.ensure_manager(who, version.program_id)
+        services.ensure_manages_found(who, version.program_id)
         result = await simulate(session, ActiveRule.of(version), body.start, body.end, version.campaign_id)
     return json_response(_simulation_out(result))
