@@ -61,6 +61,7 @@ from incentives.web.context import BodyLimitMiddleware, RequestContextMiddleware
 from incentives.web.csrf import CsrfMiddleware
 from incentives.web.errors import error_response, on_domain_error, on_http_exception, on_server_error
 from incentives.web.guard import NulGuardMiddleware
+from incentives.web.headers import SecurityHeadersMiddleware
 from incentives.web.templating import make_templates
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     middleware = [
+        Middleware(SecurityHeadersMiddleware, production=settings.production),
         Middleware(
             SessionMiddleware,
             secret_key=settings.secret_key,
