@@ -68,11 +68,16 @@ async def login(request: Request) -> Response:
         else:
             request.session.clear()
             request.session["uid"] = user.id
+            request.session["epoch"] = user.session_epoch
             return see_other(next_url)
     return render(request, "accounts/login.html", {"next": next_url, "email": email, "error": error}, status_code=400)
 
 
 async def logout(request: Request) -> Response:
+    """Ends the session on the server too: a copy of the cookie (taken from this browser) stops working."""
+    if request.state.user is not None:
+        async with current_db(request).transaction() as session:
+            await services.end_sessions(session, request.state.user.id)
     locale = request.session.get("locale")
     request.session.clear()
     if locale:

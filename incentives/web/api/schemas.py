@@ -128,6 +128,11 @@ class UserOut(BaseModel):
     locale: Locale | None
 
 
+class UserStatusOut(BaseModel):
+    id: int
+    active: bool
+
+
 class TokenIn(Strict):
     user_id: int
 

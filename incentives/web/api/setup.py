@@ -19,6 +19,7 @@ from incentives.web.api.schemas import (
     TokenOut,
     UserIn,
     UserOut,
+    UserStatusOut,
 )
 
 api = Api()
@@ -119,3 +120,16 @@ async def post_token(request: Request) -> Response:
     async with database(request).transaction() as session:
         token = await services.create_token(session, principal(request), user_id=body.user_id)
     return json_response(TokenOut(token=token, user_id=body.user_id).model_dump(), 201)
+
+
+@api.route(
+    "POST",
+    "/api/v1/users/{id:id}/deactivate",
+    summary="Deactivate a user of your program (admin): its web sessions and API tokens stop working at once",
+    response=UserStatusOut,
+    errors=(Forbidden, NotFound),
+)
+async def post_deactivate_user(request: Request) -> Response:
+    async with database(request).transaction() as session:
+        user = await services.deactivate_user(session, principal(request), path_id(request))
+    return json_response(UserStatusOut(id=user.id, active=user.active).model_dump())
