@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from incentives import i18n
 from incentives.accounts import services
 from incentives.accounts.roles import KIND_LABELS, TIER_LABELS, Role
 from incentives.config import SUPPORTED_LOCALES, Settings
@@ -60,9 +61,11 @@ async def login(request: Request) -> Response:
                     window_seconds=settings.login_window_seconds,
                 )
         except RateLimited as exc:
-            return render(
-                request, "accounts/login.html", {"next": next_url, "email": email, "error": exc.title}, status_code=429
-            )
+            message = i18n.gettext(request.state.locale, exc.detail, **exc.params)
+            context = {"next": next_url, "email": email, "error": message}
+            response = render(request, "accounts/login.html", context, status_code=429)
+            response.headers["Retry-After"] = str(exc.params.get("seconds", 60))
+            return response
         if user is None:
             error = N_("E-mail address or password is wrong.")
         else:

@@ -61,3 +61,19 @@ async def test_another_programs_registered_partner_is_not_deactivated(db: Databa
     answer = await http.post(f"/api/v1/users/{agency.user_id}/deactivate", headers=other.admin.auth)
     assert answer.status_code == 404
     assert (await http.get(f"/api/v1/programs/{world.program_id}", headers=agency.auth)).status_code == 200
+
+
+async def test_wrong_passwords_slow_the_pair_down_but_lock_nobody_out(db: Database, http: httpx.AsyncClient) -> None:
+    """Five failures from one address: that address waits; the user from another address logs in at once."""
+    world = await make_program(db)
+    attacker = {"X-Forwarded-For": "203.0.113.7"}  # uvicorn trusts it from 127.0.0.1, as behind a proxy
+    page = await http.get("/login")
+    form = {"email": world.admin.email, "password": "wrong-password", "csrftoken": csrf_of(page)}
+    for _ in range(5):
+        assert (await http.post("/login", data=form, headers=attacker)).status_code == 400
+    refused = await http.post("/login", data=form, headers={**attacker, "Accept-Language": "de"})
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert "Bitte warten Sie" in refused.text
+    async with page_client(http.base_url) as rightful:
+        rightful.headers["X-Forwarded-For"] = "198.51.100.2"
+        assert (await login(rightful, world.admin.email)).status_code == 303
