@@ -381,31 +381,6 @@ async def load_user(session: AsyncSession, user_id: int, epoch: int = 0) -> User
     )
 
 
-async def end_sessions(session: AsyncSession, user_id: int) -> None:
-    """End every web session of the user, wherever its cookie was copied to (logout)."""
-    await session.execute(update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1))
-
-
-async def deactivate_user(session: AsyncSession, principal: Principal, user_id: int) -> User:
-    """An admin turns a user of the program off: its web sessions and API tokens stop working at once.
-
-    Users of another program's staff and of orgs the caller cannot see are not found; a shared reseller that
-    another program registered keeps its users (403), as for issuing their tokens; nobody turns themselves off.
-    """
-    _require_admin(principal)
-    user = await get_user(session, principal, user_id)
-    org = await session.get_one(Org, user.org_id)
-    if not (user.program_id == principal.program_id or org.registered_by_program_id == principal.program_id):
-        raise Forbidden()
-    if user.id == principal.user_id:
-        raise ValidationFailed([FieldError(("id",), N_("You cannot deactivate yourself."))])
-    await session.execute(
-        update(User).where(User.id == user.id).values(active=False, session_epoch=User.session_epoch + 1)
-    )
-    await session.refresh(user)
-    return user
-
-
 async def program_default_locale(session: AsyncSession, principal: Principal) -> str | None:
     return await session.scalar(select(Program.default_locale).where(visible_programs(principal)).limit(1))
 

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from incentives import i18n
-from incentives.accounts import services
+from incentives.accounts import services, sessions
 from incentives.accounts.roles import KIND_LABELS, TIER_LABELS, Role
 from incentives.config import SUPPORTED_LOCALES, Settings
 from incentives.errors import N_, RateLimited
@@ -80,7 +80,7 @@ async def logout(request: Request) -> Response:
     """Ends the session on the server too: a copy of the cookie (taken from this browser) stops working."""
     if request.state.user is not None:
         async with current_db(request).transaction() as session:
-            await services.end_sessions(session, request.state.user.id)
+            await sessions.end_sessions(session, request.state.user.id)
     locale = request.session.get("locale")
     request.session.clear()
     if locale:

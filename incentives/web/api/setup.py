@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from incentives.accounts import services
+from incentives.accounts import services, sessions
 from incentives.errors import Duplicate, Forbidden, NotFound
 from incentives.web.api.base import Api, database, json_response, parse_body, path_id, principal
 from incentives.web.api.schemas import (
@@ -131,5 +131,5 @@ async def post_token(request: Request) -> Response:
 )
 async def post_deactivate_user(request: Request) -> Response:
     async with database(request).transaction() as session:
-        user = await services.deactivate_user(session, principal(request), path_id(request))
+        user = await sessions.deactivate_user(session, principal(request), path_id(request))
     return json_response(UserStatusOut(id=user.id, active=user.active).model_dump())
