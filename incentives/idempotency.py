@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -57,11 +58,22 @@ class IdempotencyRecord(Base):
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
+    """What makes two requests the same one: method, path and body, a JSON body by its meaning (re-indented or
+    with its keys in another order it is the same request)."""
     digest = hashlib.sha256()
-    for part in (method.encode(), path.encode(), body):
+    for part in (method.encode(), path.encode(), canonical_json(body)):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
+
+
+def canonical_json(body: bytes) -> bytes:
+    """A JSON body in one normal form (keys sorted, no spaces), or the body as it is when it is no JSON."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, or JSON no handler reads either (web/jsonbody.py)
+        return body
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 async def claim(

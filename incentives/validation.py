@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
 
 from incentives.errors import N_, FieldError
 
@@ -44,6 +44,17 @@ Country = Annotated[str, AfterValidator(_country)]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Patch(Strict):
+    """A partial update: a field left out stays as it is; null is refused (the settings are NOT NULL)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError(N_("Must not be null."))
+        return value
 
 
 # pydantic error types → our translatable messages; anything unlisted reads "Invalid value."

@@ -141,3 +141,38 @@ async def test_the_api_runs_a_retry_of_a_crashed_request_once(db: Database, http
     assert replay.json() == retried.json()
     async with db.reader() as session:
         assert await session.scalar(select(func.count()).where(Org.name == "Crash GmbH")) == 1
+
+
+async def test_the_same_json_reindented_is_the_same_request(db: Database, http: httpx.AsyncClient) -> None:
+    world = await make_program(db)
+    headers = {**world.admin.auth, "Content-Type": "application/json", "Idempotency-Key": "reindented"}
+    body = {"name": "Indent GmbH", "kind": "reseller", "country": "DE", "city": "Köln"}
+    first = await http.post("/api/v1/orgs", headers=headers, content=json.dumps(body).encode())
+    assert first.status_code == 201, first.text
+    pretty = json.dumps(dict(reversed(body.items())), indent=4, ensure_ascii=True).encode()
+    again = await http.post("/api/v1/orgs", headers=headers, content=pretty)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    other = await http.post("/api/v1/orgs", headers=headers, json={**body, "city": "Bonn"})
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_conflict"
+    assert fingerprint("POST", "/x", b'{"a": 1,"b":[1, 2]}') == fingerprint("POST", "/x", b'{"b":[1,2],"a":1}')
+    assert fingerprint("POST", "/x", b'{"a": 1}') != fingerprint("POST", "/x", b'{"a": 1.0}')
+
+
+async def test_an_invalid_body_does_not_use_up_its_key(db: Database, http: httpx.AsyncClient) -> None:
+    """Validation answers (422, 415) are not stored: the corrected request with the same key runs."""
+    world = await make_program(db)
+    headers = {**world.admin.auth, "Idempotency-Key": "fix-me"}
+    broken = await http.post("/api/v1/orgs", headers=headers, json={"name": "Fix GmbH", "kind": "emperor"})
+    assert broken.status_code == 422
+    wrong_type = await http.post("/api/v1/orgs", headers={**headers, "Content-Type": "text/plain"}, content=b"x")
+    assert wrong_type.status_code == 415
+    fixed = await http.post(
+        "/api/v1/orgs", headers=headers, json={"name": "Fix GmbH", "kind": "reseller", "country": "DE"}
+    )
+    assert fixed.status_code == 201, fixed.text
+    assert "idempotent-replayed" not in fixed.headers
+    replay = await http.post(
+        "/api/v1/orgs", headers=headers, json={"name": "Fix GmbH", "kind": "reseller", "country": "DE"}
+    )
+    assert replay.status_code == 201 and replay.headers["idempotent-replayed"] == "true"

@@ -114,6 +114,9 @@ class User(Base):
     locale: Mapped[str | None] = mapped_column(String(5))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
+    # A web session is valid while it carries the user's current epoch: logout and deactivation raise it, so
+    # every copy of an earlier session cookie stops working, in every process.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

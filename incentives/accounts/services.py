@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from incentives.accounts.models import ApiToken, LoginAttempt, Membership, Org, Program, User
+from incentives.accounts import throttle
+from incentives.accounts.models import ApiToken, Membership, Org, Program, User
 from incentives.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from incentives.accounts.roles import ORG_KIND_OF_ROLE, PROGRAM_ROLES, OrgKind, Role
 from incentives.accounts.scope import Principal, visible_memberships, visible_orgs, visible_programs, visible_users
@@ -343,32 +345,28 @@ async def authenticate(
     client_ip: str,
     max_attempts: int,
     window_seconds: int,
+    now: dt.datetime | None = None,
 ) -> User | None:
-    """The user for these credentials, or None. Failed attempts per e-mail and per IP are limited."""
+    """The user for these credentials, or None. After `max_attempts` failures of one (e-mail, IP) pair each
+    further attempt waits longer (accounts/throttle.py); while it must wait, RateLimited, unchecked."""
+    now = now or utcnow()
     email = normalize_email(email)
-    keys = (f"email:{email}", f"ip:{client_ip}")
-    since = utcnow() - dt.timedelta(seconds=window_seconds)
-    await session.execute(delete(LoginAttempt).where(LoginAttempt.at < since))
-    counts = dict(
-        (
-            await session.execute(
-                select(LoginAttempt.key, func.count())
-                .where(LoginAttempt.key.in_(keys), LoginAttempt.at >= since)
-                .group_by(LoginAttempt.key)
-            )
-        ).all()
+    left = await throttle.wait_left(
+        session, email, client_ip, free=max_attempts, window=dt.timedelta(seconds=window_seconds), now=now
     )
-    # The per-IP limit is wider: an office may share one address.
-    if counts.get(keys[0], 0) >= max_attempts or counts.get(keys[1], 0) >= max_attempts * 4:
-        raise RateLimited()
+    if left > dt.timedelta(0):
+        raise RateLimited(
+            N_("Too many failed attempts. Please wait %(seconds)s seconds and try again."),
+            params={"seconds": math.ceil(left.total_seconds())},
+        )
     user = await session.scalar(select(User).where(User.email == email, User.active.is_(True)))
     if user is not None and await verify_password(user.password_hash, password):
-        await session.execute(delete(LoginAttempt).where(LoginAttempt.key == keys[0]))
+        await throttle.forget_failures(session, email, client_ip)
         return user
     # A miss still verifies against a dummy hash (passwords.py), so timing tells nothing.
     if user is None:
         await verify_password(None, password)
-    session.add_all([LoginAttempt(key=key) for key in keys])
+    throttle.record_failure(session, email, client_ip, now)
     return None
 
 
@@ -376,8 +374,11 @@ async def set_user_locale(session: AsyncSession, user_id: int, locale: str) -> N
     await session.execute(update(User).where(User.id == user_id).values(locale=locale))
 
 
-async def load_user(session: AsyncSession, user_id: int) -> User | None:
-    return await session.scalar(select(User).where(User.id == user_id, User.active.is_(True)))
+async def load_user(session: AsyncSession, user_id: int, epoch: int = 0) -> User | None:
+    """The active user of a web session that carries `epoch`; None once logout or deactivation ended it."""
+    return await session.scalar(
+        select(User).where(User.id == user_id, User.active.is_(True), User.session_epoch == epoch)
+    )
 
 
 async def program_default_locale(session: AsyncSession, principal: Principal) -> str | None:

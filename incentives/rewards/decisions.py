@@ -127,7 +127,7 @@ async def _decide(
     if redemption.status != RedemptionStatus.PENDING:
         raise InvalidState(
             N_("This redemption was already decided and can no longer be changed."),
-            extra={"status": redemption.status},
+            extra={"redemption_status": redemption.status},
         )
     decision = {"status": to, "decided_by_id": principal.user_id, "decided_at": at, "reason": reason}
     if to in (RedemptionStatus.REJECTED, RedemptionStatus.CANCELLED):

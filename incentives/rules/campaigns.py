@@ -21,7 +21,7 @@ from incentives.accounts.models import Membership
 from incentives.accounts.scope import Principal
 from incentives.errors import N_, FieldError, NotFound, ValidationFailed
 from incentives.rules.models import Campaign, RuleAward, RuleVersion
-from incentives.rules.services import ensure_manager
+from incentives.rules.services import ensure_manager, ensure_manages_found
 
 MAX_MULTIPLIER = 10.0
 MAX_BUDGET = 1_000_000_000
@@ -152,7 +152,7 @@ async def _locked(session: AsyncSession, principal: Principal, campaign_id: int)
     campaign = await session.scalar(select(Campaign).where(Campaign.id == campaign_id).with_for_update())
     if campaign is None:
         raise NotFound()
-    ensure_manager(principal, campaign.program_id)
+    ensure_manages_found(principal, campaign.program_id)
     return campaign
 
 
@@ -248,7 +248,7 @@ async def get_campaign(session: AsyncSession, principal: Principal, campaign_id:
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
         raise NotFound()
-    ensure_manager(principal, campaign.program_id)
+    ensure_manages_found(principal, campaign.program_id)
     return (await progress(session, [campaign]))[0]
 
 

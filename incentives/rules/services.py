@@ -97,6 +97,16 @@ def ensure_manager(principal: Principal, program_id: int) -> None:
     raise Forbidden()
 
 
+def ensure_manages_found(principal: Principal, program_id: int) -> None:
+    """For a rule or campaign found by its id: its program's admins and partner managers pass, the program's
+    other staff (agency) get 403, and everybody else 404, as if it did not exist (no existence oracle)."""
+    if principal.manages(program_id):
+        return
+    if principal.acts_for_program and principal.program_id == program_id:
+        raise Forbidden()
+    raise NotFound()
+
+
 def _version_of(rule: Rule, version: int, data: RuleInput, user_id: int | None) -> RuleVersion:
     return RuleVersion(
         rule_id=rule.id,
@@ -153,7 +163,7 @@ async def update_rule(session: AsyncSession, principal: Principal, rule_id: int,
     rule = await session.scalar(select(Rule).where(Rule.id == rule_id).with_for_update())
     if rule is None:
         raise NotFound()
-    ensure_manager(principal, rule.program_id)
+    ensure_manages_found(principal, rule.program_id)
     if data.program_id != rule.program_id:
         raise ValidationFailed([FieldError(("program_id",), N_("A rule cannot move to another program."))])
     await check_rule_campaign(session, data)
@@ -178,7 +188,7 @@ async def rule_history(session: AsyncSession, principal: Principal, rule_id: int
     program_id = await session.scalar(select(Rule.program_id).where(Rule.id == rule_id))
     if program_id is None:
         raise NotFound()
-    ensure_manager(principal, program_id)
+    ensure_manages_found(principal, program_id)
     rows = await session.scalars(
         select(RuleVersion).where(RuleVersion.rule_id == rule_id).order_by(RuleVersion.version.desc())
     )

@@ -61,6 +61,8 @@ from incentives.web.api.setup import api as setup_api
 from incentives.web.context import BodyLimitMiddleware, RequestContextMiddleware
 from incentives.web.csrf import CsrfMiddleware
 from incentives.web.errors import error_response, on_domain_error, on_http_exception, on_server_error
+from incentives.web.guard import NulGuardMiddleware
+from incentives.web.headers import SecurityHeadersMiddleware
 from incentives.web.templating import make_templates
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -155,6 +157,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     middleware = [
+        Middleware(SecurityHeadersMiddleware, production=settings.production),
         Middleware(
             SessionMiddleware,
             secret_key=settings.secret_key,
@@ -166,6 +169,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(RequestContextMiddleware),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(CsrfMiddleware, trusted_origins=[settings.base_url], on_refused=csrf_refused),
+        Middleware(NulGuardMiddleware),
     ]
     return Starlette(
         routes=routes,

@@ -172,6 +172,6 @@ async def campaign_remove(request: Request) -> Response:
 routes = [
     Route("/rules/campaigns", campaign_list),
     Route("/rules/campaigns/new", campaign_editor, methods=["GET", "POST"]),
-    Route("/rules/campaigns/{id:int}", campaign_editor, methods=["GET", "POST"]),
-    Route("/rules/campaigns/{id:int}/delete", campaign_remove, methods=["POST"]),
+    Route("/rules/campaigns/{id:id}", campaign_editor, methods=["GET", "POST"]),
+    Route("/rules/campaigns/{id:id}/delete", campaign_remove, methods=["POST"]),
 ]

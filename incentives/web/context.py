@@ -86,9 +86,11 @@ class RequestContextMiddleware:
         program_locale = None
         async with db.reader() as dbs:
             if isinstance(session.get("uid"), int):
-                user = await load_user(dbs, session["uid"])
-                if user is None:
+                epoch = session.get("epoch", 0)
+                user = await load_user(dbs, session["uid"], epoch if isinstance(epoch, int) else -1)
+                if user is None:  # logged out (maybe on a copy of this cookie) or deactivated
                     session.pop("uid", None)
+                    session.pop("epoch", None)
             # The program's default language matters only for a page whose reader has chosen none.
             if user is not None and user.locale is None and not session.get("locale"):
                 program_locale = await program_default_locale(dbs, Principal.of(user))

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from incentives.errors import N_, DomainError, Forbidden, NotFound, Unauthorized
 from incentives.web.context import is_api
+from incentives.web.headers import security_headers
 from incentives.web.problems import problem_response
 from incentives.web.templating import render, see_other
 
@@ -67,4 +68,9 @@ async def on_server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     if not hasattr(request.state, "locale"):
         request.state.locale = "en"
-    return await error_response(request, ServerError())
+    response = await error_response(request, ServerError())
+    # A 500 is answered outside the middleware stack (Starlette's ServerErrorMiddleware): add the headers here.
+    settings = getattr(request.state, "settings", None)
+    for name, value in security_headers(bool(getattr(settings, "production", True))).items():
+        response.headers.setdefault(name, value)
+    return response

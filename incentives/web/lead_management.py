@@ -153,5 +153,5 @@ routes = [
     Route("/leads/new", new_lead, methods=["GET", "POST"]),
     Route("/leads/import", import_csv, methods=["GET", "POST"]),
     Route("/leads", manager_list),
-    Route("/leads/{id:int}/reoffer", manager_reoffer, methods=["POST"]),
+    Route("/leads/{id:id}/reoffer", manager_reoffer, methods=["POST"]),
 ]

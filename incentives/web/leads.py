@@ -275,8 +275,8 @@ def _decimal(raw: str) -> Decimal | None:
 routes = [
     Route("/picklist", picklist_page),
     Route("/leads/mine", my_leads),
-    Route("/leads/{id:int}", lead_detail),
-    Route("/leads/{id:int}/reserve", reserve, methods=["POST"]),
-    Route("/leads/{id:int}/feedback", feedback, methods=["POST"]),
-    Route("/leads/{id:int}/return", return_to_pool, methods=["POST"]),
+    Route("/leads/{id:id}", lead_detail),
+    Route("/leads/{id:id}/reserve", reserve, methods=["POST"]),
+    Route("/leads/{id:id}/feedback", feedback, methods=["POST"]),
+    Route("/leads/{id:id}/return", return_to_pool, methods=["POST"]),
 ]

@@ -119,7 +119,7 @@ async def proof(request: Request) -> Response:
 
 routes = [
     Route("/mdf", mdf_page),
-    Route("/mdf/{id:int}/claims", file_claim, methods=["POST"]),
-    Route("/mdf/claims/{id:int}/decide", decide_claim, methods=["POST"]),
-    Route("/mdf/claims/{id:int}/proof", proof),
+    Route("/mdf/{id:id}/claims", file_claim, methods=["POST"]),
+    Route("/mdf/claims/{id:id}/decide", decide_claim, methods=["POST"]),
+    Route("/mdf/claims/{id:id}/proof", proof),
 ]

@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from incentives.accounts import services
+from incentives import i18n
+from incentives.accounts import services, sessions
 from incentives.accounts.roles import KIND_LABELS, TIER_LABELS, Role
 from incentives.config import SUPPORTED_LOCALES, Settings
 from incentives.errors import N_, RateLimited
@@ -60,19 +61,26 @@ async def login(request: Request) -> Response:
                     window_seconds=settings.login_window_seconds,
                 )
         except RateLimited as exc:
-            return render(
-                request, "accounts/login.html", {"next": next_url, "email": email, "error": exc.title}, status_code=429
-            )
+            message = i18n.gettext(request.state.locale, exc.detail, **exc.params)
+            context = {"next": next_url, "email": email, "error": message}
+            response = render(request, "accounts/login.html", context, status_code=429)
+            response.headers["Retry-After"] = str(exc.params.get("seconds", 60))
+            return response
         if user is None:
             error = N_("E-mail address or password is wrong.")
         else:
             request.session.clear()
             request.session["uid"] = user.id
+            request.session["epoch"] = user.session_epoch
             return see_other(next_url)
     return render(request, "accounts/login.html", {"next": next_url, "email": email, "error": error}, status_code=400)
 
 
 async def logout(request: Request) -> Response:
+    """Ends the session on the server too: a copy of the cookie (taken from this browser) stops working."""
+    if request.state.user is not None:
+        async with current_db(request).transaction() as session:
+            await sessions.end_sessions(session, request.state.user.id)
     locale = request.session.get("locale")
     request.session.clear()
     if locale:

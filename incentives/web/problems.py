@@ -15,6 +15,10 @@ from incentives.validation import field_errors_from_pydantic
 __all__ = ["field_errors_from_pydantic", "problem_body", "problem_response"]
 
 PROBLEM_TYPE = "https://incentives.example/problems/"
+# The members RFC 9457 and API.md define; an error's extra member never replaces one of them.
+STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "code", "instance", "errors"})
+# Where an extra member whose name is taken goes instead: `status` of a redemption becomes `extra_status`.
+EXTRA_PREFIX = "extra_"
 
 
 def problem_body(error: DomainError, locale: str, instance: str) -> dict[str, Any]:
@@ -25,8 +29,9 @@ def problem_body(error: DomainError, locale: str, instance: str) -> dict[str, An
         "detail": i18n.gettext(locale, error.detail, **error.params),
         "code": error.code,
         "instance": instance,
-        **{key: i18n.translated(locale, value) for key, value in error.extra.items()},
     }
+    for key, value in error.extra.items():
+        body[EXTRA_PREFIX + key if key in STANDARD_MEMBERS else key] = i18n.translated(locale, value)
     if isinstance(error, ValidationFailed):
         body["errors"] = [
             {"loc": list(item.loc), "msg": i18n.gettext(locale, item.msg, **item.params)} for item in error.errors

@@ -232,9 +232,9 @@ async def bulk_approve(request: Request) -> Response:
 
 routes = [
     Route("/redemptions", redemptions),
-    Route("/redemptions/{id:int}/approve", approve, methods=["POST"]),
-    Route("/redemptions/{id:int}/reject", reject, methods=["POST"]),
-    Route("/redemptions/{id:int}/cancel", cancel, methods=["POST"]),
+    Route("/redemptions/{id:id}/approve", approve, methods=["POST"]),
+    Route("/redemptions/{id:id}/reject", reject, methods=["POST"]),
+    Route("/redemptions/{id:id}/cancel", cancel, methods=["POST"]),
     Route("/approvals", approvals),
     Route("/approvals/bulk", bulk_approve, methods=["POST"]),
 ]

@@ -327,6 +327,6 @@ async def _once(
 routes = [
     Route("/rewards/manage", manage),
     Route("/rewards/new", item_form, methods=["GET", "POST"]),
-    Route("/rewards/{id:int}/edit", item_form, methods=["GET", "POST"]),
-    Route("/rewards/{id:int}/deactivate", deactivate, methods=["POST"]),
+    Route("/rewards/{id:id}/edit", item_form, methods=["GET", "POST"]),
+    Route("/rewards/{id:id}/deactivate", deactivate, methods=["POST"]),
 ]

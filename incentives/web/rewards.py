@@ -90,5 +90,5 @@ async def redeem(request: Request) -> Response:
 
 routes = [
     Route("/rewards", catalog),
-    Route("/rewards/{id:int}/redeem", redeem, methods=["POST"]),
+    Route("/rewards/{id:id}/redeem", redeem, methods=["POST"]),
 ]

@@ -14,6 +14,8 @@ from incentives.accounts.scope import Principal
 from incentives.errors import N_, NotFound
 from incentives.rewards import queries
 from incentives.rewards.scope import DECIDERS
+from incentives.web.ids import int_in_range
+from incentives.web.jsonbody import MAX_INT_DIGITS
 
 PARTNERS = {Role.RESELLER_MANAGER, Role.RESELLER_REP, Role.DISTRIBUTOR_MANAGER}
 SUBNAV = [
@@ -49,10 +51,15 @@ CSS = "/static/rewards-1.css"
 
 
 def int_param(value: Any) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
+    """A number from a query or form, None when absent, not a number or beyond any id (web/ids.py)."""
+    text = str(value)
+    if value is None or len(text) > MAX_INT_DIGITS:
         return None
+    try:
+        number = int(text)
+    except ValueError:
+        return None
+    return number if int_in_range(number) else None
 
 
 def page_context(request: Request, **extra: Any) -> dict[str, Any]:

@@ -127,6 +127,6 @@ async def farming_page(request: Request) -> Response:
 
 routes = [
     Route("/rules/problems", problems_page),
-    Route("/rules/problems/{id:int}/retry", retry, methods=["POST"]),
+    Route("/rules/problems/{id:id}/retry", retry, methods=["POST"]),
     Route("/rules/farming", farming_page),
 ]

@@ -301,7 +301,7 @@ async def earn_page(request: Request) -> Response:
 routes = [
     Route("/rules", rule_list),
     Route("/rules/new", rule_editor, methods=["GET", "POST"]),
-    Route("/rules/{id:int}", rule_editor, methods=["GET", "POST"]),
+    Route("/rules/{id:id}", rule_editor, methods=["GET", "POST"]),
     Route("/rules/generate", generate_fragment, methods=["POST"]),
     Route("/rules/validate", validate_fragment, methods=["POST"]),
     Route("/rules/simulate", simulate_fragment, methods=["POST"]),

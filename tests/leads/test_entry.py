@@ -30,7 +30,7 @@ A-6;Fischer e.K.;Tom Fischer;tom@fischer.example;;DE;80335;München;heat_pumps;h
 )
 
 
-async def test_csv_import_keeps_good_rows_and_reports_bad_ones(db: Database, http: httpx.AsyncClient) -> None:
+async def test_csv_import_reports_every_bad_row_and_creates_nothing(db: Database, http: httpx.AsyncClient) -> None:
     world = await make_program(db)
     await login(http, world.admin.email)
     page = await http.get("/leads/import")
@@ -39,10 +39,18 @@ async def test_csv_import_keeps_good_rows_and_reports_bad_ones(db: Database, htt
     )
     assert response.status_code == 200
     text = response.text
-    assert "2 leads imported." in text
+    assert "0 leads imported." in text and "Nothing was imported" in text
     for line in (3, 4, 5, 6):
         assert f">{line}</td>" in text, line
     assert "Not a valid e-mail address." in text and "A lead with this external id already exists." in text
+    async with db.reader() as session:
+        assert await session.scalar(select(func.count()).select_from(Lead)) == 0
+    # The corrected file is imported whole.
+    good = "\n".join(line for line in CSV.splitlines() if line.startswith(("external_id", "A-1;M", "A-6")))
+    response = await http.post(
+        "/leads/import", data={"csrftoken": csrf_of(page)}, files={"file": ("leads.csv", good.encode(), "text/csv")}
+    )
+    assert "2 leads imported." in response.text
     async with db.reader() as session:
         companies = set((await session.scalars(select(Lead.company).where(Lead.program_id == world.program_id))).all())
     assert companies == {"Müller GmbH", "Fischer e.K."}
@@ -103,3 +111,34 @@ async def test_only_program_roles_enter_leads(db: Database, http: httpx.AsyncCli
     async with page_client(str(http.base_url)) as client:
         await login(client, agency.email)
         assert (await client.get("/leads/new")).status_code == 200
+
+
+async def test_unreadable_lines_and_nul_are_reported_by_line(db: Database, http: httpx.AsyncClient) -> None:
+    """A bare CR outside quotes, a 200 KB field and a NUL: each its line; nothing is created, nothing fails."""
+    world = await make_program(db)
+    await login(http, world.admin.email)
+    page = await http.get("/leads/import", headers={"Accept-Language": "de"})
+    rows = [
+        HEADER,
+        "B-1;Gut GmbH;Eva Gut;eva@gut.example;;DE;80331;München;heat_pumps;cold;;",
+        "B-2;Kaputt\rAG;Max;max@kaputt.example;;DE;80331;München;heat_pumps;cold;;",
+        "B-3;Lang GmbH;Lang;lang@lang.example;;DE;80331;München;heat_pumps;" + "x" * 200_000 + ";;",
+        "B-4;Null\x00 GmbH;Nina;nina@null.example;;DE;80331;München;heat_pumps;warm;;",
+        'B-5;"Zeilen\r\numbruch GmbH";Zoe;zoe@umbruch.example;;DE;80331;München;heat_pumps;hot;;',
+    ]
+    response = await http.post(
+        "/leads/import",
+        data={"csrftoken": csrf_of(page)},
+        files={"file": ("leads.csv", "\n".join(rows).encode(), "text/csv")},
+        headers={"Accept-Language": "de"},
+    )
+    assert response.status_code == 200
+    text = response.text
+    assert "0 Leads importiert." in text and "3 Probleme gefunden." in text, text[-3000:]
+    for line in (3, 4, 5):
+        assert f">{line}</td>" in text, line
+    assert ">2</td>" not in text and ">6</td>" not in text  # good rows, one with a line break within quotes
+    assert "Ein Zeilenumbruch in einem Feld muss in Anführungszeichen stehen." in text
+    assert "Darf keine NUL-Zeichen enthalten." in text
+    async with db.reader() as session:
+        assert await session.scalar(select(func.count()).select_from(Lead)) == 0

@@ -31,6 +31,8 @@ async def test_log_in_switch_to_german_on_a_phone(db: Database, server: str) -> 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page(locale="en-GB", viewport={"width": 390, "height": 844})
+        console: list[str] = []
+        page.on("console", lambda message: console.append(message.text))
         await page.goto(f"{server}/dashboard")
         await expect(page.get_by_role("heading", name="Log in")).to_be_visible()
         await page.get_by_label("E-mail address").fill(manager.email)
@@ -49,4 +51,9 @@ async def test_log_in_switch_to_german_on_a_phone(db: Database, server: str) -> 
         await fresh.get_by_label("Password").fill(PASSWORD)
         await fresh.get_by_role("button", name="Log in").click()
         await expect(fresh.get_by_role("button", name="Abmelden")).to_be_visible()
+        # htmx runs under the Content-Security-Policy: the pulse polls (an htmx request) and nothing is refused.
+        async with page.expect_response(lambda response: "/me/pulse" in response.url):
+            await page.reload()
+        assert await page.evaluate("typeof htmx") == "object"
         await browser.close()
+    assert not [text for text in console if "Content Security Policy" in text], console

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from sqlalchemy import func, select
+from starlette.routing import Route
 
 from incentives.config import Settings
 from incentives.db import Database
 from incentives.leads.models import Lead
+from incentives.web.app import create_app
 from tests.conftest import page_client
 from tests.factories import ProgramWorld, make_program
 from tests.leads.test_api import lead_body
@@ -139,3 +143,21 @@ async def test_a_refusal_is_a_translated_page_or_for_htmx_a_fragment(db: Databas
     assert page.status_code == 403 and "<html" in page.text and "Das Formular ist abgelaufen" in page.text
     fragment = await http.post("/notifications/read", headers={**HX, "X-CSRFToken": "stale"})
     assert fragment.status_code == 403 and "<html" not in fragment.text and REFUSED in fragment.text
+
+
+async def test_no_page_form_lets_a_bearer_header_skip_the_check(
+    db: Database, http: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Every unsafe page route of the route table, logged in and with a valid API token but no CSRF token."""
+    world, _ = await logged_in(db, http)
+    forms = [
+        (method, re.sub(r"\{(\w+)(:\w+)?\}", "1", route.path))
+        for route in create_app(settings).routes
+        if isinstance(route, Route) and not route.path.startswith("/api/")
+        for method in sorted((route.methods or set()) - {"GET", "HEAD"})
+    ]
+    assert len(forms) >= 30, forms  # every form posts to one of these
+    for method, path in forms:
+        for body in ({"data": {"locale": "de"}}, {"json": {"locale": "de"}}):
+            response = await http.request(method, path, headers=world.admin.auth, **body)  # type: ignore[arg-type]
+            assert response.status_code == 403 and REFUSED in response.text, (method, path, response.status_code)

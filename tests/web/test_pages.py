@@ -57,7 +57,7 @@ async def test_wrong_password_and_rate_limit(db: Database, http: httpx.AsyncClie
         response = await login(http, world.admin.email, "wrong-password")
         assert response.status_code == 400 and "E-mail address or password is wrong." in response.text
     blocked = await login(http, world.admin.email)
-    assert blocked.status_code == 429 and "Too many attempts" in blocked.text
+    assert blocked.status_code == 429 and "Too many failed attempts" in blocked.text
     empty = await http.post(
         "/login", data={"email": "", "password": "", "csrftoken": csrf_of(await http.get("/login"))}
     )

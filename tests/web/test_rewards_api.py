@@ -55,6 +55,7 @@ async def test_catalog_redeem_approve_and_fulfil(db: Database, http: httpx.Async
 
     again = await http.post(f"/api/v1/redemptions/{body['id']}/approve", headers=rw.pam.auth)
     assert again.status_code == 409 and again.json()["code"] == "invalid_state"
+    assert again.json()["status"] == 409 and again.json()["redemption_status"] == "fulfilled"
 
     allocations = (await http.get("/api/v1/mdf/allocations", headers=rw.manager.auth)).json()["items"]
     assert allocations[0]["remaining"] == {"amount": "500.00", "currency": "EUR"}

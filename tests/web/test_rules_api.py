@@ -131,7 +131,8 @@ async def test_scope_and_roles(db: Database, http: httpx.AsyncClient) -> None:
     assert (await http.post(f"/api/v1/rules/{rule_id}/simulate", json=window, headers=foreign)).status_code == 404
     assert (await http.get(f"/api/v1/rules?program_id={world.program_id}", headers=foreign)).status_code == 404
     assert (await http.post("/api/v1/rules", json=rule_body(world.program_id), headers=rep.auth)).status_code == 403
+    # A rule found by id is no partner's: 404, as for an id that does not exist (tests/rules/test_scope_oracle.py).
     assert (
         await http.put(f"/api/v1/rules/{rule_id}", json=rule_body(world.program_id), headers=rep.auth)
-    ).status_code == 403
+    ).status_code == 404
     assert (await http.post("/api/v1/rules", json=rule_body(world.program_id))).status_code == 401

@@ -7,7 +7,7 @@ classes a handler raises; the document takes each one's status and code from its
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -18,8 +18,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from incentives import idempotency
-from incentives.errors import N_, DomainError, FieldError, UnsupportedMediaType, ValidationFailed
+from incentives.errors import N_, DomainError, FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from incentives.web.context import current_db, current_principal
+from incentives.web.ids import int_in_range
+from incentives.web.jsonbody import INT_RANGE, MAX_INT_DIGITS, load_json
 from incentives.web.problems import field_errors_from_pydantic
 
 M = TypeVar("M", bound=BaseModel)
@@ -76,13 +78,7 @@ async def parse_body(request: Request, model: type[M]) -> M:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise UnsupportedMediaType()
-    raw = await request.body()
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationFailed(
-            [FieldError(("body",), N_("The body is not valid JSON."))], N_("The body is not valid JSON.")
-        ) from exc
+    data = load_json(await request.body())  # out-of-range numbers, NUL and deep nesting are 422 here
     if not isinstance(data, dict):
         raise ValidationFailed([FieldError(("body",), N_("Must be an object."))])
     try:
@@ -91,24 +87,28 @@ async def parse_body(request: Request, model: type[M]) -> M:
         raise ValidationFailed(field_errors_from_pydantic(exc)) from exc
 
 
+INTEGER = re.compile(f"-?[0-9]{{1,{MAX_INT_DIGITS}}}")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 
 def path_id(request: Request, name: str = "id") -> int:
-    value: int = request.path_params[name]
+    value: int = request.path_params[name]  # `{id:id}` (web/ids.py): a number in the ids' range
     return value
 
 
 def query_int(request: Request, name: str) -> int | None:
-    """An integer query parameter, None when absent; anything else is a 422 naming the parameter."""
+    """An integer query parameter, None when absent; anything else, or one beyond what a column holds, is a
+    422 naming the parameter."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValidationFailed([FieldError(("query", name), N_("Must be an integer."))]) from exc
+    if not INTEGER.fullmatch(raw):
+        raise ValidationFailed([FieldError(("query", name), N_("Must be an integer."))])
+    value = int(raw)
+    if not int_in_range(value):
+        raise ValidationFailed([FieldError(("query", name), N_("Must be between %(min)s and %(max)s."), **INT_RANGE)])
+    return value
 
 
 def page_limit(request: Request) -> int:
@@ -123,6 +123,10 @@ def page_limit(request: Request) -> int:
 
 def json_response(data: Any, status_code: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status_code)
+
+
+# Answers about the request's form rather than its outcome: never stored under an Idempotency-Key.
+MALFORMED = (ValidationFailed, UnsupportedMediaType, PayloadTooLarge)
 
 
 def _idempotent(handler: Handler) -> Handler:
@@ -146,6 +150,10 @@ def _idempotent(handler: Handler) -> Handler:
             return Response(content, status_code=status, media_type=media, headers={"Idempotent-Replayed": "true"})
         try:
             response = await handler(request)
+        except MALFORMED:
+            # A request refused for its form is not kept: the key stays free for the corrected request.
+            await idempotency.release(db, who.user_id, key)
+            raise
         except DomainError as error:
             from incentives.web.problems import problem_response
 

@@ -88,7 +88,7 @@ async def get_campaigns(request: Request) -> Response:
     return json_response({"items": [campaign_out(item) for item in items]})
 
 
-@api.route("GET", "/api/v1/campaigns/{id:int}", summary="One campaign with its progress", errors=MANAGED)
+@api.route("GET", "/api/v1/campaigns/{id:id}", summary="One campaign with its progress", errors=MANAGED)
 async def get_campaign(request: Request) -> Response:
     async with database(request).reader() as session:
         item = await campaigns.get_campaign(session, principal(request), path_id(request))
@@ -97,7 +97,7 @@ async def get_campaign(request: Request) -> Response:
 
 @api.route(
     "PUT",
-    "/api/v1/campaigns/{id:int}",
+    "/api/v1/campaigns/{id:id}",
     summary="Edit a campaign (same body and checks as creating it; budget_points at least spent_points)",
     body=CampaignIn,
     errors=MANAGED,
@@ -122,7 +122,7 @@ class CampaignPatchIn(Strict):
 
 @api.route(
     "PATCH",
-    "/api/v1/campaigns/{id:int}",
+    "/api/v1/campaigns/{id:id}",
     summary="Change some fields of a campaign (budget_points: null removes the limit); checks as for PUT",
     body=CampaignPatchIn,
     errors=MANAGED,
@@ -153,7 +153,7 @@ async def patch_campaign(request: Request) -> Response:
 
 @api.route(
     "DELETE",
-    "/api/v1/campaigns/{id:int}",
+    "/api/v1/campaigns/{id:id}",
     summary="Delete a campaign that paid nothing (204); one that paid ends now instead (200, the campaign)",
     status=204,
     errors=MANAGED,

@@ -88,14 +88,14 @@ async def post_lead(request: Request) -> Response:
     return json_response({"id": lead.id, "status": lead.status}, 201)
 
 
-@api.route("POST", "/api/v1/leads/{id:int}/qualify", summary="Qualify a new lead", errors=MANAGED)
+@api.route("POST", "/api/v1/leads/{id:id}/qualify", summary="Qualify a new lead", errors=MANAGED)
 async def post_qualify(request: Request) -> Response:
     async with database(request).transaction() as session:
         lead = await services.qualify_lead(session, principal(request), path_id(request))
     return json_response({"id": lead.id, "status": lead.status})
 
 
-@api.route("POST", "/api/v1/leads/{id:int}/offer", summary="Offer a qualified lead (wave 1)", errors=MANAGED)
+@api.route("POST", "/api/v1/leads/{id:id}/offer", summary="Offer a qualified lead (wave 1)", errors=MANAGED)
 async def post_offer(request: Request) -> Response:
     async with database(request).transaction() as session:
         lead, offers = await services.offer_lead(session, principal(request), path_id(request))
@@ -150,7 +150,7 @@ async def get_picklist(request: Request) -> Response:
 
 @api.route(
     "POST",
-    "/api/v1/leads/{id:int}/reserve",
+    "/api/v1/leads/{id:id}/reserve",
     summary="Reserve a lead: first come, first served",
     errors=(AlreadyReserved, FeedbackRequired, NotFound),
 )
@@ -162,7 +162,7 @@ async def post_reserve(request: Request) -> Response:
 
 @api.route(
     "POST",
-    "/api/v1/leads/{id:int}/feedback",
+    "/api/v1/leads/{id:id}/feedback",
     summary="Report what happened",
     body=FeedbackIn,
     errors=(NotFound, InvalidState),
@@ -184,7 +184,7 @@ async def post_feedback(request: Request) -> Response:
 
 @api.route(
     "POST",
-    "/api/v1/leads/{id:int}/return",
+    "/api/v1/leads/{id:id}/return",
     summary="Give a reserved lead back",
     body=ReturnIn,
     errors=(NotFound, InvalidState),
@@ -198,7 +198,7 @@ async def post_return(request: Request) -> Response:
 
 @api.route(
     "POST",
-    "/api/v1/leads/{id:int}/reoffer",
+    "/api/v1/leads/{id:id}/reoffer",
     summary="Offer a lead again from wave 1 (manager)",
     body=ReofferIn,
     errors=MANAGED,
@@ -212,7 +212,7 @@ async def post_reoffer(request: Request) -> Response:
 
 @api.route(
     "GET",
-    "/api/v1/leads/{id:int}",
+    "/api/v1/leads/{id:id}",
     summary="A lead: in full for its reserver and managers, else a teaser",
     errors=(NotFound,),
 )

@@ -105,7 +105,7 @@ async def get_allocations(request: Request) -> Response:
 
 @api.route(
     "POST",
-    "/api/v1/mdf/allocations/{id:int}/claims",
+    "/api/v1/mdf/allocations/{id:id}/claims",
     summary="File a claim (multipart form: activity, amount, proof file of PDF, PNG or JPEG)",
     response=ClaimOut,
     status=201,
@@ -142,7 +142,7 @@ async def get_claims(request: Request) -> Response:
 
 @api.route(
     "POST",
-    "/api/v1/mdf/claims/{id:int}/decide",
+    "/api/v1/mdf/claims/{id:id}/decide",
     summary="Approve or reject an MDF claim (partner manager, admin)",
     body=DecideClaimIn,
     response=ClaimOut,

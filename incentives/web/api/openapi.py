@@ -16,6 +16,7 @@ from incentives.errors import (
     ValidationFailed,
 )
 from incentives.web.api.base import Api, Endpoint
+from incentives.web.ids import MAX_ID
 
 # What every call, every call with a JSON body and every POST (Idempotency-Key) may answer besides
 # the errors its handler declares.
@@ -33,7 +34,7 @@ def build_openapi(apis: list[Api]) -> dict[str, Any]:
     )
     paths: dict[str, dict[str, Any]] = {}
     for e in endpoints:
-        path = e.path.replace(":int}", "}")
+        path = e.path.replace(":id}", "}")
         operation: dict[str, Any] = {
             "summary": e.summary,
             "operationId": e.handler.__name__,
@@ -47,7 +48,8 @@ def build_openapi(apis: list[Api]) -> dict[str, Any]:
             },
         }
         if "{id}" in path:
-            operation["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+            id_schema = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+            operation["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": id_schema}]
         if e.body is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(e.body)}}}
         if e.method == "POST":

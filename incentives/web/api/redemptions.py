@@ -145,7 +145,7 @@ async def post_redemption(request: Request) -> Response:
 
 @api.route(
     "POST",
-    "/api/v1/redemptions/{id:int}/approve",
+    "/api/v1/redemptions/{id:id}/approve",
     summary="Approve a pending redemption (partner manager, admin): posts the points and fulfils",
     response=RedemptionOut,
     errors=DECISION,
@@ -159,7 +159,7 @@ async def approve(request: Request) -> Response:
 
 @api.route(
     "POST",
-    "/api/v1/redemptions/{id:int}/reject",
+    "/api/v1/redemptions/{id:id}/reject",
     summary="Reject a pending redemption with a reason: the points are available again",
     body=RejectIn,
     response=RedemptionOut,
@@ -175,7 +175,7 @@ async def reject(request: Request) -> Response:
 
 @api.route(
     "POST",
-    "/api/v1/redemptions/{id:int}/cancel",
+    "/api/v1/redemptions/{id:id}/cancel",
     summary="Cancel your own pending redemption: the points are available again",
     response=RedemptionOut,
     errors=DECISION,
@@ -189,7 +189,7 @@ async def cancel(request: Request) -> Response:
 
 @api.route(
     "GET",
-    "/api/v1/redemptions/{id:int}",
+    "/api/v1/redemptions/{id:id}",
     summary="One redemption in your scope",
     response=RedemptionOut,
     errors=(NotFound,),

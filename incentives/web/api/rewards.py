@@ -169,7 +169,7 @@ def reward_fields(body: RewardFieldsIn) -> dict[str, Any]:
 
 @api.route(
     "POST",
-    "/api/v1/rewards/{id:int}",
+    "/api/v1/rewards/{id:id}",
     summary="Change a catalog item (admin), the whole item; kind, value and percent stay fixed once redeemed",
     body=RewardFieldsIn,
     response=RewardOut,
@@ -184,7 +184,7 @@ async def post_reward_change(request: Request) -> Response:
 
 @api.route(
     "POST",
-    "/api/v1/rewards/{id:int}/deactivate",
+    "/api/v1/rewards/{id:id}/deactivate",
     summary="Take an item out of the catalog (admin); redemptions already made go on",
     response=RewardOut,
     errors=(Forbidden, NotFound),

@@ -143,7 +143,7 @@ async def post_rule(request: Request) -> Response:
     return json_response({"id": version.rule_id, "version": version.version}, 201)
 
 
-@api.route("PUT", "/api/v1/rules/{id:int}", summary="Edit a rule (adds a version)", body=RuleIn, errors=CHECKED)
+@api.route("PUT", "/api/v1/rules/{id:id}", summary="Edit a rule (adds a version)", body=RuleIn, errors=CHECKED)
 async def put_rule(request: Request) -> Response:
     body = await parse_body(request, RuleIn)
     async with database(request).transaction() as session:
@@ -161,7 +161,7 @@ async def get_rules(request: Request) -> Response:
     return json_response({"items": [rule_out(version) for version in versions]})
 
 
-@api.route("GET", "/api/v1/rules/{id:int}/versions", summary="Every version of a rule, newest first", errors=MANAGED)
+@api.route("GET", "/api/v1/rules/{id:id}/versions", summary="Every version of a rule, newest first", errors=MANAGED)
 async def get_versions(request: Request) -> Response:
     async with database(request).reader() as session:
         versions = await services.rule_history(session, principal(request), path_id(request))
@@ -237,7 +237,7 @@ async def post_simulate_draft(request: Request) -> Response:
 
 @api.route(
     "POST",
-    "/api/v1/rules/{id:int}/simulate",
+    "/api/v1/rules/{id:id}/simulate",
     summary="What the rule would have paid; changes nothing",
     body=SimulateIn,
     errors=MANAGED,
@@ -250,6 +250,6 @@ async def post_simulate(request: Request) -> Response:
         version = await queries.current_version(session, path_id(request))
         if version is None:
             raise NotFound()
-        services.ensure_manager(who, version.program_id)
+        services.ensure_manages_found(who, version.program_id)
         result = await simulate(session, ActiveRule.of(version), body.start, body.end, version.campaign_id)
     return json_response(_simulation_out(result))

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from incentives.accounts.levels import KEY, MAX_LEVELS, MAX_THRESHOLD, Level, check_levels
-from incentives.validation import Country, Email, Label, Locale, Name, Strict, regions
+from incentives.validation import Country, Email, Label, Locale, Name, Patch, Strict, regions
 
 __all__ = ["Country", "Email", "Label", "Name", "Strict"]
 
@@ -31,7 +31,7 @@ def _ladder(levels: list[LevelSetting]) -> list[LevelSetting]:
 Levels = Annotated[list[LevelSetting], Field(min_length=1, max_length=MAX_LEVELS), AfterValidator(_ladder)]
 
 
-class ProgramSettingsPatch(Strict):
+class ProgramSettingsPatch(Patch):
     escalation_hours: Annotated[int, Field(ge=1, le=720)] | None = None
     offer_wave_size: Annotated[int, Field(ge=1, le=100)] | None = None
     max_waves: Annotated[int, Field(ge=1, le=20)] | None = None
@@ -126,6 +126,11 @@ class UserOut(BaseModel):
     org_id: int
     role: str
     locale: Locale | None
+
+
+class UserStatusOut(BaseModel):
+    id: int
+    active: bool
 
 
 class TokenIn(Strict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from incentives.accounts import services
+from incentives.accounts import services, sessions
 from incentives.errors import Duplicate, Forbidden, NotFound
 from incentives.web.api.base import Api, database, json_response, parse_body, path_id, principal
 from incentives.web.api.schemas import (
@@ -19,13 +19,14 @@ from incentives.web.api.schemas import (
     TokenOut,
     UserIn,
     UserOut,
+    UserStatusOut,
 )
 
 api = Api()
 
 
 @api.route(
-    "GET", "/api/v1/programs/{id:int}", summary="A program and its settings", response=ProgramOut, errors=(NotFound,)
+    "GET", "/api/v1/programs/{id:id}", summary="A program and its settings", response=ProgramOut, errors=(NotFound,)
 )
 async def get_program(request: Request) -> Response:
     async with database(request).reader() as session:
@@ -35,7 +36,7 @@ async def get_program(request: Request) -> Response:
 
 @api.route(
     "PATCH",
-    "/api/v1/programs/{id:int}",
+    "/api/v1/programs/{id:id}",
     summary="Change program settings (admin)",
     body=ProgramSettingsPatch,
     response=ProgramOut,
@@ -66,7 +67,7 @@ async def post_org(request: Request) -> Response:
     return json_response(OrgOut.model_validate(org, from_attributes=True).model_dump(), 201)
 
 
-@api.route("GET", "/api/v1/orgs/{id:int}", summary="An org in your scope", response=OrgOut, errors=(NotFound,))
+@api.route("GET", "/api/v1/orgs/{id:id}", summary="An org in your scope", response=OrgOut, errors=(NotFound,))
 async def get_org(request: Request) -> Response:
     async with database(request).reader() as session:
         org = await services.get_org(session, principal(request), path_id(request))
@@ -119,3 +120,16 @@ async def post_token(request: Request) -> Response:
     async with database(request).transaction() as session:
         token = await services.create_token(session, principal(request), user_id=body.user_id)
     return json_response(TokenOut(token=token, user_id=body.user_id).model_dump(), 201)
+
+
+@api.route(
+    "POST",
+    "/api/v1/users/{id:id}/deactivate",
+    summary="Deactivate a user of your program (admin): its web sessions and API tokens stop working at once",
+    response=UserStatusOut,
+    errors=(Forbidden, NotFound),
+)
+async def post_deactivate_user(request: Request) -> Response:
+    async with database(request).transaction() as session:
+        user = await sessions.deactivate_user(session, principal(request), path_id(request))
+    return json_response(UserStatusOut(id=user.id, active=user.active).model_dump())
