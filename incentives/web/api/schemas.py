@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
@@ -10,6 +11,22 @@ from incentives.accounts.levels import KEY, MAX_LEVELS, MAX_THRESHOLD, Level, ch
 from incentives.validation import Country, Email, Label, Locale, Name, Strict, regions
 
 __all__ = ["Country", "Email", "Label", "Name", "Strict"]
+
+
+class Money(BaseModel):
+    """Money in an answer (API.md): the amount as a decimal string with two places, and the currency."""
+
+    amount: str
+    currency: str = "EUR"
+
+
+def money(amount: Decimal | None) -> Money | None:
+    return None if amount is None else Money(amount=f"{amount:.2f}")
+
+
+def money_json(amount: Decimal | None) -> dict[str, str] | None:
+    found = money(amount)
+    return None if found is None else found.model_dump()
 
 
 class LevelName(Strict):
