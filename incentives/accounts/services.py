@@ -32,6 +32,8 @@ PROGRAM_SETTINGS = (
     "points_expiry_months",
     "default_locale",
     "levels",
+    "matching_weights",
+    "capacity_mode",
 )
 
 
@@ -102,6 +104,8 @@ async def update_program_settings(
     for key, value in changes.items():
         if key not in PROGRAM_SETTINGS:
             raise ValidationFailed([FieldError((key,), N_("Unknown setting."))])
+        if key == "matching_weights":  # the parts given change; the others keep their weight
+            value = {**(program.matching_weights or {}), **value}
         setattr(program, key, value)
     return program
 
