@@ -284,10 +284,11 @@ def top_level_fields(text: str) -> dict[str, bool]:
     if start < 0:
         return {}
     depth, end = 0, start
-    for end, char in enumerate(text[start:], start):
-        depth += {"{": 1, "[": 1, "}": -1, "]": -1}.get(char, 0)
+    while end < len(text):
+        depth += {"{": 1, "[": 1, "}": -1, "]": -1}.get(text[end], 0)
         if depth == 0:
             break
+        end += 1
     parts, depth, current = [], 0, ""
     for char in text[start + 1 : end]:
         depth += {"{": 1, "[": 1, "}": -1, "]": -1}.get(char, 0)
