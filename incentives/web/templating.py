@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from incentives import i18n
 from incentives.web import nav
 from incentives.web.csrf import csrf_token
+from incentives.web.static_files import static_url
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 MOMENT = "moment"
@@ -59,6 +60,7 @@ def make_templates() -> Jinja2Blocks:
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(number=_number, money=_money, date=_date, datetime=_datetime)
+    env.globals["static"] = static_url
     return Jinja2Blocks(env=env)
 
 
