@@ -50,7 +50,7 @@ def _parse(values: dict[str, str], partners: list[tuple[int, str]], locale: str)
         number = i18n.parse_number(values["points"], locale)
     except ValueError:
         number = None
-    points = int(number) if number is not None and number == int(number) and number > 0 else -1
+    points = int(number) if number is not None and number == int(number) and number >= 0 else -1
     if points == 0:
         errors.append(FieldError(("points",), N_("Must be a whole number of points other than zero.")))
     elif not 0 < points <= MAX_ADJUSTMENT:
