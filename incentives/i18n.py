@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from babel.dates import format_date as _format_date
 from babel.dates import format_datetime as _format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import NumberFormatError, format_currency, format_decimal, parse_decimal
 from babel.support import NullTranslations, Translations
 
 from incentives.config import SUPPORTED_LOCALES
@@ -94,8 +95,51 @@ def babel_locale(locale: str) -> Locale:
     return Locale.parse(BABEL_LOCALE.get(locale, locale))
 
 
+_PLAIN_NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
+_SPACES = str.maketrans("", "", " \u00a0\u202f")
+
+
+def parse_number(raw: str, locale: str) -> Decimal | None:
+    """A number as a reader of `locale` types it — "12,5" and "12.500,50" in German, "12.5" and "12,500.50" in
+    English (Babel) — or plainly with a decimal point ("1.5") in either; failing those, in the other language's
+    format. None when empty; ValueError when it is not a number. Every form reads its numbers and amounts so."""
+    text = raw.translate(_SPACES)
+    if not text:
+        return None
+    if _PLAIN_NUMBER.match(text) and "." not in text:
+        return Decimal(text)
+    # The reader's own format first; then plain digits with a point; then the other language's ("1,5" on an
+    # English page is still one and a half, as people type it).
+    for candidate in (locale, None, *(other for other in SUPPORTED_LOCALES if other != locale)):
+        try:
+            if candidate is None:
+                value = Decimal(text) if _PLAIN_NUMBER.match(text) else None
+            else:
+                value = parse_decimal(text, locale=babel_locale(candidate), strict=True)
+        except NumberFormatError:
+            continue
+        if value is not None and value.is_finite():
+            return value
+    raise ValueError(raw)
+
+
+def plain_number(raw: str, locale: str) -> str:
+    """A form's number as a plain decimal string ("12500.50") for the validation shared with the API; text that is
+    no number stays as typed, for that validation to refuse."""
+    try:
+        value = parse_number(raw, locale)
+    except ValueError:
+        return raw.strip()
+    return "" if value is None else format(value, "f")
+
+
 def format_number(value: int | float | Decimal, locale: str) -> str:
     return format_decimal(value, locale=babel_locale(locale))
+
+
+def format_amount(value: int | float | Decimal, locale: str) -> str:
+    """An amount with two decimals and no currency sign, as a form expects it typed: 12.500,50 in German."""
+    return format_decimal(value, format="#,##0.00", locale=babel_locale(locale))
 
 
 def format_money(amount: Decimal | int | float, currency: str, locale: str) -> str:

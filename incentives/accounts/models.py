@@ -23,6 +23,7 @@ class Program(Base):
         CheckConstraint("feedback_due_hours > 0", name="feedback_due_hours_positive"),
         CheckConstraint("max_overdue_leads >= 0", name="max_overdue_leads_not_negative"),
         CheckConstraint("points_expiry_months > 0", name="points_expiry_months_positive"),
+        CheckConstraint("capacity_mode IN ('hard', 'soft')", name="capacity_mode_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -37,6 +38,8 @@ class Program(Base):
     points_expiry_months: Mapped[int] = mapped_column(Integer, default=24)
     # Weights of the matching score's parts (leads/matching.py); missing parts use the defaults there.
     matching_weights: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    # soft: a partner's free capacity is a part of the score; hard: a partner at capacity is not offered leads.
+    capacity_mode: Mapped[str] = mapped_column(String(4), default="soft", server_default="soft")
     # [{key, name: {de, en}, threshold}], lowest first (accounts/levels.py); never changes a member's tier.
     levels: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=default_levels)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

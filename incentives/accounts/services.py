@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -34,6 +34,8 @@ PROGRAM_SETTINGS = (
     "points_expiry_months",
     "default_locale",
     "levels",
+    "matching_weights",
+    "capacity_mode",
 )
 
 
@@ -104,6 +106,8 @@ async def update_program_settings(
     for key, value in changes.items():
         if key not in PROGRAM_SETTINGS:
             raise ValidationFailed([FieldError((key,), N_("Unknown setting."))])
+        if key == "matching_weights":  # the parts given change; the others keep their weight
+            value = {**(program.matching_weights or {}), **value}
         setattr(program, key, value)
     return program
 
@@ -309,12 +313,27 @@ class TokenHolder:
     """Who an API request acts as: what the API needs of the token's user, without loading the user."""
 
     principal: Principal
-    locale: str | None
+    # The default language of the token's program, for API answers that ask for none (Accept-Language).
+    program_locale: str | None
 
 
+# A token belongs to its user's program: a program role's own, else (partners act through their org) the
+# program that registered the org, else the first program the org is a member of.
+_TOKEN_PROGRAM = func.coalesce(
+    User.program_id,
+    Org.registered_by_program_id,
+    select(func.min(Membership.program_id)).where(Membership.org_id == User.org_id).scalar_subquery(),
+)
 _TOKEN_HOLDER = (
-    select(User.id, User.org_id, User.role, User.program_id, User.locale)
+    select(
+        User.id,
+        User.org_id,
+        User.role,
+        User.program_id,
+        select(Program.default_locale).where(Program.id == _TOKEN_PROGRAM).scalar_subquery(),
+    )
     .join(ApiToken, ApiToken.user_id == User.id)
+    .join(Org, Org.id == User.org_id)
     .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None), User.active.is_(True))
 )
 
@@ -333,8 +352,10 @@ async def token_holder(engine: AsyncEngine, token: str) -> TokenHolder | None:
     row = await fetch_one(engine, _TOKEN_HOLDER, {"token_hash": hash_token(token)})
     if row is None:
         return None
-    user_id, org_id, role, program_id, locale = tuple(row)
-    return TokenHolder(Principal(user_id=user_id, org_id=org_id, role=Role(role), program_id=program_id), locale)
+    user_id, org_id, role, program_id, program_locale = tuple(row)
+    return TokenHolder(
+        Principal(user_id=user_id, org_id=org_id, role=Role(role), program_id=program_id), program_locale
+    )
 
 
 async def authenticate(

@@ -253,8 +253,11 @@ def rank(
     excluded: set[int],
     now: dt.datetime,
     limit: int | None = None,
+    *,
+    hard_capacity: bool = False,
 ) -> list[Candidate]:
     """Eligible partners, best first (ties: the one offered longest ago, then the lower id), explained.
+    With `hard_capacity` (the program's capacity mode "hard") a partner at its capacity is not eligible.
 
     Only the first `limit` are returned. This is the hot loop of matching (thousands of partners per
     lead): it works on plain numbers and builds the breakdown only for those returned.
@@ -267,6 +270,8 @@ def rank(
     scored: list[tuple[float, dt.datetime, int, Partner]] = []
     for p in partners:
         if p.org_id in excluded or (required and not required <= p.certifications):
+            continue
+        if hard_capacity and p.capacity is not None and p.open_leads >= p.capacity:
             continue
         for code, prefix in p.served:
             if code == country and postal.startswith(prefix):

@@ -10,11 +10,14 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from incentives.errors import N_, FieldError, ValidationFailed
 from incentives.leads.services import LeadInput
-from incentives.validation import Country, Email, Label, Name, Strict
+from incentives.validation import Country, Email, Label, MoneyInput, Name, Strict
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-Money = Annotated[Decimal, Field(ge=0, le=Decimal("1000000000"), max_digits=14, decimal_places=2, strict=False)]
+# An amount in EUR: {"amount": "12500.00", "currency": "EUR"} or "12500.00" (see MoneyInput).
+Money = Annotated[
+    Decimal, Field(ge=0, le=Decimal("1000000000"), max_digits=14, decimal_places=2, strict=False), MoneyInput()
+]
 
 
 def normalize_phone(value: str, country: str) -> str:

@@ -136,22 +136,32 @@ def next_step(
 ) -> Step:
     """The next group: the next slice of the ranking; after `max_waves` every eligible partner left."""
     weights = matching.weights_of(program)
+    hard = program.capacity_mode == "hard"
     excluded = {org for org, offer in earlier.items() if offer.state == OfferState.RETURNED}
     offered = {org for org, offer in earlier.items() if offer.state != OfferState.WITHDRAWN}
     fresh = None
     if wave == 0:
         keep = program.offer_wave_size * program.max_waves
-        fresh = ranking = [c.org_id for c in matching.rank(lead, partners, weights, excluded, now, limit=keep)]
+        fresh = ranking = [
+            c.org_id for c in matching.rank(lead, partners, weights, excluded, now, limit=keep, hard_capacity=hard)
+        ]
     group: list[matching.Candidate] = []
     while not group and wave <= program.max_waves:
         wave += 1
         if wave <= program.max_waves:
             start = (wave - 1) * program.offer_wave_size
             ids = [o for o in ranking[start : start + program.offer_wave_size] if o not in offered | excluded]
-            group = [matching.score(lead, by_org[o], weights, now) for o in ids if o in by_org]
+            group = [
+                matching.score(lead, by_org[o], weights, now) for o in ids if o in by_org and _room(by_org[o], hard)
+            ]
         else:  # the last wave: every eligible partner that has not had it yet
-            group = matching.rank(lead, partners, weights, excluded | offered, now)
+            group = matching.rank(lead, partners, weights, excluded | offered, now, hard_capacity=hard)
     return Step(wave, group, fresh)
+
+
+def _room(partner: matching.Partner, hard: bool) -> bool:
+    """Whether a partner of the ranking may still be offered a lead: in hard capacity mode, not when full."""
+    return not hard or partner.capacity is None or partner.open_leads < partner.capacity
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from incentives import i18n
 from incentives.accounts.roles import Tier
 from incentives.errors import N_
 from incentives.rules.describe import TEMPERATURES
@@ -14,25 +15,23 @@ from incentives.rules.services import MAX_POINTS
 TIERS = frozenset(tier.value for tier in Tier)
 
 
-def parse_number(raw: str) -> float | None:
-    """A number as people type it ("1,5" too); None when empty or not a number."""
-    raw = raw.strip().replace(",", ".")
-    if not raw:
-        return None
+def parse_number(raw: str, locale: str) -> float | None:
+    """A number as the reader types it ("1,5" in German); None when empty or not a number."""
     try:
-        return float(raw)
+        value = i18n.parse_number(raw, locale)
     except ValueError:
         return None
+    return None if value is None else float(value)
 
 
-def generate(values: Mapping[str, str]) -> tuple[str, str, dict[str, str]]:
+def generate(values: Mapping[str, str], locale: str) -> tuple[str, str, dict[str, str]]:
     """(condition, points, untranslated errors by field) from the editor's simple fields; strings are
     JSON-quoted, which CEL reads as the same string literal."""
     errors: dict[str, str] = {}
     parts: list[str] = []
     if values.get("temperature") in TEMPERATURES:
         parts.append(f"lead.temperature == {json.dumps(values['temperature'])}")
-    hours = parse_number(values.get("within_hours", ""))
+    hours = parse_number(values.get("within_hours", ""), locale)
     if values.get("within_hours", "").strip():
         if hours is None or not 0 < hours <= 24 * 365:
             errors["within_hours"] = N_("Please enter a number of hours between 1 and 8760.")
@@ -45,11 +44,11 @@ def generate(values: Mapping[str, str]) -> tuple[str, str, dict[str, str]]:
     product_line = values.get("product_line", "").strip()
     if product_line:
         parts.append(f"lead.product_line == {json.dumps(product_line, ensure_ascii=False)}")
-    base = parse_number(values.get("base_points", ""))
+    base = parse_number(values.get("base_points", ""), locale)
     if base is None or base != int(base) or not 0 < base <= MAX_POINTS:
         errors["base_points"] = N_("Please enter whole points between 1 and 100,000.")
         base = 0
-    multiplier = parse_number(values.get("cold_multiplier", "")) or 1.0
+    multiplier = parse_number(values.get("cold_multiplier", ""), locale) or 1.0
     if not 1 <= multiplier <= 10:
         errors["cold_multiplier"] = N_("Please enter a multiplier between 1 and 10.")
         multiplier = 1.0

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from incentives import i18n
 from incentives.accounts.roles import Role
 from incentives.db import utcnow
 from incentives.engagement import definitions, progress
@@ -102,15 +103,16 @@ def _values(form: FormData) -> dict[str, str]:
     return {name: str(form.get(name, "")).strip() for name in FIELDS}
 
 
-def _number(values: Mapping[str, str], name: str, errors: list[FieldError]) -> int | None:
-    raw = values.get(name, "")
-    if not raw:
-        return None
+def _number(values: Mapping[str, str], name: str, errors: list[FieldError], locale: str) -> int | None:
+    """A whole number as the reader types it ("1.500" in German)."""
     try:
-        return int(raw)
+        value = i18n.parse_number(values.get(name, ""), locale)
+        if value is not None and value != int(value):
+            raise ValueError(value)
     except ValueError:
         errors.append(FieldError((name,), N_("Must be an integer.")))
         return None
+    return None if value is None else int(value)
 
 
 def _day(values: Mapping[str, str], name: str, errors: list[FieldError]) -> dt.datetime | None:
@@ -126,10 +128,10 @@ def _day(values: Mapping[str, str], name: str, errors: list[FieldError]) -> dt.d
     return dt.datetime.combine(day, dt.time(), tzinfo=LOCAL).astimezone(dt.UTC)
 
 
-def _input(program_id: int, values: Mapping[str, str]) -> definitions.AchievementInput:
+def _input(program_id: int, values: Mapping[str, str], locale: str) -> definitions.AchievementInput:
     errors: list[FieldError] = []
-    target = _number(values, "target", errors)
-    points = _number(values, "points", errors)
+    target = _number(values, "target", errors, locale)
+    points = _number(values, "points", errors, locale)
     starts_at = _day(values, "starts_on", errors)
     ends_at = _day(values, "ends_on", errors)
     if errors:
@@ -169,7 +171,7 @@ async def manage_page(request: Request) -> Response:
     if request.method == "POST":
         values = _values(await request.form())
         try:
-            data = _input(who.program_id, values)
+            data = _input(who.program_id, values, request.state.locale)
             async with current_db(request).transaction() as session:
                 await definitions.create_achievement(session, who, data)
             return see_other("/achievements/manage?saved=1")

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from incentives import i18n
 from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
@@ -38,14 +39,17 @@ def _admin(request: Request) -> Principal:
     return who
 
 
-def _parse(values: dict[str, str], partners: list[tuple[int, str]]) -> tuple[int, int, str]:
+def _parse(values: dict[str, str], partners: list[tuple[int, str]], locale: str) -> tuple[int, int, str]:
     """(org id, signed points, reason) from the form, or every problem at once."""
     errors: list[FieldError] = []
     org_id = int(values["org_id"]) if values["org_id"].isdigit() else 0
     if org_id not in {pid for pid, _ in partners}:
         errors.append(FieldError(("org_id",), N_("Please choose a partner.")))
-    raw = values["points"].replace(".", "").replace(",", "").replace(" ", "")
-    points = int(raw) if raw.isdigit() else -1
+    try:
+        number = i18n.parse_number(values["points"], locale)
+    except ValueError:
+        number = None
+    points = int(number) if number is not None and number == int(number) and number >= 0 else -1
     if points == 0:
         errors.append(FieldError(("points",), N_("Must be a whole number of points other than zero.")))
     elif not 0 < points <= MAX_ADJUSTMENT:
@@ -73,7 +77,7 @@ async def adjustments_page(request: Request) -> Response:
         form = await request.form()
         values = {name: str(form.get(name, "")).strip() for name in FIELDS}
         try:
-            org_id, points, reason = _parse(values, partners)
+            org_id, points, reason = _parse(values, partners, request.state.locale)
             if not values["key"]:
                 values["key"] = uuid.uuid4().hex
             digest = hashlib.sha256(values["key"].encode()).hexdigest()

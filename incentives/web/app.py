@@ -7,7 +7,6 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import configure_mappers
@@ -18,7 +17,6 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from incentives import i18n, live
 from incentives.accounts.services import TOKEN_CHECK_WARM_UP
@@ -63,9 +61,9 @@ from incentives.web.csrf import CsrfMiddleware
 from incentives.web.errors import error_response, on_domain_error, on_http_exception, on_server_error
 from incentives.web.guard import NulGuardMiddleware
 from incentives.web.headers import SecurityHeadersMiddleware
+from incentives.web.static_files import static_app
 from incentives.web.templating import make_templates
 
-STATIC_DIR = Path(__file__).parent / "static"
 APIS = [
     setup_api,
     points_api,
@@ -154,7 +152,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *achievement_pages.routes,
         Route("/api/v1/openapi.json", openapi_json),
         *[route for api in APIS for route in api.routes()],
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        Mount("/static", static_app(), name="static"),
     ]
     middleware = [
         Middleware(SecurityHeadersMiddleware, production=settings.production),

@@ -61,7 +61,9 @@ CAMPAIGN_FIELDS = (
 )
 
 
-def _campaign_input(who: Principal, values: Mapping[str, str], tiers: list[str]) -> campaigns.CampaignInput:
+def _campaign_input(
+    who: Principal, values: Mapping[str, str], tiers: list[str], locale: str
+) -> campaigns.CampaignInput:
     """The campaign form: whole days in the program's time zone, the end day included; lists separated by commas."""
     assert who.program_id is not None
     errors: list[FieldError] = [
@@ -84,13 +86,15 @@ def _campaign_input(who: Principal, values: Mapping[str, str], tiers: list[str])
     lines = [line.strip() for line in values.get("product_lines", "").split(",") if line.strip()]
     if any(len(line) > 80 for line in lines):
         errors.append(FieldError(("product_lines",), N_("Must be at most %(le)s characters."), le=80))
-    multiplier = parse_number(values.get("multiplier", "")) if values.get("multiplier") else 1.0
+    multiplier = parse_number(values.get("multiplier", ""), locale) if values.get("multiplier") else 1.0
     if multiplier is None:
         errors.append(FieldError(("multiplier",), N_("Must be between %(ge)s and %(le)s."), ge=1, le=10))
     budget: int | None = None
     if values.get("budget_points"):
         try:
-            budget = int(values["budget_points"].replace(".", "").replace(",", ""))
+            budget = int(i18n.parse_number(values["budget_points"], locale) or 0)
+            if budget != i18n.parse_number(values["budget_points"], locale):
+                raise ValueError(values["budget_points"])
         except ValueError:
             errors.append(FieldError(("budget_points",), N_("Must be at least %(ge)s."), ge=1))
     if errors:
@@ -144,7 +148,7 @@ async def campaign_editor(request: Request) -> Response:
         values = {name: str(form.get(name, "")).strip() for name in CAMPAIGN_FIELDS}
         tiers = [str(t) for t in form.getlist("tiers")]
         try:
-            data = _campaign_input(who, values, tiers)
+            data = _campaign_input(who, values, tiers, request.state.locale)
             async with current_db(request).transaction() as session:
                 if campaign_id is None:
                     await campaigns.create_campaign(session, who, data)

@@ -44,8 +44,9 @@ class RequestContextMiddleware:
     """Loads who is asking (the signed session cookie on pages, a bearer token on /api) and picks the locale.
 
     Sets `request.state.principal` and `.locale`, and on pages `.user` (the API has no page user: None).
-    The API follows Accept-Language first, as API.md promises; pages follow the user's setting, then their
-    explicit choice, then the browser.
+    The API follows Accept-Language first, as API.md promises, then the default language of the token's program
+    (the same for every caller, whatever their own setting); pages follow the user's setting, then their
+    explicit choice, then the browser, then the program.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -74,7 +75,7 @@ class RequestContextMiddleware:
         state["principal"] = holder.principal if holder else None
         state["locale"] = (
             parse_accept_language(headers.get("accept-language"))
-            or (holder.locale if holder else None)
+            or (holder.program_locale if holder else None)
             or settings.default_locale
         )
 

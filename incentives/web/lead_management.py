@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from incentives import i18n
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
@@ -99,7 +100,8 @@ async def new_lead(request: Request) -> Response:
         form = await request.form()
         values = {name: str(form.get(name, "")).strip() for name in FORM_FIELDS}
         try:
-            lead_in = LeadIn.model_validate(importer.body_from_row(who.program_id, values))
+            typed = {**values, "estimated_value": i18n.plain_number(values["estimated_value"], request.state.locale)}
+            lead_in = LeadIn.model_validate(importer.body_from_row(who.program_id, typed))
             async with current_db(request).transaction() as session:
                 lead = await services.create_lead(session, who, lead_in.to_input())
             if form.get("distribute"):

@@ -4,12 +4,13 @@ the lead detail every role sees; and the labels every lead page shares."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from incentives import i18n
 from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
@@ -202,7 +203,7 @@ async def feedback(request: Request) -> Response:
     try:
         if status not in FeedbackStatus.__members__.values():
             raise DomainError(N_("Please choose what happened."))
-        deal_value = _decimal(str(form.get("deal_value", "")))
+        deal_value = _decimal(str(form.get("deal_value", "")), request.state.locale)
         earns = await _feedback_earns(request, who, lead_id, status)
         async with current_db(request).transaction() as session:
             await services.give_feedback(
@@ -254,20 +255,15 @@ async def return_to_pool(request: Request) -> Response:
     return hx_redirect("/leads/mine") if is_htmx(request) else see_other("/leads/mine")
 
 
-def _decimal(raw: str) -> Decimal | None:
-    raw = raw.strip().replace(" ", "")
-    if not raw:
-        return None
-    # Accept both 18.500,50 (German) and 18,500.50 (English) input.
-    if "," in raw and (raw.rfind(",") > raw.rfind(".")):
-        raw = raw.replace(".", "").replace(",", ".")
-    else:
-        raw = raw.replace(",", "")
+def _decimal(raw: str, locale: str) -> Decimal | None:
+    """The deal value as the reader types it: 18.500,50 in German, 18,500.50 in English."""
     try:
-        value = Decimal(raw)
-    except InvalidOperation as exc:
+        value = i18n.parse_number(raw, locale)
+    except ValueError as exc:
         raise DomainError(N_("Please enter the deal value as a number.")) from exc
-    if not value.is_finite() or value <= 0 or value >= Decimal("1000000000"):
+    if value is None:
+        return None
+    if value <= 0 or value >= Decimal("1000000000"):
         raise DomainError(N_("Please enter the deal value as a number."))
     return value.quantize(Decimal("0.01"))
 

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from incentives import i18n
 from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
 from incentives.errors import DomainError
@@ -65,7 +66,7 @@ async def file_claim(request: Request) -> Response:
                 principal,
                 allocation_id=allocation_id,
                 activity=activity,
-                amount=amount,
+                amount=i18n.plain_number(amount, request.state.locale),
                 proof_name=name,
                 proof=content,
             )

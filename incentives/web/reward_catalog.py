@@ -7,7 +7,6 @@ The form is validated by the API's model, so both answer the same, translated at
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -64,7 +63,6 @@ FORM_NAMES: dict[tuple[str | int, ...], str] = {
     ("description", "de"): "description_de",
     ("description", "en"): "description_en",
 }
-_GROUPED = re.compile(r"^\d{1,3}([., \u00a0]\d{3})+$")  # thousands grouped, in either language
 _OTHER_FORM = IdempotencyConflict().detail  # the key was used with other values
 
 
@@ -175,13 +173,11 @@ def _form_values(form: FormData) -> dict[str, str]:
     return {name: str(form.get(name, "")).strip() for name in names}
 
 
-def _number(raw: str) -> int | str | None:
-    """An integer when it is one ("1.500" and "1,500" too); else the text, for the model to refuse."""
-    if not raw:
-        return None
-    plain = re.sub(r"[., \u00a0]", "", raw) if _GROUPED.match(raw) else raw
+def _number(raw: str, locale: str) -> int | str | None:
+    """An integer when it is one as the reader types it ("1.500" in German); else the text, for the model to refuse."""
+    plain = i18n.plain_number(raw, locale)
     try:
-        return int(plain)
+        return int(plain) if plain else None
     except ValueError:
         return raw
 
@@ -202,7 +198,7 @@ def _moment(values: Mapping[str, str], name: str, current: Reward | None) -> dt.
     return dt.datetime(day.year, day.month, day.day, tzinfo=_zone()).astimezone(dt.UTC)
 
 
-def parse_item(values: Mapping[str, str], current: Reward | None) -> dict[str, Any]:
+def parse_item(values: Mapping[str, str], current: Reward | None, locale: str = "en") -> dict[str, Any]:
     """The form as Reward columns, validated like the API's body; every problem at once, by form field."""
     errors: list[FieldError] = []
     moments: dict[str, dt.datetime | None] = {}
@@ -215,11 +211,11 @@ def parse_item(values: Mapping[str, str], current: Reward | None) -> dict[str, A
         "kind": values.get("kind", ""),
         "name": {"de": values.get("name_de", ""), "en": values.get("name_en", "")},
         "description": {"de": values.get("description_de", ""), "en": values.get("description_en", "")},
-        "value": values.get("value") or None,
-        "percent": values.get("percent") or None,
+        "value": i18n.plain_number(values.get("value", ""), locale) or None,
+        "percent": i18n.plain_number(values.get("percent", ""), locale) or None,
         "limit_period": values.get("limit_period") or None,
         "active": bool(values.get("active")),
-        **{name: _number(values.get(name, "")) for name in NUMBER_FIELDS},
+        **{name: _number(values.get(name, ""), locale) for name in NUMBER_FIELDS},
     }
     if body["points"] is None:
         errors.append(FieldError(("points",), N_("This field is required.")))
@@ -315,7 +311,7 @@ async def _once(
     if stored is not None:
         return see_other(stored[1].decode())
     try:
-        saved_id = await _save(request, principal, reward_id, parse_item(values, current))
+        saved_id = await _save(request, principal, reward_id, parse_item(values, current, request.state.locale))
     except BaseException:
         await idempotency.release(db, principal.user_id, scoped_key)
         raise

@@ -184,7 +184,7 @@ async def generate_fragment(request: Request) -> Response:
     """The simple fields changed: fill the advanced fields with the CEL they mean, checked."""
     manager_of(request)
     values = _form_values(await request.form())
-    condition, points, problems = generate(values)
+    condition, points, problems = generate(values, request.state.locale)
     errors = {name: translate(request, message) for name, message in problems.items()}
     if not errors:
         values.update(condition=condition, points=points)

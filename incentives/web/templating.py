@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from incentives import i18n
 from incentives.web import nav
 from incentives.web.csrf import csrf_token
+from incentives.web.static_files import static_url
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 MOMENT = "moment"
@@ -41,6 +42,11 @@ def _money(context: Context, value: Any, currency: str = "EUR") -> str:
 
 
 @pass_context
+def _amount(context: Context, value: Any) -> str:
+    return i18n.format_amount(value, context["locale"])
+
+
+@pass_context
 def _date(context: Context, value: Any, style: str = "medium") -> str:
     return i18n.format_date(value, context["locale"], style)
 
@@ -59,7 +65,8 @@ def make_templates() -> Jinja2Blocks:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(number=_number, money=_money, date=_date, datetime=_datetime)
+    env.filters.update(number=_number, amount=_amount, money=_money, date=_date, datetime=_datetime)
+    env.globals["static"] = static_url
     return Jinja2Blocks(env=env)
 
 

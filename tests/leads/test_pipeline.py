@@ -40,17 +40,33 @@ async def test_a_revoked_token_or_inactive_user_is_refused_at_the_next_request(
     assert (await http.get("/api/v1/picklist", headers={"Authorization": "Basic eDp5"})).status_code == 401
 
 
-async def test_api_language_follows_accept_language_then_the_token_holders_setting(
+async def test_api_language_follows_accept_language_then_the_programs_default_for_every_caller(
     db: Database, http: httpx.AsyncClient
 ) -> None:
     world = await make_program(db)
     org = await make_member(db, world)
-    rep = await make_user(db, world, org, Role.RESELLER_REP, locale="de")
+    german_rep = await make_user(db, world, org, Role.RESELLER_REP, locale="de")
+    english_pam = await make_user(db, world, world.admin.org_id, Role.PARTNER_MANAGER, locale="en")
+    callers = (german_rep, english_pam, world.admin)
     missing = "/api/v1/leads/999999"
-    german = await http.get(missing, headers=rep.auth)
-    assert german.status_code == 404 and german.headers["Content-Language"] == "de"
-    english = await http.get(missing, headers={**rep.auth, "Accept-Language": "en-GB"})
+
+    async def languages() -> set[str]:
+        answers = [await http.get(missing, headers=caller.auth) for caller in callers]
+        assert {answer.status_code for answer in answers} == {404}
+        return {answer.headers["Content-Language"] for answer in answers}
+
+    assert await languages() == {"en"}  # the program's default, whatever each user chose for the pages
+    settings = await http.patch(
+        f"/api/v1/programs/{world.program_id}", json={"default_locale": "de"}, headers=world.admin.auth
+    )
+    assert settings.status_code == 200, settings.text
+    assert await languages() == {"de"}
+    german = await http.get(missing, headers=english_pam.auth)
+    assert german.json()["title"] == "Nicht gefunden."
+    english = await http.get(missing, headers={**english_pam.auth, "Accept-Language": "en-GB"})
     assert english.headers["Content-Language"] == "en" and english.json()["title"] != german.json()["title"]
+    anonymous = await http.get(missing)  # no token, no program: the site default
+    assert anonymous.status_code == 401 and anonymous.headers["Content-Language"] == "en"
 
 
 async def test_api_posts_need_no_csrf_token_and_get_no_csrf_cookie_while_forms_still_do(

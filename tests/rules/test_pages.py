@@ -29,7 +29,8 @@ def test_common_fields_generate_cel() -> None:
             "product_line": 'heat "pumps"',
             "base_points": "10",
             "cold_multiplier": "3",
-        }
+        },
+        "en",
     )
     assert errors == {}
     assert (
@@ -37,11 +38,13 @@ def test_common_fields_generate_cel() -> None:
         == 'feedback.hours_since_reserved <= 24.0 && partner.tier == "gold" && lead.product_line == "heat \\"pumps\\""'
     )
     assert points == 'lead.temperature == "cold" ? 30 : 10'
-    assert generate({"event": "lead.won", "temperature": "cold", "base_points": "5", "cold_multiplier": "2"})[:2] == (
+    won = {"event": "lead.won", "temperature": "cold", "base_points": "5", "cold_multiplier": "2"}
+    assert generate(won, "de")[:2] == (
         'lead.temperature == "cold"',
         "10",
     )
-    _, _, errors = generate({"event": "lead.won", "within_hours": "5", "base_points": "-1", "cold_multiplier": "11"})
+    wrong = {"event": "lead.won", "within_hours": "5", "base_points": "-1", "cold_multiplier": "11"}
+    _, _, errors = generate(wrong, "de")
     assert set(errors) == {"within_hours", "base_points", "cold_multiplier"}
 
 

@@ -7,6 +7,7 @@ the real app over HTTP, and a few real error paths show that a problem's code an
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -270,3 +271,135 @@ async def test_problems_take_code_and_status_from_their_class(db: Database, http
     again = await http.post(f"/api/v1/leads/{lead_id}/reserve", headers={**rep.auth, "Accept-Language": "de"})
     body = await _problem(spec, again, ("POST", "/api/v1/leads/{id}/reserve"), AlreadyReserved)
     assert body["title"] != AlreadyReserved.title  # translated; the code never is
+
+
+# --- request and answer fields -------------------------------------------------------------------------------
+
+_FIELD = re.compile(r"^\s*([a-z_]+)(\?)?")
+
+
+def top_level_fields(text: str) -> dict[str, bool]:
+    """The fields of the first `{...}` in `text`, each with whether API.md marks it optional (`name?`)."""
+    start = text.find("{")
+    if start < 0:
+        return {}
+    depth, end = 0, start
+    while end < len(text):
+        depth += {"{": 1, "[": 1, "}": -1, "]": -1}.get(text[end], 0)
+        if depth == 0:
+            break
+        end += 1
+    parts, depth, current = [], 0, ""
+    for char in text[start + 1 : end]:
+        depth += {"{": 1, "[": 1, "}": -1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    found = {}
+    for part in parts:
+        match = _FIELD.match(part)
+        if match:
+            found[match.group(1)] = bool(match.group(2))
+    return found
+
+
+def request_fields(calls: dict[tuple[str, str], Call], call: Call) -> dict[str, bool]:
+    """The body API.md gives a call: the `{...}` before its arrow; "same body" is the POST's of the same resource;
+    a settings cell (`GET/PATCH /programs/{id}`) lists its fields in backticks."""
+    before = call.answer.split("→")[0]
+    if before.startswith("same body"):
+        return request_fields(calls, calls["POST", call.path.rsplit("/", 1)[0]])
+    if before.startswith("settings:"):
+        return {name: True for name in re.findall(r"`([a-z_]+)`", before.split("—")[0])}
+    return top_level_fields(before)
+
+
+def answer_fields(call: Call) -> dict[str, bool]:
+    after = call.answer.split("→", 1)[1] if "→" in call.answer else ""
+    if call.answer.startswith("settings:"):
+        return request_fields({}, call)
+    return top_level_fields(after.split(";")[0])
+
+
+def _schema(spec: dict[str, Any], ref: dict[str, Any] | None) -> dict[str, Any]:
+    assert ref is not None and "$ref" in ref, ref
+    found: dict[str, Any] = spec["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
+    return found
+
+
+def test_request_and_answer_fields_are_read_as_written(api_md: str) -> None:
+    calls = documented_calls(api_md)
+    lead = request_fields(calls, calls["POST", "/api/v1/leads"])
+    assert lead["contact"] is False and lead["estimated_value"] is True and lead["temperature"] is False
+    assert "name" not in lead  # contact's own fields are not the lead's
+    assert request_fields(calls, calls["PUT", "/api/v1/rules/{id}"]) == request_fields(
+        calls, calls["POST", "/api/v1/rules"]
+    )
+    assert "matching_weights" in request_fields(calls, calls["PATCH", "/api/v1/programs/{id}"])
+    assert set(answer_fields(calls["POST", "/api/v1/redemptions"])) == {"id", "status", "points"}
+    assert answer_fields(calls["POST", "/api/v1/leads/{id}/qualify"]) == {"status": False}
+
+
+@SQLITE_ONLY
+async def test_every_documented_request_field_is_in_the_served_body(api_md: str, spec: dict[str, Any]) -> None:
+    """Each field API.md names in a body is a property of the served request body; the server requires no field
+    API.md leaves out or marks optional (it may take more, and may leave a documented field optional)."""
+    calls = documented_calls(api_md)
+    served = served_calls(spec)
+    wrong = []
+    for key, call in calls.items():
+        if key not in served or key[0] == "GET":
+            continue
+        documented = request_fields(calls, call)
+        body = served[key].get("requestBody")
+        if not documented:
+            assert body is None or "multipart" in call.answer, key
+            continue
+        assert body is not None, key
+        schema = _schema(spec, body["content"]["application/json"]["schema"])
+        properties, required = set(schema["properties"]), set(schema.get("required", []))
+        wrong += [(key, "missing", name) for name in documented if name not in properties]
+        wrong += [(key, "required", name) for name in required if documented.get(name, True)]
+    assert not wrong
+
+
+@SQLITE_ONLY
+async def test_every_documented_answer_field_is_in_the_served_answer(api_md: str, spec: dict[str, Any]) -> None:
+    """Where the served document describes an answer, it has every field API.md's answer names."""
+    served = served_calls(spec)
+    wrong = []
+    for key, call in documented_calls(api_md).items():
+        operation = served.get(key)
+        if operation is None:
+            continue
+        success = next(status for status in operation["responses"] if int(status) < 400)
+        content = operation["responses"][success]["content"]
+        if "application/json" not in content:
+            continue
+        schema = _schema(spec, content["application/json"]["schema"])
+        documented = answer_fields(call)
+        if "items" in schema["properties"] and "items" not in documented:  # API.md describes a list's item
+            schema = _schema(spec, schema["properties"]["items"]["items"])
+        wrong += [(key, name) for name in documented if name not in schema["properties"]]
+    assert not wrong
+
+
+@SQLITE_ONLY
+async def test_every_reference_of_the_document_resolves(spec: dict[str, Any]) -> None:
+    """Two models of one name (engagement's and points' PointsOut) once left a call pointing at no schema."""
+    names = set(spec["components"]["schemas"])
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(spec)))
+    assert refs and not refs - names
+
+
+async def test_every_documented_list_answers_items_and_next_cursor(db: Database, http: httpx.AsyncClient) -> None:
+    world = await make_program(db)
+    org = await make_member(db, world)
+    program = f"?program_id={world.program_id}"
+    for path in ("/leads", f"/points/transfers?org_id={org}&", "/rewards", "/redemptions", "/achievements"):
+        answer = await http.get(f"/api/v1{path}{program}".replace("&?", "&"), headers=world.admin.auth)
+        assert answer.status_code == 200, (path, answer.text)
+        assert {"items", "next_cursor"} <= set(answer.json()), path

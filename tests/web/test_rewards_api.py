@@ -74,6 +74,13 @@ async def test_catalog_redeem_approve_and_fulfil(db: Database, http: httpx.Async
         headers=rw.manager.auth,
     )
     assert wrong_type.status_code == 422 and wrong_type.json()["errors"][0]["loc"] == ["proof"]
+    dollars = await http.post(
+        f"/api/v1/mdf/allocations/{allocation}/claims",
+        data={"activity": "Messe", "amount": "100", "currency": "USD"},
+        files={"proof": ("flyer.png", PNG, "image/png")},
+        headers=rw.manager.auth,
+    )
+    assert dollars.status_code == 422 and dollars.json()["errors"][0]["loc"] == ["currency"]
     too_large = await http.post(
         f"/api/v1/mdf/allocations/{allocation}/claims",
         data={"activity": "Messe", "amount": "100"},
@@ -83,7 +90,7 @@ async def test_catalog_redeem_approve_and_fulfil(db: Database, http: httpx.Async
     assert too_large.status_code in (413, 422), too_large.text
     claim = await http.post(
         f"/api/v1/mdf/allocations/{allocation}/claims",
-        data={"activity": "Messe Stuttgart", "amount": "499.50"},
+        data={"activity": "Messe Stuttgart", "amount": "499.50", "currency": "EUR"},
         files={"proof": ("flyer.png", PNG, "image/png")},
         headers=rw.manager.auth,
     )

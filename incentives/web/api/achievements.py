@@ -139,4 +139,4 @@ async def get_achievements(request: Request) -> Response:
         else:
             found = await progress.definitions(session, who, program_id)
             items = [{**achievement_out(d.achievement), "earned_by": d.earned_by} for d in found]
-    return json_response({"items": items})
+    return json_response({"items": items, "next_cursor": None})  # API.md: every list has both

@@ -15,6 +15,7 @@ from incentives.leads.errors import AlreadyReserved, FeedbackRequired
 from incentives.leads.models import Lead, LeadStatus
 from incentives.leads.schemas import FeedbackIn, LeadIn, ReofferIn, ReturnIn
 from incentives.web.api.base import Api, database, json_response, page_limit, parse_body, path_id, principal, query_int
+from incentives.web.api.schemas import money_json
 
 api = Api()
 MANAGED = (Forbidden, NotFound, InvalidState)  # a manager's step on a lead of the program
@@ -40,7 +41,7 @@ def full_lead(lead: Lead) -> dict[str, Any]:
         "industry": lead.industry,
         "product_line": lead.product_line,
         "temperature": lead.temperature,
-        "estimated_value": str(lead.estimated_value) if lead.estimated_value is not None else None,
+        "estimated_value": money_json(lead.estimated_value),
         "required_certifications": lead.required_certifications,
         "notes": lead.notes,
         "source": lead.source,
@@ -57,7 +58,7 @@ def _progress(lead: Lead) -> dict[str, Any]:
         "reserved_at": _time(lead.reserved_at),
         "feedback_due_at": _time(lead.feedback_due_at),
         "last_feedback": lead.last_feedback,
-        "deal_value": str(lead.deal_value) if lead.deal_value is not None else None,
+        "deal_value": money_json(lead.deal_value),
         "lost_reason": lead.lost_reason,
     }
 

@@ -9,12 +9,12 @@ from pydantic import BaseModel, StringConstraints
 from starlette.requests import Request
 from starlette.responses import Response
 
-from incentives.errors import Forbidden, InvalidState, NotFound, PayloadTooLarge, ValidationFailed
+from incentives.errors import N_, FieldError, Forbidden, InvalidState, NotFound, PayloadTooLarge, ValidationFailed
 from incentives.rewards import mdf
 from incentives.rewards.models import MdfAllocation, MdfClaim
+from incentives.validation import CURRENCY
 from incentives.web.api.base import Api, database, json_response, parse_body, path_id, principal, query_int
-from incentives.web.api.rewards import Money
-from incentives.web.api.schemas import Strict
+from incentives.web.api.schemas import Money, Strict
 
 api = Api()
 
@@ -106,7 +106,7 @@ async def get_allocations(request: Request) -> Response:
 @api.route(
     "POST",
     "/api/v1/mdf/allocations/{id:id}/claims",
-    summary="File a claim (multipart form: activity, amount, proof file of PDF, PNG or JPEG)",
+    summary="File a claim (multipart form: activity, amount in EUR, currency? (EUR), proof file of PDF, PNG or JPEG)",
     response=ClaimOut,
     status=201,
     errors=(Forbidden, NotFound, InvalidState, PayloadTooLarge, ValidationFailed),
@@ -120,6 +120,10 @@ async def post_claim(request: Request) -> Response:
             content = await upload.read(mdf.MAX_PROOF_BYTES + 1)
             name = upload.filename or name
         activity, amount = str(form.get("activity", "")), str(form.get("amount", ""))
+        currency = form.get("currency")
+    # A form has no money object (API.md); its amount is in EUR, and a `currency` given must say so.
+    if currency is not None and currency != CURRENCY:
+        raise ValidationFailed([FieldError(("currency",), N_("Must be one of: %(expected)s."), expected=CURRENCY)])
     async with database(request).transaction() as session:
         claim = await mdf.file_claim(
             session,

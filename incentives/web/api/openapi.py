@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from incentives import __version__
@@ -28,10 +29,16 @@ IDEMPOTENT: tuple[type[DomainError], ...] = (IdempotencyConflict, ValidationFail
 def build_openapi(apis: list[Api]) -> dict[str, Any]:
     endpoints = [endpoint for api in apis for endpoint in api.endpoints]
     models = {m for e in endpoints for m in (e.body, e.response) if m is not None}
-    _, schema = models_json_schema(
+    refs, schema = models_json_schema(
         [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
         ref_template="#/components/schemas/{model}",
     )
+
+    def _ref(model: type[BaseModel] | None) -> dict[str, str]:
+        # pydantic names two models of one name by their modules; the reference it made says which
+        assert model is not None
+        return {"$ref": refs[model, "validation"]["$ref"]}
+
     paths: dict[str, dict[str, Any]] = {}
     for e in endpoints:
         path = e.path.replace(":id}", "}")
@@ -67,11 +74,6 @@ def build_openapi(apis: list[Api]) -> dict[str, Any]:
         "paths": paths,
         "components": components,
     }
-
-
-def _ref(model: type | None) -> dict[str, str]:
-    assert model is not None
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
 def error_responses(endpoint: Endpoint) -> dict[str, Any]:

@@ -17,8 +17,7 @@ from incentives.rewards import queries, services
 from incentives.rewards.errors import LimitReached, OutOfStock, RewardUnavailable
 from incentives.rewards.models import MdfAllocation, Redemption, RedemptionStatus, Reward
 from incentives.web.api.base import Api, database, json_response, page_limit, parse_body, path_id, principal, query_int
-from incentives.web.api.rewards import Money, money
-from incentives.web.api.schemas import Strict
+from incentives.web.api.schemas import Money, Strict, money
 
 api = Api()
 DECISION = (Forbidden, NotFound, InvalidState)  # deciding a pending redemption

@@ -15,8 +15,9 @@ from starlette.responses import Response
 from incentives.errors import N_, Forbidden, NotFound, ValidationFailed
 from incentives.rewards import catalog, mdf, services
 from incentives.rewards.models import Reward
+from incentives.validation import MoneyInput
 from incentives.web.api.base import Api, database, json_response, parse_body, path_id, principal, query_int
-from incentives.web.api.schemas import Strict
+from incentives.web.api.schemas import Money, Strict, money
 
 api = Api()
 
@@ -35,7 +36,7 @@ def _percent(value: str | int) -> str:
     return str(parsed)
 
 
-Amount = Annotated[str | int, AfterValidator(_amount)]
+Amount = Annotated[str | int, AfterValidator(_amount), MoneyInput()]  # {"amount", "currency"} or the amount
 Percent = Annotated[str | int, AfterValidator(_percent)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
@@ -72,11 +73,6 @@ class RewardIn(RewardFieldsIn):
     program_id: int
 
 
-class Money(BaseModel):
-    amount: str
-    currency: str = "EUR"
-
-
 class RewardOut(BaseModel):
     id: int
     program_id: int
@@ -98,10 +94,6 @@ class RewardOut(BaseModel):
 class RewardsOut(BaseModel):
     items: list[RewardOut]
     next_cursor: str | None = None
-
-
-def money(amount: Decimal | None) -> Money | None:
-    return None if amount is None else Money(amount=f"{amount:.2f}")
 
 
 def reward_out(reward: Reward) -> dict[str, Any]:

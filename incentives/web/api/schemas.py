@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
@@ -10,6 +11,22 @@ from incentives.accounts.levels import KEY, MAX_LEVELS, MAX_THRESHOLD, Level, ch
 from incentives.validation import Country, Email, Label, Locale, Name, Patch, Strict, regions
 
 __all__ = ["Country", "Email", "Label", "Name", "Strict"]
+
+
+class Money(BaseModel):
+    """Money in an answer (API.md): the amount as a decimal string with two places, and the currency."""
+
+    amount: str
+    currency: str = "EUR"
+
+
+def money(amount: Decimal | None) -> Money | None:
+    return None if amount is None else Money(amount=f"{amount:.2f}")
+
+
+def money_json(amount: Decimal | None) -> dict[str, str] | None:
+    found = money(amount)
+    return None if found is None else found.model_dump()
 
 
 class LevelName(Strict):
@@ -31,6 +48,29 @@ def _ladder(levels: list[LevelSetting]) -> list[LevelSetting]:
 Levels = Annotated[list[LevelSetting], Field(min_length=1, max_length=MAX_LEVELS), AfterValidator(_ladder)]
 
 
+Weight = Annotated[float, Field(ge=0, le=100, strict=False)]
+
+
+class MatchingWeights(Strict):
+    """The weights of the matching score's parts; a part left out keeps its weight."""
+
+    competence: Weight | None = None
+    tier: Weight | None = None
+    conversion: Weight | None = None
+    proximity: Weight | None = None
+    capacity: Weight | None = None
+    fairness: Weight | None = None
+
+
+class MatchingWeightsOut(BaseModel):
+    competence: float
+    tier: float
+    conversion: float
+    proximity: float
+    capacity: float
+    fairness: float
+
+
 class ProgramSettingsPatch(Patch):
     escalation_hours: Annotated[int, Field(ge=1, le=720)] | None = None
     offer_wave_size: Annotated[int, Field(ge=1, le=100)] | None = None
@@ -41,6 +81,9 @@ class ProgramSettingsPatch(Patch):
     default_locale: Locale | None = None
     # Points earned over the last 12 months; names in both languages; the first level starts at 0.
     levels: Levels | None = None
+    matching_weights: MatchingWeights | None = None
+    # soft: free capacity is a part of the score; hard: a partner at its capacity is not offered leads
+    capacity_mode: Literal["hard", "soft"] | None = None
 
 
 class LevelNameOut(BaseModel):
@@ -66,6 +109,8 @@ class ProgramOut(BaseModel):
     points_expiry_months: int
     default_locale: Locale
     levels: list[LevelOut]
+    matching_weights: MatchingWeightsOut
+    capacity_mode: Literal["hard", "soft"]
 
 
 class OrgIn(Strict):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from incentives.accounts import services, sessions
+from incentives.accounts.models import Program
 from incentives.errors import Duplicate, Forbidden, NotFound
+from incentives.leads import matching
 from incentives.web.api.base import Api, database, json_response, parse_body, path_id, principal
 from incentives.web.api.schemas import (
+    MatchingWeightsOut,
     MembershipIn,
     MembershipOut,
     OrgIn,
@@ -25,13 +30,19 @@ from incentives.web.api.schemas import (
 api = Api()
 
 
+def program_out(program: Program) -> dict[str, Any]:
+    """A program's settings; the matching weights with every part, the defaults filled in."""
+    fields = {name: getattr(program, name) for name in ProgramOut.model_fields if name != "matching_weights"}
+    return ProgramOut(**fields, matching_weights=MatchingWeightsOut(**matching.weights_of(program))).model_dump()
+
+
 @api.route(
     "GET", "/api/v1/programs/{id:id}", summary="A program and its settings", response=ProgramOut, errors=(NotFound,)
 )
 async def get_program(request: Request) -> Response:
     async with database(request).reader() as session:
         program = await services.get_program(session, principal(request), path_id(request))
-    return json_response(ProgramOut.model_validate(program, from_attributes=True).model_dump())
+    return json_response(program_out(program))
 
 
 @api.route(
@@ -45,10 +56,11 @@ async def get_program(request: Request) -> Response:
 async def patch_program(request: Request) -> Response:
     body = await parse_body(request, ProgramSettingsPatch)
     async with database(request).transaction() as session:
-        program = await services.update_program_settings(
-            session, principal(request), path_id(request), body.model_dump(exclude_unset=True)
-        )
-    return json_response(ProgramOut.model_validate(program, from_attributes=True).model_dump())
+        changes = body.model_dump(exclude_unset=True)
+        if body.matching_weights is not None:
+            changes["matching_weights"] = body.matching_weights.model_dump(exclude_none=True)
+        program = await services.update_program_settings(session, principal(request), path_id(request), changes)
+    return json_response(program_out(program))
 
 
 @api.route(
