@@ -67,7 +67,7 @@ def parse(value: str | None, now: dt.datetime) -> Period:
     if value in KINDS:
         return Period(value, key_of(value, now))
     prefix, _, raw_id = value.partition(":")
-    if prefix == "campaign" and raw_id.isdigit() and len(raw_id) <= 9:
+    if prefix == "campaign" and raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 9:
         return Period("campaign", f"campaign:{int(raw_id)}", int(raw_id))
     raise ValidationFailed(
         [

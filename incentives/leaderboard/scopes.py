@@ -64,7 +64,7 @@ def parse(value: str | None) -> Scope:
         return Scope(kind, rest)
     if kind == "region" and 2 <= len(rest) <= 12 and all(c.isalnum() or c == "-" for c in rest):
         return Scope(kind, rest.upper())
-    if kind in ("distributor", "reps") and rest.isdigit() and len(rest) <= 9:
+    if kind in ("distributor", "reps") and rest.isascii() and rest.isdigit() and len(rest) <= 9:
         return Scope(kind, str(int(rest)))
     raise _invalid()
 

@@ -42,7 +42,7 @@ def _admin(request: Request) -> Principal:
 def _parse(values: dict[str, str], partners: list[tuple[int, str]], locale: str) -> tuple[int, int, str]:
     """(org id, signed points, reason) from the form, or every problem at once."""
     errors: list[FieldError] = []
-    org_id = int(values["org_id"]) if values["org_id"].isdigit() else 0
+    org_id = int(values["org_id"]) if values["org_id"].isascii() and values["org_id"].isdigit() else 0
     if org_id not in {pid for pid, _ in partners}:
         errors.append(FieldError(("org_id",), N_("Please choose a partner.")))
     try:

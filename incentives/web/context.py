@@ -118,7 +118,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        if declared is not None and (not (declared.isascii() and declared.isdigit()) or int(declared) > self.max_bytes):
             await self._reject(scope, receive, send)
             return
         received = 0

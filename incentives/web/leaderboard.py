@@ -82,7 +82,7 @@ def me_is_partner(principal: Principal) -> bool:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value is not None and value.isdigit() and len(value) <= 9 else None
+    return int(value) if value is not None and value.isascii() and value.isdigit() and len(value) <= 9 else None
 
 
 routes = [Route("/leaderboard", leaderboard_page)]

@@ -35,7 +35,7 @@ async def mark_read(request: Request) -> Response:
     principal = current_principal(request)
     form = await request.form()
     raw = form.get("id")
-    ids = [int(raw)] if isinstance(raw, str) and raw.isdigit() else None
+    ids = [int(raw)] if isinstance(raw, str) and raw.isascii() and raw.isdigit() else None
     async with current_db(request).transaction() as session:
         await services.mark_read(session, principal, ids)
     if not is_htmx(request):

@@ -225,7 +225,7 @@ async def simulate_fragment(request: Request) -> Response:
     result = None
     if not errors:
         cap_per, cap_max, campaign_id = None, None, None
-        if str(form.get("rule_id", "")).isdigit():
+        if str(form.get("rule_id", "")).isascii() and str(form.get("rule_id", "")).isdigit():
             # Editing: the preview keeps the rule's cap and campaign, which the form does not change.
             async with current_db(request).reader() as session:
                 current = (await services.rule_history(session, who, int(str(form["rule_id"]))))[0]

@@ -85,7 +85,16 @@ async def test_a_distributor_sees_its_own_board_only_where_its_resellers_are(
 
 @pytest.mark.parametrize(
     "query",
-    ["&period=year", "&period=campaign:x", "&scope=bogus", "&scope=tier:diamond", "&limit=0", "&limit=501"],
+    [
+        "&period=year",
+        "&period=campaign:x",
+        "&period=campaign:²",
+        "&scope=bogus",
+        "&scope=tier:diamond",
+        "&scope=distributor:²",
+        "&limit=0",
+        "&limit=501",
+    ],
 )
 async def test_bad_input_is_a_translated_422(db: Database, http: httpx.AsyncClient, query: str) -> None:
     world = await make_program(db)
