@@ -44,6 +44,7 @@ from incentives.web import rewards as reward_pages
 from incentives.web import rule_reports as rule_report_pages
 from incentives.web import rules as rule_pages
 from incentives.web import wallet as wallet_pages
+from incentives.web import webhooks as webhook_pages
 from incentives.web.api.achievements import api as achievements_api
 from incentives.web.api.campaigns import api as campaigns_api
 from incentives.web.api.engagement import api as engagement_api
@@ -57,10 +58,12 @@ from incentives.web.api.redemptions import api as redemptions_api
 from incentives.web.api.rewards import api as rewards_api
 from incentives.web.api.rules import api as rules_api
 from incentives.web.api.setup import api as setup_api
+from incentives.web.api.webhooks import api as webhooks_api
 from incentives.web.context import BodyLimitMiddleware, RequestContextMiddleware
 from incentives.web.csrf import CsrfMiddleware
 from incentives.web.errors import error_response, on_domain_error, on_http_exception, on_server_error
 from incentives.web.templating import make_templates
+from incentives.webhooks.jobs import webhook_sender
 
 STATIC_DIR = Path(__file__).parent / "static"
 APIS = [
@@ -76,6 +79,7 @@ APIS = [
     leaderboard_api,
     achievements_api,
     engagement_api,
+    webhooks_api,
 ]
 
 
@@ -95,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Committed lead events are processed (or enqueued) at once, not at the next sweep.
             waker = OutboxWaker(db, process_outbox, redis_url=settings.redis_url)
             tasks.append(asyncio.create_task(waker.run()))
+            tasks.append(asyncio.create_task(webhook_sender(db, settings.redis_url).run()))
         state = {"db": db, "settings": settings, "templates": make_templates()}
         configure_mappers()
         # Connections open, and on each the statements every API request and every reservation runs prepared.
@@ -142,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *rule_report_pages.routes,
         *leaderboard_pages.routes,
         *achievement_pages.routes,
+        *webhook_pages.routes,
         Route("/api/v1/openapi.json", openapi_json),
         *[route for api in APIS for route in api.routes()],
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

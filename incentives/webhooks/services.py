@@ -102,8 +102,17 @@ async def create_endpoint(
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its secret (shown once)."""
     program_id = _program_of(principal, program_id)
-    chosen = check_events(events)
-    url = await check_url(url, allow_private=allow_private)
+    errors: list[FieldError] = []
+    try:  # every problem at once: the URL's and the events'
+        url = await check_url(url, allow_private=allow_private)
+    except ValidationFailed as refused:
+        errors += refused.errors
+    try:
+        chosen = check_events(events)
+    except ValidationFailed as refused:
+        errors += refused.errors
+    if errors:
+        raise ValidationFailed(errors)
     endpoint = WebhookEndpoint(
         program_id=program_id,
         url=url,
