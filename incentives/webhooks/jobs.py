@@ -44,7 +44,8 @@ BACKOFF = (
 DISABLE_AFTER = dt.timedelta(days=3)
 LEASE = dt.timedelta(minutes=2)  # longer than a batch can take: BATCH / CONCURRENCY rounds of at most 10 s
 BATCH = 200
-CONCURRENCY = 50
+CONCURRENCY = 50  # requests in flight per sender, over all endpoints
+PER_ENDPOINT = 10  # connections to one endpoint: more only queue at the receiver (and in httpx's pool)
 WAKE_WITHIN = dt.timedelta(minutes=10)  # retries due later than this are left to the sweep
 DELIVER_JOB = "incentives.webhooks.jobs.deliver_job"
 PENDING_KEY = "incentives:webhooks:pending"
@@ -78,19 +79,12 @@ async def deliver_sweep(db: Database, now: dt.datetime) -> int:
     return await deliver_due(db, now)
 
 
-async def deliver_due(
-    db: Database,
-    now: dt.datetime | None = None,
-    *,
-    allow_private: bool | None = None,
-    client: httpx.AsyncClient | None = None,
-) -> int:
+async def deliver_due(db: Database, now: dt.datetime | None = None, *, allow_private: bool | None = None) -> int:
     """Send every delivery due at `now`, batch after batch; how many attempts it made. `allow_private`: whether
     loopback and private addresses may be sent to (by default everywhere but in production)."""
     if allow_private is None:
         allow_private = not Settings.from_env().production
-    own = client is None
-    client = client or sending.new_client(CONCURRENCY)
+    clients: dict[int, httpx.AsyncClient] = {}  # one pool per endpoint: a slow receiver keeps its own connections
     attempts = 0
     try:
         while True:
@@ -98,11 +92,11 @@ async def deliver_due(
             batch = await _claim(db, at)
             if not batch:
                 return attempts
-            outcomes = await _send(client, batch, allow_private)
+            outcomes = await _send(clients, batch, allow_private)
             await _record(db, batch, outcomes, at)
             attempts += len(batch)
     finally:
-        if own:
+        for client in clients.values():
             await client.aclose()
 
 
@@ -209,10 +203,15 @@ def _secrets(secret: str, previous: str | None, until: dt.datetime | None) -> tu
     return (secret, previous) if previous and until is not None and until > utcnow() else (secret,)
 
 
-async def _send(client: httpx.AsyncClient, batch: Sequence[Claimed], allow_private: bool) -> list[sending.Outcome]:
+async def _send(
+    clients: dict[int, httpx.AsyncClient], batch: Sequence[Claimed], allow_private: bool
+) -> list[sending.Outcome]:
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def one(delivery: Claimed) -> sending.Outcome:
+        client = clients.get(delivery.endpoint_id)
+        if client is None:
+            client = clients[delivery.endpoint_id] = sending.new_client(PER_ENDPOINT)
         async with limit:
             if not allow_private and await sending.resolves_private(delivery.url):
                 return sending.Outcome(False, None, "refused: the address is not public")

@@ -55,7 +55,8 @@ def running_receiver() -> Iterator[Receiver]:
         body = await request.body()
         with receiver.lock:
             receiver.received.append(Received(dict(request.headers), body))
-        return PlainTextResponse("ok", status_code=receiver.answer_next())
+        status = receiver.answer_next()
+        return PlainTextResponse("" if status == 204 else "ok", status_code=status)
 
     async def moved(request: Request) -> Response:
         return RedirectResponse(f"http://127.0.0.1:{port}/hook", status_code=307)
@@ -90,8 +91,5 @@ async def emit_points(db: Database, world: ProgramWorld, count: int = 1, at: dt.
     async with db.transaction() as session:
         return await emit(
             session,
-            [
-                Event(world.program_id, "points.awarded", when, {"n": n, "points": 10})
-                for n in range(count)
-            ],
+            [Event(world.program_id, "points.awarded", when, {"n": n, "points": 10}) for n in range(count)],
         )

@@ -106,7 +106,9 @@ async def test_an_endpoint_failing_for_three_days_is_disabled_and_the_admins_are
     async with db.reader() as session:
         assert (await session.get_one(WebhookEndpoint, endpoint_id)).disabled_at == at
         notices = list(await session.scalars(select(Notification).where(Notification.kind == "webhook.disabled")))
-    assert [(n.user_id, n.program_id, n.params["url"]) for n in notices] == [(world.admin.user_id, world.program_id, dead)]
+    assert [(n.user_id, n.program_id, n.params["url"]) for n in notices] == [
+        (world.admin.user_id, world.program_id, dead)
+    ]
     assert other.admin.user_id not in {n.user_id for n in notices}
     # Disabled: no more deliveries are written for it, and the waiting ones are not sent.
     assert await emit_points(db, world, at=at) == 0
