@@ -49,6 +49,7 @@ PER_ENDPOINT = 10  # connections to one endpoint: more only queue at the receive
 WAKE_WITHIN = dt.timedelta(minutes=10)  # retries due later than this are left to the sweep
 DELIVER_JOB = "incentives.webhooks.jobs.deliver_job"
 PENDING_KEY = "incentives:webhooks:pending"
+SCHEDULED_KEY = "incentives:webhooks:scheduled"
 DELIVERIES = cast(Table, WebhookDelivery.__table__)
 ENDPOINTS = cast(Table, WebhookEndpoint.__table__)
 DISABLED = N_("The webhook %(url)s failed for 3 days and was disabled. Check the receiver, then enable it again.")
@@ -112,6 +113,7 @@ async def deliver_and_wake(db: Database) -> int:
 def deliver_job() -> int:
     """The RQ job: send what is due, then enqueue itself for the next retry coming due soon (RQ's scheduler)."""
     outbox_job_started(PENDING_KEY)
+    outbox_job_started(SCHEDULED_KEY)  # this run looks ahead itself: the next may schedule again
 
     async def work(db: Database) -> tuple[int, dt.datetime | None]:
         return await deliver_due(db), await soonest_due(db)
@@ -121,8 +123,9 @@ def deliver_job() -> int:
         from rq import Queue, get_current_job
 
         job = get_current_job()
-        if job is not None:
-            delay = max(soonest - utcnow(), dt.timedelta(seconds=1))
+        delay = max(soonest - utcnow(), dt.timedelta(seconds=1))
+        # One scheduled run per due time, however many runs saw it coming.
+        if job is not None and job.connection.set(SCHEDULED_KEY, 1, nx=True, ex=int(delay.total_seconds()) + 1):
             Queue(job.origin, connection=job.connection).enqueue_in(delay, DELIVER_JOB, job_timeout=600)
     return int(sent)
 
