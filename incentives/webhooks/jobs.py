@@ -106,7 +106,7 @@ async def deliver_and_wake(db: Database) -> int:
     sent = await deliver_due(db)
     soonest = await soonest_due(db)
     if soonest is not None and soonest - utcnow() <= WAKE_WITHIN:
-        wake_later(db.engine, WEBHOOKS, (soonest - utcnow()).total_seconds())
+        wake_later(db.engine, WEBHOOKS, max((soonest - utcnow()).total_seconds(), 1.0))
     return sent
 
 
@@ -131,12 +131,16 @@ def deliver_job() -> int:
 
 
 async def soonest_due(db: Database) -> dt.datetime | None:
-    """When the next pending delivery of an enabled endpoint is due."""
+    """When the next pending delivery of an enabled endpoint is due (leaving out what another sender holds)."""
     async with db.reader() as session:
         soonest: dt.datetime | None = await session.scalar(
             select(func.min(WebhookDelivery.next_attempt_at))
             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(WebhookDelivery.status == DeliveryStatus.PENDING, WebhookEndpoint.disabled_at.is_(None))
+            .where(
+                WebhookDelivery.status == DeliveryStatus.PENDING,
+                WebhookEndpoint.disabled_at.is_(None),
+                or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < utcnow()),
+            )
         )
     return soonest
 
