@@ -39,6 +39,7 @@ SWEEP_MODULES: list[str] = [
     "incentives.rewards.jobs",
     "incentives.rules.jobs",
     "incentives.engagement.jobs",  # after the rules: pays what their processing just earned
+    "incentives.webhooks.jobs",  # last: sends what the others wrote
 ]
 _SWEEPS: dict[str, SweepFn] = {}
 
@@ -89,28 +90,41 @@ OUTBOX_JOB = "incentives.engagement.jobs.process_outbox_job"
 # --- waking the event processing after commit ------------------------------------------------------------
 
 _WAKES = "incentives.wake_after_commit"
-_WAKERS: weakref.WeakKeyDictionary[Any, OutboxWaker] = weakref.WeakKeyDictionary()
+OUTBOX = "outbox"  # the channel of the rules' event processing; webhooks have their own
+_WAKERS: weakref.WeakKeyDictionary[Any, dict[str, OutboxWaker]] = weakref.WeakKeyDictionary()
 
 
-def wake_after_commit(session: AsyncSession) -> None:
-    """Wake the outbox processing once this session's transaction commits; a rollback wakes nothing."""
+def wake_after_commit(session: AsyncSession, channel: str = OUTBOX) -> None:
+    """Wake `channel`'s processing once this session's transaction commits; a rollback wakes nothing."""
     sync = session.sync_session
-    sync.info[_WAKES] = True
+    sync.info.setdefault(_WAKES, set()).add(channel)
     if not event.contains(sync, "after_commit", _committed):
         event.listen(sync, "after_commit", _committed)
         event.listen(sync, "after_rollback", _rolled_back)
 
 
 def _committed(session: Session) -> None:
-    if session.info.pop(_WAKES, False):
+    channels = session.info.pop(_WAKES, None)
+    if channels:
         bind = session.get_bind()
-        waker = _WAKERS.get(getattr(bind, "engine", bind))
-        if waker is not None:
-            waker.wake()
+        wakers = _WAKERS.get(getattr(bind, "engine", bind), {})
+        for channel in channels:
+            waker = wakers.get(channel)
+            if waker is not None:
+                waker.wake()
 
 
 def _rolled_back(session: Session) -> None:
     session.info.pop(_WAKES, None)
+
+
+def wake_later(engine: Any, channel: str, seconds: float) -> bool:
+    """Wake `channel`'s in-process waker of `engine` in `seconds` (a retry coming due); False without one."""
+    waker = _WAKERS.get(getattr(engine, "sync_engine", engine), {}).get(channel)
+    if waker is None:
+        return False
+    waker.wake_later(seconds)
+    return True
 
 
 class OutboxWaker:
@@ -121,11 +135,21 @@ class OutboxWaker:
     """
 
     def __init__(
-        self, db: Database, process: Callable[[Database], Awaitable[int]], *, redis_url: str | None = None
+        self,
+        db: Database,
+        process: Callable[[Database], Awaitable[Any]],
+        *,
+        redis_url: str | None = None,
+        channel: str = OUTBOX,
+        job: str = OUTBOX_JOB,
+        pending_key: str = OUTBOX_PENDING,
     ) -> None:
         self.db = db
         self.process = process
         self.redis_url = redis_url
+        self.channel = channel
+        self.job = job
+        self.pending_key = pending_key
         self._wanted = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
@@ -143,10 +167,14 @@ class OutboxWaker:
         if self._loop is not None:  # thread-safe: a commit may come from another loop's thread
             self._loop.call_soon_threadsafe(self._wanted.set)
 
+    def wake_later(self, seconds: float) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.call_later, max(seconds, 0.0), self._wanted.set)
+
     async def run(self) -> None:
         """Until cancelled: wait for a wake-up, then process (or enqueue) once."""
         self._loop = asyncio.get_running_loop()
-        _WAKERS[self.db.engine.sync_engine] = self
+        _WAKERS.setdefault(self.db.engine.sync_engine, {})[self.channel] = self
         try:
             while True:
                 await self._wanted.wait()
@@ -155,32 +183,33 @@ class OutboxWaker:
                     if self.redis_url is None:
                         await self.process(self.db)
                     else:
-                        await asyncio.to_thread(enqueue_outbox_job, self._redis())
+                        await asyncio.to_thread(enqueue_outbox_job, self._redis(), self.job, self.pending_key)
                 except Exception:
                     log.exception("processing the outbox after commit failed; the sweep will retry")
         finally:
-            _WAKERS.pop(self.db.engine.sync_engine, None)
+            _WAKERS.get(self.db.engine.sync_engine, {}).pop(self.channel, None)
             if self._client is not None:
                 self._client.close()
 
 
-def enqueue_outbox_job(connection: Any) -> bool:
-    """Enqueue the outbox job unless one waits already; True when this call enqueued it."""
+def enqueue_outbox_job(connection: Any, job: str = OUTBOX_JOB, pending_key: str = OUTBOX_PENDING) -> bool:
+    """Enqueue the outbox job (or another channel's `job`) unless one waits already; True when this call
+    enqueued it."""
     from rq import Queue
 
-    if not connection.set(OUTBOX_PENDING, 1, nx=True, ex=OUTBOX_PENDING_SECONDS):
+    if not connection.set(pending_key, 1, nx=True, ex=OUTBOX_PENDING_SECONDS):
         return False
-    Queue(QUEUE, connection=connection).enqueue(OUTBOX_JOB, job_timeout=600)
+    Queue(QUEUE, connection=connection).enqueue(job, job_timeout=600)
     return True
 
 
-def outbox_job_started() -> None:
+def outbox_job_started(pending_key: str = OUTBOX_PENDING) -> None:
     """Called first by the outbox job: from now on a new commit enqueues a new job (this one may miss it)."""
     from rq import get_current_job
 
     job = get_current_job()
     if job is not None:
-        job.connection.delete(OUTBOX_PENDING)
+        job.connection.delete(pending_key)
 
 
 def run_job(work: Callable[[Database], Awaitable[Any]]) -> Any:

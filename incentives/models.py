@@ -14,6 +14,7 @@ from incentives.ledger.models import LedgerAccount, LedgerLot, LedgerLotUse, Led
 from incentives.notifications.models import Notification, ToastCursor
 from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, Reward, RewardUsage
 from incentives.rules.models import Campaign, Rule, RuleAward, RuleCapUsage, RuleSkip, RuleVersion
+from incentives.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookSubscription
 
 __all__ = [
     "Achievement",
@@ -52,4 +53,7 @@ __all__ = [
     "StreakState",
     "ToastCursor",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookSubscription",
 ]

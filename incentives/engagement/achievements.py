@@ -36,6 +36,7 @@ from incentives.notifications.awards import EarnedBadge, notify_achievements
 from incentives.rules.campaigns import Segment
 from incentives.rules.expressions import Compiled, EvaluationError, compile_expression
 from incentives.rules.variables import BOOL
+from incentives.webhooks import outbox as webhooks
 
 HITS = cast(Table, AchievementHit.__table__)
 PROGRESS = cast(Table, AchievementTally.__table__)
@@ -221,7 +222,37 @@ async def record_events(session: AsyncSession, events: Sequence[Any], now: dt.da
                 for earning in earnings
             ],
         )
+        await _tell_webhooks(session, earnings, badges)
     return len(hits)
+
+
+async def _tell_webhooks(session: AsyncSession, earnings: list[dict[str, Any]], badges: dict[int, Any]) -> None:
+    """`achievement.earned` per earning, once per earning key and endpoint."""
+    await webhooks.emit(
+        session,
+        [
+            webhooks.Event(
+                earning["program_id"],
+                "achievement.earned",
+                earning["earned_at"],
+                {
+                    "achievement_id": earning["achievement_id"],
+                    "program_id": earning["program_id"],
+                    "org_id": earning["org_id"],
+                    "name": {
+                        "de": badges[earning["achievement_id"]].name_de,
+                        "en": badges[earning["achievement_id"]].name_en,
+                    },
+                    "occurrence": earning["occurrence"],
+                    "points": earning["points"],
+                    "lead_id": earning["lead_id"],
+                    "user_id": earning["user_id"],
+                },
+                key=f"achievement:{earning['key']}",
+            )
+            for earning in earnings
+        ],
+    )
 
 
 async def _progress(session: AsyncSession, hits: list[_Hit], now: dt.datetime) -> list[dict[str, Any]]:

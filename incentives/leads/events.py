@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from incentives.accounts.models import Membership, Org
 from incentives.jobs import wake_after_commit
 from incentives.leads import streaks
-from incentives.leads.models import Lead, LeadEvent, OutboxEvent
+from incentives.leads.models import Lead, LeadEvent, LeadStatus, OutboxEvent
+from incentives.webhooks import outbox as webhooks
 
 
 class LeadKey(Protocol):
@@ -148,3 +149,29 @@ async def publish(
         )
     )
     wake_after_commit(session)
+    await webhooks.emit(session, [webhook_event(lead, event_type, at, org, extra)])
+
+
+# The lead's status once the event is done: a returned lead is offered again (or, with no wave left, unclaimed,
+# which a `lead.unclaimed` event then says).
+_STATUS_AFTER = {"lead.reserved": LeadStatus.RESERVED, "lead.returned": LeadStatus.OFFERED}
+
+
+def webhook_event(lead: Lead, event_type: str, at: dt.datetime, org: Org, extra: dict[str, Any]) -> webhooks.Event:
+    """The webhook of a partner's lead event: what a CRM needs to act without a second call."""
+    data: dict[str, Any] = {
+        "lead_id": lead.id,
+        "program_id": lead.program_id,
+        "external_id": lead.external_id,
+        "status": str(_STATUS_AFTER.get(event_type, lead.status)),
+        "org": {"id": org.id, "name": org.name},
+        "user_id": lead.reserved_by_user_id,
+        "temperature": lead.temperature,
+        "product_line": lead.product_line,
+        "last_feedback": lead.last_feedback,
+        "feedback_due_at": webhooks.iso(lead.feedback_due_at),
+        **extra,
+    }
+    if event_type == "lead.won" and lead.deal_value is not None:
+        data["deal_value"] = {"amount": f"{lead.deal_value:.2f}", "currency": "EUR"}
+    return webhooks.Event(lead.program_id, event_type, at, data)

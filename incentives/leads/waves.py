@@ -22,6 +22,7 @@ from incentives.errors import N_
 from incentives.leads import events, matching
 from incentives.leads.models import Lead, LeadEvent, LeadOffer, LeadStatus, OfferState
 from incentives.notifications.services import add_notifications, notification_row
+from incentives.webhooks import outbox as webhooks
 
 LEADS = cast(Any, Lead.__table__)
 OFFERS = cast(Any, LeadOffer.__table__)
@@ -176,6 +177,7 @@ class Writes:
     events: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     offered: dict[int, dict[int, int]] = field(default_factory=dict)  # program → org → offers just made
+    hooks: list[tuple[LeadRef, str, dict[str, Any]]] = field(default_factory=list)  # lead, webhook type, data
 
     def event(self, lead: LeadRef, kind: str, now: dt.datetime, *, actor_id: int | None = None, **data: Any) -> None:
         self.events.append(events.row(lead, kind, now, actor_id=actor_id, **data))
@@ -196,6 +198,7 @@ class Writes:
         if not step.group:
             self.unclaimed.append(lead.id)
             self.event(lead, "unclaimed", now, actor_id=actor_id)
+            self.hooks.append((lead, "lead.unclaimed", {"status": LeadStatus.UNCLAIMED.value}))
             if program.manufacturer_id is not None:
                 self.notifications.append(
                     notification_row(
@@ -229,6 +232,18 @@ class Writes:
             counts[c.org_id] = counts.get(c.org_id, 0) + 1
         self.event(
             lead, "offered", now, actor_id=actor_id, wave=step.wave, scores={str(c.org_id): c.score for c in step.group}
+        )
+        self.hooks.append(
+            (
+                lead,
+                "lead.offered",
+                {
+                    "status": LeadStatus.OFFERED.value,
+                    "wave": step.wave,
+                    "offered_to": [c.org_id for c in step.group],
+                    "expires_at": webhooks.iso(deadline),
+                },
+            )
         )
 
     async def flush(self, session: AsyncSession, now: dt.datetime) -> None:
@@ -280,6 +295,27 @@ class Writes:
         await add_notifications(session, self.notifications)
         for program_id, counts in self.offered.items():
             await matching.count_offer(session, program_id, sorted(counts), now)
+        await self._webhooks(session, now)
+
+    async def _webhooks(self, session: AsyncSession, now: dt.datetime) -> None:
+        """`lead.offered` and `lead.unclaimed` for the subscribed endpoints; nothing more is read when none listen."""
+        endpoints = await webhooks.listening(session, {(lead.program_id, kind) for lead, kind, _ in self.hooks})
+        wanted = [(lead, kind, data) for lead, kind, data in self.hooks if (lead.program_id, kind) in endpoints]
+        if not wanted:
+            return
+        ids = {lead.id for lead, _, _ in wanted}
+        rows = await session.execute(select(LEADS.c.id, LEADS.c.external_id).where(LEADS.c.id.in_(ids)))
+        external: dict[int, str | None] = {lead_id: external_id for lead_id, external_id in rows}
+        found = [
+            webhooks.Event(
+                lead.program_id,
+                kind,
+                now,
+                {"lead_id": lead.id, "program_id": lead.program_id, "external_id": external.get(lead.id), **data},
+            )
+            for lead, kind, data in wanted
+        ]
+        await webhooks.emit(session, found, endpoints)
 
 
 async def start_next_wave(

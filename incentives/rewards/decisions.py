@@ -39,6 +39,7 @@ from incentives.rewards.workflow import (
     reward_of,
     rowcount,
     step,
+    tell_webhooks,
 )
 
 MDF_VALIDITY = dt.timedelta(days=365)
@@ -247,6 +248,7 @@ async def post_and_fulfil(
     )
     was = RedemptionStatus.APPROVED if decision is None else RedemptionStatus.PENDING
     await step(session, redemption, was, values, note)
+    await tell_webhooks(session, redemption, reward, "redemption.approved", at)
     if reward.kind == RewardKind.MDF:
         assert reward.value is not None
         amount = reward.value * redemption.quantity
@@ -309,6 +311,8 @@ async def _void(
         )
     if decision is not None:
         await step(session, redemption, RedemptionStatus.PENDING, {**decision, "resolution_id": resolution}, note)
+        if status == RedemptionStatus.REJECTED:
+            await tell_webhooks(session, redemption, reward, "redemption.rejected", at)
         return
     recorded = await session.execute(
         update(Redemption)
@@ -319,6 +323,7 @@ async def _void(
     redemption.resolution_id = resolution
     if rowcount(recorded) == 1 and note is not None:
         await add_notification(session, note)
+        await tell_webhooks(session, redemption, reward, "redemption.rejected", at)
 
 
 def _params(redemption: Redemption, reward: Reward) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from incentives.rewards.errors import LimitReached, OutOfStock, RewardUnavailabl
 from incentives.rewards.limits import count_usage, take_stock
 from incentives.rewards.models import Redemption, RedemptionStatus, Reward
 from incentives.rewards.scope import REDEEMERS, visible_rewards
-from incentives.rewards.workflow import REDEMPTIONS, REWARDS, detach, hold_points, reward_of
+from incentives.rewards.workflow import REDEMPTIONS, REWARDS, detach, hold_points, reward_of, tell_webhooks
 
 MAX_QUANTITY = 100
 _INSERT_REDEMPTION = insert(REDEMPTIONS)
@@ -164,6 +164,7 @@ async def _request(
     hold = await hold_points(session, redemption, reward, at)
     redemption.hold_id = hold.id
     await _write_request(conn, redemption)
+    await tell_webhooks(session, redemption, reward, "redemption.requested", at)
     if auto:
         await post_and_fulfil(session, redemption, reward, at)
     return redemption

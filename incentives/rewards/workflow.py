@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from incentives.errors import N_, InvalidState
 from incentives.ledger import services as ledger
 from incentives.notifications.services import add_notification
-from incentives.rewards.models import Redemption, RedemptionStatus, Reward, RewardUsage
+from incentives.rewards.models import Redemption, RedemptionStatus, Reward, RewardKind, RewardUsage
+from incentives.webhooks import outbox as webhooks
 
 REWARDS = cast(Table, Reward.__table__)
 REDEMPTIONS = cast(Table, Redemption.__table__)
@@ -106,3 +107,33 @@ async def hold_points(
         cause=ledger.Cause(redemption_id=redemption.id, user_id=redemption.requested_by_id),
         now=at,
     )
+
+
+async def tell_webhooks(
+    session: AsyncSession, redemption: Redemption, reward: Reward, event_type: str, at: dt.datetime
+) -> None:
+    """`redemption.requested`, `.approved` or `.rejected` for the program's subscribed endpoints, in the caller's
+    transaction: the redemption as it is now, with its fulfilment (approved) or reason (rejected)."""
+    fulfilment: dict[str, Any] | None = None
+    if event_type == "redemption.approved":
+        if reward.kind == RewardKind.MDF and reward.value is not None:
+            fulfilment = {"mdf_amount": {"amount": f"{reward.value * redemption.quantity:.2f}", "currency": "EUR"}}
+        elif reward.kind == RewardKind.DISCOUNT:
+            fulfilment = {"coupon_code": redemption.coupon_code}
+        elif reward.kind == RewardKind.BONUS:
+            fulfilment = {"bonus": redemption.bonus}
+    data = {
+        "redemption_id": redemption.id,
+        "program_id": redemption.program_id,
+        "org_id": redemption.org_id,
+        "requested_by": redemption.requested_by_id,
+        "reward": {"id": reward.id, "kind": reward.kind, "name": {"de": reward.name_de, "en": reward.name_en}},
+        "quantity": redemption.quantity,
+        "points": redemption.points,
+        "status": redemption.status,
+        "auto_approved": redemption.auto_approved,
+        "fulfilment": fulfilment,
+        "reason": redemption.reason if event_type == "redemption.rejected" else None,
+    }
+    key = f"redemption:{redemption.id}:{event_type}"
+    await webhooks.emit(session, [webhooks.Event(redemption.program_id, event_type, at, data, key=key)])

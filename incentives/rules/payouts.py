@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from incentives.leaderboard.services import Earned, count_later
 from incentives.ledger import services as ledger
 from incentives.ledger.services import Award, Cause, Transfer
+from incentives.webhooks import outbox as webhooks
 
 
 async def pay_awards(
@@ -33,6 +34,14 @@ async def pay_awards(
         if not transfer.replayed
     ]
     await count_later(session, program_id, earned)
+    await webhooks.emit(
+        session,
+        [
+            _points_event("points.awarded", "earn", transfer, award.org_id, award.cause, credited=credit)
+            for award, transfer, credit in zip(awards, transfers, credited, strict=True)
+            if not transfer.replayed
+        ],
+    )
     return transfers
 
 
@@ -54,6 +63,8 @@ async def take_back(
     if not transfer.replayed:
         user_id, campaign_id = credited
         await count_later(session, program_id, [Earned(org_id, -transfer.amount, transfer.at, user_id, campaign_id)])
+        event = _points_event("points.reversed", "reverse", transfer, org_id, cause, credited=credited)
+        await webhooks.emit(session, [event])
     return transfer
 
 
@@ -74,4 +85,36 @@ async def adjust(
     )
     if not transfer.replayed and points > 0:
         await count_later(session, program_id, [Earned(org_id, transfer.amount, transfer.at)])
+    if not transfer.replayed:
+        kind = "points.awarded" if points > 0 else "points.reversed"
+        await webhooks.emit(session, [_points_event(kind, "adjust", transfer, org_id, cause)])
     return transfer
+
+
+def _points_event(
+    event_type: str,
+    kind: str,
+    transfer: Transfer,
+    org_id: int,
+    cause: Cause,
+    *,
+    credited: tuple[int | None, int | None] = (None, None),
+) -> webhooks.Event:
+    """`points.awarded` (an earning, or points a manager added) or `points.reversed` (an award taken back, or
+    points a manager took): the ledger transfer and what caused it."""
+    user_id, campaign_id = credited
+    rule = None if cause.rule_id is None else {"id": cause.rule_id, "version": cause.rule_version}
+    data = {
+        "transfer_id": transfer.id,
+        "program_id": transfer.program_id,
+        "org_id": org_id,
+        "points": transfer.amount,
+        "kind": kind,
+        "lead_id": cause.lead_id,
+        "rule": rule,
+        "user_id": user_id if user_id is not None else cause.user_id,
+        "campaign_id": campaign_id,
+        "reverses_transfer_id": transfer.reverses_id,
+        "reason": cause.reason,
+    }
+    return webhooks.Event(transfer.program_id, event_type, transfer.at, data, key=f"transfer:{transfer.id}")

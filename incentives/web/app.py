@@ -43,6 +43,7 @@ from incentives.web import rewards as reward_pages
 from incentives.web import rule_reports as rule_report_pages
 from incentives.web import rules as rule_pages
 from incentives.web import wallet as wallet_pages
+from incentives.web import webhooks as webhook_pages
 from incentives.web.api.achievements import api as achievements_api
 from incentives.web.api.campaigns import api as campaigns_api
 from incentives.web.api.engagement import api as engagement_api
@@ -56,6 +57,7 @@ from incentives.web.api.redemptions import api as redemptions_api
 from incentives.web.api.rewards import api as rewards_api
 from incentives.web.api.rules import api as rules_api
 from incentives.web.api.setup import api as setup_api
+from incentives.web.api.webhooks import api as webhooks_api
 from incentives.web.context import BodyLimitMiddleware, RequestContextMiddleware
 from incentives.web.csrf import CsrfMiddleware
 from incentives.web.errors import error_response, on_domain_error, on_http_exception, on_server_error
@@ -63,6 +65,7 @@ from incentives.web.guard import NulGuardMiddleware
 from incentives.web.headers import SecurityHeadersMiddleware
 from incentives.web.static_files import static_app
 from incentives.web.templating import make_templates
+from incentives.webhooks.jobs import webhook_sender
 
 APIS = [
     setup_api,
@@ -77,6 +80,7 @@ APIS = [
     leaderboard_api,
     achievements_api,
     engagement_api,
+    webhooks_api,
 ]
 
 
@@ -96,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Committed lead events are processed (or enqueued) at once, not at the next sweep.
             waker = OutboxWaker(db, process_outbox, redis_url=settings.redis_url)
             tasks.append(asyncio.create_task(waker.run()))
+            tasks.append(asyncio.create_task(webhook_sender(db, settings.redis_url).run()))
         # Live updates: this process hears every process's notices and sends its own commits' notices.
         hub = live.Hub(db)
         await hub.start()
@@ -150,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *rule_report_pages.routes,
         *leaderboard_pages.routes,
         *achievement_pages.routes,
+        *webhook_pages.routes,
         Route("/api/v1/openapi.json", openapi_json),
         *[route for api in APIS for route in api.routes()],
         Mount("/static", static_app(), name="static"),

@@ -38,11 +38,6 @@ NOT_SERVED_YET = {
     ("GET", "/api/v1/kpis"),
     ("GET", "/api/v1/me/notifications"),
     ("PATCH", "/api/v1/me/notifications"),
-    ("POST", "/api/v1/webhooks"),
-    ("GET", "/api/v1/webhooks"),
-    ("DELETE", "/api/v1/webhooks/{id}"),
-    ("GET", "/api/v1/webhooks/{id}/deliveries"),
-    ("POST", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry"),
 }
 
 # Codes the app answers with that API.md's list does not name: the body limit, a body that is not JSON, and

@@ -1,0 +1,1 @@
+"""Webhooks for CRMs (Standard Webhooks): subscriptions per program, deliveries written with the event."""
