@@ -155,10 +155,10 @@ async def _after_action(request: Request) -> Response:
 
 routes = [
     Route("/webhooks", webhooks_page, methods=["GET", "POST"]),
-    Route("/webhooks/{id:int}", endpoint_page, methods=["GET"]),
-    Route("/webhooks/{id:int}/test", test_send, methods=["POST"]),
-    Route("/webhooks/{id:int}/rotate", rotate, methods=["POST"]),
-    Route("/webhooks/{id:int}/enable", enable, methods=["POST"]),
-    Route("/webhooks/{id:int}/delete", remove, methods=["POST"]),
-    Route("/webhooks/{id:int}/deliveries/{delivery_id:int}/retry", retry, methods=["POST"]),
+    Route("/webhooks/{id:id}", endpoint_page, methods=["GET"]),
+    Route("/webhooks/{id:id}/test", test_send, methods=["POST"]),
+    Route("/webhooks/{id:id}/rotate", rotate, methods=["POST"]),
+    Route("/webhooks/{id:id}/enable", enable, methods=["POST"]),
+    Route("/webhooks/{id:id}/delete", remove, methods=["POST"]),
+    Route("/webhooks/{id:id}/deliveries/{delivery_id:id}/retry", retry, methods=["POST"]),
 ]

@@ -114,7 +114,7 @@ async def get_webhooks(request: Request) -> Response:
     return json_response({"items": [webhook_out(s) for s in found], "next_cursor": None})
 
 
-@api.route("DELETE", "/api/v1/webhooks/{id:int}", summary="Remove a webhook and its delivery log", errors=SCOPED)
+@api.route("DELETE", "/api/v1/webhooks/{id:id}", summary="Remove a webhook and its delivery log", errors=SCOPED)
 async def delete_webhook(request: Request) -> Response:
     async with database(request).transaction() as session:
         await services.delete_endpoint(session, principal(request), path_id(request))
@@ -123,7 +123,7 @@ async def delete_webhook(request: Request) -> Response:
 
 @api.route(
     "GET",
-    "/api/v1/webhooks/{id:int}/deliveries",
+    "/api/v1/webhooks/{id:id}/deliveries",
     summary="A webhook's deliveries, newest first",
     response=DeliveriesOut,
     errors=(*SCOPED, ValidationFailed),
@@ -143,7 +143,7 @@ async def get_deliveries(request: Request) -> Response:
 
 @api.route(
     "POST",
-    "/api/v1/webhooks/{id:int}/deliveries/{delivery_id:int}/retry",
+    "/api/v1/webhooks/{id:id}/deliveries/{delivery_id:id}/retry",
     summary="Send a delivery again now (the same webhook-id)",
     status=202,
     errors=(*SCOPED, InvalidState),
