@@ -48,6 +48,7 @@ PAGES = [  # (name, login e-mail or None, path)
     ("wallet", "manager@reseller01.example", "/wallet"),
     ("leaderboard-reseller", "manager@reseller01.example", "/leaderboard?period=all"),
     ("leaderboard-admin", "admin@helios.example", "/leaderboard?period=all"),
+    ("webhooks", "admin@helios.example", "/webhooks"),
     ("achievements-reseller", "rep@reseller01.example", "/achievements"),
     ("achievements-manage", "pam@helios.example", "/achievements/manage"),
 ]
