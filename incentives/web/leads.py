@@ -108,8 +108,16 @@ async def picklist_page(request: Request) -> Response:
     async with current_db(request).reader() as session:
         result = await picklist.pick_list(session, who.org_id, now, temperature=temperature, sort=sort)
         earns = await preview.reserve_preview(session, who.org_id, [item.lead_id for item in result.items], now)
+        # The gate names what it waits for: the partner's own overdue leads, each answerable right here.
+        overdue = []
+        if result.blocked_by:
+            blocking = set(result.blocked_by)
+            overdue = [lead for lead in (await queries.own_leads(session, who.org_id)).open if lead.id in blocking]
+        earnings = await preview.feedback_preview(session, who.org_id, overdue, now) if overdue else {}
     context = {
         "pick": result,
+        "overdue": overdue,
+        "earnings": earnings,
         "earns": earns,
         "now": now,
         "temperature": temperature,
@@ -221,7 +229,9 @@ async def feedback(request: Request) -> Response:
         error = exc
     if error is None:
         remember_moment(request, "feedback", earns)
-        return hx_redirect("/leads/mine") if is_htmx(request) else see_other("/leads/mine")
+        # Answered from the pick list's gate: back to the pick list, which may take reservations again.
+        then = "/picklist" if form.get("next") == "/picklist" else "/leads/mine"
+        return hx_redirect(then) if is_htmx(request) else see_other(then)
     async with current_db(request).reader() as session:
         lead = await queries.lead(session, lead_id)
         if lead is None:
@@ -231,7 +241,14 @@ async def feedback(request: Request) -> Response:
     return render(
         request,
         "leads/includes/feedback_form.html",
-        {"lead": lead, "error": error, "earnings": earnings, "now": utcnow(), **LABELS},
+        {
+            "lead": lead,
+            "error": error,
+            "earnings": earnings,
+            "now": utcnow(),
+            "next": "/picklist" if form.get("next") == "/picklist" else None,
+            **LABELS,
+        },
         status_code=200 if is_htmx(request) else error.status,
     )
 

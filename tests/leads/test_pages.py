@@ -101,3 +101,27 @@ async def test_gate_disables_reserve_with_links_to_overdue_leads(db: Database, h
     page = await http.get("/picklist", headers={"Accept-Language": "de"})
     assert "Reservieren ist gesperrt" in page.text and f'href="/leads/{first.id}"' in page.text
     assert "disabled" in page.text
+    # The gate names each overdue lead by its customer and due date, with its feedback form right there.
+    assert first.company in page.text and "Rückmeldung überfällig seit" in page.text
+    assert f'hx-post="/leads/{first.id}/feedback"' in page.text and 'name="next" value="/picklist"' in page.text
+    english = await http.get("/picklist", headers={"Accept-Language": "en"})
+    assert "Feedback overdue since" in english.text and "Tell us what happened with these leads" in english.text
+    # Answered there in one step: back to the pick list, open again.
+    answered = await http.post(
+        f"/leads/{first.id}/feedback",
+        data={"status": "contacted", "next": "/picklist", "csrftoken": csrf_of(page)},
+        headers={"HX-Request": "true"},
+    )
+    assert answered.status_code == 204 and answered.headers["HX-Redirect"] == "/picklist"
+    reopened = await http.get("/picklist", headers={"Accept-Language": "en"})
+    assert "Reserving is paused" not in reopened.text and 'class="primary" disabled' not in reopened.text
+    # A bad answer keeps the way back to the pick list.
+    again = await make_lead(db, world)
+    async with db.transaction() as session:
+        await services.reserve_lead(session, rep.principal, again.id)
+    refused = await http.post(
+        f"/leads/{again.id}/feedback",
+        data={"status": "bogus", "next": "/picklist", "csrftoken": csrf_of(page)},
+        headers={"HX-Request": "true"},
+    )
+    assert 'name="next" value="/picklist"' in refused.text
