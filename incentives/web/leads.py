@@ -247,6 +247,7 @@ async def feedback(request: Request) -> Response:
             "earnings": earnings,
             "now": utcnow(),
             "next": "/picklist" if form.get("next") == "/picklist" else None,
+            "typed": {name: str(form.get(name, "")) for name in ("status", "deal_value", "lost_reason", "note")},
             **LABELS,
         },
         status_code=200 if is_htmx(request) else error.status,

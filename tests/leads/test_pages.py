@@ -125,3 +125,23 @@ async def test_gate_disables_reserve_with_links_to_overdue_leads(db: Database, h
         headers={"HX-Request": "true"},
     )
     assert 'name="next" value="/picklist"' in refused.text
+
+
+async def test_a_refused_feedback_comes_back_with_what_was_typed(db: Database, http: httpx.AsyncClient) -> None:
+    from incentives.leads import services
+
+    world = await make_program(db)
+    rep = await make_reseller(db, world)
+    lead = await make_lead(db, world)
+    async with db.transaction() as session:
+        await services.reserve_lead(session, rep.principal, lead.id)
+    await login(http, rep.email)
+    page = await http.get("/leads/mine", headers={"Accept-Language": "de"})
+    refused = await http.post(
+        f"/leads/{lead.id}/feedback",
+        data={"status": "won", "deal_value": "zwölf", "note": "Angebot am Montag", "csrftoken": csrf_of(page)},
+        headers={"HX-Request": "true", "Accept-Language": "de"},
+    )
+    assert refused.status_code == 200 and 'role="alert"' in refused.text
+    assert '<option value="won" selected>' in refused.text
+    assert 'value="zwölf"' in refused.text and 'value="Angebot am Montag"' in refused.text
