@@ -73,12 +73,14 @@ async def redeem(request: Request) -> Response:
         if reward is None:
             raise NotFound()
         wallet = await queries.wallet(session, reward.program_id, principal.org_id)
+        others = [r for r in await services.list_rewards(session, principal, reward.program_id) if r.id != reward_id]
     return render(
         request,
         "rewards/_redeemed.html",
         page_context(
             request,
             reward=reward,
+            others=others,
             wallet=wallet,
             redemption=redemption,
             error=error,

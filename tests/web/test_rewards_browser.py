@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Dialog, Page, async_playwright, expect
 
 from incentives.db import Database
 from tests.factories import PASSWORD, Actor
@@ -40,8 +40,18 @@ async def test_reseller_redeems_in_german_and_manager_approves_in_english(db: Da
         out_of_reach = page.locator("article.reward", has_text="Großes MDF-Budget")
         await expect(out_of_reach.get_by_role("button", name="Einlösen")).to_be_disabled()
         await expect(out_of_reach).to_contain_text("Es fehlen noch 3.750 Punkte")
+        asked: list[str] = []
+
+        async def answer(dialog: Dialog) -> None:  # the question before points are spent: yes
+            asked.append(dialog.message)
+            await dialog.accept()
+
+        page.on("dialog", answer)
         await card.get_by_role("button", name="Einlösen").dblclick()  # a double click redeems once
         await expect(page.locator("#reward-1 .done")).to_contain_text("Eingelöst")
+        assert asked and asked[0].endswith("Ihrer 1.250 Punkte für 5 % Rabatt einlösen?"), asked
+        # The card out of reach came along with the new balance.
+        await expect(out_of_reach).to_contain_text("Es fehlen noch 4.750 Punkte")
         await expect(balance).to_contain_text("250")
         await expect(balance).to_contain_text("1.000")
         # htmx sent the session's CSRF token in its header (hx-headers on <body>), not only as a form field.

@@ -50,6 +50,7 @@ async def test_catalog_in_german_redeems_once_per_key_and_updates_the_balance(db
         text = page.text
         assert "Reisegutschein" in text and "1.250" in text and "Punkte verfügbar" in text
         assert "Es fehlen noch 750 Punkte" in text  # the MDF item is out of reach, and says by how much
+        assert 'hx-confirm="500 Ihrer 1.250 Punkte für Reisegutschein einlösen?"' in text  # asked before spending
         key = _key(text, cheap)
         form = {"csrftoken": csrf_of(page), "request_key": key, "quantity": "1"}
         first = await client.post(f"/rewards/{cheap}/redeem", data=form, headers=HX)
@@ -57,6 +58,11 @@ async def test_catalog_in_german_redeems_once_per_key_and_updates_the_balance(db
         assert first.status_code == second.status_code == 200
         assert 'id="balance"' in first.text and 'hx-swap-oob="true"' in first.text
         assert "750" in first.text and "Eingelöst" in first.text
+        # The other cards come along out of band with the new balance: the MDF item now lacks 1,250 points.
+        other = first.text.split(f'id="reward-{dear}"', 1)[1]
+        assert (
+            first.text.count(f'id="reward-{dear}" hx-swap-oob="true"') == 1 and "Es fehlen noch 1.250 Punkte" in other
+        )
         assert _key(first.text, cheap) != key  # a fresh key for a deliberate second redemption
         async with db.reader() as session:
             balance = await queries.balance(session, rw.program_id, rw.org_id)
