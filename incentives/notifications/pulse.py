@@ -21,6 +21,7 @@ from incentives.db import dialect_insert
 from incentives.ledger import queries as ledger_queries
 from incentives.notifications.awards import TOASTED
 from incentives.notifications.models import Notification, ToastCursor
+from incentives.notifications.services import unread_count
 
 CURSORS = cast(Table, ToastCursor.__table__)
 TOAST_WINDOW = dt.timedelta(minutes=10)
@@ -38,10 +39,16 @@ class HeaderBalance:
 class Pulse:
     balances: list[HeaderBalance]
     toasts: list[Notification]  # oldest first
+    unread: int = 0  # notifications the user has not read: the count beside the header balance
 
     def etag(self, locale: str) -> str:
         """Changes whenever what the fragment shows would change."""
-        state = [locale, *(f"{b.program_id}:{b.available}" for b in self.balances), *(str(t.id) for t in self.toasts)]
+        state = [
+            locale,
+            f"unread:{self.unread}",
+            *(f"{b.program_id}:{b.available}" for b in self.balances),
+            *(str(t.id) for t in self.toasts),
+        ]
         return '"' + hashlib.sha256("|".join(state).encode()).hexdigest()[:32] + '"'
 
 
@@ -70,7 +77,7 @@ async def pulse(session: AsyncSession, principal: Principal, now: dt.datetime) -
         .order_by(Notification.id)
         .limit(MAX_TOASTS)
     )
-    return Pulse(balances, list(toasts))
+    return Pulse(balances, list(toasts), await unread_count(session, principal))
 
 
 async def mark_toasted(session: AsyncSession, user_id: int, last_id: int) -> None:

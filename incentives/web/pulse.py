@@ -38,7 +38,7 @@ async def pulse(request: Request) -> Response:
     response = render(
         request,
         "includes/pulse.html",
-        {"balances": state.balances, "toasts": [show(toast, locale) for toast in state.toasts]},
+        {"balances": state.balances, "unread": state.unread, "toasts": [show(toast, locale) for toast in state.toasts]},
     )
     if state.toasts:
         response.headers["Cache-Control"] = "no-store"  # shown once: never replayed from a cache

@@ -75,6 +75,7 @@ async def test_pulse_shows_balance_and_each_toast_once_with_etags(db: Database, 
         assert toast.status_code == 200 and "1.280" in toast.text
         assert 'hx-swap-oob="beforeend"' in toast.text and "Sie haben 30 Punkte erhalten: Kalter Lead" in toast.text
         assert toast.headers["Cache-Control"] == "no-store" and "ETag" not in toast.headers
+        assert "1 ungelesene Benachrichtigung" in toast.text and 'href="/notifications"' in toast.text
         after = await rep_http.get("/me/pulse", headers=HX)  # seen: no second toast for this user
         assert after.status_code == 200 and "Kalter Lead" not in after.text and after.headers["ETag"] != etag
         assert (
@@ -83,6 +84,7 @@ async def test_pulse_shows_balance_and_each_toast_once_with_etags(db: Database, 
         # Each user of the org sees it once; another org's user never does.
         seen_by_manager = await manager_http.get("/me/pulse", headers=HX)
         assert "You earned 30 points: Cold lead" in seen_by_manager.text and "1,280" in seen_by_manager.text
+        assert "1 unread notification" in seen_by_manager.text  # the count beside the balance, in every header
         seen_by_stranger = await stranger_http.get("/me/pulse", headers=HX)
         assert "Cold lead" not in seen_by_stranger.text and "toast" not in seen_by_stranger.text
         assert (await admin_http.get("/me/pulse", headers=HX)).status_code == 404
