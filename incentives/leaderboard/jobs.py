@@ -189,7 +189,8 @@ async def _recompute(db: Database, program: int, source: EarnedSource) -> int:
     """`recompute` on one snapshot of the ledger and the pending rows. PostgreSQL's READ COMMITTED takes a new
     snapshot per statement, so the rebuild asks for REPEATABLE READ: a counter that claims the same rows makes
     it fail, and it runs again after a growing pause (counters are short). SQLite serializes writers anyway."""
-    for attempt in range(REBUILD_ATTEMPTS):
+    attempt = 0
+    while True:
         try:
             async with db.transaction() as session:
                 conn = await session.connection()
@@ -197,10 +198,10 @@ async def _recompute(db: Database, program: int, source: EarnedSource) -> int:
                     await conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 return await recompute(session, program, source)
         except DBAPIError:
-            if attempt == REBUILD_ATTEMPTS - 1:
+            attempt += 1
+            if attempt == REBUILD_ATTEMPTS:
                 raise
             await asyncio.sleep(0.02 * 2**attempt)
-    raise AssertionError("unreachable")
 
 
 async def refill_redis(db: Database, program_id: int) -> None:

@@ -43,6 +43,16 @@ async def own_leads(session: AsyncSession, org_id: int) -> OwnLeads:
     return OwnLeads(list(reserved.all()), list(closed.all()))
 
 
+async def reserved_among(session: AsyncSession, org_id: int, lead_ids: list[int]) -> list[Lead]:
+    """Those of `lead_ids` the org holds reserved, soonest feedback due first (the gate's overdue leads)."""
+    rows = await session.scalars(
+        select(Lead)
+        .where(Lead.id.in_(lead_ids), Lead.reserved_by_org_id == org_id, Lead.status == LeadStatus.RESERVED)
+        .order_by(Lead.feedback_due_at)
+    )
+    return list(rows)
+
+
 async def open_offers(session: AsyncSession, org_id: int, lead_ids: list[int]) -> list[tuple[Lead, dt.datetime]]:
     """Those of `lead_ids` offered to the org now (open offer, lead still offered), with when it was offered."""
     if not lead_ids:

@@ -109,10 +109,7 @@ async def picklist_page(request: Request) -> Response:
         result = await picklist.pick_list(session, who.org_id, now, temperature=temperature, sort=sort)
         earns = await preview.reserve_preview(session, who.org_id, [item.lead_id for item in result.items], now)
         # The gate names what it waits for: the partner's own overdue leads, each answerable right here.
-        overdue = []
-        if result.blocked_by:
-            blocking = set(result.blocked_by)
-            overdue = [lead for lead in (await queries.own_leads(session, who.org_id)).open if lead.id in blocking]
+        overdue = await queries.reserved_among(session, who.org_id, result.blocked_by) if result.blocked_by else []
         earnings = await preview.feedback_preview(session, who.org_id, overdue, now) if overdue else {}
     context = {
         "pick": result,

@@ -7,9 +7,9 @@ from playwright.async_api import async_playwright, expect
 
 from incentives.db import Database
 from incentives.leads import services
-from tests.factories import PASSWORD, make_program
+from tests.factories import make_program
 from tests.leads.helpers import make_lead, make_reseller
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, log_in
 
 
 @pytest.mark.browser
@@ -23,10 +23,7 @@ async def test_the_feedback_form_asks_only_what_the_status_needs(db: Database, s
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page(locale="en-GB", viewport={"width": 390, "height": 844})
-        await page.goto(f"{server}/login")
-        await page.locator("#email").fill(rep.email)
-        await page.locator("#password").fill(PASSWORD)
-        await page.get_by_role("button", name="Log in").click()
+        await log_in(page, server, rep.email)
         await page.goto(f"{server}/leads/mine")
         deal, reason = page.locator(f"#deal-{lead.id}"), page.locator(f"#reason-{lead.id}")
         await expect(deal).to_be_hidden()

@@ -10,10 +10,10 @@ from incentives import live
 from incentives.accounts.roles import Role
 from incentives.db import Database, utcnow
 from incentives.rules.processor import process_events
-from tests.factories import PASSWORD, make_program, make_user
+from tests.factories import make_program, make_user
 from tests.leads.helpers import make_lead, make_reseller
 from tests.rules import add_test_rule
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, log_in
 
 
 @pytest.mark.browser
@@ -27,10 +27,7 @@ async def test_a_reservation_pays_and_the_open_page_shows_it(db: Database, serve
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page(locale="en-GB", viewport={"width": 390, "height": 844})
-        await page.goto(f"{server}/login")
-        await page.locator("#email").fill(manager.email)
-        await page.locator("#password").fill(PASSWORD)
-        await page.get_by_role("button", name="Log in").click()
+        await log_in(page, server, manager.email)
         await page.goto(f"{server}/picklist")
         header = page.locator("#pulse .header-balance")
         await expect(header).to_contain_text("0 points")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import Page, async_playwright, expect
 
 from incentives.accounts.roles import Role
 from incentives.db import Database
@@ -20,6 +20,14 @@ CHROMIUM_ARGS = [
     "--disable-gpu",
     "--disable-quic",
 ]
+
+
+async def log_in(page: Page, server: str, email: str) -> None:
+    """Log in through the login form, in whatever language the page is."""
+    await page.goto(f"{server}/login")
+    await page.locator("#email").fill(email)
+    await page.locator("#password").fill(PASSWORD)
+    await page.locator("form[action='/login'] button[type=submit]").click()
 
 
 @pytest.mark.browser

@@ -11,17 +11,14 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from incentives.accounts.roles import Role
 from incentives.db import Database, utcnow
 from incentives.leads import services
-from tests.factories import PASSWORD, make_program, make_user
+from tests.factories import make_program, make_user
 from tests.leads.helpers import make_lead, make_reseller
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, log_in
 
 
 async def _pick_list(browser: Browser, server: str, email: str, locale: str) -> Page:
     page = await browser.new_page(locale=locale, viewport={"width": 390, "height": 844})
-    await page.goto(f"{server}/login")
-    await page.fill("input[name=email]", email)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("form[action='/login'] button[type=submit]")
+    await log_in(page, server, email)
     await page.goto(f"{server}/picklist")
     return page
 
