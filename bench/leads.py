@@ -58,7 +58,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def build(db: Database, n_leads: int, n_orgs: int, n_offered: int) -> dict[str, object]:
+async def build(db: Database, n_leads: int, n_orgs: int, n_offered: int, focus_offers: int = 50) -> dict[str, object]:
     rng = random.Random(7)
     async with db.transaction() as session:
         boot = await accounts.bootstrap_program(
@@ -112,11 +112,11 @@ async def build(db: Database, n_leads: int, n_orgs: int, n_offered: int) -> dict
             for o in org_ids[:300]
         ]
         await session.execute(insert(User), users)
-        focus = org_ids[0]  # the org whose pick list is measured: 50 open offers
+        focus = org_ids[0]  # the org whose pick list is measured: `focus_offers` open offers
         rankings = []  # as the first matching would have stored them: three waves of five
         for i in range(n_offered):
             ranked = rng.sample(org_ids[1:], 15)
-            if i < 50:
+            if i < focus_offers:
                 ranked[0] = focus
             rankings.append(ranked)
         leads = []

@@ -17,7 +17,7 @@ from incentives.rules.errors import InvalidExpression
 from incentives.validation import Strict
 from incentives.web.api.base import Api, database, json_response, parse_body, principal
 from incentives.web.api.campaigns import SegmentIn
-from incentives.web.api.rules import Expression, NameIn, When, iso_time, program_id_param
+from incentives.web.api.rules import Expression, NameIn, When, program_id_param
 
 api = Api()
 
@@ -81,8 +81,8 @@ def achievement_out(achievement: Achievement) -> dict[str, Any]:
         "streak": achievement.streak,
         "target": achievement.target,
         "period": achievement.period,
-        "starts_at": iso_time(achievement.starts_at),
-        "ends_at": iso_time(achievement.ends_at),
+        "starts_at": achievement.starts_at,
+        "ends_at": achievement.ends_at,
         "repeatable": achievement.repeatable,
         "points": achievement.points,
         "segment": {
@@ -100,9 +100,9 @@ def progress_out(item: progress.AchievementProgress) -> dict[str, Any]:
         "description": {"de": item.description_de, "en": item.description_en},
         "progress": item.progress,
         "target": item.target,
-        "earned_at": iso_time(item.earned_at),
+        "earned_at": item.earned_at,
         "times_earned": item.times_earned,
-        "ends_at": iso_time(item.ends_at),
+        "ends_at": item.ends_at,
         "points": item.points,
     }
 

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -121,8 +122,17 @@ def page_limit(request: Request) -> int:
     return limit
 
 
+class OrjsonResponse(JSONResponse):
+    """JSON rendered by orjson: several times faster than the standard library's encoder on long lists, and
+    datetimes go in as they are (RFC 3339, UTC as `Z`, the format API.md shows) instead of as strings made one
+    by one."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_UTC_Z)
+
+
 def json_response(data: Any, status_code: int = 200) -> JSONResponse:
-    return JSONResponse(data, status_code=status_code)
+    return OrjsonResponse(data, status_code=status_code)
 
 
 # Answers about the request's form rather than its outcome: never stored under an Idempotency-Key.

@@ -14,7 +14,7 @@ from incentives.rules import campaigns
 from incentives.rules.models import Campaign
 from incentives.validation import Label, Strict, regions
 from incentives.web.api.base import Api, database, json_response, parse_body, path_id, principal
-from incentives.web.api.rules import MANAGED, NameIn, When, iso_time, program_id_param
+from incentives.web.api.rules import MANAGED, NameIn, When, program_id_param
 
 api = Api()
 
@@ -58,8 +58,8 @@ def campaign_out(item: campaigns.Progress) -> dict[str, Any]:
         "id": campaign.id,
         "program_id": campaign.program_id,
         "name": {"de": campaign.name_de, "en": campaign.name_en},
-        "starts_at": iso_time(campaign.starts_at),
-        "ends_at": iso_time(campaign.ends_at),
+        "starts_at": campaign.starts_at,
+        "ends_at": campaign.ends_at,
         "segment": {"tiers": campaign.tiers, "regions": campaign.regions, "product_lines": campaign.product_lines},
         "multiplier": campaign.multiplier,
         "budget_points": campaign.budget_points,

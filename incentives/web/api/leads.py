@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from starlette.requests import Request
@@ -19,10 +18,6 @@ from incentives.web.api.schemas import money_json
 
 api = Api()
 MANAGED = (Forbidden, NotFound, InvalidState)  # a manager's step on a lead of the program
-
-
-def _time(value: dt.datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def full_lead(lead: Lead) -> dict[str, Any]:
@@ -52,11 +47,11 @@ def full_lead(lead: Lead) -> dict[str, Any]:
 def _progress(lead: Lead) -> dict[str, Any]:
     return {
         "wave": lead.wave,
-        "offered_at": _time(lead.offered_at),
-        "expires_at": _time(lead.expires_at),
+        "offered_at": lead.offered_at,
+        "expires_at": lead.expires_at,
         "reserved_by": lead.reserved_by_org_id,
-        "reserved_at": _time(lead.reserved_at),
-        "feedback_due_at": _time(lead.feedback_due_at),
+        "reserved_at": lead.reserved_at,
+        "feedback_due_at": lead.feedback_due_at,
         "last_feedback": lead.last_feedback,
         "deal_value": money_json(lead.deal_value),
         "lost_reason": lead.lost_reason,
@@ -76,8 +71,8 @@ def teaser(lead: Lead) -> dict[str, Any]:
         "postal_prefix": (lead.postal_code or "")[:2] or None,
         "value_band": picklist.value_band(lead.estimated_value),
         "wave": lead.wave,
-        "offered_at": _time(lead.offered_at),
-        "expires_at": _time(lead.expires_at),
+        "offered_at": lead.offered_at,
+        "expires_at": lead.expires_at,
     }
 
 
@@ -105,7 +100,7 @@ async def post_offer(request: Request) -> Response:
             "id": lead.id,
             "status": lead.status,
             "wave": lead.wave,
-            "expires_at": _time(lead.expires_at),
+            "expires_at": lead.expires_at,
             "offered_to": [{"org_id": o.org_id, "score": o.score, "breakdown": o.breakdown} for o in offers],
         }
     )
@@ -139,8 +134,8 @@ async def get_picklist(request: Request) -> Response:
                     "country": t.country,
                     "postal_prefix": t.postal_prefix,
                     "value_band": t.value_band,
-                    "offered_at": _time(t.offered_at),
-                    "expires_at": _time(t.expires_at),
+                    "offered_at": t.offered_at,
+                    "expires_at": t.expires_at,
                     "can_reserve": t.can_reserve,
                 }
                 for t in result.items
@@ -231,7 +226,7 @@ async def get_lead(request: Request) -> Response:
                     "score": o.score,
                     "state": o.state,
                     "breakdown": o.breakdown,
-                    "offered_at": _time(o.offered_at),
+                    "offered_at": o.offered_at,
                 }
                 for o in offers
             ]

@@ -99,10 +99,6 @@ class DraftSimulateIn(SimulateIn):
     cap: CapIn | None = None
 
 
-def iso_time(value: dt.datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
 def rule_out(version: RuleVersion) -> dict[str, Any]:
     cap = {"per": version.cap_per, "max_points": version.cap_max_points} if version.cap_per else None
     return {
@@ -115,11 +111,11 @@ def rule_out(version: RuleVersion) -> dict[str, Any]:
         "condition": version.condition,
         "points": version.points,
         "cap": cap,
-        "valid_from": iso_time(version.valid_from),
-        "valid_to": iso_time(version.valid_to),
+        "valid_from": version.valid_from,
+        "valid_to": version.valid_to,
         "active": version.active,
         "campaign_id": version.campaign_id,
-        "created_at": iso_time(version.created_at),
+        "created_at": version.created_at,
     }
 
 
