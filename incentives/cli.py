@@ -1,4 +1,4 @@
-"""The `incentives` command: serve, db, bootstrap, demo, sweep, worker, ledger verify, leaderboard rebuild."""
+"""The `incentives` command: serve, db, bootstrap, demo, sweep, worker, ledger, leaderboard and push."""
 
 from __future__ import annotations
 
@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     rebuild.add_argument("--program", type=int, help="only this program")
 
+    push = commands.add_parser("push", help="Web Push")
+    push_commands = push.add_subparsers(dest="push_command", required=True)
+    push_commands.add_parser("keys", help="print a new VAPID private key for VAPID_PRIVATE_KEY")
+
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -89,6 +93,15 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_ledger_verify(settings))
     if args.command == "leaderboard":
         return asyncio.run(_leaderboard_rebuild(settings, args.program))
+    if args.command == "push":
+        from incentives.notifications.push import keys_from, new_private_key
+
+        private = new_private_key()
+        public = keys_from(private, settings.vapid_subject)
+        assert public is not None
+        print(f"VAPID_PRIVATE_KEY={private}")
+        print(f"# the matching public key (browsers get it from the app): {public.public_key}")
+        return 0
     return asyncio.run(_demo(settings))
 
 

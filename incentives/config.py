@@ -31,6 +31,9 @@ class Settings:
     # Database connections each web process opens at start-up (at most its pool's 20), so that the first burst
     # of requests does not wait for connection set-ups; 0: open them on demand.
     warm_connections: int = 20
+    # Web Push (RFC 8292): base64url of the raw P-256 private key (`incentives push keys` makes one); unset: off.
+    vapid_private_key: str | None = None
+    vapid_subject: str = "mailto:admin@localhost"
 
     @property
     def production(self) -> bool:
@@ -56,6 +59,8 @@ class Settings:
             max_body_bytes=_int(env, "MAX_BODY_BYTES", default.max_body_bytes),
             sweep_interval_seconds=_int(env, "SWEEP_INTERVAL_SECONDS", default.sweep_interval_seconds),
             warm_connections=_int(env, "DB_WARM_CONNECTIONS", default.warm_connections),
+            vapid_private_key=env.get("VAPID_PRIVATE_KEY") or None,
+            vapid_subject=env.get("VAPID_SUBJECT") or default.vapid_subject,
         )
         settings.validate()
         return settings

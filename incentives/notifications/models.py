@@ -41,3 +41,26 @@ class ToastCursor(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     last_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PushSubscription(Base):
+    """A browser's Web Push subscription (PushManager.subscribe): where to send and the keys to encrypt with."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(1000), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(200))
+    auth: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_pushed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class PushCursor(Base):
+    """The id of the last notification handed to Web Push: one row, moved forward by compare-and-set."""
+
+    __tablename__ = "push_cursor"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer, default=0)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from incentives import i18n, live
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
+from incentives.jobs import wake_after_commit
 from incentives.notifications.models import Notification
 
 __all__ = [
@@ -39,6 +40,9 @@ __all__ = [
 ]
 
 NOTIFICATIONS = cast(Table, Notification.__table__)
+# Kinds a browser may also get as a Web Push (notifications/push.py sends them on the `push` channel).
+PUSHED_KINDS = frozenset({"lead_offered", "feedback_due", "feedback_overdue"})
+PUSH = "push"
 # Built once (a notification goes with every decision): Core statements on the session's connection.
 _INSERT = sa_insert(NOTIFICATIONS)
 _INSERT_ONCE = {
@@ -119,6 +123,8 @@ def tell_open_pages(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     live.notify_after_commit(
         session, [live.Notice(live.org_topic(org), "pulse") for org in {r["org_id"] for r in rows}]
     )
+    if any(r["kind"] in PUSHED_KINDS for r in rows):
+        wake_after_commit(session, PUSH)  # and the browsers that allowed it get a push (notifications/push.py)
 
 
 def _mine(principal: Principal) -> ColumnElement[bool]:

@@ -11,6 +11,7 @@ from incentives.errors import N_
 from incentives.notifications import services
 from incentives.web import nav
 from incentives.web.context import current_db, current_principal
+from incentives.web.pwa import push_key
 from incentives.web.templating import is_htmx, render, see_other
 
 nav.register("/notifications", N_("Notifications"), set(Role), order=90)
@@ -26,7 +27,7 @@ async def notifications(request: Request) -> Response:
     return render(
         request,
         "notifications/list.html",
-        {"items": items, "unread": unread, "css": "/static/rewards-1.css"},
+        {"items": items, "unread": unread, "css": "/static/rewards-1.css", "push_key": push_key(request)},
         block="list",
     )
 
