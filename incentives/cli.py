@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 from incentives.config import ConfigError, Settings
 from incentives.db import Database
@@ -27,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="create or migrate the schema of DATABASE_URL")
+    backup = db_commands.add_parser("backup", help="write a consistent copy of DATABASE_URL, taken online")
+    backup.add_argument("file", type=Path)
+    restore = db_commands.add_parser(
+        "restore", help="replace DATABASE_URL's content with a backup (stop the service first)"
+    )
+    restore.add_argument("file", type=Path)
 
     boot = commands.add_parser("bootstrap", help="create a program, its manufacturer and an admin with a token")
     boot.add_argument("--program", required=True)
@@ -65,11 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(settings, args.host, args.port, args.workers, access_log=not args.no_access_log)
     if args.command == "db":
-        from incentives.migrate import upgrade
-
-        upgrade(settings.database_url)
-        print(f"database is up to date: {_redact(settings.database_url)}")
-        return 0
+        return _db(settings, args.db_command, getattr(args, "file", None))
     if args.command == "bootstrap":
         return asyncio.run(_bootstrap(settings, args.program, args.email, args.name))
     if args.command == "sweep":
@@ -211,6 +214,27 @@ async def _leaderboard_rebuild(settings: Settings, program_id: int | None) -> in
     finally:
         await db.dispose()
     print(json.dumps({"programs": {str(program): count for program, count in rows.items()}}, sort_keys=True))
+    return 0
+
+
+def _db(settings: Settings, command: str, file: Path | None) -> int:
+    from incentives import backup
+    from incentives.migrate import upgrade
+
+    try:
+        if command == "backup" and file is not None:
+            backup.backup(settings.database_url, file)
+            print(f"backup of {_redact(settings.database_url)} written to {file}")
+            return 0
+        if command == "restore" and file is not None:
+            backup.restore(settings.database_url, file)
+            print(f"{_redact(settings.database_url)} restored from {file}; now run: incentives db upgrade")
+            return 0
+    except backup.BackupError as exc:
+        print(f"incentives: {exc}", file=sys.stderr)
+        return 1
+    upgrade(settings.database_url)
+    print(f"database is up to date: {_redact(settings.database_url)}")
     return 0
 
 
