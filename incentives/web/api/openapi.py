@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -24,6 +25,7 @@ from incentives.web.ids import MAX_ID
 EVERY_CALL: tuple[type[DomainError], ...] = (Unauthorized,)
 JSON_BODY: tuple[type[DomainError], ...] = (PayloadTooLarge, UnsupportedMediaType, ValidationFailed)
 IDEMPOTENT: tuple[type[DomainError], ...] = (IdempotencyConflict, ValidationFailed)
+ID_PARAM = re.compile(r"\{(\w+):id\}")  # a route's `{name:id}` (web/ids.py) is the document's `{name}`
 
 
 def build_openapi(apis: list[Api]) -> dict[str, Any]:
@@ -41,7 +43,7 @@ def build_openapi(apis: list[Api]) -> dict[str, Any]:
 
     paths: dict[str, dict[str, Any]] = {}
     for e in endpoints:
-        path = e.path.replace(":id}", "}")
+        path = ID_PARAM.sub(r"{\1}", e.path)
         operation: dict[str, Any] = {
             "summary": e.summary,
             "operationId": e.handler.__name__,
@@ -54,9 +56,12 @@ def build_openapi(apis: list[Api]) -> dict[str, Any]:
                 **error_responses(e),
             },
         }
-        if "{id}" in path:
-            id_schema = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
-            operation["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": id_schema}]
+        id_schema = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+        names = ID_PARAM.findall(e.path)
+        if names:
+            operation["parameters"] = [
+                {"name": name, "in": "path", "required": True, "schema": id_schema} for name in names
+            ]
         if e.body is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(e.body)}}}
         if e.method == "POST":
