@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from incentives import i18n
+from incentives.errors import N_
 from incentives.reports import dashboard, figures
 from incentives.reports.figures import COUNTS, KPIS
 from incentives.reports.kpis import Kpis, kpis, previous, weekly_kpis
@@ -182,37 +183,37 @@ def _kpi_cells(found: Kpis) -> list[Any]:
 def _csv_rows(name: str, context: dict[str, Any], t: Any) -> tuple[list[str], list[list[Any]]]:
     kpi_names = [t(kpi.label) for kpi in KPIS]
     if name == "tiles":
-        return [t("KPI"), t("Value"), t("Change")], [
+        return [t(N_("KPI")), t(N_("Value")), t(N_("Change"))], [
             [t(tile["kpi"].label), tile["value"], tile["change"]] for tile in context["tiles"]
         ]
     if name == "series":
-        return [t("Week"), *[t(kpi.label) for kpi in context["shown"]]], [
+        return [t(N_("Week")), *[t(kpi.label) for kpi in context["shown"]]], [
             [row["week"], *row["cells"]] for row in context["rows"]
         ]
     if name == "funnel":
-        return [t("Step"), t("Leads"), t("Kept from the step before")], [
+        return [t(N_("Step")), t(N_("Leads")), t(N_("Kept from the step before"))], [
             [t(step["kpi"].label), step["count"], figures.number(step["kept"])] for step in context["steps"]
         ]
     if name == "scorecards":
-        header = [t("Name"), t("Tier"), *kpi_names, t("Reserved"), t("Won"), t("Lost"), t("Returned")]
-        header += [t("Points"), t("Overdue feedback")]
+        header = [t(N_("Name")), t(N_("Tier")), *kpi_names, t(N_("Reserved")), t(N_("Won")), t(N_("Lost")), t(N_("Returned"))]
+        header += [t(N_("Points")), t(N_("Overdue feedback"))]
         return header, [_card_cells(card) for card in context["cards"]]
     if name == "campaigns":
-        header = [t("Campaign"), t("Starts"), t("Ends"), t("Points paid"), t("EUR paid"), t("Won deals")]
-        header += [t("Won deal value (EUR)")]
+        header = [t(N_("Campaign")), t(N_("Starts")), t(N_("Ends")), t(N_("Points paid")), t(N_("EUR paid")), t(N_("Won deals"))]
+        header += [t(N_("Won deal value (EUR)"))]
         return header, [
             [c.name_en, c.starts_at.isoformat(), c.ends_at.isoformat(), c.points, c.eur, c.won, c.won_value]
             for c in context["campaigns"]
         ]
     if name == "liability":
         found = context["liability"]
-        rows: list[list[Any]] = [[t("Outstanding points"), found.outstanding.points]]
-        rows += [[t("EUR if redeemed as %(kind)s") % {"kind": kind}, found.eur(kind)] for kind in found.eur_per_point]
+        rows: list[list[Any]] = [[t(N_("Outstanding points")), found.outstanding.points]]
+        rows += [[t(N_("EUR if redeemed as %(kind)s")) % {"kind": kind}, found.eur(kind)] for kind in found.eur_per_point]
         rows += [
-            [t("Expiring before %(date)s") % {"date": b.date().isoformat()}, p]
+            [t(N_("Expiring before %(date)s")) % {"date": b.date().isoformat()}, p]
             for b, p in found.outstanding.expiring_before
         ]
-        return [t("Figure"), t("Value")], rows
-    return [t("Country"), t("Region"), t("Product line"), t("Leads")], [
+        return [t(N_("Figure")), t(N_("Value"))], rows
+    return [t(N_("Country")), t(N_("Region")), t(N_("Product line")), t(N_("Leads"))], [
         [g.country, g.region, g.product_line, g.leads] for g in context["groups"]
     ]
