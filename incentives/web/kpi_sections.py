@@ -195,12 +195,13 @@ def _csv_rows(name: str, context: dict[str, Any], t: Any) -> tuple[list[str], li
             [t(step["kpi"].label), step["count"], figures.number(step["kept"])] for step in context["steps"]
         ]
     if name == "scorecards":
-        header = [t(N_("Name")), t(N_("Tier")), *kpi_names, t(N_("Reserved")), t(N_("Won")), t(N_("Lost")), t(N_("Returned"))]
+        header = [t(N_("Name")), t(N_("Tier")), *kpi_names]
+        header += [t(N_("Reserved")), t(N_("Won")), t(N_("Lost")), t(N_("Returned"))]
         header += [t(N_("Points")), t(N_("Overdue feedback"))]
         return header, [_card_cells(card) for card in context["cards"]]
     if name == "campaigns":
-        header = [t(N_("Campaign")), t(N_("Starts")), t(N_("Ends")), t(N_("Points paid")), t(N_("EUR paid")), t(N_("Won deals"))]
-        header += [t(N_("Won deal value (EUR)"))]
+        header = [t(N_("Campaign")), t(N_("Starts")), t(N_("Ends")), t(N_("Points paid"))]
+        header += [t(N_("EUR paid")), t(N_("Won deals")), t(N_("Won deal value (EUR)"))]
         return header, [
             [c.name_en, c.starts_at.isoformat(), c.ends_at.isoformat(), c.points, c.eur, c.won, c.won_value]
             for c in context["campaigns"]
@@ -208,7 +209,8 @@ def _csv_rows(name: str, context: dict[str, Any], t: Any) -> tuple[list[str], li
     if name == "liability":
         found = context["liability"]
         rows: list[list[Any]] = [[t(N_("Outstanding points")), found.outstanding.points]]
-        rows += [[t(N_("EUR if redeemed as %(kind)s")) % {"kind": kind}, found.eur(kind)] for kind in found.eur_per_point]
+        for kind in found.eur_per_point:
+            rows.append([t(N_("EUR if redeemed as %(kind)s")) % {"kind": kind}, found.eur(kind)])
         rows += [
             [t(N_("Expiring before %(date)s")) % {"date": b.date().isoformat()}, p]
             for b, p in found.outstanding.expiring_before
