@@ -42,6 +42,9 @@ class Program(Base):
     capacity_mode: Mapped[str] = mapped_column(String(4), default="soft", server_default="soft")
     # [{key, name: {de, en}, threshold}], lowest first (accounts/levels.py); never changes a member's tier.
     levels: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=default_levels)
+    # PLI stage weights ({contacted, meeting, proposal}: share of a lead's value); missing stages use
+    # reports/pipeline.py's defaults.
+    pipeline_weights: Mapped[dict[str, float] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

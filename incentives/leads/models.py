@@ -74,6 +74,7 @@ class Lead(Base):
         Index("ix_leads_due_feedback", "status", "feedback_due_at"),
         Index("ix_leads_reserved_by", "reserved_by_org_id", "status"),
         Index("ix_leads_program_status", "program_id", "status"),
+        Index("ix_leads_program_offered_at", "program_id", "offered_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -123,6 +124,7 @@ class LeadOffer(Base):
         UniqueConstraint("lead_id", "org_id"),
         CheckConstraint(f"state IN ({_in(OfferState)})", name="state_known"),
         Index("ix_lead_offers_org_state", "org_id", "state"),
+        Index("ix_lead_offers_program_offered_at", "program_id", "offered_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -140,7 +142,11 @@ class LeadEvent(Base):
     """Every transition of a lead: who, when, what. TTP, ADT and CR are computed from these."""
 
     __tablename__ = "lead_events"
-    __table_args__ = (Index("ix_lead_events_lead", "lead_id", "id"), Index("ix_lead_events_org_at", "org_id", "at"))
+    __table_args__ = (
+        Index("ix_lead_events_lead", "lead_id", "id"),
+        Index("ix_lead_events_org_at", "org_id", "at"),
+        Index("ix_lead_events_program_kind_at", "program_id", "kind", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))

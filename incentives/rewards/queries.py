@@ -304,3 +304,17 @@ async def recent_adjustments(session: AsyncSession, program_id: int, limit: int)
         )
         for entry in entries
     ]
+
+
+async def eur_per_point(session: AsyncSession, program_id: int) -> dict[str, Decimal]:
+    """What one point is worth in EUR per reward kind: the mean of `value ÷ points` over the program's active
+    rewards of that kind that name a value (discounts name a percentage, so usually have none)."""
+    rows = await session.execute(
+        select(Reward.kind, Reward.value, Reward.points).where(
+            Reward.program_id == program_id, Reward.active.is_(True), Reward.value.is_not(None)
+        )
+    )
+    rates: dict[str, list[Decimal]] = {}
+    for kind, value, points in rows.all():
+        rates.setdefault(kind, []).append(Decimal(value or 0) / points)
+    return {kind: (sum(found, Decimal(0)) / len(found)).quantize(Decimal("0.0001")) for kind, found in rates.items()}

@@ -32,6 +32,7 @@ from incentives.web import achievements as achievement_pages
 from incentives.web import adjustments as adjustment_pages
 from incentives.web import campaigns as campaign_pages
 from incentives.web import events as live_events
+from incentives.web import kpis as kpi_pages
 from incentives.web import lead_management as lead_management_pages
 from incentives.web import leaderboard as leaderboard_pages
 from incentives.web import leads as leads_pages
@@ -49,6 +50,7 @@ from incentives.web import webhooks as webhook_pages
 from incentives.web.api.achievements import api as achievements_api
 from incentives.web.api.campaigns import api as campaigns_api
 from incentives.web.api.engagement import api as engagement_api
+from incentives.web.api.kpis import api as kpis_api
 from incentives.web.api.leaderboard import api as leaderboard_api
 from incentives.web.api.leads import api as leads_api
 from incentives.web.api.mdf import api as mdf_api
@@ -80,6 +82,7 @@ APIS = [
     rules_api,
     campaigns_api,
     leaderboard_api,
+    kpis_api,
     achievements_api,
     engagement_api,
     webhooks_api,
@@ -158,6 +161,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *adjustment_pages.routes,
         *rule_report_pages.routes,
         *leaderboard_pages.routes,
+        *kpi_pages.routes,
         *achievement_pages.routes,
         *webhook_pages.routes,
         *pwa.routes,

@@ -11,7 +11,8 @@ import pytest
 from incentives.accounts.roles import Role
 from incentives.db import Database
 from incentives.leads import services as leads
-from incentives.reports.kpis import PartnerKpis, partner_kpis
+from incentives.reports.kpi_scopes import KpiScope
+from incentives.reports.kpis import PartnerKpis, kpis, kpis_by_org, partner_kpis, weekly_kpis
 from tests.factories import Actor, ProgramWorld, make_program, make_user
 from tests.leads.helpers import T0, make_lead, make_reseller
 
@@ -121,3 +122,56 @@ async def test_a_partner_manager_sees_the_program(db: Database, h: History) -> N
     async with db.reader() as session:
         found = await partner_kpis(session, pam.principal, world.program_id)
     assert found[a.org_id].reserved == 3
+
+
+PERIOD = (T0, T0 + 100 * H)
+
+
+async def test_the_program_scope_adds_every_definition_up(db: Database, h: History) -> None:
+    world = h.world
+    async with db.reader() as session:
+        found = await kpis(session, world.program_id, KpiScope("program"), *PERIOD)
+        partner_a = await kpis(session, world.program_id, KpiScope("partner", str(h.a.org_id)), *PERIOD)
+        rep_b = await kpis(session, world.program_id, KpiScope("rep", str(h.b.user_id)), *PERIOD)
+    assert (found.reserved, found.won, found.lost, found.returned, found.offered, found.unclaimed) == (4, 2, 1, 1, 3, 0)
+    assert found.cr == pytest.approx(2 / 3)
+    assert found.ttp_hours == pytest.approx(5.0)  # (2 + 4 + 6 + 8) / 4
+    assert found.adt_days == pytest.approx(2.0)  # (3 + 1) / 2
+    assert found.ads == Decimal("7500.00")
+    assert found.feedback_rate == pytest.approx(0.5)  # A's lead 1 and B's lead 3 on time; lead 2 late; lead 3 (A) none
+    assert found.answered == 3
+    assert found.pli is None  # nothing is open: no pipeline to compare against
+    assert (partner_a.reserved, partner_a.returned, partner_a.offered, partner_a.unclaimed) == (3, 1, 3, None)
+    assert (rep_b.reserved, rep_b.won, rep_b.offered) == (1, 1, None)
+
+
+async def test_an_empty_period_has_no_figures_only_zero_counts(db: Database, h: History) -> None:
+    async with db.reader() as session:
+        found = await kpis(session, h.world.program_id, KpiScope("program"), T0 - 100 * H, T0)
+        weeks = await weekly_kpis(session, h.world.program_id, KpiScope("program"), T0 - 7 * 24 * H, 2)
+    assert (found.reserved, found.won, found.lost, found.offered, found.returned) == (0, 0, 0, 0, 0)
+    assert (found.cr, found.ttp_hours, found.adt_days, found.ads, found.feedback_rate, found.pli) == (None,) * 6
+    assert weeks[0][1].reserved == 0 and weeks[0][1].cr is None
+    assert (weeks[1][1].reserved, weeks[1][1].won) == (4, 2)  # every reservation falls in the second week
+
+
+async def test_pli_weighs_the_open_pipeline_against_the_program_mean(db: Database) -> None:
+    world = await make_program(db)
+    a, b = await make_reseller(db, world), await make_reseller(db, world)
+    one, two = await make_lead(db, world, now=T0), await make_lead(db, world, now=T0, value=Decimal("4000"))
+    await _reserve(db, a, one.id, T0 + H)
+    await _reserve(db, b, two.id, T0 + H)
+    await _feedback(db, a, one.id, "meeting", T0 + 2 * H)  # 25 % of 12,000 = 3,000
+    # B's lead has no feedback yet: weight 0. Program mean per reseller: 3,000 / 2 = 1,500.
+    async with db.reader() as session:
+        program = await kpis(session, world.program_id, KpiScope("program"), T0, T0 + 10 * H)
+        of_a = await kpis(session, world.program_id, KpiScope("partner", str(a.org_id)), T0, T0 + 10 * H)
+        per_org = await kpis_by_org(session, world.program_id, KpiScope("program"), T0, T0 + 10 * H)
+    assert program.pli == pytest.approx(100.0)
+    assert of_a.pli == pytest.approx(200.0)
+    assert per_org[b.org_id].pli == pytest.approx(0.0)
+    async with db.transaction() as session:
+        await leads.give_feedback(session, b.principal, two.id, status="proposal", now=T0 + 3 * H)
+    async with db.reader() as session:  # B: 50 % of 4,000 = 2,000; mean (3,000 + 2,000) / 2 = 2,500
+        of_b = await kpis(session, world.program_id, KpiScope("partner", str(b.org_id)), T0, T0 + 10 * H)
+    assert of_b.pli == pytest.approx(80.0)

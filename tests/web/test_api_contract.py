@@ -35,7 +35,6 @@ NOT_SERVED_YET = {
     ("POST", "/api/v1/invitations"),
     ("POST", "/api/v1/invitations/{id}/accept"),
     ("POST", "/api/v1/invitations/{id}/decline"),
-    ("GET", "/api/v1/kpis"),
     ("GET", "/api/v1/me/notifications"),
     ("PATCH", "/api/v1/me/notifications"),
 }
