@@ -17,6 +17,7 @@ from incentives.errors import N_
 from incentives.reports import dashboard, figures
 from incentives.reports.figures import COUNTS, KPIS
 from incentives.reports.kpis import Kpis, kpis, previous, weekly_kpis
+from incentives.web import spreadsheet
 
 if TYPE_CHECKING:
     from incentives.web.kpis import View
@@ -150,10 +151,6 @@ async def _scorecards(session: AsyncSession, view: View, request: Request, every
 # --- CSV ----------------------------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    return "" if value is None else value
-
-
 def csv_response(name: str, view: View, context: dict[str, Any], locale: str) -> Response:
     """The section's rows as CSV: translated headers, plain numbers (a dot for decimals) for spreadsheets."""
     t = i18n.translations(locale).gettext
@@ -161,7 +158,7 @@ def csv_response(name: str, view: View, context: dict[str, Any], locale: str) ->
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
-    writer.writerows([[_plain(cell) for cell in row] for row in rows])
+    writer.writerows([[spreadsheet.cell(value) for value in row] for row in rows])
     filename = f"kpis-{name}-{view.start.date().isoformat()}-{view.last_day.isoformat()}.csv"
     return Response(
         "\ufeff" + out.getvalue(),  # a BOM, so spreadsheet programs read UTF-8
