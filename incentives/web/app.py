@@ -26,6 +26,7 @@ from incentives.engagement.jobs import process_outbox
 from incentives.errors import N_, DomainError, Forbidden
 from incentives.jobs import OutboxWaker, sweep_forever
 from incentives.leads.services import OFFER_READ_WARM_UP
+from incentives.mail.jobs import mail_sender
 from incentives.web import achievements as achievement_pages
 from incentives.web import adjustments as adjustment_pages
 from incentives.web import campaigns as campaign_pages
@@ -33,9 +34,9 @@ from incentives.web import events as live_events
 from incentives.web import lead_management as lead_management_pages
 from incentives.web import leaderboard as leaderboard_pages
 from incentives.web import leads as leads_pages
+from incentives.web import mail_links, mail_settings, pages
 from incentives.web import mdf as mdf_pages
 from incentives.web import notifications as notification_pages
-from incentives.web import pages
 from incentives.web import pulse as pulse_pages
 from incentives.web import redemptions as redemption_pages
 from incentives.web import reward_catalog as reward_catalog_pages
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             waker = OutboxWaker(db, process_outbox, redis_url=settings.redis_url)
             tasks.append(asyncio.create_task(waker.run()))
             tasks.append(asyncio.create_task(webhook_sender(db, settings.redis_url).run()))
+            tasks.append(asyncio.create_task(mail_sender(db, settings).run()))
         # Live updates: this process hears every process's notices and sends its own commits' notices.
         hub = live.Hub(db)
         await hub.start()
@@ -156,6 +158,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *leaderboard_pages.routes,
         *achievement_pages.routes,
         *webhook_pages.routes,
+        *mail_links.routes,
+        *mail_settings.routes,
         Route("/api/v1/openapi.json", openapi_json),
         *[route for api in APIS for route in api.routes()],
         Mount("/static", static_app(), name="static"),

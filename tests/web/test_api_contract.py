@@ -36,8 +36,6 @@ NOT_SERVED_YET = {
     ("POST", "/api/v1/invitations/{id}/accept"),
     ("POST", "/api/v1/invitations/{id}/decline"),
     ("GET", "/api/v1/kpis"),
-    ("GET", "/api/v1/me/notifications"),
-    ("PATCH", "/api/v1/me/notifications"),
 }
 
 # Codes the app answers with that API.md's list does not name: the body limit, a body that is not JSON, and
