@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, or_, select, update
@@ -154,7 +154,7 @@ async def _claim(db: Database, now: dt.datetime) -> list[Claimed]:
 
 async def _render(
     db: Database, site: render.Site, default_locale: str, batch: Sequence[Claimed], now: dt.datetime
-) -> list[tuple[EmailMessage | None, str | None]]:
+) -> list[tuple[Message | None, str | None]]:
     """Each claimed e-mail rendered, or None with the reason (the user is gone, the template is broken)."""
     async with db.reader() as session:
         rows = await session.execute(
@@ -163,7 +163,7 @@ async def _render(
             .where(User.id.in_({mail.user_id for mail in batch}))
         )
         users = {row.id: row for row in rows}
-    rendered: list[tuple[EmailMessage | None, str | None]] = []
+    rendered: list[tuple[Message | None, str | None]] = []
     for mail in batch:
         user = users.get(mail.user_id)
         if user is None or not user.active:

@@ -7,14 +7,14 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
 log = logging.getLogger("incentives.mail")
 
-CONNECTIONS = 4  # SMTP sessions per sender: servers throttle many more from one client
+CONNECTIONS = 8  # SMTP sessions per sender: servers throttle many more from one client
 TIMEOUT = 30.0
 
 
@@ -47,7 +47,7 @@ class Outcome:
     error: str | None = None
 
 
-async def send_all(smtp_url: str | None, messages: Sequence[EmailMessage | None]) -> list[Outcome]:
+async def send_all(smtp_url: str | None, messages: Sequence[Message | None]) -> list[Outcome]:
     """Send each message (None: nothing to send, counted failed); one outcome per message, in order. A broken
     connection fails only the message it was sending; the next message opens a new one."""
     if smtp_url is None:
