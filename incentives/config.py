@@ -20,6 +20,8 @@ class Settings:
     secret_key: str = DEFAULT_SECRET
     base_url: str = "http://127.0.0.1:8000"
     smtp_url: str | None = None
+    # The From of every e-mail; by default an address at BASE_URL's host.
+    mail_from: str | None = None
     default_locale: str = "en"
     environment: str = "development"
     session_max_age: int = 12 * 3600
@@ -40,6 +42,14 @@ class Settings:
         return self.environment == "production"
 
     @property
+    def sender(self) -> str:
+        """The From address of e-mails."""
+        if self.mail_from:
+            return self.mail_from
+        host = self.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
+        return f"noreply@{host}"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -53,6 +63,7 @@ class Settings:
             secret_key=env.get("SECRET_KEY") or default.secret_key,
             base_url=(env.get("BASE_URL") or default.base_url).rstrip("/"),
             smtp_url=env.get("SMTP_URL") or None,
+            mail_from=env.get("MAIL_FROM") or None,
             default_locale=env.get("DEFAULT_LOCALE") or default.default_locale,
             environment=env.get("INCENTIVES_ENV") or default.environment,
             session_max_age=_int(env, "SESSION_MAX_AGE", default.session_max_age),
@@ -72,6 +83,8 @@ class Settings:
             raise ConfigError(f"DEFAULT_LOCALE must be one of {', '.join(SUPPORTED_LOCALES)}")
         if self.production and (self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32):
             raise ConfigError("refusing to start in production without SECRET_KEY (at least 32 random characters)")
+        if self.smtp_url is not None and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            raise ConfigError("SMTP_URL must start with smtp:// or smtps://")
         if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ConfigError("DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
 

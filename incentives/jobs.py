@@ -41,6 +41,7 @@ SWEEP_MODULES: list[str] = [
     "incentives.engagement.jobs",  # after the rules: pays what their processing just earned
     "incentives.webhooks.jobs",  # last: sends what the others wrote
     "incentives.notifications.push",
+    "incentives.mail.jobs",
 ]
 _SWEEPS: dict[str, SweepFn] = {}
 

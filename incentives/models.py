@@ -11,6 +11,7 @@ from incentives.idempotency import IdempotencyRecord
 from incentives.leaderboard.models import LeaderboardPoints, LeaderboardRank, LeaderboardState
 from incentives.leads.models import Lead, LeadEvent, LeadOffer, OutboxEvent, StreakState
 from incentives.ledger.models import LedgerAccount, LedgerLot, LedgerLotUse, LedgerTransfer
+from incentives.mail.models import MailSettings, OutboxMail, UsedActionLink
 from incentives.notifications.models import Notification, ToastCursor
 from incentives.rewards.models import MdfAllocation, MdfClaim, Redemption, Reward, RewardUsage
 from incentives.rules.models import Campaign, Rule, RuleAward, RuleCapUsage, RuleSkip, RuleVersion
@@ -35,12 +36,14 @@ __all__ = [
     "LedgerLotUse",
     "LedgerTransfer",
     "LoginAttempt",
+    "MailSettings",
     "MdfAllocation",
     "MdfClaim",
     "Membership",
     "Notification",
     "Org",
     "OutboxEvent",
+    "OutboxMail",
     "Program",
     "Redemption",
     "Reward",
@@ -52,6 +55,7 @@ __all__ = [
     "RuleVersion",
     "StreakState",
     "ToastCursor",
+    "UsedActionLink",
     "User",
     "WebhookDelivery",
     "WebhookEndpoint",

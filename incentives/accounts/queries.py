@@ -16,6 +16,11 @@ async def org(session: AsyncSession, org_id: int) -> Org | None:
     return await session.get(Org, org_id)
 
 
+async def active_user(session: AsyncSession, user_id: int) -> User | None:
+    """The user if it exists and is active (a signed e-mail link names a user that may have left since)."""
+    return await session.scalar(select(User).where(User.id == user_id, User.active.is_(True)))
+
+
 async def org_names(session: AsyncSession, org_ids: Iterable[int]) -> dict[int, str]:
     """The name of each org asked for (unknown ids are left out), in one query."""
     wanted = set(org_ids)

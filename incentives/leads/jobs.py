@@ -19,7 +19,7 @@ from incentives.accounts.models import Program
 from incentives.db import Database
 from incentives.errors import N_
 from incentives.jobs import sweep
-from incentives.leads import events, matching, streaks
+from incentives.leads import events, mailing, matching, streaks
 from incentives.leads.models import Lead, LeadStatus
 from incentives.leads.waves import Writes, earlier_offers, next_step
 from incentives.notifications.services import notify
@@ -170,4 +170,19 @@ async def notice_overdue_feedback(db: Database, now: dt.datetime) -> int:
             await streaks.missed(
                 session, [(lead.program_id, lead.reserved_by_org_id) for lead in due if lead.reserved_by_org_id], now
             )
+            await mailing.mail_feedback_reminders(session, "feedback_overdue", due)
             noticed += len(due)
+
+
+@sweep("mail_feedback_due")
+async def mail_feedback_due(db: Database, now: dt.datetime) -> int:
+    """Remind by e-mail of feedback falling due soon: once per lead and due time (the outbox's key)."""
+    async with db.transaction() as session:
+        return await mailing.mail_feedback_reminders(session, "feedback_due", await mailing.due_soon(session, now))
+
+
+@sweep("mail_offer_digests")
+async def mail_offer_digests(db: Database, now: dt.datetime) -> int:
+    """The daily digest of new offers, once per user and local day after the digest hour."""
+    async with db.transaction() as session:
+        return await mailing.mail_digests(session, now)

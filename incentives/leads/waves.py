@@ -19,7 +19,7 @@ from incentives import live
 from incentives.accounts.models import Program
 from incentives.db import UTCDateTime
 from incentives.errors import N_
-from incentives.leads import events, matching
+from incentives.leads import events, mailing, matching
 from incentives.leads.models import Lead, LeadEvent, LeadOffer, LeadStatus, OfferState
 from incentives.notifications.services import add_notifications, notification_row
 from incentives.webhooks import outbox as webhooks
@@ -178,6 +178,7 @@ class Writes:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     offered: dict[int, dict[int, int]] = field(default_factory=dict)  # program → org → offers just made
     hooks: list[tuple[LeadRef, str, dict[str, Any]]] = field(default_factory=list)  # lead, webhook type, data
+    mailed: list[tuple[int, int]] = field(default_factory=list)  # (lead, org) offered: the instant e-mails
 
     def event(self, lead: LeadRef, kind: str, now: dt.datetime, *, actor_id: int | None = None, **data: Any) -> None:
         self.events.append(events.row(lead, kind, now, actor_id=actor_id, **data))
@@ -215,6 +216,7 @@ class Writes:
         self.moved.setdefault((step.wave, deadline), []).append(lead.id)
         counts = self.offered.setdefault(lead.program_id, {})
         for c in step.group:
+            self.mailed.append((lead.id, c.org_id))
             values = {"wave": step.wave, "score": c.score, "breakdown": c.breakdown, "offered_at": now}
             again = earlier.get(c.org_id)
             if again is not None:  # an offer a manager withdrew is made again in place: one row per lead and org
@@ -293,6 +295,7 @@ class Writes:
                 for org_id, count in sorted(counts.items())
             )
         await add_notifications(session, self.notifications)
+        await mailing.mail_offers(session, self.mailed)
         for program_id, counts in self.offered.items():
             await matching.count_offer(session, program_id, sorted(counts), now)
         await self._webhooks(session, now)

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.db import dialect_insert
 from incentives.errors import N_
+from incentives.mail import outbox, preferences
+from incentives.mail.outbox import Mail
 from incentives.notifications.models import Notification
 from incentives.notifications.services import notification_row, tell_open_pages
 
@@ -73,7 +75,8 @@ class EarnedBadge:
 
 
 async def notify_achievements(session: AsyncSession, earned: Sequence[EarnedBadge]) -> None:
-    """One notice per achievement earned, for the whole org, in the caller's transaction; once per earning key."""
+    """One notice per achievement earned, for the whole org, in the caller's transaction; once per earning key.
+    Each of the org's users who wants it gets an e-mail too (once per earning key)."""
     rows = [
         notification_row(
             program_id=badge.program_id,
@@ -86,6 +89,21 @@ async def notify_achievements(session: AsyncSession, earned: Sequence[EarnedBadg
         )
         for badge in earned
     ]
+    wanted = await preferences.recipients(session, {badge.org_id for badge in earned}, "achievement_earned")
+    await outbox.queue_many(
+        session,
+        [
+            Mail(
+                user_id,
+                "achievement_earned",
+                badge.key,
+                "achievement_earned",
+                {"badge": {"de": badge.name_de, "en": badge.name_en}, "points": badge.points},
+            )
+            for badge in earned
+            for user_id in wanted.get(badge.org_id, ())
+        ],
+    )
     if rows:
         conn = await session.connection()
         await conn.execute(

@@ -24,6 +24,7 @@ from incentives.errors import N_, FieldError, Forbidden, InvalidState, NotFound,
 from incentives.ledger import queries as ledger_queries
 from incentives.ledger import services as ledger
 from incentives.ledger.errors import InsufficientPoints
+from incentives.mail import outbox, preferences
 from incentives.notifications.services import add_notification, notification_row
 from incentives.rewards.coupons import new_coupon_code
 from incentives.rewards.errors import with_shortfall
@@ -248,6 +249,7 @@ async def post_and_fulfil(
     )
     was = RedemptionStatus.APPROVED if decision is None else RedemptionStatus.PENDING
     await step(session, redemption, was, values, note)
+    await _mail_decision(session, redemption, reward, approved=True, reason=None)
     await tell_webhooks(session, redemption, reward, "redemption.approved", at)
     if reward.kind == RewardKind.MDF:
         assert reward.value is not None
@@ -312,6 +314,7 @@ async def _void(
     if decision is not None:
         await step(session, redemption, RedemptionStatus.PENDING, {**decision, "resolution_id": resolution}, note)
         if status == RedemptionStatus.REJECTED:
+            await _mail_decision(session, redemption, reward, approved=False, reason=reason)
             await tell_webhooks(session, redemption, reward, "redemption.rejected", at)
         return
     recorded = await session.execute(
@@ -323,7 +326,29 @@ async def _void(
     redemption.resolution_id = resolution
     if rowcount(recorded) == 1 and note is not None:
         await add_notification(session, note)
+        await _mail_decision(session, redemption, reward, approved=False, reason=reason)
         await tell_webhooks(session, redemption, reward, "redemption.rejected", at)
+
+
+async def _mail_decision(
+    session: AsyncSession, redemption: Redemption, reward: Reward, *, approved: bool, reason: str | None
+) -> None:
+    """E-mail the decision to the user who redeemed, next to the org's in-app notice (once per redemption)."""
+    if not await preferences.user_wants(session, redemption.requested_by_id, "redemption_decided"):
+        return
+    await outbox.queue(
+        session,
+        user_id=redemption.requested_by_id,
+        kind="redemption_decided",
+        key=f"redemption:{redemption.id}",
+        template="redemption_decided",
+        context={
+            "approved": approved,
+            "reward": {"de": reward.name_de, "en": reward.name_en},
+            "points": redemption.points,
+            "reason": reason,
+        },
+    )
 
 
 def _params(redemption: Redemption, reward: Reward) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from incentives.engagement.jobs import process_outbox
 from incentives.errors import N_, DomainError, Forbidden
 from incentives.jobs import OutboxWaker, sweep_forever
 from incentives.leads.services import OFFER_READ_WARM_UP
+from incentives.mail.jobs import mail_sender
 from incentives.notifications.push import keys_from as push_keys
 from incentives.notifications.push import push_sender
 from incentives.web import achievements as achievement_pages
@@ -36,9 +37,9 @@ from incentives.web import kpis as kpi_pages
 from incentives.web import lead_management as lead_management_pages
 from incentives.web import leaderboard as leaderboard_pages
 from incentives.web import leads as leads_pages
+from incentives.web import mail_links, mail_settings, pages, pwa
 from incentives.web import mdf as mdf_pages
 from incentives.web import notifications as notification_pages
-from incentives.web import pages, pwa
 from incentives.web import pulse as pulse_pages
 from incentives.web import redemptions as redemption_pages
 from incentives.web import reward_catalog as reward_catalog_pages
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             tasks.append(asyncio.create_task(webhook_sender(db, settings.redis_url).run()))
             keys = push_keys(settings.vapid_private_key, settings.vapid_subject)
             tasks.append(asyncio.create_task(push_sender(db, settings.redis_url, keys).run()))
+            tasks.append(asyncio.create_task(mail_sender(db, settings).run()))
         # Live updates: this process hears every process's notices and sends its own commits' notices.
         hub = live.Hub(db)
         await hub.start()
@@ -165,6 +167,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *achievement_pages.routes,
         *webhook_pages.routes,
         *pwa.routes,
+        *mail_links.routes,
+        *mail_settings.routes,
         Route("/api/v1/openapi.json", openapi_json),
         *[route for api in APIS for route in api.routes()],
         Mount("/static", static_app(), name="static"),

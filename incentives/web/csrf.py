@@ -28,6 +28,10 @@ from incentives.web.context import is_api
 SESSION_KEY = "csrf"
 HEADER = "x-csrftoken"
 FORM_FIELD = "csrftoken"
+# Signed e-mail links (web/mail_links.py): the token in the path is the credential, not the session cookie, so a
+# POST from a mail client (RFC 8058 one-click unsubscribe) or a page opened from an e-mail needs no CSRF token; a
+# forged request cannot act without a token signed for its user.
+SIGNED_LINK_PREFIXES = ("/a/", "/unsubscribe/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -59,7 +63,12 @@ class CsrfMiddleware:
         self.on_refused = on_refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS or is_api(scope):
+        if (
+            scope["type"] != "http"
+            or scope["method"] in SAFE_METHODS
+            or is_api(scope)
+            or scope["path"].startswith(SIGNED_LINK_PREFIXES)
+        ):
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)

@@ -208,7 +208,7 @@ async def feedback(request: Request) -> Response:
     try:
         if status not in FeedbackStatus.__members__.values():
             raise DomainError(N_("Please choose what happened."))
-        deal_value = _decimal(str(form.get("deal_value", "")), request.state.locale)
+        deal_value = deal_value_of(str(form.get("deal_value", "")), request.state.locale)
         earns = await _feedback_earns(request, who, lead_id, status)
         async with current_db(request).transaction() as session:
             await services.give_feedback(
@@ -270,7 +270,7 @@ async def return_to_pool(request: Request) -> Response:
     return hx_redirect("/leads/mine") if is_htmx(request) else see_other("/leads/mine")
 
 
-def _decimal(raw: str, locale: str) -> Decimal | None:
+def deal_value_of(raw: str, locale: str) -> Decimal | None:
     """The deal value as the reader types it: 18.500,50 in German, 18,500.50 in English."""
     try:
         value = i18n.parse_number(raw, locale)

@@ -35,8 +35,6 @@ NOT_SERVED_YET = {
     ("POST", "/api/v1/invitations"),
     ("POST", "/api/v1/invitations/{id}/accept"),
     ("POST", "/api/v1/invitations/{id}/decline"),
-    ("GET", "/api/v1/me/notifications"),
-    ("PATCH", "/api/v1/me/notifications"),
 }
 
 # Codes the app answers with that API.md's list does not name: the body limit, a body that is not JSON, and
@@ -69,12 +67,15 @@ class Call:
 def documented_calls(text: str) -> dict[tuple[str, str], Call]:
     """Every call of API.md's tables (first cell: the calls, second: the answer) and of a bullet naming one."""
     calls: dict[tuple[str, str], Call] = {}
-    for line in text.splitlines():
+    # A bullet may go on over indented lines: read it as one line.
+    for line in re.sub(r"\n  +(?=\S)", " ", text).splitlines():
         if line.startswith("| `"):
             cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
             head, answer = cells[0], cells[1] if len(cells) > 1 else ""
         elif line.startswith("- `") and "/api/v1/" in line.split("—")[0]:
-            head, answer = line.split("—")[0], ""
+            head, _, rest = line.partition("—")
+            # A bullet that gives a body (`{...}` right after the dash) documents it like a table's cell.
+            answer = rest.strip().split("`")[1] if rest.strip().startswith("`{") else ""
         else:
             continue
         for method, path in _calls_in(head):

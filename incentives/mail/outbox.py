@@ -1,0 +1,91 @@
+"""The public way to send an e-mail: queue it in the caller's transaction; the sender renders and sends it after
+the commit (a rollback queues nothing).
+
+    await outbox.queue(session, user_id=7, kind="new_lead", key="lead:42", template="new_lead",
+                       context={"lead": {...}})
+
+`key` names the subject of the e-mail within its kind and user: the same (kind, user, key) is queued once,
+whoever queues it how often. `template` is a file of incentives/mail/templates (without ".html"), or
+"package:name" for a template another package keeps in its own `mail_templates` folder (the weekly report's);
+it is rendered when sent, in the user's language, with `context` (JSON values only) and the link helpers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incentives.db import dialect_insert, utcnow
+from incentives.jobs import wake_after_commit
+from incentives.mail.models import MailStatus, OutboxMail
+from incentives.mail.preferences import SETTING_OF_KIND
+
+__all__ = ["KINDS", "MAIL", "Mail", "queue", "queue_many"]
+
+# Every kind of e-mail; each has a setting that turns it off (preferences.SETTING_OF_KIND).
+KINDS = tuple(SETTING_OF_KIND)
+# The wake-up channel of the sender (see incentives.jobs.wake_after_commit).
+MAIL = "mail"
+OUTBOX = cast(Table, OutboxMail.__table__)
+
+
+@dataclass(frozen=True)
+class Mail:
+    user_id: int
+    kind: str
+    key: str
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    not_before: dt.datetime | None = None  # send no earlier (a digest's hour); default: at once
+
+
+def dedupe_key(kind: str, user_id: int, key: str) -> str:
+    return f"{kind}:{user_id}:{key}"[:300]
+
+
+async def queue(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    kind: str,
+    key: str,
+    template: str,
+    context: dict[str, Any] | None = None,
+) -> int:
+    """Queue one e-mail in the caller's transaction; 1 when queued, 0 when it was queued before."""
+    return await queue_many(session, [Mail(user_id, kind, key, template, context or {})])
+
+
+async def queue_many(session: AsyncSession, mails: Sequence[Mail]) -> int:
+    """Queue many e-mails in one statement (a sweep's batch); how many were new."""
+    if not mails:
+        return 0
+    for mail in mails:
+        if mail.kind not in KINDS:
+            raise ValueError(f"unknown e-mail kind {mail.kind!r}")
+    now = utcnow()
+    rows = [
+        {
+            "kind": mail.kind,
+            "user_id": mail.user_id,
+            "dedupe_key": dedupe_key(mail.kind, mail.user_id, mail.key),
+            "template": mail.template,
+            "context": mail.context,
+            "status": MailStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": mail.not_before or now,
+            "created_at": now,
+        }
+        for mail in mails
+    ]
+    conn = await session.connection()
+    insert = dialect_insert(conn, OUTBOX).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = await conn.execute(insert, rows)
+    wake_after_commit(session, MAIL)
+    count = getattr(result, "rowcount", -1)
+    return len(rows) if count is None or count < 0 else int(count)
