@@ -318,10 +318,11 @@ async def count_lead(
     )
 
 
-async def full_partners(session: AsyncSession, lead: LeadFacts, program_id: int, capacity_mode: str) -> list[int]:
+async def full_partners(session: AsyncSession, lead: LeadFacts, program_id: int) -> list[int]:
     """In hard capacity mode: the partners that serve the lead's region but hold their capacity of open leads,
     so are not offered it now (the offer explanation names them). Soft mode leaves nobody out."""
-    if capacity_mode != "hard":
+    mode = await session.scalar(select(Program.capacity_mode).where(Program.id == program_id))
+    if mode != "hard":
         return []
     postal = lead.postal_code or ""
     return sorted(

@@ -12,7 +12,6 @@ from starlette.routing import Route
 
 from incentives import i18n
 from incentives.accounts import queries as accounts
-from incentives.accounts.models import Program
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
@@ -193,8 +192,7 @@ async def render_detail(request: Request, lead_id: int, error: DomainError | Non
             offers = await queries.offers_of(session, lead.id)
             trail = await queries.trail_of(session, lead.id)
             if lead.status in (LeadStatus.OFFERED, LeadStatus.UNCLAIMED):
-                program = await session.get_one(Program, lead.program_id)
-                at_capacity = await matching.full_partners(session, lead, lead.program_id, program.capacity_mode)
+                at_capacity = await matching.full_partners(session, lead, lead.program_id)
         reserver = await accounts.org(session, lead.reserved_by_org_id) if lead.reserved_by_org_id else None
         mine = lead.reserved_by_org_id == who.org_id and who.role in services.PICKERS
         earnings = await preview.feedback_preview(session, who.org_id, [lead], utcnow()) if mine and full else {}

@@ -8,7 +8,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from incentives.accounts.models import Program
 from incentives.db import utcnow
 from incentives.errors import N_, Duplicate, FieldError, Forbidden, InvalidState, NotFound, ValidationFailed
 from incentives.leads import corrections, matching, picklist, queries, services
@@ -102,8 +101,7 @@ async def post_qualify(request: Request) -> Response:
 async def post_offer(request: Request) -> Response:
     async with database(request).transaction() as session:
         lead, offers = await services.offer_lead(session, principal(request), path_id(request))
-        program = await session.get_one(Program, lead.program_id)
-        full = await matching.full_partners(session, lead, lead.program_id, program.capacity_mode)
+        full = await matching.full_partners(session, lead, lead.program_id)
     return json_response(
         {
             "id": lead.id,
