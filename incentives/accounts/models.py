@@ -39,7 +39,7 @@ class Program(Base):
     # Weights of the matching score's parts (leads/matching.py); missing parts use the defaults there.
     matching_weights: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     # soft: a partner's free capacity is a part of the score; hard: a partner at capacity is not offered leads.
-    capacity_mode: Mapped[str] = mapped_column(String(4), default="soft", server_default="soft")
+    capacity_mode: Mapped[str] = mapped_column(String(4), default="hard", server_default="hard")
     # [{key, name: {de, en}, threshold}], lowest first (accounts/levels.py); never changes a member's tier.
     levels: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=default_levels)
     # PLI stage weights ({contacted, meeting, proposal}: share of a lead's value); missing stages use

@@ -163,7 +163,7 @@ async def create_membership(
     await get_program(session, principal, program_id)
     if not principal.administers(program_id):
         raise Forbidden()
-    org = await _visible_org_or_field_error(session, principal, org_id, "org_id")
+    org = await _visible_org_or_field_error(session, principal, org_id, "org_id", ENROL_BY_INVITATION)
     if org.kind not in (OrgKind.RESELLER, OrgKind.DISTRIBUTOR):
         raise ValidationFailed([FieldError(("org_id",), N_("Only resellers and distributors can be members."))])
     if distributor_id is not None:
@@ -411,10 +411,20 @@ def _require_admin(principal: Principal) -> None:
         raise Forbidden()
 
 
-async def _visible_org_or_field_error(session: AsyncSession, principal: Principal, org_id: int, field: str) -> Org:
+# Memberships are for orgs this program registered; a partner another program registered joins by invitation.
+# Said for every org id the program cannot see, so it tells nothing of whether the org exists.
+ENROL_BY_INVITATION = N_(
+    "This program registered no org with this id. To enrol a partner that works with another program, "
+    "invite it by its manager's e-mail (POST /api/v1/invitations)."
+)
+
+
+async def _visible_org_or_field_error(
+    session: AsyncSession, principal: Principal, org_id: int, field: str, message: str = N_("No such org.")
+) -> Org:
     org = await session.scalar(select(Org).where(Org.id == org_id, visible_orgs(principal)))
     if org is None:
-        raise ValidationFailed([FieldError((field,), N_("No such org."))])
+        raise ValidationFailed([FieldError((field,), message)])
     return org
 
 

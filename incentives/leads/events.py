@@ -116,11 +116,13 @@ def reservation_variables(offered_at: dt.datetime | None, at: dt.datetime) -> di
     return {"hours_since_offered": hours_between(offered_at, at)}
 
 
-def feedback_variables(lead: Lead, status: str, at: dt.datetime) -> dict[str, Any]:
-    """The `feedback.*` variables of feedback `status` given at `at` on a reserved lead (before it changes)."""
+def feedback_variables(lead: Lead, status: str, at: dt.datetime, *, is_new_status: bool = True) -> dict[str, Any]:
+    """The `feedback.*` variables of feedback `status` given at `at` on a reserved lead (before it changes).
+    `is_new_status`: the lead reaches the status for the first time (a repeat is a note and pays nothing)."""
     return {
         "status": status,
         "is_first": lead.last_feedback is None,
+        "is_new_status": is_new_status,
         "on_time": lead.feedback_due_at is not None and at <= lead.feedback_due_at,
         "hours_since_reserved": hours_between(lead.reserved_at, at),
     }

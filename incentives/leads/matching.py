@@ -316,3 +316,19 @@ async def count_lead(
             won_leads=Membership.won_leads + won,
         )
     )
+
+
+async def full_partners(session: AsyncSession, lead: LeadFacts, program_id: int) -> list[int]:
+    """In hard capacity mode: the partners that serve the lead's region but hold their capacity of open leads,
+    so are not offered it now (the offer explanation names them). Soft mode leaves nobody out."""
+    mode = await session.scalar(select(Program.capacity_mode).where(Program.id == program_id))
+    if mode != "hard":
+        return []
+    postal = lead.postal_code or ""
+    return sorted(
+        p.org_id
+        for p in await load_partners(session, program_id)
+        if p.capacity is not None
+        and p.open_leads >= p.capacity
+        and any(code == lead.country and postal.startswith(prefix) for code, prefix in p.served)
+    )

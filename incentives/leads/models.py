@@ -32,6 +32,13 @@ class LeadStatus(StrEnum):
     WON = "won"
     LOST = "lost"
     UNCLAIMED = "unclaimed"
+    INVALID = "invalid"  # a manager found it fake, a duplicate or no real need: it pays nothing
+
+
+class InvalidReason(StrEnum):
+    FAKE = "fake"
+    DUPLICATE = "duplicate"
+    NO_NEED = "no_need"
 
 
 class Temperature(StrEnum):
@@ -112,6 +119,8 @@ class Lead(Base):
     deal_value: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     lost_reason: Mapped[str | None] = mapped_column(String(500))
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    invalid_reason: Mapped[str | None] = mapped_column(String(12))
+    invalid_note: Mapped[str | None] = mapped_column(String(500))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

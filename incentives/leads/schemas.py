@@ -103,5 +103,17 @@ class ReturnIn(Strict):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
+class CorrectionIn(Strict):
+    status: Literal["contacted", "meeting", "proposal", "won", "lost", "not_reachable"]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    deal_value: Money | None = None
+    lost_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class InvalidIn(Strict):
+    reason: Literal["fake", "duplicate", "no_need"]
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
 class ReofferIn(Strict):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]

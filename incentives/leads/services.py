@@ -21,7 +21,7 @@ from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import fetch_one, utcnow
 from incentives.errors import N_, Duplicate, FieldError, Forbidden, InvalidState, NotFound, ValidationFailed
-from incentives.leads import events, matching
+from incentives.leads import events, matching, progress
 from incentives.leads.errors import AlreadyReserved, FeedbackRequired
 from incentives.leads.gate import blocked_programs
 from incentives.leads.models import FINAL_FEEDBACK, FeedbackStatus, Lead, LeadOffer, LeadStatus, OfferState
@@ -208,16 +208,19 @@ async def give_feedback(
 ) -> Lead:
     now = now or utcnow()
     feedback = FeedbackStatus(status)
-    lead = await _own_lead(session, principal, lead_id)
+    # Locked (PostgreSQL; SQLite's BEGIN IMMEDIATE serializes anyway): of a storm of the same feedback, exactly
+    # one finds the status new and pays.
+    lead = await _own_lead(session, principal, lead_id, lock=True)
     if lead.status != LeadStatus.RESERVED:
         raise InvalidState(N_("This lead is closed; no more feedback can be given."))
+    is_new = progress.is_new_status(lead.last_feedback, feedback)
     if feedback == FeedbackStatus.WON and (deal_value is None or deal_value <= 0):
         raise ValidationFailed([FieldError(("deal_value",), N_("A won lead needs the deal value."))])
     if feedback == FeedbackStatus.LOST and not (lost_reason or "").strip():
         raise ValidationFailed([FieldError(("lost_reason",), N_("A lost lead needs a reason."))])
     program = await session.get_one(Program, lead.program_id)
     assert lead.reserved_at is not None
-    feedback_vars = events.feedback_variables(lead, feedback.value, now)
+    feedback_vars = events.feedback_variables(lead, feedback.value, now, is_new_status=is_new)
     on_time = feedback_vars["on_time"]
     lead.last_feedback = feedback
     lead.last_feedback_at = now
@@ -242,6 +245,7 @@ async def give_feedback(
         status=feedback.value,
         note=note,
         on_time=on_time,
+        new_status=is_new,
     )
     await events.publish(
         session,
@@ -412,9 +416,9 @@ def lead_scope(principal: Principal) -> Any:
     return Lead.reserved_by_org_id == principal.org_id
 
 
-async def _own_lead(session: AsyncSession, principal: Principal, lead_id: int) -> Lead:
+async def _own_lead(session: AsyncSession, principal: Principal, lead_id: int, *, lock: bool = False) -> Lead:
     """A lead reserved (now or before) by the principal's org; everything else is not there."""
-    lead = await session.get(Lead, lead_id)
+    lead = await session.get(Lead, lead_id, with_for_update=lock, populate_existing=lock)
     if lead is None or principal.role not in PICKERS or lead.reserved_by_org_id != principal.org_id:
         raise NotFound()
     return lead

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from incentives.leads import events
+from incentives.errors import InvalidState
+from incentives.leads import events, progress
 from incentives.leads import queries as lead_queries
 from incentives.leads.models import FeedbackStatus, Lead
 from incentives.rules.campaigns import CampaignBook, apply_campaign, preview_book
@@ -111,6 +112,13 @@ async def reserve_preview(session: AsyncSession, org_id: int, lead_ids: list[int
     return found
 
 
+def _moves_forward(lead: Lead, status: str) -> bool:
+    try:
+        return progress.is_new_status(lead.last_feedback, status)
+    except InvalidState:
+        return False
+
+
 async def feedback_preview(
     session: AsyncSession, org_id: int, leads: list[Lead], now: dt.datetime
 ) -> dict[int, dict[str, int]]:
@@ -125,6 +133,9 @@ async def feedback_preview(
                 continue
             by_status: dict[str, int] = {}
             for status in FeedbackStatus:
+                if not _moves_forward(lead, status.value):  # a repeat or a step back pays nothing
+                    by_status[status.value] = 0
+                    continue
                 feedback = events.feedback_variables(lead, status.value, now)
                 payload = events.variables(lead, membership, org, now, feedback=feedback)
                 points = _points(_Event(program_id, org_id, "lead.feedback", now, payload), rules)

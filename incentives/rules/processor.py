@@ -25,6 +25,7 @@ from sqlalchemy.orm import aliased
 from incentives.db import Database, utcnow
 from incentives.engagement import achievements
 from incentives.leads.models import OutboxEvent
+from incentives.rules import fairness
 from incentives.rules.campaigns import CampaignBook, apply_campaign, load_book, refund, save_book
 from incentives.rules.evaluation import ActiveRule, build, evaluate, period_start
 from incentives.rules.models import DecisionKind, Effect, RuleAward, RuleCapUsage, RuleSkip, RuleVersion
@@ -97,6 +98,8 @@ async def decide_batch(session: AsyncSession, now: dt.datetime, limit: int = BAT
         skips: list[dict[str, Any]] = []
         failed: dict[int, str] = {}
         for event in events:
+            if event.event_type in fairness.CLAWBACK_ONLY:
+                continue
             try:
                 found, skipped = _evaluate_event(event, rules.get((event.program_id, event.event_type), []))
             except Exception as error:  # one broken event must not hold up the others
@@ -104,21 +107,26 @@ async def decide_batch(session: AsyncSession, now: dt.datetime, limit: int = BAT
                 continue
             candidates.extend(c for c in found if award_key(c.rule.rule_id, event.id) not in decided)
             skips.extend({**skip, "at": now} for skip in skipped)
+        # A clawback event takes back what its lead paid whatever the rules say: its reversal rules are folded in.
+        clawed = fairness.CLAWBACK_EVENTS
+        candidates = [c for c in candidates if not (c.rule.effect == Effect.REVERSE and c.event.event_type in clawed)]
+        clawing = [e for e in events if e.event_type in fairness.CLAWBACK_EVENTS and e.id not in failed]
         # On PostgreSQL another processor may hold this lead's reservation event, uncommitted: a reversal
         # decided now would find nothing to take back. Such an event waits for the next run instead.
         batch = {event.id for event in events}
         for event_id in await _waiting(
-            session, [c.event for c in candidates if c.rule.effect == Effect.REVERSE], batch
+            session, [c.event for c in candidates if c.rule.effect == Effect.REVERSE] + clawing, batch
         ):
             failed[event_id] = "waits for earlier events of its lead"
         candidates = [c for c in candidates if c.event.id not in failed]
         skips = [skip for skip in skips if skip["event_id"] not in failed]
         awarding = [c for c in candidates if c.rule.effect == Effect.AWARD]
         reversing = [c for c in candidates if c.rule.effect == Effect.REVERSE]
+        clawing = [e for e in clawing if e.id not in failed]
         book = await load_book(
             session,
             [event for event in events if event.id not in failed],
-            await _campaigns_to_refund(session, reversing),
+            await _campaigns_to_refund(session, [c.event for c in reversing] + clawing),
         )
         campaign_of = await _campaign_rules(session, {c.rule.rule_id for c in awarding})
         # A campaign-only rule pays nothing (and uses no cap) outside its campaign's window and segment.
@@ -127,11 +135,12 @@ async def decide_batch(session: AsyncSession, now: dt.datetime, limit: int = BAT
             for c in awarding
             if c.rule.rule_id not in campaign_of or book.matching(c.event, campaign_of[c.rule.rule_id]) is not None
         ]
+        awarding = await fairness.once_per_lead(session, awarding, skips, now)
         earns = await _apply_caps(session, awarding, skips, now)
         earns = _apply_campaigns(book, campaign_of, {event.id: event for event in events}, earns, skips, now)
         if earns:
             await session.execute(insert(AWARDS), earns)
-        reverse_rows = await _reversals(session, reversing)
+        reverse_rows = await _reversals(session, reversing) + await fairness.clawbacks(session, clawing)
         for row in reverse_rows:
             # What a campaign paid into the reversed award goes back to its budget (noted as negative points).
             if row["campaign_id"] is not None:
@@ -166,13 +175,15 @@ def _evaluate_event(event: Any, rules: list[ActiveRule]) -> tuple[list[_Candidat
         raise ValueError("the event has no variables")
     found: list[_Candidate] = []
     skipped: list[dict[str, Any]] = []
+    repeat = fairness.is_repeat(event)
     for rule in rules:
         if not rule.valid_at(event.at):
             continue
         verdict = evaluate(rule, event.payload)
-        if verdict.skipped:
+        reason = verdict.skipped or (fairness.REPEATED_STATUS if repeat and verdict.points else None)
+        if reason:
             skipped.append(
-                {"event_id": event.id, "rule_id": rule.rule_id, "rule_version": rule.version, "reason": verdict.skipped}
+                {"event_id": event.id, "rule_id": rule.rule_id, "rule_version": rule.version, "reason": reason}
             )
         elif verdict.points:
             found.append(_Candidate(event, rule, verdict.points))
@@ -318,16 +329,15 @@ async def _waiting(session: AsyncSession, events: list[Any], batch: set[int]) ->
     return waiting
 
 
-async def _campaigns_to_refund(session: AsyncSession, candidates: list[_Candidate]) -> set[int]:
-    """Campaigns that paid into reservation awards of the leads these reversal candidates return (a superset)."""
-    leads = sorted({c.event.lead_id for c in candidates if c.event.lead_id is not None})
+async def _campaigns_to_refund(session: AsyncSession, events: list[Any]) -> set[int]:
+    """Campaigns that paid into awards of the leads these reversing events take back from (a superset)."""
+    leads = sorted({event.lead_id for event in events if event.lead_id is not None})
     if not leads:
         return set()
     found = await session.scalars(
         select(RuleAward.campaign_id)
         .where(
             RuleAward.lead_id.in_(leads),
-            RuleAward.event_type == "lead.reserved",
             RuleAward.kind == DecisionKind.EARN.value,
             RuleAward.campaign_points > 0,
         )

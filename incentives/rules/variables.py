@@ -29,6 +29,7 @@ PER_EVENT: dict[str, dict[str, str]] = {
     "lead.feedback": {
         "feedback.status": STRING,
         "feedback.is_first": BOOL,
+        "feedback.is_new_status": BOOL,
         "feedback.hours_since_reserved": DOUBLE,
         "feedback.on_time": BOOL,
     },

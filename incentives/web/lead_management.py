@@ -16,13 +16,13 @@ from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
 from incentives.errors import N_, DomainError, NotFound
-from incentives.leads import importer, queries, services
+from incentives.leads import corrections, importer, queries, services
 from incentives.leads.schemas import LeadIn
 from incentives.validation import field_errors_from_pydantic
 from incentives.web import nav
 from incentives.web.context import current_db, current_principal
 from incentives.web.forms import field_messages, form_errors
-from incentives.web.leads import LABELS, STATUS_LABELS
+from incentives.web.leads import LABELS, STATUS_LABELS, deal_value_of, render_detail
 from incentives.web.templating import render, see_other
 
 nav.register("/leads", N_("Leads"), {Role.ADMIN, Role.PARTNER_MANAGER, Role.AGENCY}, order=10)
@@ -61,6 +61,44 @@ async def manager_reoffer(request: Request) -> Response:
     form = await request.form()
     async with current_db(request).transaction() as session:
         await services.reoffer_lead(session, who, lead_id, str(form.get("reason", "")).strip() or "—")
+    return see_other(f"/leads/{lead_id}")
+
+
+async def manager_correct(request: Request) -> Response:
+    who = current_principal(request)
+    lead_id = int(request.path_params["id"])
+    form = await request.form()
+    try:
+        async with current_db(request).transaction() as session:
+            await corrections.correct_status(
+                session,
+                who,
+                lead_id,
+                status=str(form.get("status", "")),
+                reason=str(form.get("reason", "")),
+                deal_value=deal_value_of(str(form.get("deal_value", "")), request.state.locale),
+                lost_reason=str(form.get("lost_reason", "")) or None,
+            )
+    except NotFound:
+        raise
+    except DomainError as error:
+        return await render_detail(request, lead_id, error)
+    return see_other(f"/leads/{lead_id}")
+
+
+async def manager_invalidate(request: Request) -> Response:
+    who = current_principal(request)
+    lead_id = int(request.path_params["id"])
+    form = await request.form()
+    try:
+        async with current_db(request).transaction() as session:
+            await corrections.mark_invalid(
+                session, who, lead_id, reason=str(form.get("reason", "")), note=str(form.get("note", "")) or None
+            )
+    except NotFound:
+        raise
+    except DomainError as error:
+        return await render_detail(request, lead_id, error)
     return see_other(f"/leads/{lead_id}")
 
 
@@ -156,4 +194,6 @@ routes = [
     Route("/leads/import", import_csv, methods=["GET", "POST"]),
     Route("/leads", manager_list),
     Route("/leads/{id:id}/reoffer", manager_reoffer, methods=["POST"]),
+    Route("/leads/{id:id}/correct", manager_correct, methods=["POST"]),
+    Route("/leads/{id:id}/invalidate", manager_invalidate, methods=["POST"]),
 ]

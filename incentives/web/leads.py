@@ -16,9 +16,9 @@ from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
 from incentives.errors import N_, DomainError, NotFound
-from incentives.leads import picklist, queries, services
+from incentives.leads import matching, picklist, queries, services
 from incentives.leads.errors import AlreadyReserved
-from incentives.leads.models import FeedbackStatus, LeadEvent, LeadOffer
+from incentives.leads.models import FeedbackStatus, LeadEvent, LeadOffer, LeadStatus
 from incentives.rules import preview
 from incentives.web import nav
 from incentives.web.context import current_db, current_principal
@@ -36,6 +36,12 @@ STATUS_LABELS = {
     "won": N_("won"),
     "lost": N_("lost"),
     "unclaimed": N_("unclaimed"),
+    "invalid": N_("invalid"),
+}
+INVALID_LABELS = {
+    "fake": N_("fake enquiry"),
+    "duplicate": N_("duplicate"),
+    "no_need": N_("not a real need"),
 }
 FEEDBACK_LABELS = {
     "contacted": N_("contacted"),
@@ -72,6 +78,8 @@ EVENT_LABELS = {
     "reoffered": N_("offered again"),
     "manager_reoffer": N_("offered again by a manager"),
     "unclaimed": N_("unclaimed"),
+    "status_corrected": N_("status corrected by a manager"),
+    "invalidated": N_("marked invalid"),
 }
 OFFER_STATE_LABELS = {"open": N_("open"), "returned": N_("returned"), "withdrawn": N_("withdrawn")}
 LABELS = {
@@ -82,6 +90,7 @@ LABELS = {
     "parts": PART_LABELS,
     "event_kinds": EVENT_LABELS,
     "offer_states": OFFER_STATE_LABELS,
+    "invalid_reasons": INVALID_LABELS,
 }
 
 
@@ -168,15 +177,22 @@ async def my_leads(request: Request) -> Response:
 
 
 async def lead_detail(request: Request) -> Response:
+    return await render_detail(request, int(request.path_params["id"]))
+
+
+async def render_detail(request: Request, lead_id: int, error: DomainError | None = None) -> Response:
+    """The lead's page; with the `error` of a manager's correction shown in place."""
     who = current_principal(request)
-    lead_id = int(request.path_params["id"])
     async with current_db(request).reader() as session:
         lead, full = await services.lead_for(session, who, lead_id)
         offers: list[tuple[LeadOffer, str]] = []
         trail: list[LeadEvent] = []
+        at_capacity: list[int] = []
         if full and who.acts_for_program:
             offers = await queries.offers_of(session, lead.id)
             trail = await queries.trail_of(session, lead.id)
+            if lead.status in (LeadStatus.OFFERED, LeadStatus.UNCLAIMED):
+                at_capacity = await matching.full_partners(session, lead, lead.program_id)
         reserver = await accounts.org(session, lead.reserved_by_org_id) if lead.reserved_by_org_id else None
         mine = lead.reserved_by_org_id == who.org_id and who.role in services.PICKERS
         earnings = await preview.feedback_preview(session, who.org_id, [lead], utcnow()) if mine and full else {}
@@ -194,8 +210,11 @@ async def lead_detail(request: Request) -> Response:
             "now": utcnow(),
             "manager": who.role in services.MANAGERS,
             "hours_left": hours_left,
+            "manager_error": error,
+            "at_capacity": len(at_capacity),
             **LABELS,
         },
+        status_code=error.status if error else 200,
     )
 
 

@@ -82,8 +82,8 @@ async def test_default_rules_on_a_real_lead_reverse_the_reservation_on_return(db
                 LedgerTransfer.kind == "reverse", LedgerTransfer.lead_id == returned.id
             )
         )
-    # kept: reserved 30, fast first feedback 40 + on time 6, won: on time 6 + 20000/100 × 2 + 50 = 450.
-    # returned: reserved 30, reversed.
+    # kept: reserved 30, fast first feedback 40 + on time 6, won: 20000/100 × 2 + 50 = 450 (the on-time rule
+    # paid this lead once already: no lead pays more than its rules' sum once). returned: reserved 30, reversed.
     assert reversed_points == 30
-    assert balance.available == 30 + 40 + 6 + 6 + 450
+    assert balance.available == 30 + 40 + 6 + 450
     await assert_clean(db)

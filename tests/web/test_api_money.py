@@ -112,6 +112,7 @@ async def test_the_openapi_document_describes_both_forms_on_every_money_input(ht
     inputs = {
         ("LeadIn", "estimated_value"),
         ("FeedbackIn", "deal_value"),
+        ("CorrectionIn", "deal_value"),
         ("RewardIn", "value"),
         ("RewardFieldsIn", "value"),
     }

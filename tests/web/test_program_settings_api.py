@@ -15,7 +15,7 @@ async def test_matching_weights_and_capacity_mode_are_settings(db: Database, htt
     world = await make_program(db)
     path, auth = f"/api/v1/programs/{world.program_id}", world.admin.auth
     program = (await http.get(path, headers=auth)).json()
-    assert program["matching_weights"] == DEFAULT_WEIGHTS and program["capacity_mode"] == "soft"
+    assert program["matching_weights"] == DEFAULT_WEIGHTS and program["capacity_mode"] == "hard"
     changed = await http.patch(path, headers=auth, json={"matching_weights": {"proximity": 0, "tier": 4}})
     assert changed.status_code == 200, changed.text
     assert changed.json()["matching_weights"] == {**DEFAULT_WEIGHTS, "proximity": 0.0, "tier": 4.0}
@@ -28,7 +28,7 @@ async def test_matching_weights_and_capacity_mode_are_settings(db: Database, htt
     ):
         refused = await http.patch(path, headers=auth, json=wrong)
         assert refused.status_code == 422 and refused.json()["errors"][0]["loc"] == loc, refused.text
-    assert (await http.patch(path, headers=auth, json={"capacity_mode": "hard"})).json()["capacity_mode"] == "hard"
+    assert (await http.patch(path, headers=auth, json={"capacity_mode": "soft"})).json()["capacity_mode"] == "soft"
 
 
 async def test_a_full_partner_is_offered_leads_in_soft_mode_only(db: Database, http: httpx.AsyncClient) -> None:
@@ -42,8 +42,10 @@ async def test_a_full_partner_is_offered_leads_in_soft_mode_only(db: Database, h
         await http.post(f"/api/v1/leads/{lead_id}/qualify", headers=auth)
         offer = await http.post(f"/api/v1/leads/{lead_id}/offer", headers=auth)
         assert offer.status_code == 200, offer.text
+        if offer.json()["left_out_at_capacity"]:
+            assert offer.json()["left_out_at_capacity"] == [full.org_id]
         return {item["org_id"] for item in offer.json()["offered_to"]}
 
+    assert await offered_to() == {free.org_id}  # hard by default: the full partner is not offered more
+    await http.patch(f"/api/v1/programs/{world.program_id}", headers=auth, json={"capacity_mode": "soft"})
     assert await offered_to() == {full.org_id, free.org_id}
-    await http.patch(f"/api/v1/programs/{world.program_id}", headers=auth, json={"capacity_mode": "hard"})
-    assert await offered_to() == {free.org_id}

@@ -9,10 +9,10 @@ from starlette.responses import Response
 
 from incentives.db import utcnow
 from incentives.errors import N_, Duplicate, FieldError, Forbidden, InvalidState, NotFound, ValidationFailed
-from incentives.leads import picklist, queries, services
+from incentives.leads import corrections, matching, picklist, queries, services
 from incentives.leads.errors import AlreadyReserved, FeedbackRequired
 from incentives.leads.models import Lead, LeadStatus
-from incentives.leads.schemas import FeedbackIn, LeadIn, ReofferIn, ReturnIn
+from incentives.leads.schemas import CorrectionIn, FeedbackIn, InvalidIn, LeadIn, ReofferIn, ReturnIn
 from incentives.web.api.base import Api, database, json_response, page_limit, parse_body, path_id, principal, query_int
 from incentives.web.api.schemas import money_json
 
@@ -55,6 +55,7 @@ def _progress(lead: Lead) -> dict[str, Any]:
         "last_feedback": lead.last_feedback,
         "deal_value": money_json(lead.deal_value),
         "lost_reason": lead.lost_reason,
+        "invalid": {"reason": lead.invalid_reason, "note": lead.invalid_note} if lead.invalid_reason else None,
     }
 
 
@@ -95,6 +96,7 @@ async def post_qualify(request: Request) -> Response:
 async def post_offer(request: Request) -> Response:
     async with database(request).transaction() as session:
         lead, offers = await services.offer_lead(session, principal(request), path_id(request))
+        full = await matching.full_partners(session, lead, lead.program_id)
     return json_response(
         {
             "id": lead.id,
@@ -102,6 +104,8 @@ async def post_offer(request: Request) -> Response:
             "wave": lead.wave,
             "expires_at": lead.expires_at,
             "offered_to": [{"org_id": o.org_id, "score": o.score, "breakdown": o.breakdown} for o in offers],
+            # Hard capacity mode: partners of the lead's region left out because they hold their capacity.
+            "left_out_at_capacity": full,
         }
     )
 
@@ -204,6 +208,44 @@ async def post_reoffer(request: Request) -> Response:
     async with database(request).transaction() as session:
         lead = await services.reoffer_lead(session, principal(request), path_id(request), body.reason)
     return json_response({"id": lead.id, "status": lead.status, "wave": lead.wave})
+
+
+@api.route(
+    "POST",
+    "/api/v1/leads/{id:id}/correct",
+    summary="Correct a lead's feedback status (manager); the points follow the correction",
+    body=CorrectionIn,
+    errors=MANAGED,
+)
+async def post_correct(request: Request) -> Response:
+    body = await parse_body(request, CorrectionIn)
+    async with database(request).transaction() as session:
+        lead = await corrections.correct_status(
+            session,
+            principal(request),
+            path_id(request),
+            status=body.status,
+            reason=body.reason,
+            deal_value=body.deal_value,
+            lost_reason=body.lost_reason,
+        )
+    return json_response(full_lead(lead))
+
+
+@api.route(
+    "POST",
+    "/api/v1/leads/{id:id}/invalidate",
+    summary="Mark a lead invalid (manager): fake, duplicate or no real need; what it paid is taken back",
+    body=InvalidIn,
+    errors=MANAGED,
+)
+async def post_invalidate(request: Request) -> Response:
+    body = await parse_body(request, InvalidIn)
+    async with database(request).transaction() as session:
+        lead = await corrections.mark_invalid(
+            session, principal(request), path_id(request), reason=body.reason, note=body.note
+        )
+    return json_response(full_lead(lead))
 
 
 @api.route(
