@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,11 +147,16 @@ def log_in(base: str, email: str) -> str:
         page = client.get("/login")
         csrf = page.text.split('name="csrftoken" value="')[1].split('"')[0]
         client.post("/login", data={"email": email, "password": PASSWORD, "csrftoken": csrf})
+        # A browser's first page after the login stores the new session's CSRF token in the cookie; without
+        # that, every measured request would make a new token (and a different page body).
+        client.get("/notifications")
         return str(client.cookies["incentives_session"])
 
 
-def start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+def start(
+    command: list[str], env: dict[str, str], port: int, preexec: Callable[[], None] | None = None
+) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, preexec_fn=preexec)
     for _ in range(400):
         try:
             httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
