@@ -22,7 +22,7 @@ from incentives.accounts.models import Program, User
 from incentives.config import Settings
 from incentives.db import Database, utcnow
 from incentives.jobs import OutboxWaker, outbox_job_started, run_job, sweep, wake_later
-from incentives.mail import render, smtp
+from incentives.mail import preferences, render, smtp
 from incentives.mail.models import MailStatus, OutboxMail
 from incentives.mail.outbox import MAIL
 
@@ -80,7 +80,7 @@ async def send_due(db: Database, now: dt.datetime | None = None, *, settings: Se
         messages = await _render(db, site, settings.default_locale, batch, at)
         outcomes = await smtp.send_all(settings.smtp_url, [message for message, _ in messages])
         errors = [
-            outcome if message is not None else smtp.Outcome(False, error)
+            outcome if message is not None else smtp.Outcome(False, error, final=error in (GONE, TURNED_OFF))
             for (message, error), outcome in zip(messages, outcomes, strict=True)
         ]
         await _record(db, batch, errors, at)
@@ -126,6 +126,10 @@ async def soonest_due(db: Database) -> dt.datetime | None:
     return soonest
 
 
+GONE = "the user is inactive"
+TURNED_OFF = "the user turned this e-mail off after it was queued"
+
+
 async def _claim(db: Database, now: dt.datetime) -> list[Claimed]:
     token = uuid.uuid4().hex
     async with db.transaction() as session:
@@ -163,11 +167,15 @@ async def _render(
             .where(User.id.in_({mail.user_id for mail in batch}))
         )
         users = {row.id: row for row in rows}
+        wanted = await preferences.still_wanted(session, [(mail.user_id, mail.kind) for mail in batch])
     rendered: list[tuple[Message | None, str | None]] = []
     for mail in batch:
         user = users.get(mail.user_id)
         if user is None or not user.active:
-            rendered.append((None, "the user is inactive"))
+            rendered.append((None, GONE))
+            continue
+        if (mail.user_id, mail.kind) not in wanted:
+            rendered.append((None, TURNED_OFF))
             continue
         locale = user.locale or user.default_locale or default_locale
         to = render.Recipient(user.id, user.email, user.name, locale)
@@ -183,7 +191,7 @@ async def _record(db: Database, batch: Sequence[Claimed], outcomes: Sequence[smt
     rows = []
     for mail, outcome in zip(batch, outcomes, strict=True):
         attempts = mail.attempts + 1
-        retry = None if outcome.sent else next_attempt(attempts, now)
+        retry = None if outcome.sent or outcome.final else next_attempt(attempts, now)
         status = MailStatus.SENT if outcome.sent else (MailStatus.PENDING if retry is not None else MailStatus.FAILED)
         if status == MailStatus.FAILED:
             log.warning("e-mail %s failed for good after %s attempts: %s", mail.id, attempts, outcome.error)

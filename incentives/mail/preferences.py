@@ -53,8 +53,10 @@ DEFAULTS = Preferences()
 
 async def preferences_of(session: AsyncSession, user_id: int) -> Preferences:
     row = await session.get(MailSettings, user_id)
-    if row is None:
-        return DEFAULTS
+    return DEFAULTS if row is None else _preferences(row)
+
+
+def _preferences(row: MailSettings) -> Preferences:
     return Preferences(
         email_new_leads=row.email_new_leads,
         email_feedback_reminders=row.email_feedback_reminders,
@@ -112,7 +114,28 @@ async def recipients(
     return found
 
 
-async def user_wants(session: AsyncSession, user_id: int, kind: str) -> bool:
-    prefs = await preferences_of(session, user_id)
+def wants(prefs: Preferences, kind: str) -> bool:
     value = getattr(prefs, SETTING_OF_KIND[kind])
     return value == "instant" if kind == "new_lead" else value == "daily" if kind == "new_leads_digest" else bool(value)
+
+
+async def still_wanted(session: AsyncSession, mails: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which (user, kind) pairs the users still want now, read in one query: a setting turned off after an
+    e-mail was queued stops it before it is sent."""
+    pairs = set(mails)
+    rows = await session.scalars(select(MailSettings).where(MailSettings.user_id.in_({user for user, _ in pairs})))
+    prefs = {row.user_id: _preferences(row) for row in rows}
+    return {(user, kind) for user, kind in pairs if _not_off(prefs.get(user, DEFAULTS), kind)}
+
+
+def _not_off(prefs: Preferences, kind: str) -> bool:
+    """At sending time only "off" stops an e-mail: a digest queued before its reader switched to instant
+    e-mails still goes (once), but a new-lead e-mail of a reader who chose none does not."""
+    if kind not in SETTING_OF_KIND:
+        return True
+    value = getattr(prefs, SETTING_OF_KIND[kind])
+    return value != "off" if SETTING_OF_KIND[kind] == "email_new_leads" else bool(value)
+
+
+async def user_wants(session: AsyncSession, user_id: int, kind: str) -> bool:
+    return wants(await preferences_of(session, user_id), kind)

@@ -45,6 +45,7 @@ def parse_smtp_url(url: str) -> SmtpTarget:
 class Outcome:
     sent: bool
     error: str | None = None
+    final: bool = False  # not worth another attempt (the user left or turned this e-mail off)
 
 
 async def send_all(smtp_url: str | None, messages: Sequence[Message | None]) -> list[Outcome]:

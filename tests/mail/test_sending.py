@@ -229,3 +229,28 @@ async def test_settings_off_queue_nothing(db: Database, settings: Settings) -> N
     await make_lead(db, world, now=utcnow())
     async with db.reader() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMail)) == 0
+
+
+async def test_turned_off_after_it_was_queued_is_not_sent_and_not_retried(
+    db: Database, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    _, rep = await world_with_rep(db)
+    context = {"badge": {"de": "A", "en": "A"}, "points": None}
+    async with db.transaction() as session:
+        await outbox.queue(
+            session,
+            user_id=rep.user_id,
+            kind="achievement_earned",
+            key="y",
+            template="achievement_earned",
+            context=context,
+        )
+    async with db.transaction() as session:  # the one-click unsubscribe of an earlier badge e-mail
+        await preferences.unsubscribe(session, rep.user_id, "achievement_earned")
+    target = sending_to(settings, smtp_server.url)
+    assert await jobs.send_due(db, settings=target) == 1
+    assert smtp_server.messages == []
+    async with db.reader() as session:
+        mail = (await session.scalars(select(OutboxMail))).one()
+    assert (mail.status, mail.last_error) == (MailStatus.FAILED, jobs.TURNED_OFF)  # final: no retry
+    assert await jobs.send_due(db, utcnow() + dt.timedelta(days=2), settings=target) == 0
