@@ -20,6 +20,7 @@ from incentives.config import Settings
 from incentives.db import Database
 from incentives.demo import PASSWORD, create_demo
 from incentives.migrate import upgrade
+from incentives.notifications.push import new_private_key
 from incentives.web.app import create_app
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -51,6 +52,8 @@ PAGES = [  # (name, login e-mail or None, path)
     ("webhooks", "admin@helios.example", "/webhooks"),
     ("achievements-reseller", "rep@reseller01.example", "/achievements"),
     ("achievements-manage", "pam@helios.example", "/achievements/manage"),
+    ("notifications", "rep@reseller01.example", "/notifications"),
+    ("offline", None, "/offline"),
 ]
 
 
@@ -105,7 +108,13 @@ def main() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(Settings(database_url=url)), port=port, log_level="warning", ws="none")
+        # With a VAPID key, as a production set-up with Web Push: the notifications page offers the push switch.
+        uvicorn.Config(
+            create_app(Settings(database_url=url, vapid_private_key=new_private_key())),
+            port=port,
+            log_level="warning",
+            ws="none",
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
