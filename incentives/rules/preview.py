@@ -78,7 +78,8 @@ async def _load(session: AsyncSession, program_id: int, org_id: int, types: Iter
 
 def _points(event: _Event, rules: _Rules) -> int:
     """What the processor would pay for `event`: each award rule's points, capped, then the campaign's share."""
-    book = copy.deepcopy(rules.book)  # one preview must not spend another's budget
+    book = rules.book
+    copied = not book.by_id  # a book without campaigns has no budget to spend: nothing to copy
     total = 0
     for rule in rules.by_event.get((event.program_id, event.event_type), []):
         if rule.effect != Effect.AWARD or not rule.valid_at(event.at):
@@ -91,6 +92,8 @@ def _points(event: _Event, rules: _Rules) -> int:
             room = rule.cap_max_points - rules.used.get((rule.rule_id, period_start(event.at, rule.cap_per)), 0)
             points = min(points, max(0, room))
         if points:
+            if not copied:  # one preview must not spend another's budget: copy on the first spend
+                book, copied = copy.deepcopy(rules.book), True
             total += apply_campaign(book, event, campaign_id, points)[0]
     return total
 
