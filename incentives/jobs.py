@@ -40,7 +40,7 @@ SWEEP_MODULES: list[str] = [
     "incentives.rules.jobs",
     "incentives.engagement.jobs",  # after the rules: pays what their processing just earned
     "incentives.webhooks.jobs",  # last: sends what the others wrote
-    "incentives.notifications.push",
+    "incentives.notifications.jobs",
     "incentives.mail.jobs",
 ]
 _SWEEPS: dict[str, SweepFn] = {}

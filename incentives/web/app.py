@@ -27,8 +27,8 @@ from incentives.errors import N_, DomainError, Forbidden
 from incentives.jobs import OutboxWaker, sweep_forever
 from incentives.leads.services import OFFER_READ_WARM_UP
 from incentives.mail.jobs import mail_sender
+from incentives.notifications.jobs import push_sender
 from incentives.notifications.push import keys_from as push_keys
-from incentives.notifications.push import push_sender
 from incentives.web import achievements as achievement_pages
 from incentives.web import adjustments as adjustment_pages
 from incentives.web import campaigns as campaign_pages

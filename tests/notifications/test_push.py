@@ -21,6 +21,7 @@ from sqlalchemy import select
 from incentives.accounts.roles import Role
 from incentives.db import Database
 from incentives.errors import N_
+from incentives.notifications import jobs as push_jobs
 from incentives.notifications import push
 from incentives.notifications.models import PushSubscription
 from incentives.notifications.services import notify
@@ -90,8 +91,8 @@ async def test_a_notice_reaches_each_subscribed_browser_encrypted_signed_and_tra
                 )
         receiver.answers = [201, 201]
         await offer_notice(db, world, rep.org_id)
-        assert await push.push_pending(db, KEYS) == 2
-        assert await push.push_pending(db, KEYS) == 0  # claimed once: nothing is sent twice
+        assert await push_jobs.push_pending(db, KEYS) == 2
+        assert await push_jobs.push_pending(db, KEYS) == 0  # claimed once: nothing is sent twice
 
     assert len(receiver.received) == 2  # the outsider's org was not notified
     by_text = {}
@@ -136,12 +137,12 @@ async def test_two_senders_at_once_push_each_notice_once_and_gone_subscriptions_
         for _ in range(5):
             await offer_notice(db, world, rep.org_id, user_id=rep.user_id)
         await offer_notice(db, world, rep.org_id, user_id=other.user_id)  # not for the subscribed user
-        sent = await asyncio.gather(push.push_pending(db, KEYS), push.push_pending(db, KEYS))
+        sent = await asyncio.gather(push_jobs.push_pending(db, KEYS), push_jobs.push_pending(db, KEYS))
         assert sum(sent) == 5 and len(receiver.received) == 5
 
         receiver.answers = [410]
         await offer_notice(db, world, rep.org_id)
-        assert await push.push_pending(db, KEYS) == 0
+        assert await push_jobs.push_pending(db, KEYS) == 0
     async with db.reader() as session:
         assert (await session.scalars(select(PushSubscription))).all() == []  # the push service said it is gone
 
