@@ -227,3 +227,20 @@ async def test_an_invitation_of_another_program_is_404_and_a_decline_enrols_noth
         )
     assert member is None
     assert (await http.get(f"/api/v1/orgs/{manager.org_id}", headers=second.admin.auth)).status_code == 404
+
+
+async def test_the_e_mail_to_a_new_address_speaks_the_programs_language(
+    db: Database, http: httpx.AsyncClient, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    world = await make_program(db)
+    patched = await http.patch(
+        f"/api/v1/programs/{world.program_id}", headers=world.admin.auth, json={"default_locale": "de"}
+    )
+    assert patched.status_code == 200, patched.text
+    invited = await http.post("/api/v1/invitations", headers=world.admin.auth, json=terms(world, "de@firma.example"))
+    assert invited.status_code == 201
+    await send_mail(db, settings, smtp_server)
+    (mail,) = smtp_server.messages
+    assert "lädt Sie in sein Partnerprogramm ein" in mail["Subject"]
+    text, html = parts(mail)
+    assert "Passwort festlegen" in html and "7 Tagen" in text and "Unsubscribe" not in text
