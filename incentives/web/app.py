@@ -56,6 +56,7 @@ from incentives.web.api.invitations import api as invitations_api
 from incentives.web.api.kpis import api as kpis_api
 from incentives.web.api.leaderboard import api as leaderboard_api
 from incentives.web.api.leads import api as leads_api
+from incentives.web.api.matching import api as matching_api
 from incentives.web.api.mdf import api as mdf_api
 from incentives.web.api.notifications import api as notifications_api
 from incentives.web.api.openapi import build_openapi
@@ -77,6 +78,7 @@ from incentives.webhooks.jobs import webhook_sender
 APIS = [
     setup_api,
     invitations_api,
+    matching_api,
     points_api,
     rewards_api,
     redemptions_api,
