@@ -8,6 +8,7 @@ from incentives.engagement.models import (
     AchievementTally,
 )
 from incentives.idempotency import IdempotencyRecord
+from incentives.invitations.models import Invitation
 from incentives.leaderboard.models import LeaderboardPoints, LeaderboardRank, LeaderboardState
 from incentives.leads.models import Lead, LeadEvent, LeadOffer, OutboxEvent, StreakState
 from incentives.ledger.models import LedgerAccount, LedgerLot, LedgerLotUse, LedgerTransfer
@@ -25,6 +26,7 @@ __all__ = [
     "ApiToken",
     "Campaign",
     "IdempotencyRecord",
+    "Invitation",
     "Lead",
     "LeadEvent",
     "LeadOffer",

@@ -167,14 +167,51 @@ async def create_membership(
     if org.kind not in (OrgKind.RESELLER, OrgKind.DISTRIBUTOR):
         raise ValidationFailed([FieldError(("org_id",), N_("Only resellers and distributors can be members."))])
     if distributor_id is not None:
-        distributor = await _visible_org_or_field_error(session, principal, distributor_id, "distributor_id")
-        is_member = await session.scalar(
-            select(Membership.id).where(Membership.program_id == program_id, Membership.org_id == distributor_id)
-        )
-        if distributor.kind != OrgKind.DISTRIBUTOR or is_member is None or distributor_id == org_id:
-            raise ValidationFailed(
-                [FieldError(("distributor_id",), N_("Must be a distributor that is a member of this program."))]
-            )
+        await check_distributor(session, principal, program_id=program_id, distributor_id=distributor_id)
+        if distributor_id == org_id:
+            raise ValidationFailed([FieldError(("distributor_id",), NOT_A_MEMBER_DISTRIBUTOR)])
+    return await enrol(
+        session,
+        program_id=program_id,
+        org_id=org_id,
+        tier=tier,
+        competencies=competencies,
+        certifications=certifications,
+        regions=regions,
+        capacity=capacity,
+        distributor_id=distributor_id,
+    )
+
+
+NOT_A_MEMBER_DISTRIBUTOR = N_("Must be a distributor that is a member of this program.")
+
+
+async def check_distributor(
+    session: AsyncSession, principal: Principal, *, program_id: int, distributor_id: int
+) -> None:
+    """A 422 on `distributor_id` unless it is a distributor the principal sees that is a member of the program."""
+    distributor = await _visible_org_or_field_error(session, principal, distributor_id, "distributor_id")
+    is_member = await session.scalar(
+        select(Membership.id).where(Membership.program_id == program_id, Membership.org_id == distributor_id)
+    )
+    if distributor.kind != OrgKind.DISTRIBUTOR or is_member is None:
+        raise ValidationFailed([FieldError(("distributor_id",), NOT_A_MEMBER_DISTRIBUTOR)])
+
+
+async def enrol(
+    session: AsyncSession,
+    *,
+    program_id: int,
+    org_id: int,
+    tier: str,
+    competencies: list[str],
+    certifications: list[str],
+    regions: list[str],
+    capacity: int | None = None,
+    distributor_id: int | None = None,
+) -> Membership:
+    """The membership itself, for a caller that checked who may enrol whom (create_membership, an accepted
+    invitation); Duplicate when the org is a member already."""
     membership = Membership(
         program_id=program_id,
         org_id=org_id,
@@ -226,6 +263,33 @@ async def create_user(
         org=org,
         role=role_,
         program_id=program_id,
+        locale=locale,
+        password=password,
+    )
+
+
+async def create_partner_with_manager(
+    session: AsyncSession,
+    *,
+    org_name: str,
+    country: str,
+    email: str,
+    name: str,
+    password: str,
+    locale: str | None,
+) -> User:
+    """A reseller org of its own (no program registered it) and its first user, a reseller manager: what a
+    person invited by e-mail creates when it follows its set-password link."""
+    org = Org(name=org_name, kind=OrgKind.RESELLER, country=country.upper())
+    session.add(org)
+    await session.flush()
+    return await _new_user(
+        session,
+        email=email,
+        name=name,
+        org=org,
+        role=Role.RESELLER_MANAGER,
+        program_id=None,
         locale=locale,
         password=password,
     )

@@ -50,7 +50,9 @@ OUTBOX = cast(Table, OutboxMail.__table__)
 class Claimed:
     id: int
     kind: str
-    user_id: int
+    user_id: int | None
+    address: str | None
+    locale: str | None
     template: str
     context: dict[str, Any]
     attempts: int
@@ -149,7 +151,16 @@ async def _claim(db: Database, now: dt.datetime) -> list[Claimed]:
             return []
         await session.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(claim=token, claimed_until=now + LEASE))
         rows = await session.execute(
-            select(OUTBOX.c.id, OUTBOX.c.kind, OUTBOX.c.user_id, OUTBOX.c.template, OUTBOX.c.context, OUTBOX.c.attempts)
+            select(
+                OUTBOX.c.id,
+                OUTBOX.c.kind,
+                OUTBOX.c.user_id,
+                OUTBOX.c.address,
+                OUTBOX.c.locale,
+                OUTBOX.c.template,
+                OUTBOX.c.context,
+                OUTBOX.c.attempts,
+            )
             .where(OUTBOX.c.claim == token)
             .order_by(OUTBOX.c.id)
         )
@@ -164,21 +175,25 @@ async def _render(
         rows = await session.execute(
             select(User.id, User.email, User.name, User.locale, User.active, Program.default_locale)
             .outerjoin(Program, Program.id == User.program_id)
-            .where(User.id.in_({mail.user_id for mail in batch}))
+            .where(User.id.in_({mail.user_id for mail in batch if mail.user_id is not None}))
         )
         users = {row.id: row for row in rows}
-        wanted = await preferences.still_wanted(session, [(mail.user_id, mail.kind) for mail in batch])
+        wanted = await preferences.still_wanted(
+            session, [(mail.user_id, mail.kind) for mail in batch if mail.user_id is not None]
+        )
     rendered: list[tuple[Message | None, str | None]] = []
     for mail in batch:
-        user = users.get(mail.user_id)
-        if user is None or not user.active:
+        user = users.get(mail.user_id) if mail.user_id is not None else None
+        if mail.user_id is None and mail.address:  # no user yet: the address in the language it was queued in
+            to = render.Recipient(None, mail.address, "", mail.locale or default_locale)
+        elif user is None or not user.active:
             rendered.append((None, GONE))
             continue
-        if (mail.user_id, mail.kind) not in wanted:
+        elif (mail.user_id, mail.kind) not in wanted:
             rendered.append((None, TURNED_OFF))
             continue
-        locale = user.locale or user.default_locale or default_locale
-        to = render.Recipient(user.id, user.email, user.name, locale)
+        else:
+            to = render.Recipient(user.id, user.email, user.name, user.locale or user.default_locale or default_locale)
         try:
             rendered.append((render.render(site, to, mail.kind, mail.template, mail.context, now), None))
         except Exception as exc:  # a broken template or context fails this e-mail, not the batch

@@ -28,12 +28,16 @@ class OutboxMail(Base):
     __table_args__ = (
         UniqueConstraint("dedupe_key"),
         CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_known"),
+        CheckConstraint("user_id IS NOT NULL OR address IS NOT NULL", name="has_recipient"),
         Index("ix_mail_outbox_due", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # An e-mail to an address with no user yet (an invitation to sign up), in `locale`.
+    address: Mapped[str | None] = mapped_column(String(254))
+    locale: Mapped[str | None] = mapped_column(String(5))
     dedupe_key: Mapped[str] = mapped_column(String(300))
     template: Mapped[str] = mapped_column(String(100))
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

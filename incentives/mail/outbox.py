@@ -25,10 +25,13 @@ from incentives.jobs import wake_after_commit
 from incentives.mail.models import MailStatus, OutboxMail
 from incentives.mail.preferences import SETTING_OF_KIND
 
-__all__ = ["KINDS", "MAIL", "Mail", "queue", "queue_many"]
+__all__ = ["KINDS", "MAIL", "TRANSACTIONAL_KINDS", "Mail", "queue", "queue_many", "queue_to_address"]
 
-# Every kind of e-mail; each has a setting that turns it off (preferences.SETTING_OF_KIND).
-KINDS = tuple(SETTING_OF_KIND)
+# E-mails a person asked for by what they did or that a program sends once (an invitation): no setting turns
+# them off, so they carry no unsubscribe link.
+TRANSACTIONAL_KINDS = ("invitation",)
+# Every kind of e-mail; each other kind has a setting that turns it off (preferences.SETTING_OF_KIND).
+KINDS = (*SETTING_OF_KIND, *TRANSACTIONAL_KINDS)
 # The wake-up channel of the sender (see incentives.jobs.wake_after_commit).
 MAIL = "mail"
 OUTBOX = cast(Table, OutboxMail.__table__)
@@ -36,15 +39,18 @@ OUTBOX = cast(Table, OutboxMail.__table__)
 
 @dataclass(frozen=True)
 class Mail:
-    user_id: int
+    user_id: int | None
     kind: str
     key: str
     template: str
     context: dict[str, Any] = field(default_factory=dict)
     not_before: dt.datetime | None = None  # send no earlier (a digest's hour); default: at once
+    # Without a user: the address to send to, and in which language.
+    address: str | None = None
+    locale: str | None = None
 
 
-def dedupe_key(kind: str, user_id: int, key: str) -> str:
+def dedupe_key(kind: str, user_id: int | str, key: str) -> str:
     return f"{kind}:{user_id}:{key}"[:300]
 
 
@@ -61,6 +67,22 @@ async def queue(
     return await queue_many(session, [Mail(user_id, kind, key, template, context or {})])
 
 
+async def queue_to_address(
+    session: AsyncSession,
+    *,
+    address: str,
+    locale: str,
+    kind: str,
+    key: str,
+    template: str,
+    context: dict[str, Any] | None = None,
+) -> int:
+    """Queue one transactional e-mail to an address that has no user yet (an invitation to sign up)."""
+    if kind not in TRANSACTIONAL_KINDS:
+        raise ValueError(f"only transactional e-mails go to an address without a user, not {kind!r}")
+    return await queue_many(session, [Mail(None, kind, key, template, context or {}, address=address, locale=locale)])
+
+
 async def queue_many(session: AsyncSession, mails: Sequence[Mail]) -> int:
     """Queue many e-mails in one statement (a sweep's batch); how many were new."""
     if not mails:
@@ -73,7 +95,11 @@ async def queue_many(session: AsyncSession, mails: Sequence[Mail]) -> int:
         {
             "kind": mail.kind,
             "user_id": mail.user_id,
-            "dedupe_key": dedupe_key(mail.kind, mail.user_id, mail.key),
+            "address": mail.address,
+            "locale": mail.locale,
+            "dedupe_key": dedupe_key(
+                mail.kind, mail.user_id if mail.user_id is not None else str(mail.address), mail.key
+            ),
             "template": mail.template,
             "context": mail.context,
             "status": MailStatus.PENDING,

@@ -23,6 +23,7 @@ from jinja2 import BaseLoader, Environment, FileSystemLoader, TemplateNotFound, 
 
 from incentives import i18n
 from incentives.mail import links
+from incentives.mail.preferences import SETTING_OF_KIND
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -77,7 +78,7 @@ INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=F
 
 @dataclass(frozen=True)
 class Recipient:
-    user_id: int
+    user_id: int | None  # None: an address without a user (only transactional e-mails, without unsubscribe)
     email: str
     name: str
     locale: str
@@ -94,10 +95,18 @@ def render(site: Site, to: Recipient, kind: str, template: str, context: dict[st
     """The complete message: headers, a text part and an HTML part. Built with the classic MIME classes: the
     modern header registry parses every header it is given again, which cost as much as the rendering."""
     env = environment(to.locale)
-    unsubscribe = f"{site.base_url}/unsubscribe/{links.unsubscribe_token(site.secret, to.user_id, kind)}"
+    user_id = to.user_id
+    # A transactional e-mail (outbox.TRANSACTIONAL_KINDS) has no setting to turn off, so no unsubscribe link.
+    unsubscribe = (
+        f"{site.base_url}/unsubscribe/{links.unsubscribe_token(site.secret, user_id, kind)}"
+        if user_id is not None and kind in SETTING_OF_KIND
+        else None
+    )
 
     def action_url(action: str, lead_id: int) -> str:
-        return f"{site.base_url}/a/{links.action_token(site.secret, to.user_id, lead_id, action, now)}"
+        if user_id is None:
+            raise ValueError("an e-mail without a user has no action links")
+        return f"{site.base_url}/a/{links.action_token(site.secret, user_id, lead_id, action, now)}"
 
     values = {
         **context,
@@ -120,9 +129,10 @@ def render(site: Site, to: Recipient, kind: str, template: str, context: dict[st
     message["To"] = to.email
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=urlsplit(site.base_url).hostname or "localhost")
-    # RFC 8058: a mail client unsubscribes with one POST to this https link, no confirmation page in between.
-    message["List-Unsubscribe"] = f"<{unsubscribe}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if unsubscribe is not None:
+        # RFC 8058: a mail client unsubscribes with one POST to this https link, no confirmation page in between.
+        message["List-Unsubscribe"] = f"<{unsubscribe}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"
     message["Content-Language"] = to.locale
     message.attach(MIMEText(text, "plain", "utf-8"))

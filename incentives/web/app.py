@@ -33,6 +33,7 @@ from incentives.web import achievements as achievement_pages
 from incentives.web import adjustments as adjustment_pages
 from incentives.web import campaigns as campaign_pages
 from incentives.web import events as live_events
+from incentives.web import invitations as invitation_pages
 from incentives.web import kpis as kpi_pages
 from incentives.web import lead_management as lead_management_pages
 from incentives.web import leaderboard as leaderboard_pages
@@ -51,9 +52,11 @@ from incentives.web import webhooks as webhook_pages
 from incentives.web.api.achievements import api as achievements_api
 from incentives.web.api.campaigns import api as campaigns_api
 from incentives.web.api.engagement import api as engagement_api
+from incentives.web.api.invitations import api as invitations_api
 from incentives.web.api.kpis import api as kpis_api
 from incentives.web.api.leaderboard import api as leaderboard_api
 from incentives.web.api.leads import api as leads_api
+from incentives.web.api.matching import api as matching_api
 from incentives.web.api.mdf import api as mdf_api
 from incentives.web.api.notifications import api as notifications_api
 from incentives.web.api.openapi import build_openapi
@@ -74,6 +77,8 @@ from incentives.webhooks.jobs import webhook_sender
 
 APIS = [
     setup_api,
+    invitations_api,
+    matching_api,
     points_api,
     rewards_api,
     redemptions_api,
@@ -155,6 +160,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *mdf_pages.routes,
         *reward_catalog_pages.routes,
         *notification_pages.routes,
+        *invitation_pages.routes,
         *pulse_pages.routes,
         *leads_pages.routes,
         *lead_management_pages.routes,
