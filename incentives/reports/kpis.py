@@ -83,30 +83,28 @@ def _reservation_query(program_id: int, start: dt.datetime | None, end: dt.datet
     r = _reservation
     won = and_(Lead.status == LeadStatus.WON, Lead.reserved_by_org_id == r.org_id)
     lost = and_(Lead.status == LeadStatus.LOST, Lead.reserved_by_org_id == r.org_id)
-    # The reservation's first feedback, joined once by id: its `on_time` and its existence are both counted.
     feedback = aliased(LeadEvent, name="feedback")
-    earlier = aliased(LeadEvent, name="earlier")
-    first_feedback_id = (
-        select(func.min(earlier.id))
-        .where(earlier.lead_id == r.lead_id, earlier.org_id == r.org_id, earlier.kind == "feedback")
+    first_feedback_on_time = (
+        select(feedback.data["on_time"].as_boolean())
+        .where(feedback.lead_id == r.lead_id, feedback.org_id == r.org_id, feedback.kind == "feedback")
+        .order_by(feedback.id)
+        .limit(1)
         .correlate(r)
         .scalar_subquery()
     )
-    first_feedback_on_time = feedback.data["on_time"].as_boolean()
     statement = (
         select(
             func.count().label("reserved"),
             func.sum(count_if(won)).label("won"),
             func.sum(count_if(lost)).label("lost"),
             func.sum(count_if(first_feedback_on_time == true())).label("on_time"),
-            func.sum(count_if(feedback.id.is_not(None))).label("answered"),
+            func.sum(count_if(first_feedback_on_time.is_not(None))).label("answered"),
             func.avg(seconds_between(Lead.offered_at, r.at)).label("ttp"),
             func.avg(case((won, seconds_between(r.at, Lead.closed_at)))).label("adt"),
             func.avg(case((won, Lead.deal_value))).label("ads"),
         )
         .select_from(r)
         .join(Lead, Lead.id == r.lead_id)
-        .outerjoin(feedback, feedback.id == first_feedback_id)
         .where(r.kind == "reserved", r.program_id == program_id)
     )
     if start is not None:
