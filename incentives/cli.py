@@ -59,6 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     rebuild.add_argument("--program", type=int, help="only this program")
 
+    reports = commands.add_parser("reports", help="reports by e-mail")
+    report_commands = reports.add_subparsers(dest="reports_command", required=True)
+    weekly = report_commands.add_parser(
+        "weekly", help="queue the weekly report for every reader (once per reader and week, whatever runs it)"
+    )
+    weekly.add_argument("--program", type=int, help="only this program")
+    weekly.add_argument("--week", help="ISO week, e.g. 2026-W49 (default: the last complete week)")
+
     push = commands.add_parser("push", help="Web Push")
     push_commands = push.add_subparsers(dest="push_command", required=True)
     push_commands.add_parser("keys", help="print a new VAPID private key for VAPID_PRIVATE_KEY")
@@ -96,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_ledger_verify(settings))
     if args.command == "leaderboard":
         return asyncio.run(_leaderboard_rebuild(settings, args.program))
+    if args.command == "reports":
+        return asyncio.run(_weekly_reports(settings, args.program, args.week))
     if args.command == "push":
         from incentives.notifications.push import keys_from, new_private_key
 
@@ -215,6 +225,27 @@ async def _leaderboard_rebuild(settings: Settings, program_id: int | None) -> in
         await db.dispose()
     print(json.dumps({"programs": {str(program): count for program, count in rows.items()}}, sort_keys=True))
     return 0
+
+
+async def _weekly_reports(settings: Settings, program_id: int | None, week_name: str | None) -> int:
+    from incentives.db import utcnow
+    from incentives.reports import jobs
+    from incentives.reports.weekly import IsoWeek
+
+    try:
+        week = IsoWeek.parse(week_name) if week_name else jobs.last_complete_week(utcnow())
+    except DomainError as exc:
+        print(f"incentives: --week: {exc}", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url, redis_url=settings.redis_url)
+    try:
+        done = await jobs.queue_all(db, settings.base_url, week, program_id)
+    finally:
+        await db.dispose()
+    print(f"weekly report {week.name}: {done.queued} queued, {done.already} queued before, {len(done.failed)} failed")
+    for address in done.failed:
+        print(f"  could not be made for {address}", file=sys.stderr)
+    return 1 if done.failed else 0
 
 
 def _db(settings: Settings, command: str, file: Path | None) -> int:

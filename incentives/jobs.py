@@ -39,6 +39,7 @@ SWEEP_MODULES: list[str] = [
     "incentives.rewards.jobs",
     "incentives.rules.jobs",
     "incentives.engagement.jobs",  # after the rules: pays what their processing just earned
+    "incentives.reports.jobs",  # Monday mornings: the weekly report into the mail outbox
     "incentives.webhooks.jobs",  # last: sends what the others wrote
     "incentives.notifications.jobs",
     "incentives.mail.jobs",

@@ -1,6 +1,6 @@
 """Screenshots of the pages in German and English, desktop and phone width, on fresh demo data.
 
-Usage: .venv/bin/python scripts/screenshots.py [OUT_DIR]   (default: screenshots/)
+Usage: .venv/bin/python scripts/screenshots.py [OUT_DIR] [NAME,NAME...]   (default: screenshots/, every page)
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import uvicorn
-from playwright.async_api import async_playwright
+from playwright.async_api import async_playwright, expect
 
 from incentives.config import Settings
 from incentives.db import Database
@@ -54,6 +54,9 @@ PAGES = [  # (name, login e-mail or None, path)
     ("achievements-manage", "pam@helios.example", "/achievements/manage"),
     ("notifications", "rep@reseller01.example", "/notifications"),
     ("offline", None, "/offline"),
+    ("kpis-manager", "pam@helios.example", "/kpis"),
+    ("kpis-distributor", "distributor@egs.example", "/kpis"),
+    ("kpis-reseller", "manager@reseller01.example", "/kpis"),
 ]
 
 
@@ -84,6 +87,9 @@ async def shoot(base: str, out: Path) -> None:
                         await page.select_option("#locale-switch", locale)
                         await page.click(".lang button")
                     await page.goto(base + path)
+                    if path.startswith("/kpis"):  # its sections load after the frame, its charts after them
+                        await page.wait_for_selector("#kpi-series canvas[data-drawn]")
+                        await expect(page.locator(".htmx-request")).to_have_count(0)
                     await page.screenshot(path=str(out / f"{name}-{locale}-{view}.png"), full_page=True)
                     await context.close()
         await browser.close()

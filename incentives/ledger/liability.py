@@ -64,6 +64,8 @@ async def outstanding(
     columns = [func.coalesce(func.sum(case((LOT.expires_at < b, LOT.remaining), else_=0)), 0) for b in boundaries]
     expiring: list[int] = []
     if columns:
-        row = (await session.execute(select(*columns).where(LOT.account_id.in_(accounts), LOT.remaining > 0))).one()
+        # Lots expiring after the last boundary count in no column: leave them out of the pass.
+        open_lots = (LOT.account_id.in_(accounts), LOT.remaining > 0, LOT.expires_at < max(boundaries))
+        row = (await session.execute(select(*columns).where(*open_lots))).one()
         expiring = [int(value) for value in row]
     return Outstanding(int(totals[0]), int(totals[1]), list(zip(boundaries, expiring, strict=True)))

@@ -153,12 +153,13 @@ class LedgerLot(Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("remaining >= 0 AND held >= 0 AND remaining + held <= amount", name="within_amount"),
-        # Spending and holds take open lots oldest first.
+        # Spending and holds take open lots oldest first; `remaining` lets the liability's sums read the index alone.
         Index(
             "ix_ledger_lots_open",
             "account_id",
             "expires_at",
             "id",
+            "remaining",
             sqlite_where=text("remaining > 0"),
             postgresql_where=text("remaining > 0"),
         ),

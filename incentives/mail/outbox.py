@@ -13,11 +13,11 @@ it is rendered when sent, in the user's language, with `context` (JSON values on
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.db import dialect_insert, utcnow
@@ -52,6 +52,16 @@ class Mail:
 
 def dedupe_key(kind: str, user_id: int | str, key: str) -> str:
     return f"{kind}:{user_id}:{key}"[:300]
+
+
+async def queued_before(session: AsyncSession, kind: str, key: str, user_ids: Iterable[int]) -> set[int]:
+    """Which of the users have e-mail (`kind`, `key`) queued already (one query): a costly e-mail need not be
+    built again to be refused by its key."""
+    wanted = {dedupe_key(kind, user_id, key): user_id for user_id in user_ids}
+    if not wanted:
+        return set()
+    found = await session.scalars(select(OutboxMail.dedupe_key).where(OutboxMail.dedupe_key.in_(wanted)))
+    return {wanted[found_key] for found_key in found}
 
 
 async def queue(
@@ -110,8 +120,8 @@ async def queue_many(session: AsyncSession, mails: Sequence[Mail]) -> int:
         for mail in mails
     ]
     conn = await session.connection()
+    # RETURNING names the rows really inserted: an executemany's rowcount is not reliable across drivers.
     insert = dialect_insert(conn, OUTBOX).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    result = await conn.execute(insert, rows)
+    result = await conn.execute(insert.returning(OUTBOX.c.id), rows)
     wake_after_commit(session, MAIL)
-    count = getattr(result, "rowcount", -1)
-    return len(rows) if count is None or count < 0 else int(count)
+    return len(result.all())

@@ -137,5 +137,14 @@ def _not_off(prefs: Preferences, kind: str) -> bool:
     return value != "off" if SETTING_OF_KIND[kind] == "email_new_leads" else bool(value)
 
 
+async def turned_off(session: AsyncSession, user_ids: Iterable[int], kind: str) -> set[int]:
+    """Which of the users turned e-mail `kind` off (one query; a user without settings keeps the defaults)."""
+    ids = set(user_ids)
+    if not ids:
+        return set()
+    rows = await session.scalars(select(MailSettings).where(MailSettings.user_id.in_(ids)))
+    return {row.user_id for row in rows if not _not_off(_preferences(row), kind)}
+
+
 async def user_wants(session: AsyncSession, user_id: int, kind: str) -> bool:
     return wants(await preferences_of(session, user_id), kind)
