@@ -29,6 +29,7 @@ from incentives.leads.services import OFFER_READ_WARM_UP
 from incentives.web import achievements as achievement_pages
 from incentives.web import adjustments as adjustment_pages
 from incentives.web import campaigns as campaign_pages
+from incentives.web import earn as earn_pages
 from incentives.web import events as live_events
 from incentives.web import lead_management as lead_management_pages
 from incentives.web import leaderboard as leaderboard_pages
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *leads_pages.routes,
         *lead_management_pages.routes,
         *rule_pages.routes,
+        *earn_pages.routes,
         *campaign_pages.routes,
         *adjustment_pages.routes,
         *rule_report_pages.routes,

@@ -20,8 +20,7 @@ from incentives.accounts.scope import Principal
 from incentives.db import utcnow
 from incentives.errors import N_, DomainError, FieldError, NotFound, ValidationFailed
 from incentives.rules import services
-from incentives.rules.describe import PointsShape, describe_points
-from incentives.rules.earning import ways_to_earn
+from incentives.rules.describe import describe_points
 from incentives.rules.evaluation import ActiveRule
 from incentives.rules.forms import generate
 from incentives.rules.models import Campaign, RuleVersion
@@ -33,9 +32,7 @@ from incentives.web.forms import form_errors
 from incentives.web.templating import render, see_other
 
 MANAGERS = {Role.ADMIN, Role.PARTNER_MANAGER}
-EARNERS = {Role.RESELLER_MANAGER, Role.RESELLER_REP}
 nav.register("/rules", N_("Rules"), MANAGERS, order=30)
-nav.register("/points/earn", N_("How to earn points"), EARNERS, order=45)
 
 CSS = "/static/rules-1.css"
 PREVIEW_DAYS = 30
@@ -253,51 +250,6 @@ async def simulate_fragment(request: Request) -> Response:
     return render(request, "rules/includes/simulation.html", context)
 
 
-# --- partners: how to earn points -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Way:
-    name: str
-    event: str
-    points: PointsShape
-    cap_per: str | None
-    cap_max_points: int | None
-
-
-async def earn_page(request: Request) -> Response:
-    who = current_principal(request)
-    if who.role not in EARNERS:
-        raise NotFound()
-    now = utcnow()
-    async with current_db(request).reader() as session:
-        earning = await ways_to_earn(session, who.org_id, now)
-    versions = earning.rules
-    ways = [
-        Way(name_of(request, v), v.event, describe_points(v), v.cap_per, v.cap_max_points)
-        for v in versions
-        if v.campaign_id is None
-    ]
-    extras = {
-        item.campaign.id: [
-            (name_of(request, v), describe_points(v)) for v in versions if v.campaign_id == item.campaign.id
-        ]
-        for item in earning.campaigns
-    }
-    context = {
-        "ways": ways,
-        "progress": earning.campaigns,
-        "extras": extras,
-        "reverses": earning.reverses,
-        "last_day": last_day,
-        "now": now,
-        "name_of": name_of,
-        "css": CSS,
-        **LABELS,
-    }
-    return render(request, "rules/earn.html", context)
-
-
 routes = [
     Route("/rules", rule_list),
     Route("/rules/new", rule_editor, methods=["GET", "POST"]),
@@ -305,5 +257,4 @@ routes = [
     Route("/rules/generate", generate_fragment, methods=["POST"]),
     Route("/rules/validate", validate_fragment, methods=["POST"]),
     Route("/rules/simulate", simulate_fragment, methods=["POST"]),
-    Route("/points/earn", earn_page),
 ]
