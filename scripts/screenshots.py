@@ -46,6 +46,8 @@ PAGES = [  # (name, login e-mail or None, path)
     ("reward-item-edit", "admin@helios.example", "/rewards/1/edit"),
     ("approvals", "pam@helios.example", "/approvals"),
     ("wallet", "manager@reseller01.example", "/wallet"),
+    ("notifications", "rep@reseller01.example", "/notifications"),
+    ("how-to-earn", "rep@reseller01.example", "/points/earn"),
     ("leaderboard-reseller", "manager@reseller01.example", "/leaderboard?period=all"),
     ("leaderboard-admin", "admin@helios.example", "/leaderboard?period=all"),
     ("webhooks", "admin@helios.example", "/webhooks"),
@@ -78,8 +80,12 @@ async def shoot(base: str, out: Path) -> None:
                         await page.fill("#password", PASSWORD)
                         await page.click("button.primary")
                         # Force the screenshot language regardless of the demo user's own setting.
-                        await page.select_option("#locale-switch", locale)
-                        await page.click(".lang button")
+                        switch = page.locator(f'.lang button[value="{locale}"]')
+                        if await switch.count():
+                            if not await switch.is_visible():  # a phone: the switch is in the header's menu
+                                await page.click("label.menu-button")
+                            await switch.click()
+                            await page.wait_for_load_state()
                     await page.goto(base + path)
                     await page.screenshot(path=str(out / f"{name}-{locale}-{view}.png"), full_page=True)
                     await context.close()

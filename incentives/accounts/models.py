@@ -42,6 +42,8 @@ class Program(Base):
     capacity_mode: Mapped[str] = mapped_column(String(4), default="soft", server_default="soft")
     # [{key, name: {de, en}, threshold}], lowest first (accounts/levels.py); never changes a member's tier.
     levels: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=default_levels)
+    # [{key, name: {de, en}}] confirmed when a lead is qualified (accounts/qualification.py); None: the defaults.
+    qualification_checklist: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -113,6 +113,8 @@ class Lead(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What was confirmed when it was qualified: {"checked": [keys], "of": [keys asked], "by": user id, "at": time}.
+    qualification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class LeadOffer(Base):

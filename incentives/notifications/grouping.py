@@ -21,6 +21,7 @@ class Group:
     created_at: dt.datetime
     read: bool
     shown: list[Shown] = field(default_factory=list)
+    summed: bool = False  # the counts of its notices add up in `text`
 
     @property
     def others(self) -> list[Shown]:
@@ -60,6 +61,7 @@ def group_notifications(notifications: list[Notification], locale: str) -> list[
         if total is not None and len(found.ids) > 1:
             found.text = i18n.gettext(locale, key[1], count=localize(total, locale))
             found.shown = found.shown[:1]
+            found.summed = True
     return list(groups.values())
 
 

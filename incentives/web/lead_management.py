@@ -64,6 +64,30 @@ async def manager_reoffer(request: Request) -> Response:
     return see_other(f"/leads/{lead_id}")
 
 
+async def manager_qualify(request: Request) -> Response:
+    """Qualify a new lead with the program's checklist ticked as confirmed; "qualify and offer" offers it too."""
+    who = _entry(request)
+    lead_id = int(request.path_params["id"])
+    form = await request.form()
+    checked = [str(value) for value in form.getlist("checklist")]
+    async with current_db(request).transaction() as session:
+        await services.qualify_lead(session, who, lead_id, checked=checked)
+    if form.get("offer") and who.role in services.MANAGERS:
+        async with current_db(request).transaction() as session:
+            await services.offer_lead(session, who, lead_id)
+    return see_other(f"/leads/{lead_id}")
+
+
+async def manager_offer(request: Request) -> Response:
+    who = current_principal(request)
+    if who.role not in services.MANAGERS:
+        raise NotFound()  # the page has no such action for them
+    lead_id = int(request.path_params["id"])
+    async with current_db(request).transaction() as session:
+        await services.offer_lead(session, who, lead_id)
+    return see_other(f"/leads/{lead_id}")
+
+
 FORM_FIELDS = (
     "company",
     "contact_name",
@@ -156,4 +180,6 @@ routes = [
     Route("/leads/import", import_csv, methods=["GET", "POST"]),
     Route("/leads", manager_list),
     Route("/leads/{id:id}/reoffer", manager_reoffer, methods=["POST"]),
+    Route("/leads/{id:id}/qualify", manager_qualify, methods=["POST"]),
+    Route("/leads/{id:id}/offer", manager_offer, methods=["POST"]),
 ]

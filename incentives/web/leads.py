@@ -12,6 +12,8 @@ from starlette.routing import Route
 
 from incentives import i18n
 from incentives.accounts import queries as accounts
+from incentives.accounts.models import Program
+from incentives.accounts.qualification import checklist_of
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
@@ -180,6 +182,10 @@ async def lead_detail(request: Request) -> Response:
         reserver = await accounts.org(session, lead.reserved_by_org_id) if lead.reserved_by_org_id else None
         mine = lead.reserved_by_org_id == who.org_id and who.role in services.PICKERS
         earnings = await preview.feedback_preview(session, who.org_id, [lead], utcnow()) if mine and full else {}
+        checklist = []
+        if full and who.acts_for_program:
+            program = await session.get_one(Program, lead.program_id)
+            checklist = checklist_of(program.qualification_checklist)
     return render(
         request,
         "leads/detail.html",
@@ -193,6 +199,9 @@ async def lead_detail(request: Request) -> Response:
             "earnings": earnings,
             "now": utcnow(),
             "manager": who.role in services.MANAGERS,
+            "enters_leads": who.role in services.LEAD_ENTRY,
+            "checklist": checklist,
+            "checklist_names": {item["key"]: item["name"] for item in checklist},
             "hours_left": hours_left,
             **LABELS,
         },

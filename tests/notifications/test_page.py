@@ -88,7 +88,7 @@ async def test_marking_read_updates_the_header_count_without_a_reload(db: Databa
         page = await browser.new_page(locale="en-GB", viewport={"width": 1280, "height": 900})
         await log_in(page, server, manager.email)
         await page.goto(f"{server}/notifications")
-        header = page.locator("#pulse .header-unread")
+        header = page.locator("#pulse .header-unread .label")
         await expect(header).to_have_text("5 unread notifications")
         loads: list[str] = []
         page.on("load", lambda _: loads.append(page.url))

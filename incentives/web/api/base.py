@@ -38,6 +38,7 @@ class Endpoint:
     response: type[BaseModel] | None = None
     status: int = 200
     errors: tuple[type[DomainError], ...] = ()
+    body_required: bool = True
 
 
 @dataclass
@@ -54,9 +55,12 @@ class Api:
         response: type[BaseModel] | None = None,
         status: int = 200,
         errors: tuple[type[DomainError], ...] = (),
+        body_required: bool = True,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self.endpoints.append(Endpoint(method, path, handler, summary, body, response, status, errors))
+            self.endpoints.append(
+                Endpoint(method, path, handler, summary, body, response, status, errors, body_required)
+            )
             return handler
 
         return register

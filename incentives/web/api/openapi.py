@@ -58,7 +58,10 @@ def build_openapi(apis: list[Api]) -> dict[str, Any]:
             id_schema = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
             operation["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": id_schema}]
         if e.body is not None:
-            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(e.body)}}}
+            operation["requestBody"] = {
+                "required": e.body_required,
+                "content": {"application/json": {"schema": _ref(e.body)}},
+            }
         if e.method == "POST":
             operation.setdefault("parameters", []).append(
                 {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}
