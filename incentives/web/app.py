@@ -37,6 +37,7 @@ from incentives.web import leads as leads_pages
 from incentives.web import mdf as mdf_pages
 from incentives.web import notifications as notification_pages
 from incentives.web import pages
+from incentives.web import program_settings as program_setting_pages
 from incentives.web import pulse as pulse_pages
 from incentives.web import redemptions as redemption_pages
 from incentives.web import reward_catalog as reward_catalog_pages
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *lead_management_pages.routes,
         *rule_pages.routes,
         *earn_pages.routes,
+        *program_setting_pages.routes,
         *campaign_pages.routes,
         *adjustment_pages.routes,
         *rule_report_pages.routes,

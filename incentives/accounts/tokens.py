@@ -1,0 +1,75 @@
+"""API tokens as their holders manage them: list (with name and last use), revoke, and noting a token's use.
+
+A user manages its own tokens; an admin also those of its program's staff. Others' tokens are not found (404).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from incentives.accounts.models import ApiToken, User
+from incentives.accounts.roles import Role
+from incentives.accounts.scope import Principal
+from incentives.db import utcnow
+from incentives.errors import NotFound
+
+# Last use is kept to the hour: one write per token and hour, not one per API request.
+USE_PRECISION = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    id: int
+    name: str | None
+    prefix: str
+    user_id: int
+    user_email: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+def _manageable(principal: Principal) -> ColumnElement[bool]:
+    own = ApiToken.user_id == principal.user_id
+    if principal.role is Role.ADMIN and principal.program_id is not None:
+        return or_(own, User.program_id == principal.program_id)
+    return own
+
+
+async def list_tokens(session: AsyncSession, principal: Principal) -> list[TokenRow]:
+    rows = await session.execute(
+        select(ApiToken, User.email)
+        .join(User, User.id == ApiToken.user_id)
+        .where(_manageable(principal))
+        .order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc())
+    )
+    return [
+        TokenRow(t.id, t.name, t.prefix, t.user_id, email, t.created_at, t.last_used_at, t.revoked_at)
+        for t, email in rows
+    ]
+
+
+async def revoke_token(
+    session: AsyncSession, principal: Principal, token_id: int, now: dt.datetime | None = None
+) -> None:
+    """Revoke a token the principal manages; it stops working at once (every request checks the database)."""
+    found = await session.scalar(
+        select(ApiToken).join(User, User.id == ApiToken.user_id).where(ApiToken.id == token_id, _manageable(principal))
+    )
+    if found is None:
+        raise NotFound()
+    if found.revoked_at is None:
+        found.revoked_at = now or utcnow()
+
+
+async def note_use(engine: AsyncEngine, token_id: int, last_used_at: dt.datetime | None) -> None:
+    """Remember that a token was used, at most once an hour: a write of its own, never in the request's work."""
+    now = utcnow()
+    if last_used_at is not None and now - last_used_at < USE_PRECISION:
+        return
+    async with engine.begin() as conn:
+        await conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
