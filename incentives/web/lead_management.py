@@ -57,7 +57,7 @@ async def manager_list(request: Request) -> Response:
         wave=_small_int(params.get("wave")),
         product_line=params.get("product_line") or None,
         partner_id=_small_int(params.get("partner")),
-        sort=params.get("sort") if params.get("sort") in SORT_LABELS else "newest",
+        sort=params.get("sort", "newest") if params.get("sort") in SORT_LABELS else "newest",
         page=_small_int(params.get("page")) or 1,
     )
     now = utcnow()
