@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Update, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -320,6 +320,8 @@ class TokenHolder:
     principal: Principal
     # The default language of the token's program, for API answers that ask for none (Accept-Language).
     program_locale: str | None
+    # The update that notes the token's use (at most hourly), for the request's owner to run; None: noted.
+    note_use: Update | None = None
 
 
 # A token belongs to its user's program: a program role's own, else (partners act through their org) the
@@ -360,9 +362,10 @@ async def token_holder(engine: AsyncEngine, token: str) -> TokenHolder | None:
     if row is None:
         return None
     user_id, org_id, role, program_id, program_locale, token_id, last_used_at = tuple(row)
-    await tokens.note_use(engine, token_id, last_used_at)
     return TokenHolder(
-        Principal(user_id=user_id, org_id=org_id, role=Role(role), program_id=program_id), program_locale
+        Principal(user_id=user_id, org_id=org_id, role=Role(role), program_id=program_id),
+        program_locale,
+        tokens.use_to_note(token_id, last_used_at, utcnow()),
     )
 
 

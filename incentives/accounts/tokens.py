@@ -8,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy import ColumnElement, Update, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import ApiToken, User
 from incentives.accounts.roles import Role
@@ -66,10 +66,9 @@ async def revoke_token(
         found.revoked_at = now or utcnow()
 
 
-async def note_use(engine: AsyncEngine, token_id: int, last_used_at: dt.datetime | None) -> None:
-    """Remember that a token was used, at most once an hour: a write of its own, never in the request's work."""
-    now = utcnow()
+def use_to_note(token_id: int, last_used_at: dt.datetime | None, now: dt.datetime) -> Update | None:
+    """The statement that remembers a token's use, or None when the noted use is recent enough. The caller
+    runs it as a unit of work of its own, never in the request's."""
     if last_used_at is not None and now - last_used_at < USE_PRECISION:
-        return
-    async with engine.begin() as conn:
-        await conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+        return None
+    return update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
