@@ -8,6 +8,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incentives.accounts.models import Program
 from incentives.errors import N_
 
 MAX_ITEMS = 20
@@ -35,3 +39,9 @@ def check_checklist(items: Sequence[dict[str, Any]]) -> None:
         raise ValueError(N_("Checklist keys must be unique."))
     if not all(KEY.match(key) for key in keys):
         raise ValueError(N_("A checklist key is lower-case letters, digits and _."))
+
+
+async def program_checklist(session: AsyncSession, program_id: int) -> list[dict[str, Any]]:
+    """The checklist a program's managers confirm when they qualify a lead."""
+    stored = await session.scalar(select(Program.qualification_checklist).where(Program.id == program_id))
+    return checklist_of(stored)

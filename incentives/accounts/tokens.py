@@ -72,3 +72,16 @@ def use_to_note(token_id: int, last_used_at: dt.datetime | None, now: dt.datetim
     if last_used_at is not None and now - last_used_at < USE_PRECISION:
         return None
     return update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+
+
+async def token_users(session: AsyncSession, principal: Principal) -> list[tuple[int, str]]:
+    """Whom an admin may issue a token for: its program's own active users; for anybody else, nobody but itself
+    (an empty list: the page offers no choice)."""
+    if principal.role is not Role.ADMIN or principal.program_id is None:
+        return []
+    rows = await session.execute(
+        select(User.id, User.email)
+        .where(User.program_id == principal.program_id, User.active.is_(True))
+        .order_by(User.email)
+    )
+    return [(row.id, row.email) for row in rows]

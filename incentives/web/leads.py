@@ -12,8 +12,7 @@ from starlette.routing import Route
 
 from incentives import i18n
 from incentives.accounts import queries as accounts
-from incentives.accounts.models import Program
-from incentives.accounts.qualification import checklist_of
+from incentives.accounts.qualification import program_checklist
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
@@ -182,10 +181,7 @@ async def lead_detail(request: Request) -> Response:
         reserver = await accounts.org(session, lead.reserved_by_org_id) if lead.reserved_by_org_id else None
         mine = lead.reserved_by_org_id == who.org_id and who.role in services.PICKERS
         earnings = await preview.feedback_preview(session, who.org_id, [lead], utcnow()) if mine and full else {}
-        checklist = []
-        if full and who.acts_for_program:
-            program = await session.get_one(Program, lead.program_id)
-            checklist = checklist_of(program.qualification_checklist)
+        checklist = await program_checklist(session, lead.program_id) if full and who.acts_for_program else []
     return render(
         request,
         "leads/detail.html",

@@ -7,14 +7,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from incentives import i18n
 from incentives.accounts import services, tokens
-from incentives.accounts.models import Program, User
+from incentives.accounts.models import Program
 from incentives.accounts.qualification import checklist_of
 from incentives.accounts.roles import Role
 from incentives.errors import N_, DomainError, NotFound
@@ -191,21 +190,11 @@ async def tokens_page(request: Request) -> Response:
                 errors = form_errors(request, exc)
     async with current_db(request).reader() as session:
         listed = await tokens.list_tokens(session, who)
-        users = await _program_staff(session, who)
+        users = await tokens.token_users(session, who)
     context = {"tokens": listed, "new_token": new_token, "errors": errors, "values": values, "users": users}
     response = render(request, "accounts/tokens.html", context, status_code=422 if errors else 200)
     response.headers["Cache-Control"] = "no-store"  # a new token is shown once
     return response
-
-
-async def _program_staff(session: Any, who: Any) -> list[tuple[int, str]]:
-    """Whom an admin may issue a token for: its program's own users; everybody else only for itself."""
-    if who.role is not Role.ADMIN or who.program_id is None:
-        return []
-    rows = await session.execute(
-        select(User.id, User.email).where(User.program_id == who.program_id, User.active.is_(True)).order_by(User.email)
-    )
-    return [(row.id, row.email) for row in rows]
 
 
 async def revoke(request: Request) -> Response:
