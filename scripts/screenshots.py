@@ -47,6 +47,14 @@ PAGES = [  # (name, login e-mail or None, path)
     ("reward-item-edit", "admin@helios.example", "/rewards/1/edit"),
     ("approvals", "pam@helios.example", "/approvals"),
     ("wallet", "manager@reseller01.example", "/wallet"),
+    ("notifications", "rep@reseller01.example", "/notifications"),
+    ("how-to-earn", "rep@reseller01.example", "/points/earn"),
+    ("lead-qualify", "pam@helios.example", "/leads/1"),
+    ("lead-offer", "pam@helios.example", "/leads/6"),
+    ("program-settings", "admin@helios.example", "/settings"),
+    ("api-tokens", "pam@helios.example", "/tokens"),
+    ("rule-edit", "pam@helios.example", "/rules/1"),
+    ("reward-catalog-pam", "pam@helios.example", "/rewards/manage"),
     ("leaderboard-reseller", "manager@reseller01.example", "/leaderboard?period=all"),
     ("leaderboard-admin", "admin@helios.example", "/leaderboard?period=all"),
     ("webhooks", "admin@helios.example", "/webhooks"),
@@ -84,8 +92,12 @@ async def shoot(base: str, out: Path) -> None:
                         await page.fill("#password", PASSWORD)
                         await page.click("button.primary")
                         # Force the screenshot language regardless of the demo user's own setting.
-                        await page.select_option("#locale-switch", locale)
-                        await page.click(".lang button")
+                        switch = page.locator(f'.lang button[value="{locale}"]')
+                        if await switch.count():
+                            if not await switch.is_visible():  # a phone: the switch is in the header's menu
+                                await page.click("label.menu-button")
+                            await switch.click()
+                            await page.wait_for_load_state()
                     await page.goto(base + path)
                     if path.startswith("/kpis"):  # its sections load after the frame, its charts after them
                         await page.wait_for_selector("#kpi-series canvas[data-drawn]")

@@ -45,6 +45,8 @@ class Program(Base):
     # PLI stage weights ({contacted, meeting, proposal}: share of a lead's value); missing stages use
     # reports/pipeline.py's defaults.
     pipeline_weights: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    # [{key, name: {de, en}}] confirmed when a lead is qualified (accounts/qualification.py); None: the defaults.
+    qualification_checklist: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -138,6 +140,9 @@ class ApiToken(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # What its holder calls it ("CRM sync"), and when it was last used, to the hour (accounts/tokens.py).
+    name: Mapped[str | None] = mapped_column(String(100))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginAttempt(Base):

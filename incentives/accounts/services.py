@@ -12,11 +12,11 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Update, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from incentives.accounts import throttle
+from incentives.accounts import throttle, tokens
 from incentives.accounts.models import ApiToken, Membership, Org, Program, User
 from incentives.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from incentives.accounts.roles import ORG_KIND_OF_ROLE, PROGRAM_ROLES, OrgKind, Role
@@ -36,6 +36,7 @@ PROGRAM_SETTINGS = (
     "levels",
     "matching_weights",
     "capacity_mode",
+    "qualification_checklist",
 )
 
 
@@ -337,7 +338,7 @@ async def get_user(session: AsyncSession, principal: Principal, user_id: int) ->
     return user
 
 
-async def create_token(session: AsyncSession, principal: Principal, *, user_id: int) -> str:
+async def create_token(session: AsyncSession, principal: Principal, *, user_id: int, name: str | None = None) -> str:
     """A new API token acting as `user_id`: for yourself, or, as admin, for a user of your program."""
     user = await get_user(session, principal, user_id)
     if user.id != principal.user_id:
@@ -347,12 +348,16 @@ async def create_token(session: AsyncSession, principal: Principal, *, user_id: 
         if not (own_program_staff or org.registered_by_program_id == principal.program_id):
             # A shared reseller registered by another program: its users issue their own tokens.
             raise Forbidden()
-    return await _new_token(session, user.id, created_by_id=principal.user_id)
+    return await _new_token(session, user.id, created_by_id=principal.user_id, name=name)
 
 
-async def _new_token(session: AsyncSession, user_id: int, *, created_by_id: int) -> str:
+async def _new_token(session: AsyncSession, user_id: int, *, created_by_id: int, name: str | None = None) -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user_id, token_hash=hash_token(token), prefix=token[:12], created_by_id=created_by_id))
+    session.add(
+        ApiToken(
+            user_id=user_id, token_hash=hash_token(token), prefix=token[:12], created_by_id=created_by_id, name=name
+        )
+    )
     await session.flush()
     return token
 
@@ -379,6 +384,8 @@ class TokenHolder:
     principal: Principal
     # The default language of the token's program, for API answers that ask for none (Accept-Language).
     program_locale: str | None
+    # The update that notes the token's use (at most hourly), for the request's owner to run; None: noted.
+    note_use: Update | None = None
 
 
 # A token belongs to its user's program: a program role's own, else (partners act through their org) the
@@ -395,6 +402,8 @@ _TOKEN_HOLDER = (
         User.role,
         User.program_id,
         select(Program.default_locale).where(Program.id == _TOKEN_PROGRAM).scalar_subquery(),
+        ApiToken.id,
+        ApiToken.last_used_at,
     )
     .join(ApiToken, ApiToken.user_id == User.id)
     .join(Org, Org.id == User.org_id)
@@ -416,9 +425,11 @@ async def token_holder(engine: AsyncEngine, token: str) -> TokenHolder | None:
     row = await fetch_one(engine, _TOKEN_HOLDER, {"token_hash": hash_token(token)})
     if row is None:
         return None
-    user_id, org_id, role, program_id, program_locale = tuple(row)
+    user_id, org_id, role, program_id, program_locale, token_id, last_used_at = tuple(row)
     return TokenHolder(
-        Principal(user_id=user_id, org_id=org_id, role=Role(role), program_id=program_id), program_locale
+        Principal(user_id=user_id, org_id=org_id, role=Role(role), program_id=program_id),
+        program_locale,
+        tokens.use_to_note(token_id, last_used_at, utcnow()),
     )
 
 

@@ -8,6 +8,7 @@ matching event. Start and end make it a challenge. Services join the caller's tr
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -133,3 +134,18 @@ async def program_achievements(session: AsyncSession, program_id: int) -> list[A
         .order_by(Achievement.id)
     )
     return list(rows)
+
+
+async def names_by_reason(session: AsyncSession, reasons: Iterable[str | None], locale: str) -> dict[str, str]:
+    """The achievement named by each ledger reason `achievement:{id}` (engagement/paying.py writes them)."""
+    ids = {
+        int(reason.split(":", 1)[1])
+        for reason in reasons
+        if reason and reason.startswith("achievement:") and reason.split(":", 1)[1].isdigit()
+    }
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Achievement.id, Achievement.name_de, Achievement.name_en).where(Achievement.id.in_(ids))
+    )
+    return {f"achievement:{row.id}": row.name_de if locale == "de" else row.name_en for row in rows}

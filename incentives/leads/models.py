@@ -123,6 +123,8 @@ class Lead(Base):
     invalid_note: Mapped[str | None] = mapped_column(String(500))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What was confirmed when it was qualified: {"checked": [keys], "of": [keys asked], "by": user id, "at": time}.
+    qualification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class LeadOffer(Base):

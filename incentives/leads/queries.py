@@ -14,7 +14,6 @@ from incentives.accounts.models import Org
 from incentives.leads.models import Lead, LeadEvent, LeadOffer, LeadStatus, OfferState
 
 RECENTLY_CLOSED = 20
-MANAGER_LIST = 200
 
 
 async def lead(session: AsyncSession, lead_id: int) -> Lead | None:
@@ -90,19 +89,12 @@ async def trail_of(session: AsyncSession, lead_id: int) -> list[LeadEvent]:
 
 @dataclass(frozen=True)
 class ProgramLeads:
-    rows: list[tuple[Lead, str | None]]  # the latest leads with the reserving partner's name
     overdue: list[tuple[str, int]]  # partners with overdue feedback and how many leads, the most first
     counts: dict[str, int]  # leads by status
 
 
-async def program_leads(session: AsyncSession, program_id: int, status: str | None, now: dt.datetime) -> ProgramLeads:
-    """The manager's overview of a program's leads, optionally of one status."""
-    query = (
-        select(Lead, Org.name).outerjoin(Org, Org.id == Lead.reserved_by_org_id).where(Lead.program_id == program_id)
-    )
-    if status is not None:
-        query = query.where(Lead.status == status)
-    rows = await session.execute(query.order_by(Lead.id.desc()).limit(MANAGER_LIST))
+async def program_leads(session: AsyncSession, program_id: int, now: dt.datetime) -> ProgramLeads:
+    """The manager's overview of a program's leads: counts by status and the partners owing feedback."""
     overdue = await session.execute(
         select(Org.name, func.count())
         .join(Lead, Lead.reserved_by_org_id == Org.id)
@@ -114,7 +106,6 @@ async def program_leads(session: AsyncSession, program_id: int, status: str | No
         select(Lead.status, func.count()).where(Lead.program_id == program_id).group_by(Lead.status)
     )
     return ProgramLeads(
-        [(found, name) for found, name in rows.all()],
         [(name, count) for name, count in overdue.all()],
         {found_status: count for found_status, count in counts.all()},
     )

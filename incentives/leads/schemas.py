@@ -115,5 +115,11 @@ class InvalidIn(Strict):
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
 
+class QualifyIn(Strict):
+    """Optional: the keys of the program's qualification checklist that were confirmed."""
+
+    checklist: Annotated[list[Annotated[str, StringConstraints(max_length=40)]], Field(max_length=20)] | None = None
+
+
 class ReofferIn(Strict):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]

@@ -8,6 +8,7 @@ event and, where the rules engine cares, an outbox event, in that same transacti
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from incentives import live
 from incentives.accounts.models import Membership, Program
+from incentives.accounts.qualification import checklist_of
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import fetch_one, utcnow
@@ -81,12 +83,25 @@ async def create_lead(
 
 
 async def qualify_lead(
-    session: AsyncSession, principal: Principal, lead_id: int, now: dt.datetime | None = None
+    session: AsyncSession,
+    principal: Principal,
+    lead_id: int,
+    now: dt.datetime | None = None,
+    checked: Sequence[str] | None = None,
 ) -> Lead:
+    """Qualify a new lead, recording which items of the program's checklist were confirmed (`checked`; None:
+    not asked, as from an import)."""
     now = now or utcnow()
     lead = await _managed_lead(session, principal, lead_id, LEAD_ENTRY)
     if lead.status != LeadStatus.NEW:
         raise InvalidState(N_("Only new leads can be qualified."))
+    if checked is not None:
+        program = await session.get_one(Program, lead.program_id)
+        asked = [item["key"] for item in checklist_of(program.qualification_checklist)]
+        if any(key not in asked for key in checked):
+            raise ValidationFailed([FieldError(("checklist",), N_("Not an item of the program's checklist."))])
+        confirmed = [key for key in asked if key in checked]
+        lead.qualification = {"checked": confirmed, "of": asked, "by": principal.user_id, "at": now.isoformat()}
     lead.status = LeadStatus.QUALIFIED
     events.record(session, lead, "qualified", now, actor_id=principal.user_id)
     return lead

@@ -154,7 +154,10 @@ async def mark_read(session: AsyncSession, principal: Principal, ids: list[int] 
     if ids is not None:
         statement = statement.where(Notification.id.in_(ids))
     result = await session.execute(statement.values(read_at=utcnow()))
-    return int(getattr(result, "rowcount", 0) or 0)
+    changed = int(getattr(result, "rowcount", 0) or 0)
+    if changed:  # org-wide notices are read for the whole org: every open page's count changes
+        live.notify_after_commit(session, [live.Notice(live.org_topic(principal.org_id), "pulse")])
+    return changed
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,15 @@ from incentives.rewards.catalog import has_redemptions
 from incentives.rewards.models import MdfAllocation, Redemption, RedemptionStatus, Reward
 from incentives.rewards.scope import visible_redemptions, visible_rewards
 
-# History filters: which transfer kinds each shows.
+# History filters: which transfer kinds each shows. A redemption is one business event: the hold (or the
+# direct redeem) stands for it, its post or void only changes the status that row shows.
 HISTORY_FILTERS: dict[str, frozenset[str] | None] = {
     "all": None,
     "earned": frozenset({"earn", "adjust", "reverse"}),
-    "redeemed": frozenset({"hold", "post", "void", "redeem"}),
+    "redeemed": frozenset({"hold", "redeem"}),
     "expired": frozenset({"expire"}),
 }
+RESOLUTIONS = frozenset({"post", "void"})
 # A filtered history page scans at most this many transfers; the cursor continues from there.
 SCAN_PAGES = 10
 SCAN_PAGE = 100
@@ -39,6 +41,8 @@ class ProgramRef:
 
 @dataclass(frozen=True)
 class Line:
+    """One business event in a partner's history: an award, an adjustment, an expiry or a whole redemption."""
+
     id: int
     kind: str
     points: int
@@ -49,6 +53,9 @@ class Line:
     redemption_id: int | None
     reward_name: dict[str, str] | None
     reason: str | None
+    # A redemption's current status and the points it asked for (returned again when rejected or cancelled).
+    status: str | None = None
+    asked: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,48 +94,59 @@ async def history(
     limit: int = 50,
     before: int | None = None,
 ) -> tuple[list[Line], int | None]:
-    """One page of the partner's history, newest first, with the reward behind each redemption line."""
+    """One page of the partner's business events, newest first, each redemption once with its current status.
+
+    Reads the ledger's public history and leaves out what is bookkeeping for the reader: the post or void
+    that resolves a hold is shown as the status of the redemption row, not as a row of its own.
+    """
     kinds = HISTORY_FILTERS.get(kind)
-    if kinds is None:
-        entries, next_cursor = await ledger_queries.history(session, program_id, org_id, limit=limit, before=before)
-    else:
-        entries, next_cursor = [], before
-        for _ in range(SCAN_PAGES):
-            page, next_cursor = await ledger_queries.history(
-                session, program_id, org_id, limit=SCAN_PAGE, before=next_cursor
-            )
-            for entry in page:
-                if entry.transfer.kind in kinds and len(entries) < limit:
-                    entries.append(entry)
-                    if len(entries) == limit:
-                        next_cursor = entry.transfer.id
-            if next_cursor is None or len(entries) >= limit:
-                break
+    entries: list[ledger_queries.Entry] = []
+    next_cursor = before
+    for _ in range(SCAN_PAGES):
+        page, next_cursor = await ledger_queries.history(
+            session, program_id, org_id, limit=SCAN_PAGE if kinds else limit, before=next_cursor
+        )
+        for entry in page:
+            if entry.transfer.kind in RESOLUTIONS or (kinds is not None and entry.transfer.kind not in kinds):
+                continue
+            if len(entries) < limit:
+                entries.append(entry)
+                if len(entries) == limit:
+                    next_cursor = entry.transfer.id
+        if next_cursor is None or len(entries) >= limit:
+            break
     redemption_ids = {e.transfer.redemption_id for e in entries if e.transfer.redemption_id is not None}
-    names: dict[int, dict[str, str]] = {}
+    redemptions: dict[int, tuple[dict[str, str], str, int]] = {}
     if redemption_ids:
         rows = await session.execute(
-            select(Redemption.id, Reward.name_de, Reward.name_en)
+            select(Redemption.id, Redemption.status, Redemption.points, Reward.name_de, Reward.name_en)
             .join(Reward, Reward.id == Redemption.reward_id)
             .where(Redemption.id.in_(redemption_ids))
         )
-        names = {row.id: {"de": row.name_de, "en": row.name_en} for row in rows}
-    lines = [
-        Line(
-            id=e.transfer.id,
-            kind=e.transfer.kind,
-            points=e.points,
-            at=e.transfer.at,
-            rule_id=e.transfer.rule_id,
-            rule_version=e.transfer.rule_version,
-            lead_id=e.transfer.lead_id,
-            redemption_id=e.transfer.redemption_id,
-            reward_name=names.get(e.transfer.redemption_id) if e.transfer.redemption_id else None,
-            reason=e.transfer.reason,
-        )
-        for e in entries
-    ]
-    return lines, next_cursor
+        redemptions = {row.id: ({"de": row.name_de, "en": row.name_en}, row.status, row.points) for row in rows}
+    return [_line(e, redemptions) for e in entries], next_cursor
+
+
+def _line(entry: ledger_queries.Entry, redemptions: dict[int, tuple[dict[str, str], str, int]]) -> Line:
+    transfer = entry.transfer
+    found = redemptions.get(transfer.redemption_id) if transfer.redemption_id is not None else None
+    points = entry.points
+    if found is not None and found[1] in (RedemptionStatus.REJECTED, RedemptionStatus.CANCELLED):
+        points = 0  # the hold was voided: the event cost nothing in the end
+    return Line(
+        id=transfer.id,
+        kind="redeem" if found is not None else transfer.kind,
+        points=points,
+        at=transfer.at,
+        rule_id=transfer.rule_id,
+        rule_version=transfer.rule_version,
+        lead_id=transfer.lead_id,
+        redemption_id=transfer.redemption_id,
+        reward_name=found[0] if found else None,
+        reason=transfer.reason,
+        status=found[1] if found else None,
+        asked=found[2] if found else None,
+    )
 
 
 async def get_redemption(session: AsyncSession, principal: Principal, redemption_id: int) -> Redemption:

@@ -1,5 +1,5 @@
-"""What a partner can earn now: the current award rules of its programs and their running campaigns,
-for the partners' "how to earn points" page."""
+"""What a partner can earn now: the current award rules of its programs and the campaigns its tier and regions
+take part in, for the partners' "how to earn points" page."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from incentives.accounts import queries as accounts
+from incentives.accounts.models import Membership, Org
 from incentives.rules import campaigns
 from incentives.rules.models import Campaign, Effect, RuleVersion
+from incentives.rules.plain import clause, clauses_of
 from incentives.rules.queries import current_versions
 
 
@@ -23,7 +24,16 @@ class Earning:
 
 
 async def ways_to_earn(session: AsyncSession, org_id: int, now: dt.datetime) -> Earning:
-    programs = await accounts.member_program_ids(session, org_id)
+    memberships = (
+        await session.execute(
+            select(Membership.program_id, Membership.tier, Membership.regions, Org.country)
+            .join(Org, Org.id == Membership.org_id)
+            .where(Membership.org_id == org_id)
+        )
+    ).all()
+    tiers = {m.program_id: m.tier for m in memberships}
+    regions = {m.program_id: (*(m.regions or ()), m.country) for m in memberships}
+    programs = list(tiers)
     rules = await session.scalars(
         current_versions()
         .where(
@@ -46,4 +56,18 @@ async def ways_to_earn(session: AsyncSession, org_id: int, now: dt.datetime) -> 
         )
         .limit(1)
     )
-    return Earning(list(rules), await campaigns.progress(session, list(running)), reversing is not None)
+    # Only what can pay this partner: a campaign of its tier and regions (one on some product lines pays on
+    # leads of those lines), a rule that names no other tier.
+    mine = [
+        c
+        for c in running
+        if campaigns.Segment(tuple(c.tiers), tuple(c.regions)).holds(tiers[c.program_id], regions[c.program_id], None)
+    ]
+    paying = [rule for rule in rules if _tier_fits(rule, tiers[rule.program_id])]
+    return Earning(paying, await campaigns.progress(session, mine), reversing is not None)
+
+
+def _tier_fits(rule: RuleVersion, tier: str) -> bool:
+    clauses = clauses_of(rule.condition)
+    named = clause(clauses, "tier") if clauses else None
+    return named is None or named.value == tier

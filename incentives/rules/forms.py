@@ -4,12 +4,15 @@ multiplier) turned into the CEL condition and points formula they mean, so the c
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from decimal import Decimal
 
 from incentives import i18n
 from incentives.accounts.roles import Tier
 from incentives.errors import N_
 from incentives.rules.describe import TEMPERATURES
+from incentives.rules.plain import clauses_of
 from incentives.rules.services import MAX_POINTS
 
 TIERS = frozenset(tier.value for tier in Tier)
@@ -59,3 +62,34 @@ def generate(values: Mapping[str, str], locale: str) -> tuple[str, str, dict[str
     elif values.get("temperature") == "cold":
         points = str(cold)
     return " && ".join(parts) or "true", points, errors
+
+
+# The two points formulas `generate` writes: a constant, or more for cold leads.
+_POINTS = re.compile(r'(?:lead\.temperature == "cold" \? (\d+) : )?(\d+)')
+HELPER_CLAUSES = frozenset({"temperature", "within_hours", "tier", "product_line"})
+
+
+def helpers_of(event: str, condition: str, points: str, locale: str) -> dict[str, str] | None:
+    """The simple fields that write exactly this condition and points formula, formatted for the reader; None
+    when no simple fields do (an advanced rule). Checked by generating again: the fields and the CEL text
+    never disagree."""
+    clauses = clauses_of(condition)
+    found = _POINTS.fullmatch(points.strip())
+    if clauses is None or found is None or any(c.kind not in HELPER_CLAUSES for c in clauses):
+        return None
+    base = int(found.group(2))
+    cold = int(found.group(1)) if found.group(1) else base
+    values = {"event": event, **{c.kind: _shown(c.value, locale) for c in clauses}}
+    values["base_points"] = str(base)
+    if cold != base and base:
+        values["cold_multiplier"] = i18n.format_number(Decimal(cold) / Decimal(base), locale)
+    generated_condition, generated_points, errors = generate(values, locale)
+    if errors or (generated_condition, generated_points) != (condition.strip(), points.strip()):
+        return None
+    return values
+
+
+def _shown(value: str | float | None, locale: str) -> str:
+    if isinstance(value, float):
+        return i18n.format_number(value, locale)
+    return value or ""

@@ -32,6 +32,7 @@ from incentives.notifications.push import keys_from as push_keys
 from incentives.web import achievements as achievement_pages
 from incentives.web import adjustments as adjustment_pages
 from incentives.web import campaigns as campaign_pages
+from incentives.web import earn as earn_pages
 from incentives.web import events as live_events
 from incentives.web import invitations as invitation_pages
 from incentives.web import kpis as kpi_pages
@@ -41,6 +42,7 @@ from incentives.web import leads as leads_pages
 from incentives.web import mail_links, mail_settings, pages, pwa
 from incentives.web import mdf as mdf_pages
 from incentives.web import notifications as notification_pages
+from incentives.web import program_settings as program_setting_pages
 from incentives.web import pulse as pulse_pages
 from incentives.web import redemptions as redemption_pages
 from incentives.web import reward_catalog as reward_catalog_pages
@@ -165,6 +167,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *leads_pages.routes,
         *lead_management_pages.routes,
         *rule_pages.routes,
+        *earn_pages.routes,
+        *program_setting_pages.routes,
         *campaign_pages.routes,
         *adjustment_pages.routes,
         *rule_report_pages.routes,

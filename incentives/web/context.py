@@ -70,6 +70,9 @@ class RequestContextMiddleware:
         holder = None
         if auth[:7].lower() == "bearer " and auth[7:].strip().startswith(TOKEN_PREFIX):
             holder = await token_holder(state["db"].engine, auth[7:].strip())
+            if holder is not None and holder.note_use is not None:
+                async with state["db"].engine.begin() as conn:  # its own short write, not the request's
+                    await conn.execute(holder.note_use)
         settings: Settings = state["settings"]
         state["user"] = None
         state["principal"] = holder.principal if holder else None

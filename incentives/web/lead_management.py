@@ -16,7 +16,7 @@ from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
 from incentives.errors import N_, DomainError, NotFound
-from incentives.leads import corrections, importer, queries, services
+from incentives.leads import corrections, importer, listing, queries, services
 from incentives.leads.schemas import LeadIn
 from incentives.validation import field_errors_from_pydantic
 from incentives.web import nav
@@ -29,25 +29,63 @@ nav.register("/leads", N_("Leads"), {Role.ADMIN, Role.PARTNER_MANAGER, Role.AGEN
 nav.register("/leads/new", N_("New lead"), {Role.ADMIN, Role.PARTNER_MANAGER, Role.AGENCY}, order=11)
 
 
+SORT_LABELS = {
+    "newest": N_("newest first"),
+    "oldest": N_("oldest first"),
+    "company": N_("company"),
+    "status": N_("status"),
+    "wave": N_("offer wave"),
+    "value": N_("estimated value"),
+}
+
+
+def _small_int(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 7 else None
+
+
 async def manager_list(request: Request) -> Response:
+    """Search, filter, sort and page the program's leads; an htmx request gets the list alone."""
     who = current_principal(request)
     if not who.acts_for_program:
         raise NotFound()
     assert who.program_id is not None
-    status = request.query_params.get("status") or None
+    params = request.query_params
+    status = params.get("status") or None
+    wanted = listing.LeadFilter(
+        search=params.get("q", ""),
+        status=status if status in STATUS_LABELS else None,
+        wave=_small_int(params.get("wave")),
+        product_line=params.get("product_line") or None,
+        partner_id=_small_int(params.get("partner")),
+        sort=params.get("sort", "newest") if params.get("sort") in SORT_LABELS else "newest",
+        page=_small_int(params.get("page")) or 1,
+    )
     now = utcnow()
     async with current_db(request).reader() as session:
-        overview = await queries.program_leads(
-            session, who.program_id, status if status in STATUS_LABELS else None, now
+        overview = await queries.program_leads(session, who.program_id, now)
+        found = await listing.list_leads(session, who.program_id, wanted)
+    query = {
+        key: value
+        for key, value in (
+            ("q", wanted.search),
+            ("status", wanted.status),
+            ("wave", wanted.wave),
+            ("product_line", wanted.product_line),
+            ("partner", wanted.partner_id),
+            ("sort", wanted.sort if wanted.sort != "newest" else None),
         )
+        if value not in (None, "")
+    }
     return render(
         request,
         "leads/manage.html",
         {
-            "rows": overview.rows,
+            "found": found,
+            "wanted": wanted,
+            "query": query,
+            "sorts": SORT_LABELS,
             "overdue": overview.overdue,
             "counts": overview.counts,
-            "status": status,
             "now": now,
             **LABELS,
         },
@@ -99,6 +137,30 @@ async def manager_invalidate(request: Request) -> Response:
         raise
     except DomainError as error:
         return await render_detail(request, lead_id, error)
+    return see_other(f"/leads/{lead_id}")
+
+
+async def manager_qualify(request: Request) -> Response:
+    """Qualify a new lead with the program's checklist ticked as confirmed; "qualify and offer" offers it too."""
+    who = _entry(request)
+    lead_id = int(request.path_params["id"])
+    form = await request.form()
+    checked = [str(value) for value in form.getlist("checklist")]
+    async with current_db(request).transaction() as session:
+        await services.qualify_lead(session, who, lead_id, checked=checked)
+    if form.get("offer") and who.role in services.MANAGERS:
+        async with current_db(request).transaction() as session:
+            await services.offer_lead(session, who, lead_id)
+    return see_other(f"/leads/{lead_id}")
+
+
+async def manager_offer(request: Request) -> Response:
+    who = current_principal(request)
+    if who.role not in services.MANAGERS:
+        raise NotFound()  # the page has no such action for them
+    lead_id = int(request.path_params["id"])
+    async with current_db(request).transaction() as session:
+        await services.offer_lead(session, who, lead_id)
     return see_other(f"/leads/{lead_id}")
 
 
@@ -196,4 +258,6 @@ routes = [
     Route("/leads/{id:id}/reoffer", manager_reoffer, methods=["POST"]),
     Route("/leads/{id:id}/correct", manager_correct, methods=["POST"]),
     Route("/leads/{id:id}/invalidate", manager_invalidate, methods=["POST"]),
+    Route("/leads/{id:id}/qualify", manager_qualify, methods=["POST"]),
+    Route("/leads/{id:id}/offer", manager_offer, methods=["POST"]),
 ]

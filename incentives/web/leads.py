@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from incentives import i18n
 from incentives.accounts import queries as accounts
+from incentives.accounts.qualification import program_checklist
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
@@ -196,6 +197,7 @@ async def render_detail(request: Request, lead_id: int, error: DomainError | Non
         reserver = await accounts.org(session, lead.reserved_by_org_id) if lead.reserved_by_org_id else None
         mine = lead.reserved_by_org_id == who.org_id and who.role in services.PICKERS
         earnings = await preview.feedback_preview(session, who.org_id, [lead], utcnow()) if mine and full else {}
+        checklist = await program_checklist(session, lead.program_id) if full and who.acts_for_program else []
     return render(
         request,
         "leads/detail.html",
@@ -209,6 +211,9 @@ async def render_detail(request: Request, lead_id: int, error: DomainError | Non
             "earnings": earnings,
             "now": utcnow(),
             "manager": who.role in services.MANAGERS,
+            "enters_leads": who.role in services.LEAD_ENTRY,
+            "checklist": checklist,
+            "checklist_names": {item["key"]: item["name"] for item in checklist},
             "hours_left": hours_left,
             "manager_error": error,
             "at_capacity": len(at_capacity),

@@ -19,7 +19,8 @@ _ITEMS: list[NavItem] = []
 
 
 def register(path: str, label: str, roles: set[Role] | frozenset[Role], order: int = 50) -> None:
-    if any(item.path == path for item in _ITEMS):
+    """One entry; a path may have several, each named for other roles ("Manage catalog" for those who may)."""
+    if any(item.path == path and item.label == label for item in _ITEMS):
         return
     _ITEMS.append(NavItem(path, label, frozenset(roles), order))
     _ITEMS.sort(key=lambda item: (item.order, item.path))

@@ -9,6 +9,7 @@ from starlette.routing import Route
 from incentives.accounts.roles import Role
 from incentives.errors import N_
 from incentives.notifications import services
+from incentives.notifications.grouping import group_notifications
 from incentives.web import nav
 from incentives.web.context import current_db, current_principal
 from incentives.web.pwa import push_key
@@ -23,11 +24,11 @@ async def notifications(request: Request) -> Response:
     async with current_db(request).reader() as session:
         found = await services.list_notifications(session, principal, limit=100)
         unread = await services.unread_count(session, principal)
-    items = [services.show(n, locale) for n in found]
+    groups = group_notifications(found, locale)
     return render(
         request,
         "notifications/list.html",
-        {"items": items, "unread": unread, "css": "/static/rewards-1.css", "push_key": push_key(request)},
+        {"groups": groups, "unread": unread, "css": "/static/rewards-1.css", "push_key": push_key(request)},
         block="list",
     )
 
@@ -35,13 +36,16 @@ async def notifications(request: Request) -> Response:
 async def mark_read(request: Request) -> Response:
     principal = current_principal(request)
     form = await request.form()
-    raw = form.get("id")
-    ids = [int(raw)] if isinstance(raw, str) and raw.isascii() and raw.isdigit() else None
+    # A group is marked read as a whole: its form sends the ids of all its notices. No id: all of them.
+    raw = [value for value in form.getlist("id") if isinstance(value, str)]
+    ids = [int(value) for value in raw if value.isascii() and value.isdigit()] if raw else None
     async with current_db(request).transaction() as session:
         await services.mark_read(session, principal, ids)
     if not is_htmx(request):
         return see_other("/notifications")
-    return await notifications(request)
+    response = await notifications(request)
+    response.headers["HX-Trigger"] = "notifications-read"  # this page's header count refreshes at once
+    return response
 
 
 routes = [

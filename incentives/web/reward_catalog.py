@@ -34,7 +34,9 @@ from incentives.web.forms import form_errors
 from incentives.web.rewards_base import chosen_program, page_context
 from incentives.web.templating import is_htmx, render, see_other
 
-nav.register("/rewards/manage", N_("Manage catalog"), DECIDERS, order=42)
+# Partner managers may only read the catalog: their entry says what it is, not "manage".
+nav.register("/rewards/manage", N_("Manage catalog"), {Role.ADMIN}, order=42)
+nav.register("/rewards/manage", N_("Reward catalog"), DECIDERS - {Role.ADMIN}, order=42)
 
 TEXT_FIELDS = ("kind", "name_de", "name_en", "description_de", "description_en", "value", "percent", "limit_period")
 NUMBER_FIELDS = ("points", "stock", "limit_per_period", "auto_approve_up_to")
@@ -207,12 +209,14 @@ def parse_item(values: Mapping[str, str], current: Reward | None, locale: str = 
             moments[name] = _moment(values, name, current)
         except ValueError:
             errors.append(FieldError((name,), N_("Please enter a date.")))
+    kind = values.get("kind", "")
     body: dict[str, Any] = {
-        "kind": values.get("kind", ""),
+        "kind": kind,
         "name": {"de": values.get("name_de", ""), "en": values.get("name_en", "")},
         "description": {"de": values.get("description_de", ""), "en": values.get("description_en", "")},
-        "value": i18n.plain_number(values.get("value", ""), locale) or None,
-        "percent": i18n.plain_number(values.get("percent", ""), locale) or None,
+        # The form shows only the kind's own fields; what a hidden one still holds is not this kind's.
+        "value": (i18n.plain_number(values.get("value", ""), locale) or None) if kind != "discount" else None,
+        "percent": (i18n.plain_number(values.get("percent", ""), locale) or None) if kind == "discount" else None,
         "limit_period": values.get("limit_period") or None,
         "active": bool(values.get("active")),
         **{name: _number(values.get(name, ""), locale) for name in NUMBER_FIELDS},

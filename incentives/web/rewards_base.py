@@ -24,7 +24,8 @@ SUBNAV = [
     ("/mdf", N_("MDF budgets"), PARTNERS | DECIDERS),
     ("/wallet", N_("Wallet"), PARTNERS),
     ("/approvals", N_("Approvals"), DECIDERS),
-    ("/rewards/manage", N_("Manage catalog"), DECIDERS),
+    ("/rewards/manage", N_("Manage catalog"), {Role.ADMIN}),
+    ("/rewards/manage", N_("Reward catalog"), DECIDERS - {Role.ADMIN}),
 ]
 KIND_LABELS = {"mdf": N_("MDF budget"), "discount": N_("Discount"), "bonus": N_("Bonus")}
 STATUS_LABELS = {

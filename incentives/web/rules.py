@@ -20,10 +20,9 @@ from incentives.accounts.scope import Principal
 from incentives.db import utcnow
 from incentives.errors import N_, DomainError, FieldError, NotFound, ValidationFailed
 from incentives.rules import services
-from incentives.rules.describe import PointsShape, describe_points
-from incentives.rules.earning import ways_to_earn
+from incentives.rules.describe import describe_points
 from incentives.rules.evaluation import ActiveRule
-from incentives.rules.forms import generate
+from incentives.rules.forms import generate, helpers_of, parse_number
 from incentives.rules.models import Campaign, RuleVersion
 from incentives.rules.simulation import simulate
 from incentives.rules.variables import EVENTS
@@ -33,9 +32,7 @@ from incentives.web.forms import form_errors
 from incentives.web.templating import render, see_other
 
 MANAGERS = {Role.ADMIN, Role.PARTNER_MANAGER}
-EARNERS = {Role.RESELLER_MANAGER, Role.RESELLER_REP}
 nav.register("/rules", N_("Rules"), MANAGERS, order=30)
-nav.register("/points/earn", N_("How to earn points"), EARNERS, order=45)
 
 CSS = "/static/rules-1.css"
 PREVIEW_DAYS = 30
@@ -50,7 +47,8 @@ TEMPERATURE_LABELS = {"cold": N_("cold"), "warm": N_("warm"), "hot": N_("hot")}
 TIER_LABELS = {"platinum": N_("Platinum"), "gold": N_("Gold"), "silver": N_("Silver"), "registered": N_("Registered")}
 LABELS = {"events": EVENT_LABELS, "temperatures": TEMPERATURE_LABELS, "tiers": TIER_LABELS}
 SIMPLE_FIELDS = ("temperature", "within_hours", "tier", "product_line", "base_points", "cold_multiplier")
-FIELDS = ("name_de", "name_en", "event", "condition", "points", "active", *SIMPLE_FIELDS)
+FIELDS = ("name_de", "name_en", "event", "condition", "points", "active", "cap_per", "cap_max_points", *SIMPLE_FIELDS)
+CAP_LABELS = {"day": N_("a day"), "week": N_("a week"), "month": N_("a month")}
 
 
 def manager_of(request: Request) -> Principal:
@@ -86,16 +84,22 @@ async def rule_list(request: Request) -> Response:
     return render(request, "rules/list.html", context)
 
 
-def _values_of(version: RuleVersion | None) -> dict[str, str]:
+def _values_of(version: RuleVersion | None, locale: str) -> dict[str, str]:
+    """The form's values: the rule's, with the simple fields that write its condition and points (none for an
+    advanced rule, which the page then says)."""
     if version is None:
         return {"event": "lead.reserved", "condition": "true", "points": "10", "active": "1", "base_points": "10"}
+    helpers = helpers_of(version.event, version.condition, version.points, locale) or {}
     return {
+        **helpers,
         "name_de": version.name_de,
         "name_en": version.name_en,
         "event": version.event,
         "condition": version.condition,
         "points": version.points,
         "active": "1" if version.active else "",
+        "cap_per": version.cap_per or "",
+        "cap_max_points": "" if version.cap_max_points is None else i18n.format_number(version.cap_max_points, locale),
     }
 
 
@@ -103,13 +107,16 @@ def _form_values(form: FormData) -> dict[str, str]:
     return {name: str(form.get(name, "")).strip() for name in FIELDS}
 
 
-def _input(who: Principal, values: Mapping[str, str], campaign_id: int | None) -> services.RuleInput:
+def _input(who: Principal, values: Mapping[str, str], campaign_id: int | None, locale: str) -> services.RuleInput:
     assert who.program_id is not None
     errors = [
         FieldError((name,), N_("This field is required."))
         for name in ("name_de", "name_en")
         if not values.get(name) or len(values[name]) > 200
     ]
+    cap = parse_number(values.get("cap_max_points", ""), locale)
+    if values.get("cap_max_points") and (cap is None or cap != int(cap)):
+        errors.append(FieldError(("cap",), N_("Please enter whole points between 1 and 100,000.")))
     if errors:
         raise ValidationFailed(errors)
     return services.RuleInput(
@@ -121,6 +128,8 @@ def _input(who: Principal, values: Mapping[str, str], campaign_id: int | None) -
         points=values.get("points", ""),
         active=bool(values.get("active")),
         campaign_id=campaign_id,
+        cap_per=values.get("cap_per") or None,
+        cap_max_points=None if cap is None else int(cap),
     )
 
 
@@ -134,13 +143,13 @@ async def rule_editor(request: Request) -> Response:
         async with current_db(request).reader() as session:
             history = await services.rule_history(session, who, rule_id)
         current = history[0]
-    values = _values_of(current)
+    values = _values_of(current, request.state.locale)
     errors: dict[str, str] = {}
     if request.method == "POST":
         values = _form_values(await request.form())
         try:
-            data = _input(who, values, current.campaign_id if current else None)
-            # Keep what the form does not show (caps, windows, effect) from the version being edited.
+            data = _input(who, values, current.campaign_id if current else None, request.state.locale)
+            # Keep what the form does not show (validity window, effect) from the version being edited.
             if current is not None:
                 data = _keep(data, current)
             async with current_db(request).transaction() as session:
@@ -160,6 +169,8 @@ async def rule_editor(request: Request) -> Response:
         "saved": request.query_params.get("saved"),
         "preview_days": PREVIEW_DAYS,
         "event_names": EVENTS,
+        "caps": CAP_LABELS,
+        "advanced": current is not None and helpers_of(current.event, current.condition, current.points, "en") is None,
         "name_of": name_of,
         "css": CSS,
         **LABELS,
@@ -171,8 +182,6 @@ def _keep(data: services.RuleInput, current: RuleVersion) -> services.RuleInput:
     return services.RuleInput(
         **{
             **data.__dict__,
-            "cap_per": current.cap_per,
-            "cap_max_points": current.cap_max_points,
             "valid_from": current.valid_from,
             "valid_to": current.valid_to,
             "effect": current.effect,
@@ -226,10 +235,16 @@ async def simulate_fragment(request: Request) -> Response:
     if not errors:
         cap_per, cap_max, campaign_id = None, None, None
         if str(form.get("rule_id", "")).isascii() and str(form.get("rule_id", "")).isdigit():
-            # Editing: the preview keeps the rule's cap and campaign, which the form does not change.
+            # Editing: the preview keeps the rule's campaign (the form does not change it), and its cap unless
+            # the form sends one.
             async with current_db(request).reader() as session:
                 current = (await services.rule_history(session, who, int(str(form["rule_id"]))))[0]
             cap_per, cap_max, campaign_id = current.cap_per, current.cap_max_points, current.campaign_id
+        if "cap_per" in form:
+            typed = parse_number(values.get("cap_max_points", ""), request.state.locale)
+            cap_per = values["cap_per"] or None
+            cap_max = int(typed) if typed is not None and typed == int(typed) and cap_per else None
+            cap_per = cap_per if cap_max else None
         draft = services.RuleInput(
             program_id=who.program_id,
             name_de="",
@@ -253,51 +268,6 @@ async def simulate_fragment(request: Request) -> Response:
     return render(request, "rules/includes/simulation.html", context)
 
 
-# --- partners: how to earn points -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Way:
-    name: str
-    event: str
-    points: PointsShape
-    cap_per: str | None
-    cap_max_points: int | None
-
-
-async def earn_page(request: Request) -> Response:
-    who = current_principal(request)
-    if who.role not in EARNERS:
-        raise NotFound()
-    now = utcnow()
-    async with current_db(request).reader() as session:
-        earning = await ways_to_earn(session, who.org_id, now)
-    versions = earning.rules
-    ways = [
-        Way(name_of(request, v), v.event, describe_points(v), v.cap_per, v.cap_max_points)
-        for v in versions
-        if v.campaign_id is None
-    ]
-    extras = {
-        item.campaign.id: [
-            (name_of(request, v), describe_points(v)) for v in versions if v.campaign_id == item.campaign.id
-        ]
-        for item in earning.campaigns
-    }
-    context = {
-        "ways": ways,
-        "progress": earning.campaigns,
-        "extras": extras,
-        "reverses": earning.reverses,
-        "last_day": last_day,
-        "now": now,
-        "name_of": name_of,
-        "css": CSS,
-        **LABELS,
-    }
-    return render(request, "rules/earn.html", context)
-
-
 routes = [
     Route("/rules", rule_list),
     Route("/rules/new", rule_editor, methods=["GET", "POST"]),
@@ -305,5 +275,4 @@ routes = [
     Route("/rules/generate", generate_fragment, methods=["POST"]),
     Route("/rules/validate", validate_fragment, methods=["POST"]),
     Route("/rules/simulate", simulate_fragment, methods=["POST"]),
-    Route("/points/earn", earn_page),
 ]

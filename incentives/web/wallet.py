@@ -13,6 +13,7 @@ from incentives import i18n
 from incentives.accounts import queries as accounts
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
+from incentives.engagement.definitions import names_by_reason
 from incentives.errors import N_, NotFound
 from incentives.rewards import queries
 from incentives.rules.names import rule_names
@@ -54,6 +55,7 @@ async def wallet(request: Request) -> Response:
             await queries.history(session, program_id, org_id, kind=kind, before=before) if program_id else ([], None)
         )
         names = await rule_names(session, ((line.rule_id, line.rule_version) for line in lines), request.state.locale)
+        reasons = await names_by_reason(session, (line.reason for line in lines), request.state.locale)
     block = "more" if before is not None else "history"
     expiring = expiring_by_day(data.expiring if data else [], request.state.locale)
     return render(
@@ -65,6 +67,7 @@ async def wallet(request: Request) -> Response:
             expiring=expiring,
             lines=lines,
             rule_names=names,
+            achievements=reasons,
             next_cursor=next_cursor,
             kind=kind,
             filters=FILTER_LABELS,

@@ -143,7 +143,7 @@ async def test_partner_sees_how_to_earn_points(db: Database, http: httpx.AsyncCl
     )
     assert "All points × 2" in text and "Spring bonus: <strong>25 points" in text and "5,000 points left" in text
     assert "points grow with the deal value" in text and "Old" not in text
-    assert "When a deal is won" in text
+    assert "When you win a deal" in text
 
 
 async def test_scope_of_the_rule_pages(db: Database, http: httpx.AsyncClient) -> None:

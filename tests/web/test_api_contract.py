@@ -347,7 +347,8 @@ async def test_every_documented_request_field_is_in_the_served_body(api_md: str,
         documented = request_fields(calls, call)
         body = served[key].get("requestBody")
         if not documented:
-            assert body is None or "multipart" in call.answer, key
+            # An optional body is something more the server takes (qualify's checklist); a required one is not.
+            assert body is None or not body.get("required", True) or "multipart" in call.answer, key
             continue
         assert body is not None, key
         schema = _schema(spec, body["content"]["application/json"]["schema"])

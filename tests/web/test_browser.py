@@ -47,9 +47,15 @@ async def test_log_in_switch_to_german_on_a_phone(db: Database, server: str) -> 
         await page.get_by_label("Password").fill(PASSWORD)
         await page.get_by_role("button", name="Log in").click()
         await expect(page.get_by_role("heading", name="Leads owing feedback")).to_be_visible()
-        await page.get_by_label("Language").select_option("de")
-        await page.get_by_role("button", name="Switch language").click()
+        # On a phone the header is one line; the menu opens below it and holds the one-click language switch.
+        header = await page.locator("header.top").bounding_box()
+        assert header is not None and header["height"] < 80, header
+        await expect(page.get_by_role("button", name="Log out")).to_be_hidden()
+        await page.locator("label.menu-button").click()
+        await expect(page.locator("header").get_by_role("link", name="Wallet")).to_be_visible()
+        await page.get_by_role("button", name="Deutsch").click()
         await expect(page.get_by_role("heading", name="Leads mit offener Rückmeldung")).to_be_visible()
+        await page.locator("label.menu-button").click()
         await expect(page.get_by_role("button", name="Abmelden")).to_be_visible()
         assert await page.locator("html").get_attribute("lang") == "de"
         # Remembered: a new browser context that logs in as the same user is German at once.

@@ -82,8 +82,8 @@ async def test_rep_sees_wallet_and_catalog_but_cannot_redeem(db: Database, serve
         assert catalog.status_code == 200 and "request_key" not in catalog.text
         wallet = await client.get("/wallet")
         assert wallet.status_code == 200
-        assert "Available" in wallet.text and "700" in wallet.text and "held for a redemption" in wallet.text
-        assert "Redemption: Reward bonus" in wallet.text
+        assert "Available" in wallet.text and "700" in wallet.text and "waiting for approval" in wallet.text
+        assert "Redemption" in wallet.text and "Reward bonus" in wallet.text
         filtered = await client.get("/wallet?kind=expired", headers=HX)
         assert filtered.status_code == 200 and "No entries." in filtered.text and "<html" not in filtered.text
         page = await client.get("/rewards")

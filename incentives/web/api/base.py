@@ -39,6 +39,7 @@ class Endpoint:
     response: type[BaseModel] | None = None
     status: int = 200
     errors: tuple[type[DomainError], ...] = ()
+    body_required: bool = True
 
 
 @dataclass
@@ -55,9 +56,12 @@ class Api:
         response: type[BaseModel] | None = None,
         status: int = 200,
         errors: tuple[type[DomainError], ...] = (),
+        body_required: bool = True,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self.endpoints.append(Endpoint(method, path, handler, summary, body, response, status, errors))
+            self.endpoints.append(
+                Endpoint(method, path, handler, summary, body, response, status, errors, body_required)
+            )
             return handler
 
         return register

@@ -12,7 +12,7 @@ from incentives.errors import N_, Duplicate, FieldError, Forbidden, InvalidState
 from incentives.leads import corrections, matching, picklist, queries, services
 from incentives.leads.errors import AlreadyReserved, FeedbackRequired
 from incentives.leads.models import Lead, LeadStatus
-from incentives.leads.schemas import CorrectionIn, FeedbackIn, InvalidIn, LeadIn, ReofferIn, ReturnIn
+from incentives.leads.schemas import CorrectionIn, FeedbackIn, InvalidIn, LeadIn, QualifyIn, ReofferIn, ReturnIn
 from incentives.web.api.base import Api, database, json_response, page_limit, parse_body, path_id, principal, query_int
 from incentives.web.api.schemas import money_json
 
@@ -40,6 +40,7 @@ def full_lead(lead: Lead) -> dict[str, Any]:
         "required_certifications": lead.required_certifications,
         "notes": lead.notes,
         "source": lead.source,
+        "qualification": lead.qualification,
         **_progress(lead),
     }
 
@@ -85,10 +86,18 @@ async def post_lead(request: Request) -> Response:
     return json_response({"id": lead.id, "status": lead.status}, 201)
 
 
-@api.route("POST", "/api/v1/leads/{id:id}/qualify", summary="Qualify a new lead", errors=MANAGED)
+@api.route(
+    "POST",
+    "/api/v1/leads/{id:id}/qualify",
+    summary="Qualify a new lead",
+    body=QualifyIn,
+    body_required=False,
+    errors=MANAGED,
+)
 async def post_qualify(request: Request) -> Response:
+    body = await parse_body(request, QualifyIn) if await request.body() else QualifyIn()
     async with database(request).transaction() as session:
-        lead = await services.qualify_lead(session, principal(request), path_id(request))
+        lead = await services.qualify_lead(session, principal(request), path_id(request), checked=body.checklist)
     return json_response({"id": lead.id, "status": lead.status})
 
 

@@ -63,7 +63,10 @@ def build_openapi(apis: list[Api]) -> dict[str, Any]:
                 {"name": name, "in": "path", "required": True, "schema": id_schema} for name in names
             ]
         if e.body is not None:
-            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(e.body)}}}
+            operation["requestBody"] = {
+                "required": e.body_required,
+                "content": {"application/json": {"schema": _ref(e.body)}},
+            }
         if e.method == "POST":
             operation.setdefault("parameters", []).append(
                 {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}

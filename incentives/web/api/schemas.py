@@ -8,6 +8,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from incentives.accounts.levels import KEY, MAX_LEVELS, MAX_THRESHOLD, Level, check_levels
+from incentives.accounts.qualification import KEY as CHECKLIST_KEY
+from incentives.accounts.qualification import MAX_ITEMS as MAX_CHECKLIST
+from incentives.accounts.qualification import check_checklist
 from incentives.validation import Country, Email, Label, Locale, Name, Patch, Strict, regions
 
 __all__ = ["Country", "Email", "Label", "Name", "Strict"]
@@ -48,6 +51,19 @@ def _ladder(levels: list[LevelSetting]) -> list[LevelSetting]:
 Levels = Annotated[list[LevelSetting], Field(min_length=1, max_length=MAX_LEVELS), AfterValidator(_ladder)]
 
 
+class ChecklistItem(Strict):
+    key: Annotated[str, StringConstraints(pattern=CHECKLIST_KEY.pattern)]
+    name: LevelName
+
+
+def _checklist(items: list[ChecklistItem]) -> list[ChecklistItem]:
+    check_checklist([item.model_dump() for item in items])
+    return items
+
+
+Checklist = Annotated[list[ChecklistItem], Field(max_length=MAX_CHECKLIST), AfterValidator(_checklist)]
+
+
 Weight = Annotated[float, Field(ge=0, le=100, strict=False)]
 
 
@@ -84,6 +100,8 @@ class ProgramSettingsPatch(Patch):
     matching_weights: MatchingWeights | None = None
     # soft: free capacity is a part of the score; hard: a partner at its capacity is not offered leads
     capacity_mode: Literal["hard", "soft"] | None = None
+    # What a manager confirms when qualifying a lead: [{key, name: {de, en}}]
+    qualification_checklist: Checklist | None = None
 
 
 class LevelNameOut(BaseModel):
@@ -95,6 +113,11 @@ class LevelOut(BaseModel):
     key: str
     name: LevelNameOut
     threshold: int
+
+
+class LevelNameItemOut(BaseModel):
+    key: str
+    name: LevelNameOut
 
 
 class ProgramOut(BaseModel):
@@ -111,6 +134,7 @@ class ProgramOut(BaseModel):
     levels: list[LevelOut]
     matching_weights: MatchingWeightsOut
     capacity_mode: Literal["hard", "soft"]
+    qualification_checklist: list[LevelNameItemOut]
 
 
 class OrgIn(Strict):
@@ -180,6 +204,7 @@ class UserStatusOut(BaseModel):
 
 class TokenIn(Strict):
     user_id: int
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
 
 
 class TokenOut(BaseModel):

@@ -9,10 +9,12 @@ from starlette.responses import Response
 
 from incentives.accounts import services, sessions
 from incentives.accounts.models import Program
+from incentives.accounts.qualification import checklist_of
 from incentives.errors import Duplicate, Forbidden, NotFound
 from incentives.leads import matching
 from incentives.web.api.base import Api, database, json_response, parse_body, path_id, principal
 from incentives.web.api.schemas import (
+    LevelNameItemOut,
     MatchingWeightsOut,
     MembershipIn,
     MembershipOut,
@@ -32,8 +34,15 @@ api = Api()
 
 def program_out(program: Program) -> dict[str, Any]:
     """A program's settings; the matching weights with every part, the defaults filled in."""
-    fields = {name: getattr(program, name) for name in ProgramOut.model_fields if name != "matching_weights"}
-    return ProgramOut(**fields, matching_weights=MatchingWeightsOut(**matching.weights_of(program))).model_dump()
+    special = ("matching_weights", "qualification_checklist")
+    fields = {name: getattr(program, name) for name in ProgramOut.model_fields if name not in special}
+    return ProgramOut(
+        **fields,
+        matching_weights=MatchingWeightsOut(**matching.weights_of(program)),
+        qualification_checklist=[
+            LevelNameItemOut.model_validate(item) for item in checklist_of(program.qualification_checklist)
+        ],
+    ).model_dump()
 
 
 @api.route(
@@ -130,7 +139,7 @@ async def post_user(request: Request) -> Response:
 async def post_token(request: Request) -> Response:
     body = await parse_body(request, TokenIn)
     async with database(request).transaction() as session:
-        token = await services.create_token(session, principal(request), user_id=body.user_id)
+        token = await services.create_token(session, principal(request), user_id=body.user_id, name=body.name)
     return json_response(TokenOut(token=token, user_id=body.user_id).model_dump(), 201)
 
 
