@@ -43,6 +43,7 @@ async def test_a_manager_accepts_an_invitation_in_the_browser(db: Database, serv
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page(viewport={"width": 390, "height": 844})
         await log_in(page, server, manager.email)
+        await page.locator("label.menu-button").click()  # on a phone the navigation folds into the menu
         await page.get_by_role("link", name=nav).first.click()
         card = page.locator("li.card", has_text="Wärmepumpen Nord")
         await expect(card).to_contain_text(tier)
