@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from incentives.accounts.queries import member_program_ids
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.errors import NotFound
@@ -68,10 +69,12 @@ def _next_month(start: dt.datetime) -> dt.datetime:
 
 
 async def network_programs(session: AsyncSession, principal: Principal) -> list[tuple[int, str]]:
-    """The programs a distributor manager sees its network in; any other role sees none (the page answers 404)."""
+    """The programs a distributor manager has a network in: those its own org is a member of. (A reseller below it
+    may work with other programs too; the distributor has no part in those.) Any other role: NotFound."""
     if principal.role is not Role.DISTRIBUTOR_MANAGER:
         raise NotFound()
-    return await partner_programs(session, principal)
+    own = set(await member_program_ids(session, principal.org_id))
+    return [(program_id, name) for program_id, name in await partner_programs(session, principal) if program_id in own]
 
 
 async def _reserved_teasers(

@@ -7,6 +7,7 @@ import datetime as dt
 
 from incentives.accounts.roles import Role
 from incentives.db import Database, utcnow
+from incentives.invitations import services as invitations
 from incentives.leads import services as lead_services
 from incentives.reports.network import month_start
 from tests.conftest import page_client
@@ -98,3 +99,34 @@ async def test_a_distributor_sees_its_resellers_and_nobody_else_sees_them(db: Da
             await login(http, actor.email)
             assert (await http.get("/network")).status_code == 404
             assert 'href="/network"' not in (await http.get("/dashboard")).text
+
+
+async def test_a_reseller_in_two_programs_shows_only_the_distributor_s_program(db: Database, server: str) -> None:
+    first, second = await make_program(db), await make_program(db)
+    distributor = await make_member(db, first, kind="distributor")
+    shared = await make_member(db, first, tier="gold", distributor_id=distributor)
+    manager = await make_user(db, first, shared, Role.RESELLER_MANAGER)
+    coach = await make_user(db, first, distributor, Role.DISTRIBUTOR_MANAGER, locale="en")
+    now = utcnow()
+    async with db.transaction() as session:  # the second program enrols the same reseller, without a distributor
+        terms = invitations.Terms(tier="platinum", competencies=["heat_pumps"], certifications=[], regions=["DE-80"])
+        invitation = await invitations.invite(
+            session, second.admin.principal, program_id=second.program_id, email=manager.email, terms=terms, now=now
+        )
+    async with db.transaction() as session:
+        await invitations.accept(session, manager.principal, invitation.id, now)
+    await give_points(db, first.program_id, shared, 120)
+    await give_points(db, second.program_id, shared, 98765)
+
+    async with page_client(server) as http:
+        await login(http, coach.email)
+        page = await http.get("/network", headers=EN)
+        assert page.status_code == 200 and f'id="reseller-{shared}"' in page.text
+        assert 'class="num k-available">120<' in _row(page.text, shared)
+        assert "98,765" not in page.text and "98765" not in page.text and second.program_id not in _options(page.text)
+        assert (await http.get(f"/network?program_id={second.program_id}")).status_code == 404
+        assert (await http.get(f"/network?program_id={second.program_id}&org_id={shared}")).status_code == 404
+
+
+def _options(text: str) -> list[int]:
+    return [int(part.split('"')[0]) for part in text.split('<option value="')[1:]]
