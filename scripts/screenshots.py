@@ -64,6 +64,7 @@ PAGES = [  # (name, login e-mail or None, path)
     ("offline", None, "/offline"),
     ("kpis-manager", "pam@helios.example", "/kpis"),
     ("kpis-distributor", "distributor@egs.example", "/kpis"),
+    ("network", "distributor@egs.example", "/network"),
     ("kpis-reseller", "manager@reseller01.example", "/kpis"),
 ]
 

@@ -41,6 +41,7 @@ from incentives.web import leaderboard as leaderboard_pages
 from incentives.web import leads as leads_pages
 from incentives.web import mail_links, mail_settings, pages, pwa
 from incentives.web import mdf as mdf_pages
+from incentives.web import network as network_pages
 from incentives.web import notifications as notification_pages
 from incentives.web import program_settings as program_setting_pages
 from incentives.web import pulse as pulse_pages
@@ -174,6 +175,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *rule_report_pages.routes,
         *leaderboard_pages.routes,
         *kpi_pages.routes,
+        *network_pages.routes,
         *achievement_pages.routes,
         *webhook_pages.routes,
         *pwa.routes,

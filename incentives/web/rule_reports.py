@@ -119,6 +119,9 @@ async def farming_page(request: Request) -> Response:
         "min_reservations": farming.MIN_RESERVATIONS,
         "max_return_rate": farming.MAX_RETURN_RATE,
         "min_feedback_rate": farming.MIN_FEEDBACK_RATE,
+        "instant_minutes": int(farming.INSTANT_FEEDBACK.total_seconds() // 60),
+        "min_instant": farming.MIN_INSTANT,
+        "min_churn": farming.MIN_CHURN,
         "percent": lambda value: format_percent(value, locale=i18n.babel_locale(request.state.locale)),
         "css": CSS,
     }
