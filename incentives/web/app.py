@@ -42,6 +42,7 @@ from incentives.web import leads as leads_pages
 from incentives.web import mail_links, mail_settings, pages, pwa
 from incentives.web import mdf as mdf_pages
 from incentives.web import notifications as notification_pages
+from incentives.web import password_reset as password_reset_pages
 from incentives.web import program_settings as program_setting_pages
 from incentives.web import pulse as pulse_pages
 from incentives.web import redemptions as redemption_pages
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *reward_catalog_pages.routes,
         *notification_pages.routes,
         *invitation_pages.routes,
+        *password_reset_pages.routes,
         *pulse_pages.routes,
         *leads_pages.routes,
         *lead_management_pages.routes,
