@@ -143,6 +143,8 @@ class ApiToken(Base):
     # What its holder calls it ("CRM sync"), and when it was last used, to the hour (accounts/tokens.py).
     name: Mapped[str | None] = mapped_column(String(100))
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # From then on it is refused like a revoked one; None: it never expires (the API's default).
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginAttempt(Base):

@@ -1,4 +1,5 @@
-"""password reset: single-use links by e-mail (only their hash is kept)
+"""password reset and token expiry: single-use reset links by e-mail (only their hash is kept); API tokens
+that expire
 
 Revision ID: 0024
 Revises: 0023
@@ -34,8 +35,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_password_resets_token_hash")),
     )
     op.create_index(op.f("ix_password_resets_user_id"), "password_resets", ["user_id"], unique=False)
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.add_column(sa.Column("expires_at", TZ, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.drop_column("expires_at")
     op.drop_index(op.f("ix_password_resets_user_id"), table_name="password_resets")
     op.drop_table("password_resets")
