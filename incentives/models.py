@@ -1,6 +1,6 @@
 """Imports every domain's tables, so that Base.metadata knows the whole schema."""
 
-from incentives.accounts.models import ApiToken, LoginAttempt, Membership, Org, Program, User
+from incentives.accounts.models import ApiToken, LoginAttempt, Membership, Org, PasswordReset, Program, User
 from incentives.engagement.models import (
     Achievement,
     AchievementEarning,
@@ -46,6 +46,7 @@ __all__ = [
     "Org",
     "OutboxEvent",
     "OutboxMail",
+    "PasswordReset",
     "Program",
     "Redemption",
     "Reward",

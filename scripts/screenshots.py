@@ -26,6 +26,8 @@ from incentives.web.app import create_app
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 PAGES = [  # (name, login e-mail or None, path)
     ("login", None, "/login"),
+    ("password-forgot", None, "/password/forgot"),
+    ("password-link-gone", None, "/password/reset/not-a-link"),
     ("dashboard-admin", "admin@helios.example", "/dashboard"),
     ("dashboard-distributor", "distributor@egs.example", "/dashboard"),
     ("dashboard-reseller", "manager@reseller01.example", "/dashboard"),

@@ -143,6 +143,8 @@ class ApiToken(Base):
     # What its holder calls it ("CRM sync"), and when it was last used, to the hour (accounts/tokens.py).
     name: Mapped[str | None] = mapped_column(String(100))
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # From then on it is refused like a revoked one; None: it never expires (the API's default).
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginAttempt(Base):
@@ -154,3 +156,16 @@ class LoginAttempt(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(300))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PasswordReset(Base):
+    """A password-reset link sent by e-mail: only its SHA-256 is kept; `used_at` makes it single-use."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,10 +12,11 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Update, bindparam, func, select, update
+from sqlalchemy import Update, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from incentives import db as clock
 from incentives.accounts import throttle, tokens
 from incentives.accounts.models import ApiToken, Membership, Org, Program, User
 from incentives.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
@@ -338,8 +339,16 @@ async def get_user(session: AsyncSession, principal: Principal, user_id: int) ->
     return user
 
 
-async def create_token(session: AsyncSession, principal: Principal, *, user_id: int, name: str | None = None) -> str:
-    """A new API token acting as `user_id`: for yourself, or, as admin, for a user of your program."""
+async def create_token(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    user_id: int,
+    name: str | None = None,
+    expires_at: dt.datetime | None = None,
+) -> str:
+    """A new API token acting as `user_id`, refused from `expires_at` on (None: never): for yourself, or, as
+    admin, for a user of your program."""
     user = await get_user(session, principal, user_id)
     if user.id != principal.user_id:
         _require_admin(principal)
@@ -348,33 +357,47 @@ async def create_token(session: AsyncSession, principal: Principal, *, user_id: 
         if not (own_program_staff or org.registered_by_program_id == principal.program_id):
             # A shared reseller registered by another program: its users issue their own tokens.
             raise Forbidden()
-    return await _new_token(session, user.id, created_by_id=principal.user_id, name=name)
+    return await _new_token(session, user.id, created_by_id=principal.user_id, name=name, expires_at=expires_at)
 
 
-async def _new_token(session: AsyncSession, user_id: int, *, created_by_id: int, name: str | None = None) -> str:
+async def _new_token(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    created_by_id: int,
+    name: str | None = None,
+    expires_at: dt.datetime | None = None,
+) -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(
         ApiToken(
-            user_id=user_id, token_hash=hash_token(token), prefix=token[:12], created_by_id=created_by_id, name=name
+            user_id=user_id,
+            token_hash=hash_token(token),
+            prefix=token[:12],
+            created_by_id=created_by_id,
+            name=name,
+            expires_at=expires_at,
         )
     )
     await session.flush()
     return token
 
 
-# Built once: every API request runs it, and building a statement costs more than running this one.
-_USER_FOR_TOKEN = (
-    select(User)
-    .join(ApiToken, ApiToken.user_id == User.id)
-    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None), User.active.is_(True))
+# A token in force: not revoked and not expired (an expired one is refused exactly like a revoked one).
+_IN_FORCE = (
+    ApiToken.token_hash == bindparam("token_hash"),
+    ApiToken.revoked_at.is_(None),
+    or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now")),
 )
+# Built once: every API request runs it, and building a statement costs more than running this one.
+_USER_FOR_TOKEN = select(User).join(ApiToken, ApiToken.user_id == User.id).where(*_IN_FORCE, User.active.is_(True))
 
 
 async def user_for_token(session: AsyncSession, token: str) -> User | None:
-    """The active user of an unrevoked token."""
+    """The active user of an unrevoked, unexpired token."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    return await session.scalar(_USER_FOR_TOKEN, {"token_hash": hash_token(token)})
+    return await session.scalar(_USER_FOR_TOKEN, {"token_hash": hash_token(token), "now": clock.utcnow()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,29 +430,30 @@ _TOKEN_HOLDER = (
     )
     .join(ApiToken, ApiToken.user_id == User.id)
     .join(Org, Org.id == User.org_id)
-    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None), User.active.is_(True))
+    .where(*_IN_FORCE, User.active.is_(True))
 )
 
 
 # For the web processes' start-up (Database.warm_up): the check with a hash no token has.
-TOKEN_CHECK_WARM_UP = (_TOKEN_HOLDER, {"token_hash": ""})
+TOKEN_CHECK_WARM_UP = (_TOKEN_HOLDER, {"token_hash": "", "now": dt.datetime(2000, 1, 1, tzinfo=dt.UTC)})
 
 
 async def token_holder(engine: AsyncEngine, token: str) -> TokenHolder | None:
-    """The principal of an unrevoked token of an active user, or None; checked in the database on every API
-    request (a revoked token stops working at once, in every process). One statement on the unique token hash,
-    as a transaction of its own: no ORM session or object.
+    """The principal of an unrevoked, unexpired token of an active user, or None; checked in the database on
+    every API request (a revoked token stops working at once, in every process). One statement on the unique
+    token hash, as a transaction of its own: no ORM session or object.
     """
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = await fetch_one(engine, _TOKEN_HOLDER, {"token_hash": hash_token(token)})
+    now = clock.utcnow()
+    row = await fetch_one(engine, _TOKEN_HOLDER, {"token_hash": hash_token(token), "now": now})
     if row is None:
         return None
     user_id, org_id, role, program_id, program_locale, token_id, last_used_at = tuple(row)
     return TokenHolder(
         Principal(user_id=user_id, org_id=org_id, role=Role(role), program_id=program_id),
         program_locale,
-        tokens.use_to_note(token_id, last_used_at, utcnow()),
+        tokens.use_to_note(token_id, last_used_at, now),
     )
 
 

@@ -45,6 +45,13 @@ async def wait_left(
     """How long this pair must still wait before its next attempt is even checked (0: go ahead)."""
     await session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - window))
     keys = {pair_key(email, client_ip): (free, MAX_DELAY), ip_key(client_ip): (free * IP_FREE_FACTOR, MAX_IP_DELAY)}
+    return await keys_wait_left(session, keys, window=window, now=now)
+
+
+async def keys_wait_left(
+    session: AsyncSession, keys: dict[str, tuple[int, dt.timedelta]], *, window: dt.timedelta, now: dt.datetime
+) -> dt.timedelta:
+    """How long the longest of these counters must still wait; each key maps to (free attempts, cap)."""
     rows = await session.execute(
         select(LoginAttempt.key, func.count(), func.max(LoginAttempt.at))
         .where(LoginAttempt.key.in_(keys), LoginAttempt.at >= now - window)
@@ -55,6 +62,11 @@ async def wait_left(
         allowed, cap = keys[key]
         left = max(left, last + delay_after(failures, allowed, cap) - now)
     return left
+
+
+def record(session: AsyncSession, keys: list[str], now: dt.datetime) -> None:
+    """Count one attempt under each key (a password-reset request counts per address and per IP)."""
+    session.add_all([LoginAttempt(key=key[:300], at=now) for key in keys])
 
 
 def record_failure(session: AsyncSession, email: str, client_ip: str, now: dt.datetime) -> None:

@@ -19,6 +19,15 @@ from incentives.errors import NotFound
 
 # Last use is kept to the hour: one write per token and hour, not one per API request.
 USE_PRECISION = dt.timedelta(hours=1)
+# A token may live 1 to 365 days; the tokens page offers these, 90 days first (the API's default is no expiry,
+# as before expiry existed: scripts that ask for none keep working).
+MAX_DAYS = 365
+PAGE_CHOICES = (30, 90, 365)
+PAGE_DEFAULT_DAYS = 90
+
+
+def expiry(days: int | None, now: dt.datetime) -> dt.datetime | None:
+    return now + dt.timedelta(days=days) if days is not None else None
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,7 @@ class TokenRow:
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    expires_at: dt.datetime | None
 
 
 def _manageable(principal: Principal) -> ColumnElement[bool]:
@@ -48,7 +58,7 @@ async def list_tokens(session: AsyncSession, principal: Principal) -> list[Token
         .order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc())
     )
     return [
-        TokenRow(t.id, t.name, t.prefix, t.user_id, email, t.created_at, t.last_used_at, t.revoked_at)
+        TokenRow(t.id, t.name, t.prefix, t.user_id, email, t.created_at, t.last_used_at, t.revoked_at, t.expires_at)
         for t, email in rows
     ]
 

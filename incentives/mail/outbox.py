@@ -27,9 +27,9 @@ from incentives.mail.preferences import SETTING_OF_KIND
 
 __all__ = ["KINDS", "MAIL", "TRANSACTIONAL_KINDS", "Mail", "queue", "queue_many", "queue_to_address"]
 
-# E-mails a person asked for by what they did or that a program sends once (an invitation): no setting turns
-# them off, so they carry no unsubscribe link.
-TRANSACTIONAL_KINDS = ("invitation",)
+# E-mails a person asked for by what they did (a password reset) or that a program sends once (an invitation):
+# no setting turns them off, so they carry no unsubscribe link.
+TRANSACTIONAL_KINDS = ("invitation", "password_reset")
 # Every kind of e-mail; each other kind has a setting that turns it off (preferences.SETTING_OF_KIND).
 KINDS = (*SETTING_OF_KIND, *TRANSACTIONAL_KINDS)
 # The wake-up channel of the sender (see incentives.jobs.wake_after_commit).

@@ -43,6 +43,7 @@ from incentives.web import mail_links, mail_settings, pages, pwa
 from incentives.web import mdf as mdf_pages
 from incentives.web import network as network_pages
 from incentives.web import notifications as notification_pages
+from incentives.web import password_reset as password_reset_pages
 from incentives.web import program_settings as program_setting_pages
 from incentives.web import pulse as pulse_pages
 from incentives.web import redemptions as redemption_pages
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *reward_catalog_pages.routes,
         *notification_pages.routes,
         *invitation_pages.routes,
+        *password_reset_pages.routes,
         *pulse_pages.routes,
         *leads_pages.routes,
         *lead_management_pages.routes,

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from incentives import db as clock
 from incentives import i18n
 from incentives.accounts import services, tokens
 from incentives.accounts.models import Program
@@ -170,6 +171,15 @@ def _row_numbers(values: Mapping[str, str], prefix: str) -> list[int]:
     return [*filled, (max(filled) + 1) if filled else 0]
 
 
+def _token_days(choice: str) -> tuple[bool, int | None]:
+    """Whether the page offers this lifetime, and it in days (None: "never")."""
+    if choice == "never":
+        return True, None
+    if choice.isdigit() and int(choice) in tokens.PAGE_CHOICES:
+        return True, int(choice)
+    return False, None
+
+
 async def tokens_page(request: Request) -> Response:
     who = current_principal(request)
     new_token: str | None = None
@@ -177,21 +187,40 @@ async def tokens_page(request: Request) -> Response:
     values: dict[str, str] = {}
     if request.method == "POST":
         form = await request.form()
-        values = {"name": str(form.get("name", "")).strip(), "user_id": str(form.get("user_id", ""))}
+        values = {
+            "name": str(form.get("name", "")).strip(),
+            "user_id": str(form.get("user_id", "")),
+            "expires_in_days": str(form.get("expires_in_days", tokens.PAGE_DEFAULT_DAYS)),
+        }
         user_id = int(values["user_id"]) if values["user_id"].isdigit() else who.user_id
+        offered, days = _token_days(values["expires_in_days"])
         if not values["name"] or len(values["name"]) > 100:
             errors["name"] = i18n.gettext(request.state.locale, N_("Please name the token (at most 100 characters)."))
+        elif not offered:
+            errors["expires_in_days"] = i18n.gettext(request.state.locale, N_("Please choose when the token expires."))
         else:
             try:
                 async with current_db(request).transaction() as session:
-                    new_token = await services.create_token(session, who, user_id=user_id, name=values["name"])
+                    expires_at = tokens.expiry(days, clock.utcnow())
+                    new_token = await services.create_token(
+                        session, who, user_id=user_id, name=values["name"], expires_at=expires_at
+                    )
                 values = {}
             except DomainError as exc:
                 errors = form_errors(request, exc)
     async with current_db(request).reader() as session:
         listed = await tokens.list_tokens(session, who)
         users = await tokens.token_users(session, who)
-    context = {"tokens": listed, "new_token": new_token, "errors": errors, "values": values, "users": users}
+    context = {
+        "tokens": listed,
+        "new_token": new_token,
+        "errors": errors,
+        "values": values,
+        "users": users,
+        "choices": tokens.PAGE_CHOICES,
+        "default_days": tokens.PAGE_DEFAULT_DAYS,
+        "now": clock.utcnow(),
+    }
     response = render(request, "accounts/tokens.html", context, status_code=422 if errors else 200)
     response.headers["Cache-Control"] = "no-store"  # a new token is shown once
     return response

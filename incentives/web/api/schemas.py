@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -11,6 +12,7 @@ from incentives.accounts.levels import KEY, MAX_LEVELS, MAX_THRESHOLD, Level, ch
 from incentives.accounts.qualification import KEY as CHECKLIST_KEY
 from incentives.accounts.qualification import MAX_ITEMS as MAX_CHECKLIST
 from incentives.accounts.qualification import check_checklist
+from incentives.accounts.tokens import MAX_DAYS as MAX_TOKEN_DAYS
 from incentives.validation import Country, Email, Label, Locale, Name, Patch, Strict, regions
 
 __all__ = ["Country", "Email", "Label", "Name", "Strict"]
@@ -205,8 +207,11 @@ class UserStatusOut(BaseModel):
 class TokenIn(Strict):
     user_id: int
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    # None: the token never expires (the default, as before expiry existed).
+    expires_in_days: Annotated[int, Field(ge=1, le=MAX_TOKEN_DAYS)] | None = None
 
 
 class TokenOut(BaseModel):
     token: str
     user_id: int
+    expires_at: dt.datetime | None = None

@@ -7,7 +7,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from incentives.accounts import services, sessions
+from incentives import db as clock
+from incentives.accounts import services, sessions, tokens
 from incentives.accounts.models import Program
 from incentives.accounts.qualification import checklist_of
 from incentives.errors import Duplicate, Forbidden, NotFound
@@ -139,8 +140,11 @@ async def post_user(request: Request) -> Response:
 async def post_token(request: Request) -> Response:
     body = await parse_body(request, TokenIn)
     async with database(request).transaction() as session:
-        token = await services.create_token(session, principal(request), user_id=body.user_id, name=body.name)
-    return json_response(TokenOut(token=token, user_id=body.user_id).model_dump(), 201)
+        expires_at = tokens.expiry(body.expires_in_days, clock.utcnow())
+        token = await services.create_token(
+            session, principal(request), user_id=body.user_id, name=body.name, expires_at=expires_at
+        )
+    return json_response(TokenOut(token=token, user_id=body.user_id, expires_at=expires_at).model_dump(), 201)
 
 
 @api.route(

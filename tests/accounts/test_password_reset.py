@@ -1,0 +1,164 @@
+"""Password reset over real HTTP and real SMTP: one answer for every address, a single-use link that expires
+after an hour by the project clock, every other session ended, requests throttled per address."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from incentives import db as clock
+from incentives.accounts.models import PasswordReset
+from incentives.accounts.roles import Role
+from incentives.config import Settings
+from incentives.db import Database
+from incentives.mail import jobs
+from tests.conftest import page_client
+from tests.factories import PASSWORD, make_member, make_program, make_user
+from tests.mail.smtp_server import SmtpServer, parts
+from tests.web.test_pages import csrf_of, login
+
+COOKIE = "incentives_session"
+NEW_PASSWORD = "a-brand-new-secret"
+
+
+async def ask(http: httpx.AsyncClient, email: str, **headers: str) -> httpx.Response:
+    page = await http.get("/password/forgot")
+    assert page.status_code == 200
+    return await http.post("/password/forgot", data={"email": email, "csrftoken": csrf_of(page)}, headers=headers)
+
+
+async def send_mail(db: Database, settings: Settings, smtp: SmtpServer) -> None:
+    await jobs.send_due(db, settings=dataclasses.replace(settings, smtp_url=smtp.url))
+
+
+def link_in(smtp: SmtpServer) -> str:
+    (mail,) = smtp.messages
+    text, html = parts(mail)
+    match = re.search(r"https?://\S+(/password/reset/[A-Za-z0-9_-]+)", text)
+    assert match, text
+    assert match.group(1) in html
+    return match.group(1)
+
+
+async def set_password(http: httpx.AsyncClient, path: str, password: str) -> httpx.Response:
+    form = await http.get(path)
+    assert form.status_code == 200, form.text
+    return await http.post(path, data={"password": password, "csrftoken": csrf_of(form)})
+
+
+def without_csrf(page: httpx.Response) -> str:
+    return re.sub(r'name="csrftoken" value="[^"]+"', "", page.text)
+
+
+async def test_a_user_resets_the_password_and_every_other_session_ends(
+    db: Database, http: httpx.AsyncClient, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    world = await make_program(db)
+    rep = await make_user(db, world, await make_member(db, world), Role.RESELLER_REP)
+    login_page = await http.get("/login")
+    assert 'href="/password/forgot"' in login_page.text
+    async with page_client(http.base_url) as other_device:
+        assert (await login(other_device, rep.email)).status_code == 303
+        assert (await other_device.get("/dashboard")).status_code == 200
+
+        known = await ask(http, rep.email.upper())
+        assert known.status_code == 200 and "If an account exists" in known.text
+        await send_mail(db, settings, smtp_server)
+        (mail,) = smtp_server.messages
+        assert mail["To"] == rep.email and mail["Subject"] == "Set a new password"
+        assert "List-Unsubscribe" not in mail
+        path = link_in(smtp_server)
+        async with db.reader() as session:
+            (stored,) = await session.scalars(select(PasswordReset))
+        assert path.rsplit("/", 1)[1] not in stored.token_hash  # only the hash is kept
+
+        too_short = await set_password(http, path, "short")
+        assert too_short.status_code == 422 and "at least 10 characters" in too_short.text
+        done = await set_password(http, path, NEW_PASSWORD)
+        assert done.status_code == 303 and done.headers["location"] == "/dashboard"
+        assert (await http.get("/dashboard")).status_code == 200  # logged in here
+        ended = await other_device.get("/dashboard")  # and out everywhere else
+        assert ended.status_code == 303 and ended.headers["location"].startswith("/login")
+
+    async with page_client(http.base_url) as fresh:
+        assert (await login(fresh, rep.email, PASSWORD)).status_code == 400
+        assert (await login(fresh, rep.email, NEW_PASSWORD)).status_code == 303
+    # Used once: the same link again is gone, also for setting a password.
+    again = await http.get(path)
+    assert again.status_code == 410 and "used already" in again.text
+    async with page_client(http.base_url) as thief:
+        page = await thief.get("/login")
+        reused = await thief.post(path, data={"password": "yet-another-secret", "csrftoken": csrf_of(page)})
+        assert reused.status_code == 410
+
+
+async def test_an_unknown_address_gets_the_same_page_and_no_mail(
+    db: Database, http: httpx.AsyncClient, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    world = await make_program(db)
+    known = await ask(http, world.admin.email)
+    unknown = await ask(http, "nobody-here@example.com")
+    assert unknown.status_code == known.status_code == 200
+    assert without_csrf(unknown) == without_csrf(known)
+    await send_mail(db, settings, smtp_server)
+    assert [m["To"] for m in smtp_server.messages] == [world.admin.email]
+
+
+async def test_a_deactivated_user_gets_no_link(
+    db: Database, http: httpx.AsyncClient, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    world = await make_program(db)
+    rep = await make_user(db, world, await make_member(db, world), Role.RESELLER_REP)
+    gone = await http.post(f"/api/v1/users/{rep.user_id}/deactivate", headers=world.admin.auth)
+    assert gone.status_code == 200
+    assert (await ask(http, rep.email)).status_code == 200
+    await send_mail(db, settings, smtp_server)
+    assert smtp_server.messages == []
+
+
+async def test_a_link_expires_after_an_hour_by_the_clock_and_a_tampered_one_is_not_found(
+    db: Database,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    smtp_server: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = await make_program(db)
+    await ask(http, world.admin.email)
+    await send_mail(db, settings, smtp_server)
+    path = link_in(smtp_server)
+    tampered = await http.get(path[:-3] + ("aaa" if not path.endswith("aaa") else "bbb"))
+    assert tampered.status_code == 404 and "not valid" in tampered.text
+    german = await http.get(path[:-3] + "zzz", headers={"Accept-Language": "de"})
+    assert german.status_code == 404 and "Dieser Link ist ungültig" in german.text
+
+    started = clock.utcnow()
+    monkeypatch.setattr(clock, "utcnow", lambda: started + dt.timedelta(minutes=59))
+    assert (await http.get(path)).status_code == 200
+    monkeypatch.setattr(clock, "utcnow", lambda: started + dt.timedelta(minutes=61))
+    expired = await http.get(path)
+    assert expired.status_code == 410 and "expired" in expired.text
+    expired_de = await http.get(path, headers={"Accept-Language": "de"})
+    assert expired_de.status_code == 410 and "abgelaufen" in expired_de.text
+    page = await http.get("/login")
+    late = await http.post(path, data={"password": NEW_PASSWORD, "csrftoken": csrf_of(page)})
+    assert late.status_code == 410
+    assert (await login(http, world.admin.email, PASSWORD)).status_code == 303  # the old password still works
+
+
+async def test_requests_are_throttled_per_address_known_or_not(
+    db: Database, http: httpx.AsyncClient, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    world = await make_program(db)
+    for address in (world.admin.email, "nobody-here@example.com"):
+        answers = [(await ask(http, address)).status_code for _ in range(4)]
+        assert answers == [200, 200, 200, 429], address
+    # Another address is not slowed by the flood to the first.
+    assert (await ask(http, f"other-{world.admin.email}")).status_code == 200
+    await send_mail(db, settings, smtp_server)
+    assert len(smtp_server.messages) == 3  # three links to the known address, none to the others
