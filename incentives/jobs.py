@@ -130,6 +130,29 @@ def wake_later(engine: Any, channel: str, seconds: float) -> bool:
     return True
 
 
+# A channel with retries (webhooks, mail) wakes itself for a retry due this soon; later ones are left to the sweep.
+RETRY_WAKE_WITHIN = dt.timedelta(minutes=10)
+
+
+def wake_for_retry(engine: Any, channel: str, soonest: dt.datetime | None) -> None:
+    """In process (no Redis): wake `channel` again when its next retry comes due, if that is soon."""
+    if soonest is not None and soonest - utcnow() <= RETRY_WAKE_WITHIN:
+        wake_later(engine, channel, max((soonest - utcnow()).total_seconds(), 1.0))
+
+
+def schedule_retry_run(soonest: dt.datetime | None, *, scheduled_key: str, job: str) -> None:
+    """From inside an RQ job: enqueue `job` for when the next retry comes due, if that is soon. One scheduled
+    run per due time, however many runs saw it coming (`scheduled_key` in Redis until then)."""
+    if soonest is None or soonest - utcnow() > RETRY_WAKE_WITHIN:
+        return
+    from rq import Queue, get_current_job
+
+    current = get_current_job()
+    delay = max(soonest - utcnow(), dt.timedelta(seconds=1))
+    if current is not None and current.connection.set(scheduled_key, 1, nx=True, ex=int(delay.total_seconds()) + 1):
+        Queue(current.origin, connection=current.connection).enqueue_in(delay, job, job_timeout=600)
+
+
 class OutboxWaker:
     """Runs (without Redis) or enqueues (with Redis) the outbox processing whenever a commit wakes it.
 

@@ -21,7 +21,7 @@ from sqlalchemy import Table, bindparam, func, or_, select, update
 from incentives.accounts.models import Program, User
 from incentives.config import Settings
 from incentives.db import Database, utcnow
-from incentives.jobs import OutboxWaker, outbox_job_started, run_job, sweep, wake_later
+from incentives.jobs import OutboxWaker, outbox_job_started, run_job, schedule_retry_run, sweep, wake_for_retry
 from incentives.mail import preferences, render, smtp
 from incentives.mail.models import MailStatus, OutboxMail
 from incentives.mail.outbox import MAIL
@@ -39,7 +39,6 @@ BACKOFF = (
 )
 LEASE = dt.timedelta(minutes=5)
 BATCH = 500
-WAKE_WITHIN = dt.timedelta(minutes=10)  # retries due later than this are left to the sweep
 SEND_JOB = "incentives.mail.jobs.send_job"
 PENDING_KEY = "incentives:mail:pending"
 SCHEDULED_KEY = "incentives:mail:scheduled"
@@ -93,8 +92,7 @@ async def send_and_wake(db: Database, settings: Settings | None = None) -> int:
     """The in-process sender (no Redis): send what is due, then wake again when the next retry comes due."""
     sent = await send_due(db, settings=settings)
     soonest = await soonest_due(db)
-    if soonest is not None and soonest - utcnow() <= WAKE_WITHIN:
-        wake_later(db.engine, MAIL, max((soonest - utcnow()).total_seconds(), 1.0))
+    wake_for_retry(db.engine, MAIL, soonest)
     return sent
 
 
@@ -107,13 +105,7 @@ def send_job() -> int:
         return await send_due(db), await soonest_due(db)
 
     sent, soonest = run_job(work)
-    if soonest is not None and soonest - utcnow() <= WAKE_WITHIN:
-        from rq import Queue, get_current_job
-
-        job = get_current_job()
-        delay = max(soonest - utcnow(), dt.timedelta(seconds=1))
-        if job is not None and job.connection.set(SCHEDULED_KEY, 1, nx=True, ex=int(delay.total_seconds()) + 1):
-            Queue(job.origin, connection=job.connection).enqueue_in(delay, SEND_JOB, job_timeout=600)
+    schedule_retry_run(soonest, scheduled_key=SCHEDULED_KEY, job=SEND_JOB)
     return int(sent)
 
 

@@ -15,17 +15,15 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, delete, select, update
 
 from incentives import i18n
 from incentives.accounts.models import User
-from incentives.db import Database, utcnow
+from incentives.db import Database, dialect_insert, utcnow
 from incentives.errors import N_
 from incentives.jobs import OutboxWaker, outbox_job_started, run_job, sweep
 from incentives.notifications.models import Notification, PushCursor, PushSubscription
@@ -42,11 +40,6 @@ TIMEOUT_SECONDS = 10
 GONE = (404, 410)
 DEFAULT_LOCALE = "en"  # a user without a language setting
 
-_START = {
-    "postgresql": pg_insert(PushCursor).values(id=1, last_id=0).on_conflict_do_nothing(),
-    "sqlite": sqlite_insert(PushCursor).values(id=1, last_id=0).on_conflict_do_nothing(),
-}
-
 
 @dataclass(frozen=True)
 class Push:
@@ -62,7 +55,8 @@ async def _claim(db: Database) -> list[Notification] | None:
             last = await session.scalar(select(PushCursor.last_id).where(PushCursor.id == 1))
             if last is None:  # the migration makes the row (after what existed then); an emptied table starts over
                 conn = await session.connection()
-                await conn.execute(_START[conn.dialect.name])
+                start = dialect_insert(conn, cast(Table, PushCursor.__table__)).values(id=1, last_id=0)
+                await conn.execute(start.on_conflict_do_nothing())
                 continue
             rows = list(
                 await session.scalars(

@@ -24,7 +24,7 @@ from incentives.accounts.roles import Role
 from incentives.config import Settings
 from incentives.db import Database, utcnow
 from incentives.errors import N_
-from incentives.jobs import OutboxWaker, outbox_job_started, run_job, sweep, wake_later
+from incentives.jobs import OutboxWaker, outbox_job_started, run_job, schedule_retry_run, sweep, wake_for_retry
 from incentives.notifications.services import notify
 from incentives.webhooks import sending
 from incentives.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -46,7 +46,6 @@ LEASE = dt.timedelta(minutes=2)  # longer than a batch can take: BATCH / CONCURR
 BATCH = 200
 CONCURRENCY = 50  # requests in flight per sender, over all endpoints
 PER_ENDPOINT = 10  # connections to one endpoint: more only queue at the receiver (and in httpx's pool)
-WAKE_WITHIN = dt.timedelta(minutes=10)  # retries due later than this are left to the sweep
 DELIVER_JOB = "incentives.webhooks.jobs.deliver_job"
 PENDING_KEY = "incentives:webhooks:pending"
 SCHEDULED_KEY = "incentives:webhooks:scheduled"
@@ -105,8 +104,7 @@ async def deliver_and_wake(db: Database) -> int:
     """The in-process sender (no Redis): send what is due, then wake again when the next retry comes due."""
     sent = await deliver_due(db)
     soonest = await soonest_due(db)
-    if soonest is not None and soonest - utcnow() <= WAKE_WITHIN:
-        wake_later(db.engine, WEBHOOKS, max((soonest - utcnow()).total_seconds(), 1.0))
+    wake_for_retry(db.engine, WEBHOOKS, soonest)
     return sent
 
 
@@ -119,14 +117,7 @@ def deliver_job() -> int:
         return await deliver_due(db), await soonest_due(db)
 
     sent, soonest = run_job(work)
-    if soonest is not None and soonest - utcnow() <= WAKE_WITHIN:
-        from rq import Queue, get_current_job
-
-        job = get_current_job()
-        delay = max(soonest - utcnow(), dt.timedelta(seconds=1))
-        # One scheduled run per due time, however many runs saw it coming.
-        if job is not None and job.connection.set(SCHEDULED_KEY, 1, nx=True, ex=int(delay.total_seconds()) + 1):
-            Queue(job.origin, connection=job.connection).enqueue_in(delay, DELIVER_JOB, job_timeout=600)
+    schedule_retry_run(soonest, scheduled_key=SCHEDULED_KEY, job=DELIVER_JOB)
     return int(sent)
 
 
