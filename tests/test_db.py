@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import bindparam, event, literal, select, text
 
-from incentives.accounts.services import TOKEN_CHECK_WARM_UP
+from incentives.accounts.token_check import TOKEN_CHECK_WARM_UP
 from incentives.config import Settings
 from incentives.db import Database
 from tests.conftest import run_server

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from incentives import i18n, live
-from incentives.accounts.services import TOKEN_CHECK_WARM_UP
+from incentives.accounts.token_check import TOKEN_CHECK_WARM_UP
 from incentives.config import Settings
 from incentives.db import Database
 from incentives.engagement.jobs import process_outbox

@@ -10,12 +10,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from incentives.accounts.scope import Principal
-from incentives.accounts.services import (
-    TOKEN_PREFIX,
-    load_user,
-    program_default_locale,
-    token_holder,
-)
+from incentives.accounts.services import load_user, program_default_locale
+from incentives.accounts.token_check import TOKEN_PREFIX, token_holder
 from incentives.config import Settings
 from incentives.db import Database
 from incentives.errors import N_, PayloadTooLarge, Unauthorized

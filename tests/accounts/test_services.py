@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from incentives.accounts import services, throttle
+from incentives.accounts import services, throttle, token_check
 from incentives.accounts.models import ApiToken, LoginAttempt, User
 from incentives.accounts.roles import Role
 from incentives.db import Database, utcnow
@@ -62,11 +62,11 @@ async def test_tokens_are_stored_hashed_and_resolve_to_their_user(db: Database) 
     async with db.reader() as session:
         stored = (await session.scalars(select(ApiToken.token_hash))).all()
         assert world.admin.token not in stored
-        assert services.hash_token(world.admin.token) in stored
-        user = await services.user_for_token(session, world.admin.token)
+        assert token_check.hash_token(world.admin.token) in stored
+        user = await token_check.user_for_token(session, world.admin.token)
         assert user is not None and user.id == world.admin.user_id
-        assert await services.user_for_token(session, world.admin.token + "x") is None
-        assert await services.user_for_token(session, "not-a-token") is None
+        assert await token_check.user_for_token(session, world.admin.token + "x") is None
+        assert await token_check.user_for_token(session, "not-a-token") is None
 
 
 async def test_login_failures_slow_one_pair_down_and_lock_nobody_out(db: Database) -> None:
