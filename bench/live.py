@@ -6,7 +6,8 @@ One `incentives serve --workers 1` process. A partner's browser session opens N 
 open tabs would); the script measures the server's CPU while they sit idle (10 s), then another partner reserves
 a lead offered to both and times how long each stream takes to receive the `lead-{id}` event that removes the
 card (fan-out). Then the pick-list fragment polled with the ETag it already has (answered 304) under
-`wrk -t2 -c20`, beside a hello-world Starlette app in the same run. Targets: idle CPU <= 5 %, fan-out <= 1 s,
+`wrk -t2 -c20`, beside a hello-world Starlette app in the same run. PostgreSQL runs with Redis (BENCH_REDIS_URL,
+database 11 by default, flushed), as it does when it scales out; SQLite alone. Targets: idle CPU <= 5 %, fan-out <= 1 s,
 304 poll >= 2,000 requests/s.
 """
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from redis import Redis
 from sqlalchemy import select
 
 BENCH = Path(__file__).resolve().parent
@@ -38,6 +40,7 @@ from incentives.db import Database  # noqa: E402
 from incentives.leads.models import LeadOffer  # noqa: E402
 
 PORT, HELLO_PORT = 8841, 8842
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 IDLE_SECONDS = 10
 
 
@@ -136,6 +139,9 @@ def run(backend: str, url: str, quick: bool, count: int) -> None:
     asyncio.run(db.dispose())
     env = {**os.environ, "DATABASE_URL": url, "SWEEP_INTERVAL_SECONDS": "0", "SECRET_KEY": "b" * 40}
     env.pop("REDIS_URL", None)
+    if backend == "postgresql":  # as PostgreSQL is run to scale out: with Redis for the channel and its versions
+        Redis.from_url(REDIS_URL).flushdb()
+        env["REDIS_URL"] = REDIS_URL
     serve = [sys.executable, "-m", "incentives.cli", "serve", "--port", str(PORT), "--workers", "1", "--no-access-log"]
     app = start(serve, env, PORT, more_files)
     uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]

@@ -7,6 +7,11 @@ pub/sub when `REDIS_URL` is set, PostgreSQL's NOTIFY without Redis, and on SQLit
 hub. Each web process runs one `Hub`, which hears the notices of every process and hands each to its open
 event streams through a bounded queue: a slow or dead client loses notices (the page refetches on the next
 one, on reconnect, or at its slow poll) and never blocks anyone.
+
+Each topic also has a version that every notice on it changes, kept where every web process reads it: in
+Redis beside the channel, and in this process on SQLite (where the channel is this process too). A page that
+polls asks `versions` first and is answered 304 without reading the database while they stand
+(incentives.web.unchanged). PostgreSQL without Redis keeps none: those pages are rendered each time.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ import contextlib
 import functools
 import json
 import logging
+import secrets
 import weakref
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +41,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "incentives_live"  # the Redis channel and the PostgreSQL NOTIFY channel
 QUEUE_SIZE = 100  # notices waiting for one slow stream before it misses some
 _PENDING = "incentives.live"
+VERSION_KEY = "incentives:live:version:"  # + topic: a Redis counter per topic
+EPOCH_KEY = "incentives:live:epoch"  # a Redis that lost its counters (restart, flush) starts a new epoch
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,12 @@ def notify_after_commit(session: AsyncSession, notices: Iterable[Notice]) -> Non
         event.listen(sync, "after_rollback", _rolled_back)
 
 
+def pick_lists_changed(session: AsyncSession, program_id: int) -> None:
+    """Every open pick list of the program may show something else after this commit (a lead back or gone, the
+    points a rule or campaign pays, a setting of the gate): they refetch, and their stamps end."""
+    notify_after_commit(session, [Notice(program_topic(program_id), "picklist")])
+
+
 def _committed(session: Session) -> None:
     notices = session.info.pop(_PENDING, [])
     bind = session.get_bind()
@@ -102,6 +116,10 @@ async def publish(db: Database, notices: list[Notice]) -> None:
     try:
         if db.redis is not None:
             async with db.redis.pipeline(transaction=False) as pipe:
+                # The versions move before anyone hears the notice, so a page refetching on it renders anew.
+                pipe.set(EPOCH_KEY, secrets.token_hex(8), nx=True)
+                for topic in sorted({notice.topic for notice in notices}):
+                    pipe.incr(VERSION_KEY + topic)
                 for notice in notices:
                     pipe.publish(CHANNEL, notice.encode())
                 await pipe.execute()
@@ -111,6 +129,7 @@ async def publish(db: Database, notices: list[Notice]) -> None:
                 for notice in notices:
                     await conn.execute(select(func.pg_notify(CHANNEL, notice.encode())))
         else:  # SQLite: every hub of this process on the same database file hears it
+            _LOCAL_VERSIONS[str(db.engine.url)].update(notice.topic for notice in notices)
             for hub in [hub for hub in _HUBS.values() if hub.db.engine.url == db.engine.url]:
                 for notice in notices:
                     hub.deliver(notice)
@@ -118,10 +137,32 @@ async def publish(db: Database, notices: list[Notice]) -> None:
         log.warning("live: %d notice(s) not sent; open pages catch up at their next poll", len(notices))
 
 
+# On SQLite the notices never leave this process, so neither do the versions; a restart starts a new epoch.
+_LOCAL_EPOCH = secrets.token_hex(8)
+_LOCAL_VERSIONS: defaultdict[str, Counter[str]] = defaultdict(Counter)
+
+
+async def versions(db: Database, topics: Iterable[str]) -> str | None:
+    """The current versions of `topics` as one string, or None where none are kept (or Redis cannot answer)."""
+    wanted = list(topics)
+    if db.redis is not None:
+        try:
+            found = await db.redis.mget([EPOCH_KEY, *(VERSION_KEY + topic for topic in wanted)])
+        except (RedisError, OSError):
+            return None
+        return ",".join(value.decode() if value else "0" for value in found)
+    if db.engine.dialect.name == "postgresql":
+        return None
+    counted = _LOCAL_VERSIONS[str(db.engine.url)]
+    return ",".join([_LOCAL_EPOCH, *(str(counted[topic]) for topic in wanted)])
+
+
 async def flush() -> None:
     """Wait for notices still being sent (a job's process ends right after its last commit)."""
-    if _SENDING:
-        await asyncio.gather(*list(_SENDING), return_exceptions=True)
+    loop = asyncio.get_running_loop()
+    mine = [task for task in _SENDING if task.get_loop() is loop]  # another loop's tasks finish on their own
+    if mine:
+        await asyncio.gather(*mine, return_exceptions=True)
 
 
 def _closed(lost: asyncio.Event, _conn: object) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from incentives import live
 from incentives.accounts import throttle
 from incentives.accounts.models import ApiToken, Membership, Org, Program, User
 from incentives.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
@@ -106,6 +107,7 @@ async def update_program_settings(
         if key == "matching_weights":  # the parts given change; the others keep their weight
             value = {**(program.matching_weights or {}), **value}
         setattr(program, key, value)
+    live.pick_lists_changed(session, program_id)
     return program
 
 

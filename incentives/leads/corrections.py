@@ -12,6 +12,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from incentives import live
 from incentives.accounts.models import Program
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
@@ -170,6 +171,7 @@ async def mark_invalid(
         session, lead, "invalidated", now, org_id=org_id, actor_id=principal.user_id, reason=reason, note=note
     )
     _outbox(session, lead, "lead.invalidated", org_id, now, invalid={"reason": reason})
+    live.pick_lists_changed(session, lead.program_id)
     return lead
 
 

@@ -310,6 +310,7 @@ async def return_lead(
         session, lead, "returned", now, org_id=principal.org_id, actor_id=principal.user_id, reason=reason.strip()
     )
     await _reopen(session, lead, now, actor_id=principal.user_id)
+    live.pick_lists_changed(session, lead.program_id)
     return lead
 
 
@@ -379,6 +380,7 @@ async def reoffer_lead(
     program = await session.get_one(Program, lead.program_id)
     partners = await matching.load_partners(session, lead.program_id)
     await start_next_wave(session, lead, program, partners, now, actor_id=principal.user_id)
+    live.pick_lists_changed(session, lead.program_id)
     return lead
 
 

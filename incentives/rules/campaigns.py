@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from incentives import live
 from incentives.accounts.models import Membership
 from incentives.accounts.scope import Principal
 from incentives.errors import N_, FieldError, NotFound, ValidationFailed
@@ -144,6 +145,7 @@ async def create_campaign(session: AsyncSession, principal: Principal, data: Cam
     _fill(campaign, data)
     session.add(campaign)
     await session.flush()
+    live.pick_lists_changed(session, data.program_id)
     return campaign
 
 
@@ -168,6 +170,7 @@ async def update_campaign(
     what was read before). What it paid stays paid; the new window, segment and multiplier apply to events
     processed from now on."""
     campaign = await _locked(session, principal, campaign_id)
+    live.pick_lists_changed(session, campaign.program_id)
     if callable(data):
         data = data(campaign)
     check_campaign(data)
@@ -195,6 +198,7 @@ async def remove_campaign(
 
     A campaign that campaign-only rules still name is not deleted either: it ends, so those rules stop paying."""
     campaign = await _locked(session, principal, campaign_id)
+    live.pick_lists_changed(session, campaign.program_id)
     paid = await session.scalar(select(RuleAward.id).where(RuleAward.campaign_id == campaign.id).limit(1))
     named = await session.scalar(select(RuleVersion.id).where(RuleVersion.campaign_id == campaign.id).limit(1))
     if paid is None and named is None and campaign.spent_points == 0:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from incentives import live
 from incentives.accounts.scope import Principal
 from incentives.errors import N_, FieldError, Forbidden, NotFound, ValidationFailed
 from incentives.rules import queries
@@ -153,6 +154,7 @@ async def add_rule(session: AsyncSession, data: RuleInput, user_id: int | None =
 async def create_rule(session: AsyncSession, principal: Principal, data: RuleInput) -> RuleVersion:
     ensure_manager(principal, data.program_id)
     check_rule(data)
+    live.pick_lists_changed(session, data.program_id)
     return await add_rule(session, data, principal.user_id)
 
 
@@ -167,6 +169,7 @@ async def update_rule(session: AsyncSession, principal: Principal, rule_id: int,
     if data.program_id != rule.program_id:
         raise ValidationFailed([FieldError(("program_id",), N_("A rule cannot move to another program."))])
     await check_rule_campaign(session, data)
+    live.pick_lists_changed(session, rule.program_id)
     version = rule.current_version + 1
     session.add(_version_of(rule, version, data, principal.user_id))
     await session.execute(update(Rule).where(Rule.id == rule.id).values(current_version=version))

@@ -77,6 +77,7 @@ from incentives.web.guard import NulGuardMiddleware
 from incentives.web.headers import SecurityHeadersMiddleware
 from incentives.web.static_files import static_app
 from incentives.web.templating import make_templates
+from incentives.web.unchanged import UnchangedPollMiddleware
 from incentives.webhooks.jobs import webhook_sender
 
 APIS = [
@@ -197,6 +198,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             same_site="lax",
             https_only=settings.production,
         ),
+        # Before the user is loaded: an unchanged poll costs one look at the live versions.
+        Middleware(UnchangedPollMiddleware, secret_key=settings.secret_key),
         Middleware(RequestContextMiddleware),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(CsrfMiddleware, trusted_origins=[settings.base_url], on_refused=csrf_refused),

@@ -30,7 +30,8 @@ REFRESH = ("picklist", "pulse", "leaderboard")
 _IDS = itertools.count()
 
 
-async def _topics(request: Request, who: Principal) -> set[str]:
+async def page_topics(request: Request, who: Principal) -> set[str]:
+    """The live topics of what `who`'s pages show: its org and its programs, or the program it works for."""
     if who.acts_for_program:
         assert who.program_id is not None
         return {live.program_topic(who.program_id)}
@@ -46,7 +47,7 @@ def _event_id() -> str:
 async def events(request: Request) -> EventSourceResponse:
     who = current_principal(request)
     hub: live.Hub = request.state.hub
-    topics = await _topics(request, who)
+    topics = await page_topics(request, who)
     card = request.state.templates.env.get_template("leads/includes/card_message.html")
     context: dict[str, Any] = {"locale": request.state.locale, "error": AlreadyReserved()}
 

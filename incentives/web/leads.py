@@ -21,9 +21,10 @@ from incentives.leads import matching, picklist, queries, services
 from incentives.leads.errors import AlreadyReserved
 from incentives.leads.models import FeedbackStatus, LeadEvent, LeadOffer, LeadStatus
 from incentives.rules import preview
-from incentives.web import nav
+from incentives.web import nav, unchanged
 from incentives.web.context import current_db, current_principal
-from incentives.web.templating import hx_redirect, is_htmx, remember_moment, render, see_other, unless_unchanged
+from incentives.web.events import page_topics
+from incentives.web.templating import hx_redirect, is_htmx, remember_moment, render, see_other
 
 nav.register("/picklist", N_("Pick list"), {Role.RESELLER_MANAGER, Role.RESELLER_REP}, order=10)
 nav.register("/leads/mine", N_("My leads"), {Role.RESELLER_MANAGER, Role.RESELLER_REP}, order=20)
@@ -114,6 +115,7 @@ async def picklist_page(request: Request) -> Response:
     if temperature not in (None, "hot", "warm", "cold"):
         temperature = None
     sort = request.query_params.get("sort") or "time_left"
+    seen = await unchanged.versions_before_reading(request, await page_topics(request, who))
     now = utcnow()
     async with current_db(request).reader() as session:
         result = await picklist.pick_list(session, who.org_id, now, temperature=temperature, sort=sort)
@@ -132,7 +134,16 @@ async def picklist_page(request: Request) -> Response:
         "hours_left": hours_left,
         **LABELS,
     }
-    return unless_unchanged(request, render(request, "leads/picklist.html", context, block="picklist"))
+    rendered = render(request, "leads/picklist.html", context, block="picklist")
+    return unchanged.stamp(request, rendered, seen, fresh_until(result.items, now))
+
+
+def fresh_until(items: list[picklist.Teaser], now: dt.datetime) -> float:
+    """When the clock alone changes the list: the next "hours left" to tick down (or never, as far as it knows)."""
+    ticks = [
+        (item.expires_at - now).total_seconds() % 3600 for item in items if item.expires_at and item.expires_at > now
+    ]
+    return now.timestamp() + min(ticks, default=unchanged.FRESH_SECONDS)
 
 
 async def reserve(request: Request) -> Response:
