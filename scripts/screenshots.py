@@ -70,6 +70,7 @@ PAGES = [  # (name, login e-mail or None, path)
     ("kpis-manager", "pam@helios.example", "/kpis"),
     ("kpis-distributor", "distributor@egs.example", "/kpis"),
     ("network", "distributor@egs.example", "/network"),
+    ("team", "manager@reseller01.example", "/team?period=quarter"),
     ("kpis-reseller", "manager@reseller01.example", "/kpis"),
 ]
 
