@@ -6,7 +6,9 @@
 
 The state row moves in the transaction that writes the lead event (`advance`, from the outbox payload, and
 `missed`, from the overdue sweep), so the value a rule or achievement sees in `partner.streak.*` is the one after
-its own event. `rebuild` recomputes every state of a program from the lead events, the truth it derives from.
+its own event. `rebuild` recomputes every state of a program from the lead events, the truth it derives from;
+a lead the partner returned, or that was marked invalid, counts for nothing there, and `rebuild_partner` (run by
+the take-back of such a lead, engagement.take_back) recomputes the one partner's states the same way.
 """
 
 from __future__ import annotations
