@@ -23,6 +23,8 @@ from incentives.migrate import upgrade
 from incentives.notifications.push import new_private_key
 from incentives.web.app import create_app
 
+# Pages shot after a click: the button, and what must have appeared.
+CLICKS = {"program-settings-preview": ("#weights-preview-button", "#weights-preview section")}
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 PAGES = [  # (name, login e-mail or None, path)
     ("login", None, "/login"),
@@ -54,6 +56,7 @@ PAGES = [  # (name, login e-mail or None, path)
     ("lead-qualify", "pam@helios.example", "/leads/1"),
     ("lead-offer", "pam@helios.example", "/leads/6"),
     ("program-settings", "admin@helios.example", "/settings"),
+    ("program-settings-preview", "admin@helios.example", "/settings"),
     ("api-tokens", "pam@helios.example", "/tokens"),
     ("rule-edit", "pam@helios.example", "/rules/1"),
     ("reward-catalog-pam", "pam@helios.example", "/rewards/manage"),
@@ -67,6 +70,7 @@ PAGES = [  # (name, login e-mail or None, path)
     ("kpis-manager", "pam@helios.example", "/kpis"),
     ("kpis-distributor", "distributor@egs.example", "/kpis"),
     ("network", "distributor@egs.example", "/network"),
+    ("team", "manager@reseller01.example", "/team?period=quarter"),
     ("kpis-reseller", "manager@reseller01.example", "/kpis"),
 ]
 
@@ -105,6 +109,10 @@ async def shoot(base: str, out: Path) -> None:
                     if path.startswith("/kpis"):  # its sections load after the frame, its charts after them
                         await page.wait_for_selector("#kpi-series canvas[data-drawn]")
                         await expect(page.locator(".htmx-request")).to_have_count(0)
+                    if name in CLICKS:
+                        button, shown = CLICKS[name]
+                        await page.click(button)
+                        await page.wait_for_selector(shown)
                     await page.screenshot(path=str(out / f"{name}-{locale}-{view}.png"), full_page=True)
                     await context.close()
         await browser.close()

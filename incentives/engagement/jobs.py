@@ -9,14 +9,14 @@ from __future__ import annotations
 import datetime as dt
 
 from incentives.db import Database, utcnow
-from incentives.engagement.paying import pay_earnings
+from incentives.engagement.paying import pay_earnings, reverse_earnings
 from incentives.jobs import outbox_job_started, run_job, sweep
 from incentives.rules.processor import process_events
 
 
 @sweep("engagement.pay_achievements")
 async def pay_achievements(db: Database, now: dt.datetime) -> int:
-    return await pay_earnings(db, now)
+    return await pay_earnings(db, now) + await reverse_earnings(db, now)
 
 
 async def process_outbox(db: Database, now: dt.datetime | None = None) -> int:
@@ -24,6 +24,7 @@ async def process_outbox(db: Database, now: dt.datetime | None = None) -> int:
     now = now or utcnow()
     taken = await process_events(db, now)
     await pay_earnings(db, now)
+    await reverse_earnings(db, now)
     return taken
 
 

@@ -91,6 +91,8 @@ class AchievementHit(Base):
     period: Mapped[str] = mapped_column(String(20))
     value: Mapped[int] = mapped_column(Integer)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The return or invalidation of the hit's lead that took it back (set once: its progress is undone once).
+    taken_back_by_event_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_events.id"))
 
 
 class AchievementTally(Base):
@@ -142,3 +144,7 @@ class AchievementEarning(Base):
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The badge stays earned when its lead is returned or invalid, but points it paid from that lead's event are
+    # taken back: the event that decided so (set once), and the ledger reversal once booked.
+    reversed_by_event_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_events.id"))
+    reversal_transfer_id: Mapped[int | None] = mapped_column(Integer)

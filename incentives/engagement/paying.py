@@ -4,6 +4,9 @@ An earning with points is a decision; this books it on the ledger under its key 
 {occurrence}`) and marks it paid. The ledger's unique key turns any replay (a rerun after a crash, a second
 processor paying the same rows) into a no-op, so each earning is paid once; the leaderboards note it in the
 same unit of work and count it once the payments are done.
+
+An earning whose lead was returned or invalid (engagement.take_back) keeps its badge, but paid points are
+reversed under `reverse:{key}`, once, by `reverse_earnings`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from sqlalchemy import Table, bindparam, select, update
 
 from incentives.db import Database
 from incentives.engagement.models import AchievementEarning
+from incentives.errors import InvalidState
 from incentives.leaderboard import jobs as leaderboard
 from incentives.ledger.book import Cause
 from incentives.ledger.services import Award
@@ -77,6 +81,8 @@ async def pay_earnings(db: Database, now: dt.datetime, limit: int = BATCH) -> in
                     .where(
                         EARNINGS.c.paid_at.is_(None),
                         EARNINGS.c.points.is_not(None),
+                        # Its lead was taken back before the points were booked: nothing to pay (or take back).
+                        EARNINGS.c.reversed_by_event_id.is_(None),
                         EARNINGS.c.attempts < MAX_ATTEMPTS,
                         EARNINGS.c.id > after_id,
                     )
@@ -106,3 +112,56 @@ async def pay_earnings(db: Database, now: dt.datetime, limit: int = BATCH) -> in
         if len(earnings) < limit:
             await leaderboard.count_pending(db)
             return total
+
+
+async def reverse_earnings(db: Database, now: dt.datetime, limit: int = BATCH) -> int:
+    """Take back the points of paid earnings whose lead was returned or invalid; returns how many were reversed.
+    One unit of work each: the ledger's key makes a replay (a crash, a second processor) a no-op."""
+    total, after_id = 0, 0
+    while True:
+        async with db.reader() as session:
+            earnings = (
+                await session.execute(
+                    select(*EARNINGS.c)
+                    .where(
+                        EARNINGS.c.reversed_by_event_id.is_not(None),
+                        EARNINGS.c.transfer_id.is_not(None),
+                        EARNINGS.c.reversal_transfer_id.is_(None),
+                        EARNINGS.c.id > after_id,
+                    )
+                    .order_by(EARNINGS.c.id)
+                    .limit(limit)
+                )
+            ).all()
+        for earning in earnings:
+            try:
+                async with db.transaction() as session:
+                    transfer = await payouts.take_back(
+                        session,
+                        program_id=earning.program_id,
+                        org_id=earning.org_id,
+                        award_id=earning.transfer_id,
+                        key=f"reverse:{earning.key}",
+                        cause=_award(earning).cause,
+                        credited=(earning.user_id, None),
+                        now=now,
+                    )
+                    await session.execute(
+                        update(EARNINGS).where(EARNINGS.c.id == earning.id).values(reversal_transfer_id=transfer.id)
+                    )
+            except InvalidState:  # reversed already by other means (an admin): nothing left to take back
+                async with db.transaction() as session:
+                    await session.execute(
+                        update(EARNINGS)
+                        .where(EARNINGS.c.id == earning.id)
+                        .values(reversal_transfer_id=earning.transfer_id)
+                    )
+            except Exception:
+                log.warning("taking back achievement earning %s failed", earning.id, exc_info=True)
+            else:
+                total += 1
+        if len(earnings) < limit:
+            if total:
+                await leaderboard.count_pending(db)
+            return total
+        after_id = earnings[-1].id

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts import services as accounts
+from incentives.accounts.models import Org
 from incentives.accounts.scope import Principal
 from incentives.errors import NotFound
 from incentives.leads import matching
@@ -69,3 +70,30 @@ async def preview(
         would = matching.rank(lead, partners, proposed, set(), now, limit=program.offer_wave_size, hard_capacity=hard)
         result.append(LeadPreview(lead.id, at, sent.get(lead.id, []), [c.org_id for c in would]))
     return result
+
+
+@dataclass(frozen=True)
+class NamedPreview:
+    """A preview with what a page shows for its ids: each lead's company and each partner's name."""
+
+    leads: list[LeadPreview]
+    companies: dict[int, str]
+    partners: dict[int, str]
+
+    @property
+    def changed(self) -> int:
+        return sum(item.changed for item in self.leads)
+
+
+async def named(session: AsyncSession, found: list[LeadPreview]) -> NamedPreview:
+    """The names behind a preview's ids (the caller made the preview, so may see them)."""
+    org_ids = sorted({org for item in found for org in (*item.offered, *item.would_offer)})
+    partners = {
+        org_id: name for org_id, name in await session.execute(select(Org.id, Org.name).where(Org.id.in_(org_ids)))
+    }
+    leads = [item.lead_id for item in found]
+    companies = {
+        lead_id: company
+        for lead_id, company in await session.execute(select(Lead.id, Lead.company).where(Lead.id.in_(leads)))
+    }
+    return NamedPreview(found, companies, partners)

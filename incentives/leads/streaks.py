@@ -6,7 +6,9 @@
 
 The state row moves in the transaction that writes the lead event (`advance`, from the outbox payload, and
 `missed`, from the overdue sweep), so the value a rule or achievement sees in `partner.streak.*` is the one after
-its own event. `rebuild` recomputes every state of a program from the lead events, the truth it derives from.
+its own event. `rebuild` recomputes every state of a program from the lead events, the truth it derives from;
+a lead the partner returned, or that was marked invalid, counts for nothing there, and `rebuild_partner` (run by
+the take-back of such a lead, engagement.take_back) recomputes the one partner's states the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import Select, Table, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.db import dialect_insert
@@ -24,6 +26,7 @@ from incentives.leads.models import Lead, LeadEvent, LeadStatus, StreakKey, Stre
 from incentives.local_time import LOCAL
 
 STATES = cast(Table, StreakState.__table__)
+TAKEN = cast(Table, LeadEvent.__table__).alias("taken")  # the events by which a lead was taken back
 KEYS = (StreakKey.ON_TIME_FEEDBACK.value, StreakKey.ACTIVE_WEEKS.value)
 _FIRST_MONDAY = dt.date(1970, 1, 5)
 ACTIVE = frozenset({"lead.reserved", "lead.feedback"})  # outbox events that make a week active
@@ -235,18 +238,23 @@ def replay(events: Sequence[Any]) -> dict[tuple[int, str], _Run]:
     return runs
 
 
-async def rebuild(session: AsyncSession, program_id: int, now: dt.datetime) -> int:
-    """Recompute every streak state of a program from its lead events, in the caller's transaction."""
-    events = (
-        await session.execute(
-            select(LeadEvent.lead_id, LeadEvent.kind, LeadEvent.org_id, LeadEvent.at, LeadEvent.data)
-            .where(LeadEvent.program_id == program_id)
-            .order_by(LeadEvent.at, LeadEvent.id)
-        )
-    ).all()
-    runs = replay(events)
-    await session.execute(delete(STATES).where(STATES.c.program_id == program_id))
-    rows = [
+def _counted_events(program_id: int) -> Select[Any]:
+    """The program's lead events a streak derives from, in the order they happened. A lead taken back from a
+    partner (returned by it, or marked invalid) adds nothing to its streaks: its reservation and feedback are
+    left out (an overdue reset it caused stays: taking back never lengthens a streak)."""
+    taken = select(TAKEN.c.lead_id).where(
+        TAKEN.c.program_id == program_id,
+        or_(TAKEN.c.kind == "invalidated", and_(TAKEN.c.kind == "returned", TAKEN.c.org_id == LeadEvent.org_id)),
+    )
+    return (
+        select(LeadEvent.lead_id, LeadEvent.kind, LeadEvent.org_id, LeadEvent.at, LeadEvent.data)
+        .where(LeadEvent.program_id == program_id, ~(LeadEvent.kind.in_(ACTIVE_KINDS) & LeadEvent.lead_id.in_(taken)))
+        .order_by(LeadEvent.at, LeadEvent.id)
+    )
+
+
+def _state_rows(program_id: int, runs: dict[tuple[int, str], _Run], now: dt.datetime) -> list[dict[str, Any]]:
+    return [
         {
             "program_id": program_id,
             "org_id": org_id,
@@ -258,6 +266,34 @@ async def rebuild(session: AsyncSession, program_id: int, now: dt.datetime) -> i
         }
         for (org_id, key), run in sorted(runs.items())
     ]
+
+
+async def rebuild(session: AsyncSession, program_id: int, now: dt.datetime) -> int:
+    """Recompute every streak state of a program from its lead events, in the caller's transaction."""
+    runs = replay((await session.execute(_counted_events(program_id))).all())
+    await session.execute(delete(STATES).where(STATES.c.program_id == program_id))
+    rows = _state_rows(program_id, runs, now)
     if rows:
         await session.execute(insert(STATES), rows)
     return len(rows)
+
+
+async def rebuild_partner(session: AsyncSession, program_id: int, org_id: int, now: dt.datetime) -> None:
+    """Recompute one partner's streaks from its lead events (after a lead was taken back from it), in the caller's
+    transaction. Its state rows are locked first, so a lead event moving them at the same time either waits for
+    this (and moves the rebuilt value) or is committed before the events are read (and counted in it)."""
+    mine = (STATES.c.program_id == program_id) & (STATES.c.org_id == org_id)
+    await session.execute(select(STATES.c.key).where(mine).with_for_update())
+    events = (await session.execute(_counted_events(program_id).where(LeadEvent.org_id == org_id))).all()
+    runs = replay(events)
+    for key in KEYS:
+        runs.setdefault((org_id, key), _Run())
+    conn = await session.connection()
+    for row in _state_rows(program_id, runs, now):
+        upsert = dialect_insert(conn, STATES).values(**row)
+        await conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["program_id", "org_id", "key"],
+                set_={name: upsert.excluded[name] for name in ("current", "best", "last_week", "updated_at")},
+            )
+        )

@@ -2,7 +2,8 @@
 
 A reseller's manager and reps get their company's rank and movement, points earned and expiring, their own KPIs
 against the program's and last week's, and the leads owing feedback; a distributor manager its resellers' table;
-partner managers and admins the program's KPIs, top movers and unclaimed leads. Rendering is weekly_mail.py;
+partner managers and admins the program's KPIs, top movers, unclaimed leads and the partners the farming score
+flagged in the week (rules.farming, the farming report's figures). Rendering is weekly_mail.py;
 sending (and the per-user opt-out) is the mail outbox's.
 """
 
@@ -29,6 +30,8 @@ from incentives.mail import preferences
 from incentives.reports.dashboard import UnclaimedGroup, unclaimed_leads
 from incentives.reports.kpi_scopes import KpiScope
 from incentives.reports.kpis import Kpis, kpis, kpis_by_org, weekly_kpis
+from incentives.rules import farming
+from incentives.rules.farming import PartnerPattern
 
 PROGRAM_ROLES = (Role.ADMIN, Role.PARTNER_MANAGER)  # agencies enter leads; the report has nothing for them
 PARTNER_ROLES = (Role.RESELLER_MANAGER, Role.RESELLER_REP, Role.DISTRIBUTOR_MANAGER)
@@ -177,6 +180,7 @@ class WeeklyReport:
     resellers: list[ResellerLine] = field(default_factory=list)
     movers: list[Row] = field(default_factory=list)
     unclaimed: list[UnclaimedGroup] = field(default_factory=list)
+    farming: list[PartnerPattern] = field(default_factory=list)  # partners the farming score flagged this week
 
 
 def _scope_of(recipient: Recipient) -> tuple[str, KpiScope]:
@@ -303,4 +307,5 @@ async def _program_parts(db: Database, session: AsyncSession, report: WeeklyRepo
         session, report.program_id, period, scopes.parse("program"), now=week.last_moment, limit=MOVERS_SHOWN
     )
     groups = await unclaimed_leads(session, report.program_id, week.start, week.end)
-    return replace(report, movers=movers, unclaimed=groups)
+    flagged = await farming.flagged_partners(session, report.program_id, week.start, week.end)
+    return replace(report, movers=movers, unclaimed=groups, farming=flagged)

@@ -91,9 +91,11 @@ def context(report: WeeklyReport, base_url: str) -> dict[str, Any]:
         "counts": _counts(report.kpis, locale),
         "tier_label": lambda tier: i18n.gettext(locale, TIER_LABELS[tier]) if tier in TIER_LABELS else tier,
         "show": lambda kind, value: figures.show(kind, value, locale),
+        "flag_label": lambda flag: i18n.gettext(locale, flag),  # a farming flag: an N_() message id
         "number": lambda value: i18n.format_number(value, locale),
         "date": lambda value: i18n.format_date(value, locale),
         "dashboard": f"{base_url}/leads/mine" if rep else f"{base_url}/kpis?{program}",
+        "farming_url": f"{base_url}/rules/farming",
         "home": f"{base_url}/",
         "lead_url": lambda lead_id: f"{base_url}/leads/{lead_id}",
         "base_url": base_url,

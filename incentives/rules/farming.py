@@ -128,8 +128,23 @@ async def farming_report(
     session: AsyncSession, principal: Principal, program_id: int, start: dt.datetime, end: dt.datetime
 ) -> list[PartnerPattern]:
     """Every partner with a reservation, return, feedback or correction in [start, end): flagged ones first, then by
-    score and reservations."""
+    score and reservations. For the program's managers."""
     ensure_manager(principal, program_id)
+    return await partner_patterns(session, program_id, start, end)
+
+
+async def flagged_partners(
+    session: AsyncSession, program_id: int, start: dt.datetime, end: dt.datetime
+) -> list[PartnerPattern]:
+    """The flagged part of the report (the weekly report's section), highest score first; the caller checked who
+    may see it."""
+    return [pattern for pattern in await partner_patterns(session, program_id, start, end) if pattern.flags]
+
+
+async def partner_patterns(
+    session: AsyncSession, program_id: int, start: dt.datetime, end: dt.datetime
+) -> list[PartnerPattern]:
+    """The farming report's rows, without the access check: the caller checked who may see them."""
     feedback = aliased(LeadEvent)
     reserved = LeadEvent.kind == "reserved"
     answered = exists().where(

@@ -24,6 +24,7 @@ from sqlalchemy.orm import aliased
 
 from incentives.db import Database, utcnow
 from incentives.engagement import achievements
+from incentives.engagement.take_back import take_back_progress
 from incentives.leads.models import OutboxEvent
 from incentives.rules import fairness
 from incentives.rules.campaigns import CampaignBook, apply_campaign, load_book, refund, save_book
@@ -152,6 +153,8 @@ async def decide_batch(session: AsyncSession, now: dt.datetime, limit: int = BAT
             await session.execute(insert(SKIPS), skips)
         done = [event.id for event in events if event.id not in failed]
         await achievements.record_events(session, [event for event in events if event.id not in failed], now)
+        # A return or invalid lead also takes back the badge progress and streaks its events brought.
+        await take_back_progress(session, clawing, now)
         if done:
             await session.execute(
                 update(OutboxEvent)

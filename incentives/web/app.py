@@ -51,6 +51,7 @@ from incentives.web import reward_catalog as reward_catalog_pages
 from incentives.web import rewards as reward_pages
 from incentives.web import rule_reports as rule_report_pages
 from incentives.web import rules as rule_pages
+from incentives.web import team as team_pages
 from incentives.web import wallet as wallet_pages
 from incentives.web import webhooks as webhook_pages
 from incentives.web.api.achievements import api as achievements_api
@@ -179,6 +180,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *leaderboard_pages.routes,
         *kpi_pages.routes,
         *network_pages.routes,
+        *team_pages.routes,
         *achievement_pages.routes,
         *webhook_pages.routes,
         *pwa.routes,

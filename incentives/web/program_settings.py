@@ -1,5 +1,6 @@
 """The admins' program settings page (every setting of PATCH /api/v1/programs/{id}, validated by the same
-schema) and the API tokens page (create with a name, see last use, revoke)."""
+schema, with a preview of the matching weights typed before saving them) and the API tokens page (create with a
+name, see last use, revoke)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ from incentives.accounts.models import Program
 from incentives.accounts.qualification import checklist_of
 from incentives.accounts.roles import Role
 from incentives.errors import N_, DomainError, NotFound
-from incentives.leads import matching
+from incentives.leads import matching, matching_preview
 from incentives.validation import field_errors_from_pydantic
 from incentives.web import nav
-from incentives.web.api.schemas import ProgramSettingsPatch
+from incentives.web.api.schemas import MatchingWeights, ProgramSettingsPatch
 from incentives.web.context import current_db, current_principal
 from incentives.web.forms import field_messages, form_errors
-from incentives.web.templating import render, see_other
+from incentives.web.templating import is_htmx, render, see_other
 
 nav.register("/settings", N_("Settings"), {Role.ADMIN}, order=95)
 nav.register(
@@ -153,16 +154,45 @@ async def settings_page(request: Request) -> Response:
             errors = field_messages(request, field_errors_from_pydantic(exc), field_of(rows))
         except DomainError as exc:
             errors = form_errors(request, exc, field_of(rows))
-    context = {
+    context = _context(values, errors) | {"saved": request.query_params.get("saved")}
+    return render(request, "accounts/settings.html", context, status_code=422 if errors else 200)
+
+
+def _context(values: Mapping[str, str], errors: Mapping[str, str], **extra: Any) -> dict[str, Any]:
+    return {
         "values": values,
         "errors": errors,
         "integers": INTEGERS,
         "weights": WEIGHT_LABELS,
         "level_rows": _row_numbers(values, "level"),
         "check_rows": _row_numbers(values, "check"),
-        "saved": request.query_params.get("saved"),
+        "preview": None,
+        "previewed": False,
+        **extra,
     }
-    return render(request, "accounts/settings.html", context, status_code=422 if errors else 200)
+
+
+async def weights_preview(request: Request) -> Response:
+    """Who the last offered leads would have gone to under the weights typed, before saving them: the preview
+    block for htmx, else the whole page with the form as typed. Saves nothing."""
+    who = _admin(request)
+    locale: str = request.state.locale
+    form = await request.form()
+    values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+    body, _ = body_of(values, locale)
+    errors: dict[str, str] = {}
+    preview = None
+    try:
+        weights = MatchingWeights.model_validate(body["matching_weights"]).model_dump(exclude_none=True)
+    except ValidationError as exc:
+        errors = field_messages(request, field_errors_from_pydantic(exc), lambda loc: f"weight_{loc[-1]}")
+    else:
+        async with current_db(request).reader() as session:
+            found = await matching_preview.preview(session, who, who.program_id, weights, clock.utcnow())
+            preview = await matching_preview.named(session, found)
+    context = _context(values, errors, preview=preview, previewed=True)
+    block = "weights_preview" if is_htmx(request) else None
+    return render(request, "accounts/settings.html", context, status_code=422 if errors else 200, block=block)
 
 
 def _row_numbers(values: Mapping[str, str], prefix: str) -> list[int]:
@@ -235,6 +265,7 @@ async def revoke(request: Request) -> Response:
 
 routes = [
     Route("/settings", settings_page, methods=["GET", "POST"]),
+    Route("/settings/matching-preview", weights_preview, methods=["POST"]),
     Route("/tokens", tokens_page, methods=["GET", "POST"]),
     Route("/tokens/{id:id}/revoke", revoke, methods=["POST"]),
 ]
