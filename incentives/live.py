@@ -150,7 +150,7 @@ async def versions(db: Database, topics: Iterable[str]) -> str | None:
             found = await db.redis.mget([EPOCH_KEY, *(VERSION_KEY + topic for topic in wanted)])
         except (RedisError, OSError):
             return None
-        return ",".join(value.decode() if value else "0" for value in found)
+        return ",".join(value.decode() if isinstance(value, bytes) else str(value or 0) for value in found)
     if db.engine.dialect.name == "postgresql":
         return None
     counted = _LOCAL_VERSIONS[str(db.engine.url)]
