@@ -159,7 +159,9 @@ async def books(url: str, env: dict[str, str], base: str, book: dict[str, Any], 
             )
         )
         unheld = int(
-            await scalar(db, "SELECT count(*) FROM redemptions WHERE status IN ('pending', 'fulfilled') AND hold_id IS NULL")
+            await scalar(
+                db, "SELECT count(*) FROM redemptions WHERE status IN ('pending', 'fulfilled') AND hold_id IS NULL"
+            )
         )
         redemptions = await scalar(db, "SELECT count(*) FROM redemptions")
         fulfilled = await scalar(db, "SELECT count(*) FROM redemptions WHERE status = 'fulfilled'")

@@ -91,9 +91,10 @@ def recovery(base: str, token: str, limit: float = 60.0) -> float:
 
 
 def web_children(supervisor_pid: int) -> list[int]:
-    """The pids of uvicorn's web processes under its supervisor."""
+    """The pids of uvicorn's web processes under its supervisor (spawned by multiprocessing; not its resource
+    tracker)."""
     children = Path(f"/proc/{supervisor_pid}/task/{supervisor_pid}/children").read_text().split()
-    return [int(pid) for pid in children if "multiprocessing" not in Path(f"/proc/{pid}/cmdline").read_text()]
+    return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
 
 def inject(

@@ -42,14 +42,13 @@ import checks  # type: ignore[import-not-found]  # noqa: E402
 import faults  # type: ignore[import-not-found]  # noqa: E402
 import leads as lead_bench  # type: ignore[import-not-found]  # noqa: E402
 from _support import PG_ADMIN_URL, pg_admin  # type: ignore[import-not-found]  # noqa: E402
-
 from sqlalchemy import insert, select  # noqa: E402
 
 from incentives.accounts import services as accounts  # noqa: E402
 from incentives.accounts.models import User  # noqa: E402
 from incentives.db import Database, utcnow  # noqa: E402
-from incentives.leaderboard.jobs import rebuild  # noqa: E402
 from incentives.engagement.defaults import install_default_achievements  # noqa: E402
+from incentives.leaderboard.jobs import rebuild  # noqa: E402
 from incentives.ledger import services as ledger  # noqa: E402
 from incentives.migrate import upgrade  # noqa: E402
 from incentives.rules.defaults import install_default_rules  # noqa: E402
@@ -143,9 +142,7 @@ class Stack:
         if redis:
             self.redis = self.start_redis()
             self.env["REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
-        self.web = self.spawn(
-            ["serve", "--port", str(WEB_PORT), "--workers", str(web), "--no-access-log"], "web.log"
-        )
+        self.web = self.spawn(["serve", "--port", str(WEB_PORT), "--workers", str(web), "--no-access-log"], "web.log")
         self.workers = [self.start_worker(cron=i == 0) for i in range(workers if redis else 0)]
         wait_for(f"http://127.0.0.1:{WEB_PORT}/login")
 
