@@ -78,11 +78,18 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def board(base: str, token: str, program_id: int) -> list[tuple[int, int, int]]:
+    """The month's board as the API serves it. Asked up to three times: after the database refused
+    connections, each web process answers 500 once, on the first request that finds its pool's connections
+    dead (db.py: no pre-ping), and the check should not depend on which process answers."""
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        answer = await client.get(
-            f"/api/v1/leaderboard?program_id={program_id}&period=month&limit=100",
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        for _ in range(3):
+            answer = await client.get(
+                f"/api/v1/leaderboard?program_id={program_id}&period=month&limit=100",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if answer.status_code < 500:
+                break
+            print(f"    (the leaderboard answered {answer.status_code}; asking again)")
     answer.raise_for_status()
     return [(item["rank"], item["org_id"], item["points"]) for item in answer.json()["items"]]
 
@@ -192,6 +199,9 @@ async def books(url: str, env: dict[str, str], base: str, book: dict[str, Any], 
             f"{'the same' if served == served_after else 'DIFFERENT'} after the rebuild",
         )
 
+        async with db.reader() as session:
+            mails = dict((await session.execute(text("SELECT status, count(*) FROM mail_outbox GROUP BY 1"))).all())
+        print(f"    e-mail outbox: {', '.join(f'{n} {status}' for status, n in sorted(mails.items())) or 'empty'}")
         delays = await award_delays(db)
         print(
             f"    awards paid after their event: p50 {pct(delays, 0.5):.2f} s, p95 {pct(delays, 0.95):.2f} s, "
