@@ -190,6 +190,20 @@ class Stack:
                 process.wait()
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants, alive now."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += cpu_seconds(int(child))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total
+
+
 def wait_for(url: str) -> None:
     for _ in range(600):
         try:
@@ -229,7 +243,8 @@ def report(label: str, prefix: Path) -> dict[str, Any]:
                 f"    {kind:<20} {float(row['Requests/s']):7.1f} req/s  p50 {row['50%']:>5} ms  "
                 f"p95 {row['95%']:>5} ms  p99 {row['99%']:>5} ms  failed {row['Failure Count']}{mark}"
             )
-    return {"rate": float(total["Requests/s"]), "p99": {k: float(rows[k]["99%"]) for k in TARGETED if k in rows}}
+    p99 = {kind: float(rows[kind]["99%"]) for kind in TARGETED if kind in rows}
+    return {"rate": float(total["Requests/s"]), "requests": int(total["Request Count"]), "p99": p99}
 
 
 def run_one(backend: str, url: str, web: int, args: argparse.Namespace, with_faults: bool) -> list[str]:
@@ -259,11 +274,20 @@ def run_one(backend: str, url: str, web: int, args: argparse.Namespace, with_fau
 
             injector = threading.Thread(target=go)
             injector.start()
+        web_cpu, worker_cpu = cpu_seconds(stack.web.pid), sum(cpu_seconds(w.pid) for w in stack.workers)
         locust(base, book_file, args, out / "locust")
+        web_cpu = cpu_seconds(stack.web.pid) - web_cpu
+        worker_cpu = sum(cpu_seconds(w.pid) for w in stack.workers) - worker_cpu
         if injector is not None:
             injector.join()
         problems += injected
         summary = report(label, out / "locust")
+        served = summary["requests"]
+        print(
+            f"    CPU during the load: web {web_cpu:.1f} s ({1000 * web_cpu / max(served, 1):.1f} ms a request), "
+            f"workers {worker_cpu:.1f} s (forked job processes that ended are not counted); "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
         env = {**stack.env, "DATABASE_URL": url}
         problems += asyncio.run(checks.books(url, env, base, book))
         summary["award_p99"] = book.get("award_p99", [float("nan")])[-1]
