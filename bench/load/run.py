@@ -3,9 +3,10 @@
     .venv/bin/python bench/load/run.py [--quick] [--run-time 60] [--backend sqlite|postgresql] [--web 1,2]
                                        [--workers 1] [--users 100] [--rate 3.2] [--faults] [--out DIR]
 
-Per configuration a fresh database is built: 300 gold... resellers with a rep each (bench/leads.py's book:
+Per configuration a fresh database is built: 300 resellers with a rep and a manager each (bench/leads.py's book:
 5,000 leads, 2,000 of them offered to 5 partners each), the default rules and achievements, 2,000 points per
-partner, two rewards (one auto-approved, one waiting for a manager). Then the app runs as in production:
+partner, two rewards (one auto-approved, one waiting for a manager); LOAD_KEEP=1 keeps the SQLite database.
+Then the app runs as in production:
 - PostgreSQL: `incentives serve --workers N` (each N of --web) and `incentives worker` × --workers, a private
   Redis (redis-server on port 6390, no persistence) and a private SMTP sink (aiosmtpd, port 8026);
 - SQLite, the zero-set-up default: one `incentives serve` process, no Redis (jobs run in the web process).
