@@ -8,7 +8,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from sqlalchemy import text
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 import incentives.models  # noqa: F401 - every table on the metadata
 from incentives.config import Settings
@@ -111,12 +112,18 @@ def _free_port() -> int:
         return port
 
 
-def run_server(settings: Settings, extra_routes: list[BaseRoute] | None = None) -> Iterator[str]:
-    """Serve the real app on uvicorn in a thread, on a free loopback port; yields its base URL."""
+def run_server(
+    settings: Settings,
+    extra_routes: list[BaseRoute] | None = None,
+    wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+) -> Iterator[str]:
+    """Serve the real app on uvicorn in a thread, on a free loopback port; yields its base URL. `wrap`, when
+    given, wraps the app (a test's ASGI middleware)."""
     app = create_app(settings)
     app.router.routes.extend(extra_routes or [])
     port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on")
+    served = app if wrap is None else wrap(app)
+    config = uvicorn.Config(served, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

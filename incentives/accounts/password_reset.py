@@ -1,9 +1,11 @@
 """Password reset by e-mail link: a single-use link, valid for an hour, of which only the SHA-256 is kept.
 
-Asking for a link answers the same whether the address has an account or not (the web layer shows one page);
-requests are throttled per address and per IP like logins (accounts/throttle.py), counted for known and unknown
-addresses alike. Setting the new password uses the link up, and raises the user's session epoch: every other
-session of the user ends. Each function joins the caller's unit of work; none commits.
+Asking for a link answers the same whether the address has an account or not, in what it shows and in the
+time it takes: the answer only counts the request (`count_request`), and the link is made and queued after it
+(`issue_link`, which the web layer runs once the page is sent). Requests are throttled per address and per IP
+like logins (accounts/throttle.py), counted for known and unknown addresses alike. Setting the new password
+uses the link up, and raises the user's session epoch: every other session of the user ends. Each function
+joins the caller's unit of work; none commits.
 """
 
 from __future__ import annotations
@@ -47,13 +49,14 @@ def _keys(email: str, client_ip: str) -> dict[str, tuple[int, dt.timedelta]]:
     }
 
 
-async def request_link(
+async def count_request(
     session: AsyncSession, *, email: str, client_ip: str, window: dt.timedelta, now: dt.datetime
-) -> tuple[User, str] | None:
-    """A new link for the active user of `email` (the user and the token to send), or None for an address
-    without one. RateLimited while the address or IP must wait; the request is counted either way."""
-    email = normalize_email(email)
-    keys = _keys(email, client_ip)
+) -> None:
+    """Count a request for a link under its address and IP; RateLimited while either must wait.
+
+    It does not look at the users: the statements it runs, and so the time the answer takes, are the same
+    whether the address has an account or not. The link itself is made by `issue_link`, after the answer."""
+    keys = _keys(normalize_email(email), client_ip)
     left = await throttle.keys_wait_left(session, keys, window=window, now=now)
     if left > dt.timedelta(0):
         raise RateLimited(
@@ -61,12 +64,16 @@ async def request_link(
             params={"seconds": math.ceil(left.total_seconds())},
         )
     throttle.record(session, list(keys), now)
-    # The token is made whether or not it is needed: both answers take the same steps up to the lookup.
-    token = secrets.token_urlsafe(32)
-    user = await session.scalar(select(User).where(User.email == email, User.active.is_(True)))
+    await session.flush()
+
+
+async def issue_link(session: AsyncSession, *, email: str, now: dt.datetime) -> tuple[User, str] | None:
+    """A new link for the active user of `email` (the user and the token to send), or None for an address
+    without one."""
+    user = await session.scalar(select(User).where(User.email == normalize_email(email), User.active.is_(True)))
     if user is None:
-        await session.flush()
         return None
+    token = secrets.token_urlsafe(32)
     session.add(PasswordReset(user_id=user.id, token_hash=_hash(token), expires_at=now + LINK_LIFETIME, created_at=now))
     await session.flush()
     return user, token

@@ -120,6 +120,7 @@ async def board(
             result = await _read(RedisRanking(db.redis, program_id, period.key, scope), limit, me)
             source = "redis"
         except RedisError:
+            # Redis failed, or lost the boards (store.BoardsLost): SQL serves until the heal sweep refills it.
             log.warning("leaderboard: Redis failed; serving program %s from SQL until rebuilt", program_id)
             await jobs.mark_stale(db, [program_id])
     if result is None:

@@ -121,7 +121,8 @@ class SqlRanking:
 class RedisRanking:
     def __init__(self, redis: Redis, program_id: int, period: str, scope: Scope) -> None:
         self.redis = redis
+        self.program_id = program_id
         self.name = store.key(program_id, period, scope.name)
 
     async def read(self, limit: int, me: int | None, radius: int) -> Snapshot:
-        return Snapshot(*await store.read(self.redis, self.name, limit, me, radius))
+        return Snapshot(*await store.read(self.redis, self.program_id, self.name, limit, me, radius))

@@ -3,6 +3,12 @@
 Writers set absolute totals, never increments, each with the rollup row's version: a version no newer than the
 one Redis has is ignored, so a repeated or late update (two publishers racing) never puts an older total back.
 Ties share a rank: a member's rank is one more than the number of members with strictly more points.
+
+Redis may lose its data without an error anybody sees (a restart without persistence, a flush): totals put
+after that would build boards of only the partners who earned since. So a program's boards count as held only
+while its marker key is there, which only `replace` sets, in the same transaction as the whole boards. Without
+it a put writes nothing and a read answers nothing: both raise `BoardsLost`, the caller marks the program stale,
+reads serve SQL, and the `leaderboard.heal` sweep refills Redis, nobody having to notice.
 """
 
 from __future__ import annotations
@@ -12,23 +18,27 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 # (program, period, org, user), points, version, the org's boards
 Item = tuple[tuple[int, str, int, int], int, int, Sequence[str]]
 
-# KEYS[1]: the versions hash, KEYS[2..]: the sorted sets; ARGV: member, score, version.
+# KEYS[1]: the program's marker, KEYS[2]: the versions hash, KEYS[3..]: the sorted sets; ARGV: member, score,
+# version. -1: Redis does not hold the program's boards (see the module's doc).
 _PUT = """
-local seen = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local seen = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 if seen >= tonumber(ARGV[3]) then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-for i = 2, #KEYS do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1]) end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+for i = 3, #KEYS do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1]) end
 return 1
 """
 
 
-# KEYS[1]: a board; ARGV: how many top rows, the member to pin ('' for none), rows on each side of it. One round
-# trip answers a whole board read (see `read`).
+# KEYS[1]: a board, KEYS[2]: its program's marker; ARGV: how many top rows, the member to pin ('' for none), rows
+# on each side of it. One round trip answers a whole board read (see `read`); an empty answer: no marker.
 _READ = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return {} end
 local name, limit, me, radius = KEYS[1], tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local top = redis.call('ZREVRANGE', name, 0, limit - 1, 'WITHSCORES')
 local count = redis.call('ZCARD', name)
@@ -46,8 +56,17 @@ return {top, count, redis.call('ZSCORE', name, me), around, redis.call('ZCOUNT',
 Entries = list[tuple[int, int]]
 
 
+class BoardsLost(RedisError):
+    """Redis answers, but does not hold the program's boards (it lost its data, or was never filled)."""
+
+
 def key(program_id: int, period: str, scope: str) -> str:
     return f"lb:{program_id}:{period}:{scope}"
+
+
+def marker(program_id: int) -> str:
+    """Present while Redis holds all of the program's boards (outside `replace`'s `lb*:{program}:*` pattern)."""
+    return f"lbheld:{program_id}"
 
 
 def _placement(item: Item) -> tuple[str, list[str], str]:
@@ -59,12 +78,16 @@ def _placement(item: Item) -> tuple[str, list[str], str]:
 
 
 async def put(redis: Redis, items: Sequence[Item]) -> None:
+    """Set the items' totals; BoardsLost when Redis does not hold the boards of one of their programs."""
     script = redis.register_script(_PUT)
     async with redis.pipeline(transaction=False) as pipe:
         for item in items:
             versions, boards, member = _placement(item)
-            await script(keys=[versions, *boards], args=[member, item[1], item[2]], client=pipe)
-        await pipe.execute()
+            held = marker(item[0][0])
+            await script(keys=[held, versions, *boards], args=[member, item[1], item[2]], client=pipe)
+        results = await pipe.execute()
+    if -1 in results:
+        raise BoardsLost("Redis does not hold the boards")
 
 
 async def replace(redis: Redis, program_id: int, items: Sequence[Item]) -> None:
@@ -84,6 +107,7 @@ async def replace(redis: Redis, program_id: int, items: Sequence[Item]) -> None:
             pipe.zadd(name, members)
         for name, mapping in versions.items():
             pipe.hset(name, mapping=cast(Any, mapping))
+        pipe.set(marker(program_id), 1)
         await pipe.execute()
 
 
@@ -93,14 +117,20 @@ def _entries(flat: list[bytes]) -> Entries:
 
 
 async def read(
-    redis: Redis, name: str, limit: int, me: int | None, radius: int
+    redis: Redis, program_id: int, name: str, limit: int, me: int | None, radius: int
 ) -> tuple[Entries, int, int | None, Entries, int, int, int]:
     """A board read in one round trip: the top `limit` (member, points), the board's size; with `me`: its points
     (None when it has none), up to `radius` rows on each side of it best first, how many have more points than
-    the first of those and how many as many, and how many have more than nothing (when `me` has none)."""
+    the first of those and how many as many, and how many have more than nothing (when `me` has none).
+    BoardsLost when Redis does not hold the program's boards."""
     found = cast(
-        list[Any], await redis.register_script(_READ)(keys=[name], args=[limit, "" if me is None else me, radius])
+        list[Any],
+        await redis.register_script(_READ)(
+            keys=[name, marker(program_id)], args=[limit, "" if me is None else me, radius]
+        ),
     )
+    if not found:
+        raise BoardsLost("Redis does not hold the boards")
     top, count = _entries(found[0]), int(found[1])
     if len(found) == 2:
         return top, count, None, [], 0, 0, 0

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -14,12 +16,14 @@ from incentives import i18n
 from incentives.accounts import password_reset as resets
 from incentives.accounts.passwords import MIN_PASSWORD_LENGTH
 from incentives.config import Settings
+from incentives.db import Database
 from incentives.errors import N_, NotFound, RateLimited, ValidationFailed
 from incentives.mail import outbox
 from incentives.web.context import current_db
 from incentives.web.templating import render, see_other
 
 TEMPLATE = "password_reset"
+log = logging.getLogger(__name__)
 
 
 async def forgot(request: Request) -> Response:
@@ -32,15 +36,35 @@ async def forgot(request: Request) -> Response:
         context = {"email": email, "sent": False, "error": error}
         return render(request, "accounts/password_forgot.html", context, status_code=422)
     settings: Settings = request.state.settings
+    now = clock.utcnow()
     try:
         async with current_db(request).transaction() as session:
-            found = await resets.request_link(
+            await resets.count_request(
                 session,
                 email=email,
                 client_ip=request.client.host if request.client else "unknown",
                 window=dt.timedelta(seconds=settings.login_window_seconds),
-                now=clock.utcnow(),
+                now=now,
             )
+    except RateLimited as exc:
+        message = i18n.gettext(request.state.locale, exc.detail, **exc.params)
+        context = {"email": email, "sent": False, "error": message}
+        response = render(request, "accounts/password_forgot.html", context, status_code=429)
+        response.headers["Retry-After"] = str(exc.params.get("seconds", 60))
+        return response
+    # The same page, after the same statements, whether the address has an account or not: neither what the
+    # form shows nor how long it takes tells anybody which addresses exist. The link is made after the answer.
+    response = render(request, "accounts/password_forgot.html", {"email": email, "sent": True, "error": None})
+    response.background = BackgroundTask(_send_link, current_db(request), email, now)
+    return response
+
+
+async def _send_link(db: Database, email: str, now: dt.datetime) -> None:
+    """Make the link for the address's user, if it has one, and queue its e-mail (after the answer was sent).
+    A failure here (the database gone for a moment) loses this one link; the person asks again."""
+    try:
+        async with db.transaction() as session:
+            found = await resets.issue_link(session, email=email, now=now)
             if found is not None:
                 user, token = found
                 await outbox.queue(
@@ -51,14 +75,8 @@ async def forgot(request: Request) -> Response:
                     template=TEMPLATE,
                     context={"path": f"/password/reset/{token}"},
                 )
-    except RateLimited as exc:
-        message = i18n.gettext(request.state.locale, exc.detail, **exc.params)
-        context = {"email": email, "sent": False, "error": message}
-        response = render(request, "accounts/password_forgot.html", context, status_code=429)
-        response.headers["Retry-After"] = str(exc.params.get("seconds", 60))
-        return response
-    # The same page whether the address has an account or not: the form tells nobody which addresses exist.
-    return render(request, "accounts/password_forgot.html", {"email": email, "sent": True, "error": None})
+    except Exception:
+        log.exception("password reset: the link could not be made")
 
 
 def _gone(request: Request, reason: str, status: int) -> Response:

@@ -8,15 +8,19 @@ import datetime as dt
 
 from sqlalchemy import select, update
 
+from incentives.accounts.roles import Role
 from incentives.db import Database
 from incentives.engagement.jobs import process_outbox
 from incentives.engagement.paying import pay_earnings
 from incentives.engagement.progress import achievements_of
+from incentives.leaderboard import jobs as leaderboard
+from incentives.leaderboard.models import WHOLE_ORG, LeaderboardPoints
 from incentives.leads.models import OutboxEvent
 from incentives.notifications.models import Notification
+from incentives.rules.leaderboard_feed import earned_with_credit
 from incentives.rules.processor import process_events
 from tests.engagement import achievement_transfers, add_event, add_test_achievement, earnings
-from tests.factories import make_member, make_program
+from tests.factories import make_member, make_program, make_user
 from tests.rules import T0, payload
 
 NOW = T0 + dt.timedelta(days=1)
@@ -186,3 +190,34 @@ async def test_concurrent_processors_pay_each_earning_exactly_once(db: Database)
     paid = await achievement_transfers(db, world.program_id)
     assert len(paid) == 3 * 6 + 3 and all(count == 1 for count, _ in paid.values())
     assert sum(points for _, points in paid.values()) == 3 * 6 * 10 + 3 * 100
+
+
+async def test_a_rebuild_keeps_a_badges_points_on_the_board_of_the_rep_who_earned_them(db: Database) -> None:
+    """The mixed load (bench/load) found the rep's row 40 points short after `leaderboard rebuild`: the boards
+    credit a badge's points to the rep whose event earned it, and the rebuild credited only rule awards."""
+    world = await make_program(db)
+    org = await make_member(db, world)
+    rep = await make_user(db, world, org, Role.RESELLER_REP)
+    await add_test_achievement(db, world.program_id, target=1, points=40)
+    await add_event(db, world.program_id, org, actor={"user_id": rep.user_id})
+    await process_outbox(db, NOW)
+    await leaderboard.count_pending(db)
+
+    async def rows() -> list[tuple[str, int, int, int]]:
+        async with db.reader() as session:
+            found = await session.execute(
+                select(
+                    LeaderboardPoints.period,
+                    LeaderboardPoints.org_id,
+                    LeaderboardPoints.user_id,
+                    LeaderboardPoints.points,
+                )
+                .where(LeaderboardPoints.program_id == world.program_id, LeaderboardPoints.period == "all")
+                .order_by(LeaderboardPoints.user_id)
+            )
+            return [tuple(row) for row in found.all()]  # type: ignore[misc]
+
+    counted = await rows()
+    assert counted == [("all", org, WHOLE_ORG, 40), ("all", org, rep.user_id, 40)]
+    await leaderboard.rebuild(db, earned_with_credit, world.program_id)
+    assert await rows() == counted

@@ -123,6 +123,9 @@ async def test_redis_boards_equal_the_ledger_ranking_and_heal_after_redis_was_do
 ) -> None:
     db = redis_db
     program_id, tiers = await book_random_history(db)
+    # A Redis never filled for the program holds none of its boards: SQL serves until the sweep fills it.
+    await assert_boards_match_the_ledger(db, program_id, tiers, "sql")
+    assert await heal_leaderboards(db, NOW) == 1
     await assert_boards_match_the_ledger(db, program_id, tiers, "redis")
     # Redis goes away mid-run: the next awards cannot reach it, so the boards are served from SQL, still right.
     down = Database(database_url, redis_url="redis://127.0.0.1:1/0")
@@ -138,3 +141,20 @@ async def test_redis_boards_equal_the_ledger_ranking_and_heal_after_redis_was_do
     assert await heal_leaderboards(db, NOW) == 1  # Redis is back: the sweep rebuilds it from the ledger
     await assert_boards_match_the_ledger(db, program_id, tiers, "redis")
     assert await heal_leaderboards(db, NOW) == 0
+
+
+async def test_a_redis_that_lost_its_data_is_noticed_and_refilled_by_the_sweep(redis_db: Database) -> None:
+    """A Redis restarted without its data (the mixed load's fault, bench/load) answers without an error: the
+    boards must not become those of only the partners who earned since, and nobody has to run a rebuild."""
+    db = redis_db
+    program_id, tiers = await book_random_history(db, awards=2_000)
+    assert await heal_leaderboards(db, NOW) == 1
+    await assert_boards_match_the_ledger(db, program_id, tiers, "redis")
+    Redis.from_url(REDIS_URL).flushdb()  # as a restart without persistence leaves it
+    org = next(iter(tiers))
+    async with db.transaction() as session:
+        await payouts.pay_awards(session, program_id, [Award(org, 35, "after-the-restart")], [(None, None)], NOW)
+    await leaderboard.count_pending(db)  # its publish finds the boards gone and writes nothing
+    await assert_boards_match_the_ledger(db, program_id, tiers, "sql")
+    assert await heal_leaderboards(db, NOW) == 1
+    await assert_boards_match_the_ledger(db, program_id, tiers, "redis")
