@@ -101,6 +101,35 @@ async def _read(
     return top, count, mine, neighbours
 
 
+@dataclass(frozen=True)
+class Standings:
+    """Every partner's place on the program's board of one period, as `board` would pin each of them."""
+
+    ranked: dict[int, tuple[int, int]]  # org -> (competition rank, points)
+    count: int  # partners on the board
+    above_zero: int  # of them with points
+
+    def of(self, org_id: int) -> tuple[int, int, int]:
+        """(rank, of how many, points): a partner not on the board yet comes after everyone with points."""
+        if org_id in self.ranked:
+            rank, points = self.ranked[org_id]
+            return rank, self.count, points
+        return self.above_zero + 1, self.count + 1, 0
+
+
+async def standings(session: AsyncSession, program_id: int, period: Period) -> Standings:
+    """The program board of `period` for all partners in one read of the rollup (the weekly reports)."""
+    rows = LeaderboardPoints
+    found = await session.execute(
+        select(rows.org_id, rows.points)
+        .where(rows.program_id == program_id, rows.period == period.key, rows.user_id == WHOLE_ORG)
+        .order_by(rows.points.desc(), rows.org_id)
+    )
+    entries = [(org_id, int(points)) for org_id, points in found]
+    ranked = {subject: (rank, points) for rank, subject, points in _ranked(entries, 1)}
+    return Standings(ranked, len(entries), sum(1 for _, points in entries if points > 0))
+
+
 async def board(
     db: Database,
     session: AsyncSession,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, case, cast, func, select, true
+from sqlalchemy import ColumnElement, and_, case, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -23,10 +23,20 @@ from incentives.accounts.models import Org, Program
 from incentives.accounts.scope import Principal, visible_orgs, visible_programs
 from incentives.leads.models import Lead, LeadEvent, LeadOffer, LeadStatus
 from incentives.reports.kpi_scopes import KpiScope, orgs_in
-from incentives.reports.pipeline import pipeline_index, pipelines_by_org
-from incentives.reports.sql import count_if, seconds_between
+from incentives.reports.pipeline import pipeline_index, pipelines_by_org, pipelines_by_rep
+from incentives.reports.sql import count_if, seconds_between, whole_number
 
-__all__ = ["Kpis", "PartnerKpis", "kpis", "kpis_by_org", "kpis_by_rep", "partner_kpis", "weekly_kpis"]
+__all__ = [
+    "Kpis",
+    "PartnerKpis",
+    "kpis",
+    "kpis_by_org",
+    "kpis_by_rep",
+    "kpis_of_reps",
+    "partner_kpis",
+    "weekly_kpis",
+    "weekly_reservations",
+]
 
 CENT = Decimal("0.01")
 WEEK = dt.timedelta(days=7)
@@ -246,13 +256,63 @@ async def kpis_by_rep(
     return {user_id: Kpis(**{"returned": 0, **values}) for user_id, values in found.items()}
 
 
+async def kpis_of_reps(
+    session: AsyncSession, program_id: int, start: dt.datetime, end: dt.datetime
+) -> tuple[dict[int, Kpis], Kpis]:
+    """Every rep's KPIs in the program at once (each as `kpis` gives a `rep` scope), and what a rep that did
+    nothing in the period has."""
+    r = _reservation
+    statement = _reservation_query(program_id, start, end).add_columns(r.actor_id.label("key")).group_by(r.actor_id)
+    found: dict[int, dict[str, Any]] = {
+        row.key: _figures(row) for row in (await session.execute(statement)).all() if row.key is not None
+    }
+    returned = (
+        select(LeadEvent.actor_id, func.count())
+        .where(LeadEvent.kind == "returned", LeadEvent.program_id == program_id, LeadEvent.actor_id.is_not(None))
+        .where(LeadEvent.at >= start, LeadEvent.at < end)
+        .group_by(LeadEvent.actor_id)
+    )
+    for user_id, count in (await session.execute(returned)).all():
+        found.setdefault(user_id, {})["returned"] = int(count)
+    plis, idle_pli = await pipelines_by_rep(session, program_id)
+    for user_id in plis:
+        found.setdefault(user_id, {})
+    reps = {
+        user_id: Kpis(**{"returned": 0, "pli": plis.get(user_id, idle_pli), **values})
+        for user_id, values in found.items()
+    }
+    return reps, Kpis(returned=0, pli=idle_pli)
+
+
+async def weekly_reservations(
+    session: AsyncSession, program_id: int, start: dt.datetime, weeks: int
+) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """Reservations week by week from `start`, for every partner and for every rep (as `weekly_kpis` counts
+    them for one scope): two grouped queries."""
+    r = _reservation
+    week = whole_number(seconds_between(start, r.at) / WEEK.total_seconds())
+    found: list[dict[int, list[int]]] = []
+    for who in (r.org_id, r.actor_id):
+        statement = (
+            select(who, week.label("week"), func.count())
+            .where(r.kind == "reserved", r.program_id == program_id, r.at >= start, r.at < start + weeks * WEEK)
+            .where(who.is_not(None))
+            .group_by(who, week)
+        )
+        counts: dict[int, list[int]] = {}
+        for subject, index, count in (await session.execute(statement)).all():
+            counts.setdefault(subject, [0] * weeks)[int(index)] = int(count)
+        found.append(counts)
+    return found[0], found[1]
+
+
 async def weekly_kpis(
     session: AsyncSession, program_id: int, scope: KpiScope, start: dt.datetime, weeks: int
 ) -> list[tuple[dt.datetime, Kpis]]:
     """The reservation KPIs week by week from `start` (one grouped query); a week with nothing has empty figures."""
     r = _reservation
     end = start + weeks * WEEK
-    week = cast(seconds_between(start, r.at) / WEEK.total_seconds(), Integer)
+    week = whole_number(seconds_between(start, r.at) / WEEK.total_seconds())
     statement = _scoped(_reservation_query(program_id, start, end), program_id, scope, r.org_id, r.actor_id)
     rows = (await session.execute(statement.add_columns(week.label("key")).group_by(week))).all()
     found = {int(row.key): Kpis(**_figures(row)) for row in rows}

@@ -66,6 +66,24 @@ async def pipeline_index(
     return total / partners / mean * 100
 
 
+async def pipelines_by_rep(
+    session: AsyncSession, program_id: int, weights: dict[str, float] | None = None
+) -> tuple[dict[int, float], float | None]:
+    """Each rep's PLI (its open pipeline against the program's mean per partner), and what a rep with nothing
+    open has: 0 while the program has a pipeline, else None."""
+    weights = weights or await weights_of(session, program_id)
+    mean = await _program_mean(session, program_id, weights)
+    if mean is None:
+        return {}, None
+    statement = (
+        select(Lead.reserved_by_user_id, _weighted(weights))
+        .where(*_open(program_id), Lead.reserved_by_user_id.is_not(None))
+        .group_by(Lead.reserved_by_user_id)
+    )
+    rows = (await session.execute(statement)).all()
+    return {user_id: float(Decimal(str(total))) / mean * 100 for user_id, total in rows}, 0.0
+
+
 async def pipelines_by_org(
     session: AsyncSession, program_id: int, scope: KpiScope, weights: dict[str, float] | None = None
 ) -> dict[int, float]:

@@ -12,7 +12,7 @@ from incentives.accounts.roles import Role
 from incentives.db import Database
 from incentives.leads import services as leads
 from incentives.reports.kpi_scopes import KpiScope
-from incentives.reports.kpis import PartnerKpis, kpis, kpis_by_org, partner_kpis, weekly_kpis
+from incentives.reports.kpis import PartnerKpis, kpis, kpis_by_org, partner_kpis, weekly_kpis, weekly_reservations
 from tests.factories import Actor, ProgramWorld, make_program, make_user
 from tests.leads.helpers import T0, make_lead, make_reseller
 
@@ -153,6 +153,16 @@ async def test_an_empty_period_has_no_figures_only_zero_counts(db: Database, h: 
     assert (found.cr, found.ttp_hours, found.adt_days, found.ads, found.feedback_rate, found.pli) == (None,) * 6
     assert weeks[0][1].reserved == 0 and weeks[0][1].cr is None
     assert (weeks[1][1].reserved, weeks[1][1].won) == (4, 2)  # every reservation falls in the second week
+
+
+async def test_a_reservation_counts_in_the_week_it_falls_in(db: Database, h: History) -> None:
+    """Four days into a week is week 0 on both databases (PostgreSQL's CAST would round 0.6 weeks up to 1)."""
+    async with db.reader() as session:
+        weeks = await weekly_kpis(session, h.world.program_id, KpiScope("program"), T0 - 4 * 24 * H, 2)
+        by_org, by_rep = await weekly_reservations(session, h.world.program_id, T0 - 4 * 24 * H, 2)
+    assert [found.reserved for _, found in weeks] == [4, 0]
+    assert sum(counts[0] for counts in by_org.values()) == 4 and sum(counts[1] for counts in by_org.values()) == 0
+    assert sum(counts[0] for counts in by_rep.values()) == 4
 
 
 async def test_pli_weighs_the_open_pipeline_against_the_program_mean(db: Database) -> None:
