@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 KIND = "weekly_report"
 TEMPLATE = "incentives.reports:weekly_report"
+QUEUE_BATCH = 200  # rendered reports queued per transaction
 SEND_FROM = dt.time(6, 0)  # Monday, Europe/Berlin: the week just ended is reported from then on
 
 
@@ -40,36 +41,46 @@ def last_complete_week(now: dt.datetime) -> weekly.IsoWeek:
 
 
 async def queue_weekly(db: Database, base_url: str, program_id: int, week: weekly.IsoWeek) -> Delivery:
-    """Queue the program's report for `week` to every recipient; a second run queues nothing again."""
+    """Queue the program's report for `week` to every recipient; a second run queues nothing again. The
+    partners' figures are read once for the program; the rendered e-mails go to the outbox a batch at a time."""
     done = Delivery()
     key = f"{program_id}:{week.name}"
     async with db.reader() as session:
         recipients = await weekly.recipients(session, program_id, week)
         before = await outbox.queued_before(session, KIND, key, [r.user_id for r in recipients])
+        wanted = [r for r in recipients if r.user_id not in before]  # a re-run gathers nothing again
+        partners = None
+        if any(r.role in weekly.REPORTED_PARTNERS for r in wanted):
+            partners = await weekly.partners_week(session, program_id, week)
     done.already = len(before)
-    for recipient in recipients:
-        if recipient.user_id in before:  # a re-run (the sweep runs all Monday) gathers nothing again
-            continue
+    rendered: list[outbox.Mail] = []
+    for recipient in wanted:
         try:
-            async with db.reader() as session:
-                report = await weekly.gather(db, session, program_id, recipient, week)
+            async with db.reader() as session:  # a partner's report reads nothing more
+                report = await weekly.gather(db, session, program_id, recipient, week, partners)
             subject, text, html = weekly_mail.render(report, base_url)
         except Exception:  # one recipient's broken figures must not stop the others' reports
             log.exception("the weekly report for user %s could not be made", recipient.user_id)
             done.failed.append(recipient.email)
             continue
-        async with db.transaction() as session:
-            queued = await outbox.queue(
-                session,
-                user_id=recipient.user_id,
-                kind=KIND,
-                key=key,
-                template=TEMPLATE,
-                context={"subject": subject, "text": text, "html": html},
-            )
-        done.queued += queued
-        done.already += 1 - queued
+        rendered.append(
+            outbox.Mail(recipient.user_id, KIND, key, TEMPLATE, {"subject": subject, "text": text, "html": html})
+        )
+        if len(rendered) == QUEUE_BATCH:
+            await _queue(db, rendered, done)
+    await _queue(db, rendered, done)
     return done
+
+
+async def _queue(db: Database, rendered: list[outbox.Mail], done: Delivery) -> None:
+    """Queue and forget a batch of rendered reports (a concurrent run's copies are refused by their keys)."""
+    if not rendered:
+        return
+    async with db.transaction() as session:
+        queued = await outbox.queue_many(session, rendered)
+    done.queued += queued
+    done.already += len(rendered) - queued
+    rendered.clear()
 
 
 async def queue_all(db: Database, base_url: str, week: weekly.IsoWeek, program_id: int | None = None) -> Delivery:

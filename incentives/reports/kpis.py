@@ -268,12 +268,13 @@ async def kpis_of_reps(
     }
     returned = (
         select(LeadEvent.actor_id, func.count())
-        .where(LeadEvent.kind == "returned", LeadEvent.program_id == program_id, LeadEvent.actor_id.is_not(None))
+        .where(LeadEvent.kind == "returned", LeadEvent.program_id == program_id)
         .where(LeadEvent.at >= start, LeadEvent.at < end)
         .group_by(LeadEvent.actor_id)
     )
     for user_id, count in (await session.execute(returned)).all():
-        found.setdefault(user_id, {})["returned"] = int(count)
+        if user_id is not None:
+            found.setdefault(user_id, {})["returned"] = int(count)
     plis, idle_pli = await pipelines_by_rep(session, program_id)
     for user_id in plis:
         found.setdefault(user_id, {})
@@ -296,12 +297,12 @@ async def weekly_reservations(
         statement = (
             select(who, week.label("week"), func.count())
             .where(r.kind == "reserved", r.program_id == program_id, r.at >= start, r.at < start + weeks * WEEK)
-            .where(who.is_not(None))
             .group_by(who, week)
         )
         counts: dict[int, list[int]] = {}
         for subject, index, count in (await session.execute(statement)).all():
-            counts.setdefault(subject, [0] * weeks)[int(index)] = int(count)
+            if subject is not None:
+                counts.setdefault(subject, [0] * weeks)[int(index)] = int(count)
         found.append(counts)
     return found[0], found[1]
 

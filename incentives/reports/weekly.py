@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +22,7 @@ from incentives.accounts.roles import Role
 from incentives.db import Database
 from incentives.errors import N_, FieldError, ValidationFailed
 from incentives.leaderboard import periods, scopes
-from incentives.leaderboard.queries import Row, board, most_improved
+from incentives.leaderboard.queries import Row, Standings, most_improved, standings
 from incentives.leads.models import Lead, LeadStatus
 from incentives.ledger import queries as ledger_queries
 from incentives.ledger.queries import Expiring
@@ -29,12 +30,13 @@ from incentives.local_time import LOCAL
 from incentives.mail import preferences
 from incentives.reports.dashboard import UnclaimedGroup, unclaimed_leads
 from incentives.reports.kpi_scopes import KpiScope
-from incentives.reports.kpis import Kpis, kpis, kpis_by_org, weekly_kpis
+from incentives.reports.kpis import Kpis, kpis, kpis_by_org, kpis_of_reps, weekly_kpis, weekly_reservations
 from incentives.rules import farming
 from incentives.rules.farming import PartnerPattern
 
 PROGRAM_ROLES = (Role.ADMIN, Role.PARTNER_MANAGER)  # agencies enter leads; the report has nothing for them
 PARTNER_ROLES = (Role.RESELLER_MANAGER, Role.RESELLER_REP, Role.DISTRIBUTOR_MANAGER)
+REPORTED_PARTNERS = (Role.RESELLER_MANAGER, Role.RESELLER_REP)  # their reports come from PartnersWeek
 HISTORY_WEEKS = 8  # the bar chart's weeks
 OWING_SHOWN = 10
 MOVERS_SHOWN = 5
@@ -193,11 +195,85 @@ def _scope_of(recipient: Recipient) -> tuple[str, KpiScope]:
     return "partner", KpiScope("partner", str(recipient.org_id))
 
 
+@dataclass(frozen=True)
+class PartnersWeek:
+    """What every partner's report of one program and week is made of, read once for all of them: a run for
+    thousands of managers and reps composes each report from these instead of asking the database per reader."""
+
+    program_id: int
+    program_name: str
+    program: Kpis  # the program's figures this week
+    org_names: dict[int, str]
+    by_org: dict[int, Kpis]
+    by_org_before: dict[int, Kpis]
+    by_rep: dict[int, Kpis]
+    by_rep_before: dict[int, Kpis]
+    idle_rep: Kpis  # a rep that did nothing this week
+    idle_rep_before: Kpis
+    history_by_org: dict[int, list[int]]  # reservations per week, the last HISTORY_WEEKS up to this one
+    history_by_rep: dict[int, list[int]]
+    standings: Standings
+    standings_before: Standings
+    owing: list[Any]  # every reserved lead of the program, by due date (the database's order)
+    expiring: dict[int, list[Expiring]]
+
+    def kpis_of(self, scope: KpiScope, before: bool = False) -> Kpis:
+        if scope.kind == "rep":
+            found = self.by_rep_before if before else self.by_rep
+            return found.get(scope.id, self.idle_rep_before if before else self.idle_rep)
+        found = self.by_org_before if before else self.by_org
+        # Every reseller member has a PLI while the program has a pipeline: a partner missing did nothing, and
+        # the program has no pipeline to compare against.
+        return found.get(scope.id, Kpis(offered=0, returned=0))
+
+
+async def partners_week(session: AsyncSession, program_id: int, week: IsoWeek) -> PartnersWeek:
+    program_scope = KpiScope("program")
+    history_start = week.start - dt.timedelta(days=7 * (HISTORY_WEEKS - 1))
+    before = week.previous
+    by_rep, idle_rep = await kpis_of_reps(session, program_id, week.start, week.end)
+    by_rep_before, idle_rep_before = await kpis_of_reps(session, program_id, before.start, before.end)
+    history_by_org, history_by_rep = await weekly_reservations(session, program_id, history_start, HISTORY_WEEKS)
+    members = select(Membership.org_id).where(Membership.program_id == program_id)
+    owing = await session.execute(
+        select(Lead.id, Lead.company, Lead.product_line, Lead.feedback_due_at, Lead.reserved_by_org_id)
+        .add_columns(Lead.reserved_by_user_id)
+        .where(Lead.program_id == program_id, Lead.status == LeadStatus.RESERVED)
+        .order_by(Lead.feedback_due_at, Lead.id)
+    )
+    return PartnersWeek(
+        program_id=program_id,
+        program_name=await session.scalar(select(Program.name).where(Program.id == program_id)) or "",
+        program=await kpis(session, program_id, program_scope, week.start, week.end),
+        org_names=dict((await session.execute(select(Org.id, Org.name).where(Org.id.in_(members)))).all()),
+        by_org=await kpis_by_org(session, program_id, program_scope, week.start, week.end),
+        by_org_before=await kpis_by_org(session, program_id, program_scope, before.start, before.end),
+        by_rep=by_rep,
+        by_rep_before=by_rep_before,
+        idle_rep=idle_rep,
+        idle_rep_before=idle_rep_before,
+        history_by_org=history_by_org,
+        history_by_rep=history_by_rep,
+        standings=await standings(session, program_id, periods.parse("week", week.last_moment)),
+        standings_before=await standings(session, program_id, periods.parse("week", before.last_moment)),
+        owing=list(owing.all()),
+        expiring=await ledger_queries.expiring_by_org(session, program_id, now=week.end),
+    )
+
+
 async def gather(
-    db: Database, session: AsyncSession, program_id: int, recipient: Recipient, week: IsoWeek
+    db: Database,
+    session: AsyncSession,
+    program_id: int,
+    recipient: Recipient,
+    week: IsoWeek,
+    partners: PartnersWeek | None = None,
 ) -> WeeklyReport:
-    """The figures of the recipient's scope in `week` (the caller took the recipient from `recipients`)."""
+    """The figures of the recipient's scope in `week` (the caller took the recipient from `recipients`); a run
+    for many readers passes the program's `partners_week` (read once) for its partners' reports."""
     kind, scope = _scope_of(recipient)
+    if kind == "partner":
+        return partner_report(partners or await partners_week(session, program_id, week), recipient, week, scope)
     program_name = await session.scalar(select(Program.name).where(Program.id == program_id)) or ""
     before = week.previous
     history_start = week.start - dt.timedelta(days=7 * (HISTORY_WEEKS - 1))
@@ -217,48 +293,38 @@ async def gather(
     )
     if kind == "program":
         return await _program_parts(db, session, report)
-    if kind == "distributor":
-        return await _distributor_parts(session, report)
-    return await _partner_parts(db, session, report, scope)
+    return await _distributor_parts(session, report)
 
 
-async def _partner_parts(db: Database, session: AsyncSession, report: WeeklyReport, scope: KpiScope) -> WeeklyReport:
-    program_id, org_id, week = report.program_id, report.recipient.org_id, report.week
-    name = (
-        report.recipient.name if scope.kind == "rep" else await session.scalar(select(Org.name).where(Org.id == org_id))
-    )
-    program_board = scopes.parse("program")
-    now = await board(
-        db,
-        session,
-        program_id,
-        periods.parse("week", week.last_moment),
-        program_board,
-        limit=1,
-        me=org_id,
-        now=week.last_moment,
-    )
-    then = week.previous.last_moment
-    earlier = await board(
-        db, session, program_id, periods.parse("week", then), program_board, limit=1, me=org_id, now=then
-    )
-    standing = None
-    if now.me is not None:
-        # Unranked last week (no points then) has no place to move from.
-        movement = None if earlier.me is None or not earlier.me.points else earlier.me.rank - now.me.rank
-        standing = Standing(now.me.rank, now.of, now.me.points, movement)
-    owing = select(Lead).where(
-        Lead.program_id == program_id, Lead.status == LeadStatus.RESERVED, Lead.reserved_by_org_id == org_id
-    )
-    if scope.kind == "rep":
-        owing = owing.where(Lead.reserved_by_user_id == scope.id)
-    total = int(await session.scalar(select(func.count()).select_from(owing.subquery())) or 0)
-    leads = await session.scalars(owing.order_by(Lead.feedback_due_at, Lead.id).limit(OWING_SHOWN))
-    return replace(
-        report,
-        scope_name=name or "",
-        standing=standing,
-        expiring=await ledger_queries.expiring(session, program_id, org_id, now=week.end),
+def partner_report(figures: PartnersWeek, recipient: Recipient, week: IsoWeek, scope: KpiScope) -> WeeklyReport:
+    """A reseller manager's (scope: its partner) or rep's (scope: the rep) report from the program's figures."""
+    org_id = recipient.org_id
+    history_start = week.start - dt.timedelta(days=7 * (HISTORY_WEEKS - 1))
+    counts = (figures.history_by_rep if scope.kind == "rep" else figures.history_by_org).get(scope.id)
+    rank, of, points = figures.standings.of(org_id)
+    earlier_rank, _, earlier_points = figures.standings_before.of(org_id)
+    # Unranked last week (no points then) has no place to move from.
+    movement = earlier_rank - rank if earlier_points else None
+    owing = [
+        lead
+        for lead in figures.owing
+        if lead.reserved_by_org_id == org_id and (scope.kind != "rep" or lead.reserved_by_user_id == scope.id)
+    ]
+    org_name = figures.org_names.get(org_id, "")
+    return WeeklyReport(
+        recipient,
+        figures.program_id,
+        figures.program_name,
+        week,
+        "partner",
+        recipient.name if scope.kind == "rep" else org_name,
+        org_name,
+        kpis=figures.kpis_of(scope),
+        last_week=figures.kpis_of(scope, before=True),
+        program=figures.program,
+        history=[(history_start + n * dt.timedelta(days=7), counts[n] if counts else 0) for n in range(HISTORY_WEEKS)],
+        standing=Standing(rank, of, points, movement),
+        expiring=figures.expiring.get(org_id, []),
         owing=[
             OwingLead(
                 lead.id,
@@ -267,9 +333,9 @@ async def _partner_parts(db: Database, session: AsyncSession, report: WeeklyRepo
                 lead.feedback_due_at,
                 lead.feedback_due_at is not None and lead.feedback_due_at <= week.end,
             )
-            for lead in leads
+            for lead in owing[:OWING_SHOWN]
         ],
-        owing_total=total,
+        owing_total=len(owing),
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from incentives.accounts import services as accounts
 from incentives.accounts.models import Membership, Org, Program, User
@@ -15,9 +15,23 @@ from incentives.accounts.roles import Role
 from incentives.db import Database
 from incentives.errors import ValidationFailed
 from incentives.leaderboard import jobs as leaderboard
+from incentives.leaderboard import periods, scopes
+from incentives.leaderboard.queries import board
 from incentives.leads import services as leads
+from incentives.leads.models import Lead, LeadStatus
+from incentives.ledger import queries as ledger_queries
 from incentives.ledger import services as ledger
-from incentives.reports.weekly import IsoWeek, Recipient, WeeklyReport, gather, recipients
+from incentives.reports.kpi_scopes import KpiScope
+from incentives.reports.kpis import kpis, weekly_kpis
+from incentives.reports.weekly import (
+    HISTORY_WEEKS,
+    IsoWeek,
+    Recipient,
+    WeeklyReport,
+    gather,
+    partners_week,
+    recipients,
+)
 from incentives.reports.weekly_mail import render
 from incentives.rules.leaderboard_feed import earned_with_credit
 from tests.factories import Actor, ProgramWorld, make_org, make_program, make_user
@@ -193,3 +207,61 @@ async def test_the_managers_report_has_the_program_top_movers_and_unclaimed_lead
         assert "+120" in text and "+50" in text
         assert 'width="100%"' in html  # this week's bar is the longest
         assert ("Top movers" if locale == "en" else "Aufsteiger der Woche") in html
+
+
+async def test_partner_reports_read_at_once_equal_each_scopes_own_figures(db: Database, week: Week) -> None:
+    """A run reads the partners' figures for the whole program at once (PartnersWeek); each report must equal
+    what the per-scope reads give: KPIs (with PLI: B holds a lead at 'proposal'), history, standing, expiring
+    points and the leads owing feedback."""
+    w = week
+    extra = await make_lead(db, w.world, now=T0)
+    async with db.transaction() as session:
+        await leads.reserve_lead(session, w.b.principal, extra.id, now=T0 + 20 * H)
+    async with db.transaction() as session:
+        await leads.give_feedback(session, w.b.principal, extra.id, status="proposal", now=T0 + 30 * H)
+    program_id = w.world.program_id
+    async with db.reader() as session:
+        everyone = await recipients(session, program_id, WEEK)
+        partners = [r for r in everyone if r.role in (Role.RESELLER_MANAGER, Role.RESELLER_REP)]
+        assert {r.user_id for r in partners} >= {w.a.user_id, w.a_manager.user_id, w.b.user_id}
+        figures = await partners_week(session, program_id, WEEK)
+        for recipient in partners:
+            report = await gather(db, session, program_id, recipient, WEEK, figures)
+            scope = (
+                KpiScope("rep", str(recipient.user_id))
+                if recipient.role == Role.RESELLER_REP
+                else KpiScope("partner", str(recipient.org_id))
+            )
+            before = WEEK.previous
+            assert report.kpis == await kpis(session, program_id, scope, WEEK.start, WEEK.end)
+            assert report.last_week == await kpis(session, program_id, scope, before.start, before.end)
+            assert report.program == await kpis(session, program_id, KpiScope("program"), WEEK.start, WEEK.end)
+            start = WEEK.start - dt.timedelta(days=7 * (HISTORY_WEEKS - 1))
+            series = await weekly_kpis(session, program_id, scope, start, HISTORY_WEEKS)
+            assert report.history == [(at, found.reserved) for at, found in series]
+            board_now = await board(
+                db,
+                session,
+                program_id,
+                periods.parse("week", WEEK.last_moment),
+                scopes.parse("program"),
+                me=recipient.org_id,
+                now=WEEK.last_moment,
+            )
+            assert board_now.me is not None and report.standing is not None
+            assert (report.standing.rank, report.standing.of, report.standing.points) == (
+                board_now.me.rank,
+                board_now.of,
+                board_now.me.points,
+            )
+            assert report.expiring == await ledger_queries.expiring(session, program_id, recipient.org_id, now=WEEK.end)
+            owing = select(Lead.id).where(
+                Lead.program_id == program_id,
+                Lead.status == LeadStatus.RESERVED,
+                Lead.reserved_by_org_id == recipient.org_id,
+            )
+            if scope.kind == "rep":
+                owing = owing.where(Lead.reserved_by_user_id == scope.id)
+            expected = list(await session.scalars(owing.order_by(Lead.feedback_due_at, Lead.id)))
+            assert [lead.id for lead in report.owing] == expected[:10] and report.owing_total == len(expected)
+    assert figures.by_rep[w.b.user_id].pli is not None  # the PLI was compared, not two Nones
