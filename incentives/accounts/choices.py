@@ -1,0 +1,51 @@
+"""A program's own lists of product lines and industries. Leads are entered with these values (a typo in a
+product line means no partner ever matches); partners' competencies are chosen from the product lines. An empty
+list means the program has not set one, and any value is accepted, so that existing integrations keep working."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incentives.accounts.models import Program
+from incentives.errors import N_, FieldError
+
+MAX_CHOICES = 200
+MAX_LENGTH = 80  # the length of leads.product_line and leads.industry
+
+
+def check_choices(values: Sequence[str]) -> None:
+    """Raise ValueError with a message id when a list has the same value twice (ignoring case: "Solar" and
+    "solar" would look the same in a select)."""
+    folded = [value.casefold() for value in values]
+    if len(set(folded)) != len(folded):
+        raise ValueError(N_("Each value may appear only once."))
+
+
+@dataclass(frozen=True)
+class ProgramChoices:
+    product_lines: tuple[str, ...]
+    industries: tuple[str, ...]
+
+    def refusals(self, product_line: str | None, industry: str | None) -> list[FieldError]:
+        """What a lead's values break of these lists; nothing where a list is empty."""
+        found = []
+        if self.product_lines and product_line is not None and product_line not in self.product_lines:
+            message = N_("“%(value)s” is not one of the program's product lines.")
+            found.append(FieldError(("product_line",), message, value=product_line))
+        if self.industries and industry is not None and industry not in self.industries:
+            message = N_("“%(value)s” is not one of the program's industries.")
+            found.append(FieldError(("industry",), message, value=industry))
+        return found
+
+
+async def program_choices(session: AsyncSession, program_id: int) -> ProgramChoices:
+    row = (
+        await session.execute(select(Program.product_lines, Program.industries).where(Program.id == program_id))
+    ).one_or_none()
+    if row is None:
+        return ProgramChoices((), ())
+    return ProgramChoices(tuple(row.product_lines or ()), tuple(row.industries or ()))
