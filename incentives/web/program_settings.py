@@ -26,12 +26,14 @@ from incentives.web.context import current_db, current_principal
 from incentives.web.forms import field_messages, form_errors
 from incentives.web.templating import render, see_other
 
-nav.register("/settings", N_("Settings"), {Role.ADMIN}, order=95)
+nav.register("/settings", N_("Settings"), {Role.ADMIN}, order=95, more_for={Role.ADMIN})
+TOKEN_HOLDERS = {Role.PARTNER_MANAGER, Role.AGENCY, Role.DISTRIBUTOR_MANAGER, Role.RESELLER_MANAGER}
 nav.register(
     "/tokens",
     N_("API tokens"),
-    {Role.PARTNER_MANAGER, Role.AGENCY, Role.DISTRIBUTOR_MANAGER, Role.RESELLER_MANAGER},
+    TOKEN_HOLDERS,
     order=96,
+    more_for=TOKEN_HOLDERS,
 )
 
 INTEGERS = (
