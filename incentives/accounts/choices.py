@@ -30,16 +30,27 @@ class ProgramChoices:
     product_lines: tuple[str, ...]
     industries: tuple[str, ...]
 
-    def refusals(self, product_line: str | None, industry: str | None) -> list[FieldError]:
-        """What a lead's values break of these lists; nothing where a list is empty."""
+    def spelled(self, product_line: str, industry: str | None) -> tuple[str, str | None, list[FieldError]]:
+        """A lead's values as the lists spell them ("wärmepumpen" from a spreadsheet is "Wärmepumpen": partners
+        match on the exact name), and what is in no list; values are kept where a list is empty."""
         found = []
-        if self.product_lines and product_line is not None and product_line not in self.product_lines:
+        line = _listed(self.product_lines, product_line)
+        if line is None:
             message = N_("“%(value)s” is not one of the program's product lines.")
             found.append(FieldError(("product_line",), message, value=product_line))
-        if self.industries and industry is not None and industry not in self.industries:
+        sector = _listed(self.industries, industry)
+        if sector is None and industry is not None:
             message = N_("“%(value)s” is not one of the program's industries.")
             found.append(FieldError(("industry",), message, value=industry))
-        return found
+        return line or product_line, sector, found
+
+
+def _listed(choices: tuple[str, ...], value: str | None) -> str | None:
+    """The list's spelling of a value (None: not in it); any value where the list is empty."""
+    if value is None or not choices:
+        return value
+    folded = value.casefold()
+    return next((choice for choice in choices if choice.casefold() == folded), None)
 
 
 async def program_choices(session: AsyncSession, program_id: int) -> ProgramChoices:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
@@ -66,8 +66,10 @@ async def create_lead(
     now = now or utcnow()
     _require(principal, LEAD_ENTRY, data.program_id)
     choices = await program_choices(session, data.program_id)
-    if refusals := choices.refusals(data.product_line, data.industry):
+    product_line, industry, refusals = choices.spelled(data.product_line, data.industry)
+    if refusals:
         raise ValidationFailed(refusals)
+    data = replace(data, product_line=product_line, industry=industry)
     if data.external_id is not None:
         existing = await session.scalar(
             select(Lead.id).where(Lead.program_id == data.program_id, Lead.external_id == data.external_id)

@@ -89,6 +89,13 @@ async def test_api_leads_use_the_lists_once_they_are_set(db: Database, http: htt
     good = lead_body(world.program_id, product_line="Photovoltaik-Großanlagen", industry="Handwerk")
     created = await http.post("/api/v1/leads", headers=auth, json=good)
     assert created.status_code == 201, created.text
+    # A value as a spreadsheet may write it is stored as the list spells it, so that partners match it.
+    lower = lead_body(world.program_id, product_line="HEAT_PUMPS", industry="handwerk")
+    spelled = await http.post("/api/v1/leads", headers=auth, json=lower)
+    assert spelled.status_code == 201, spelled.text
+    async with db.reader() as session:
+        lead = await session.get_one(Lead, spelled.json()["id"])
+    assert (lead.product_line, lead.industry) == ("heat_pumps", "Handwerk")
     no_industry = lead_body(world.program_id)
     del no_industry["industry"]  # optional, as ever
     assert (await http.post("/api/v1/leads", headers=auth, json=no_industry)).status_code == 201

@@ -115,13 +115,14 @@ class ProgramSettingsPatch(Patch):
     qualification_checklist: Checklist | None = None
     product_lines: Choices | None = Field(
         None,
-        description="The product lines leads choose from, and partners' competencies. Once set (not empty), a lead "
-        "with another product line is refused with 422; an empty list accepts any value.",
+        description="The product lines leads choose from (partners match them by their competencies). Once set (not "
+        "empty), a lead with another product line is refused with 422 (case is ignored; the lead is stored with the "
+        "list's spelling); an empty list accepts any value.",
     )
     industries: Choices | None = Field(
         None,
         description="The industries leads choose from. Once set (not empty), a lead with another industry is "
-        "refused with 422; an empty list accepts any value.",
+        "refused with 422 (case is ignored); an empty list accepts any value.",
     )
 
 
