@@ -11,7 +11,7 @@ from incentives.accounts.models import Program, User
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import Database, utcnow
-from incentives.leads.demo import create_demo_leads
+from incentives.leads.demo import INDUSTRIES, PRODUCTS, create_demo_leads
 from incentives.rewards.demo import rewards_demo
 
 PROGRAM = "Helios Wärmepumpen Partnerprogramm"
@@ -184,7 +184,9 @@ async def _create(db: Database) -> None:
     async with db.reader() as session:
         admin = Principal.of(await session.get_one(User, boot.user_id))
     async with db.transaction() as session:
-        await services.update_program_settings(session, admin, boot.program_id, {"default_locale": "de"})
+        # The program's own lists: the lead form offers them, and leads with other values are refused.
+        choices = {"product_lines": sorted(set(PRODUCTS)), "industries": sorted(INDUSTRIES)}
+        await services.update_program_settings(session, admin, boot.program_id, {"default_locale": "de", **choices})
 
     async def user(email: str, name: str, org_id: int, role: Role, locale: str) -> None:
         async with db.transaction() as session:

@@ -51,6 +51,7 @@ PAGES = [  # (name, login e-mail or None, path)
     ("reward-item-edit", "admin@helios.example", "/rewards/1/edit"),
     ("approvals", "pam@helios.example", "/approvals"),
     ("wallet", "manager@reseller01.example", "/wallet"),
+    ("rewards-reseller", "manager@reseller01.example", "/rewards"),
     ("notifications", "rep@reseller01.example", "/notifications"),
     ("how-to-earn", "rep@reseller01.example", "/points/earn"),
     ("lead-qualify", "pam@helios.example", "/leads/1"),

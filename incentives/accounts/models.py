@@ -47,6 +47,9 @@ class Program(Base):
     pipeline_weights: Mapped[dict[str, float] | None] = mapped_column(JSON)
     # [{key, name: {de, en}}] confirmed when a lead is qualified (accounts/qualification.py); None: the defaults.
     qualification_checklist: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # The program's own lists leads choose from (accounts/choices.py); empty: any value is accepted.
+    product_lines: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    industries: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

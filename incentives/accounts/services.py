@@ -38,6 +38,8 @@ PROGRAM_SETTINGS = (
     "matching_weights",
     "capacity_mode",
     "qualification_checklist",
+    "product_lines",
+    "industries",
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from incentives import live
+from incentives.accounts.choices import program_choices
 from incentives.accounts.models import Membership, Program
 from incentives.accounts.qualification import checklist_of
 from incentives.accounts.roles import Role
@@ -64,6 +65,11 @@ async def create_lead(
 ) -> Lead:
     now = now or utcnow()
     _require(principal, LEAD_ENTRY, data.program_id)
+    choices = await program_choices(session, data.program_id)
+    product_line, industry, refusals = choices.spelled(data.product_line, data.industry)
+    if refusals:
+        raise ValidationFailed(refusals)
+    data = replace(data, product_line=product_line, industry=industry)
     if data.external_id is not None:
         existing = await session.scalar(
             select(Lead.id).where(Lead.program_id == data.program_id, Lead.external_id == data.external_id)

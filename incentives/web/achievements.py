@@ -28,8 +28,9 @@ from incentives.web.rewards_base import chosen_program
 from incentives.web.rules import EVENT_LABELS, manager_of
 from incentives.web.templating import render, see_other
 
-nav.register("/achievements", N_("Achievements"), progress.PARTNERS, order=46)
-nav.register("/achievements/manage", N_("Achievements"), {Role.ADMIN, Role.PARTNER_MANAGER}, order=32)
+nav.register("/achievements", N_("Achievements"), progress.PARTNERS, order=46, more_for=progress.PARTNERS)
+STAFF = {Role.ADMIN, Role.PARTNER_MANAGER}
+nav.register("/achievements/manage", N_("Achievements"), STAFF, order=32, more_for=STAFF)
 
 CSS = "/static/engagement-1.css"
 KIND_LABELS = {Kind.COUNT.value: N_("count matching events"), Kind.STREAK.value: N_("reach a streak")}

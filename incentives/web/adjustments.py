@@ -24,7 +24,7 @@ from incentives.web.forms import form_errors
 from incentives.web.rules import CSS
 from incentives.web.templating import render, see_other
 
-nav.register("/points/adjustments", N_("Point adjustments"), {Role.ADMIN}, order=34)
+nav.register("/points/adjustments", N_("Point adjustments"), {Role.ADMIN}, order=34, more_for={Role.ADMIN})
 
 MAX_ADJUSTMENT = 1_000_000_000
 RECENT = 50

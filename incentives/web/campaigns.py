@@ -28,7 +28,7 @@ from incentives.web.forms import form_errors
 from incentives.web.rules import CSS, LABELS, MANAGERS, TIER_LABELS, last_day, manager_of, name_of
 from incentives.web.templating import render, see_other
 
-nav.register("/rules/campaigns", N_("Campaigns"), MANAGERS, order=31)
+nav.register("/rules/campaigns", N_("Campaigns"), MANAGERS, order=31, more_for=MANAGERS)
 
 
 async def campaign_list(request: Request) -> Response:

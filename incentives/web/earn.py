@@ -21,7 +21,7 @@ from incentives.web.rules import CSS, LABELS, last_day, name_of
 from incentives.web.templating import render
 
 EARNERS = {Role.RESELLER_MANAGER, Role.RESELLER_REP}
-nav.register("/points/earn", N_("How to earn points"), EARNERS, order=45)
+nav.register("/points/earn", N_("How to earn points"), EARNERS, order=45, more_for=EARNERS)
 
 # Whole sentences per event and lead temperature: German declines the adjective, so no fragment is pasted in.
 WHEN: dict[tuple[str, str], str] = {

@@ -18,7 +18,8 @@ from incentives.web import nav
 from incentives.web.context import current_db, current_principal
 from incentives.web.templating import render, see_other
 
-nav.register("/invitations", N_("Invitations"), {Role.RESELLER_MANAGER, Role.DISTRIBUTOR_MANAGER}, order=85)
+INVITED = {Role.RESELLER_MANAGER, Role.DISTRIBUTOR_MANAGER}
+nav.register("/invitations", N_("Invitations"), INVITED, order=85, more_for=INVITED)
 
 COUNTRIES = ("DE", "AT", "CH", "NL", "BE", "LU", "FR", "IT", "PL", "CZ", "DK")
 DONE = {

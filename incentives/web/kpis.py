@@ -32,7 +32,7 @@ from incentives.web.rewards_base import int_param
 from incentives.web.templating import render
 
 VIEWERS = {Role.ADMIN, Role.PARTNER_MANAGER, Role.DISTRIBUTOR_MANAGER, Role.RESELLER_MANAGER}
-nav.register("/kpis", N_("KPIs"), VIEWERS, order=5)
+nav.register("/kpis", N_("KPIs"), VIEWERS, order=5, more_for={Role.RESELLER_MANAGER})
 DEFAULT_DAYS = 28
 
 

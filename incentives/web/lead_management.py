@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from incentives import i18n
+from incentives.accounts.choices import program_choices
 from incentives.accounts.roles import Role
 from incentives.accounts.scope import Principal
 from incentives.db import utcnow
@@ -215,9 +216,10 @@ async def new_lead(request: Request) -> Response:
             errors = field_messages(request, field_errors_from_pydantic(exc), _form_field)
         except DomainError as exc:
             errors = form_errors(request, exc, _form_field)
-    return render(
-        request, "leads/new.html", {"values": values, "errors": errors, **LABELS}, status_code=422 if errors else 200
-    )
+    async with current_db(request).reader() as session:
+        choices = await program_choices(session, who.program_id)
+    context = {"values": values, "errors": errors, "choices": choices, **LABELS}
+    return render(request, "leads/new.html", context, status_code=422 if errors else 200)
 
 
 def _form_field(loc: Sequence[str | int]) -> str:
@@ -243,10 +245,12 @@ async def import_csv(request: Request) -> Response:
             except UnicodeDecodeError:
                 text = raw.decode("cp1252", errors="replace")  # Excel on Windows saves CSV this way
             report = await importer.import_leads(current_db(request), who, who.program_id, text)
+    async with current_db(request).reader() as session:
+        choices = await program_choices(session, who.program_id)
     return render(
         request,
         "leads/import.html",
-        {"report": report, "error": error, "columns": FORM_FIELDS},
+        {"report": report, "error": error, "columns": FORM_FIELDS, "choices": choices},
         status_code=422 if error else 200,
     )
 

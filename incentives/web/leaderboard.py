@@ -19,7 +19,7 @@ from incentives.web.context import current_db, current_principal
 from incentives.web.templating import render, unless_unchanged
 
 EVERYONE = set(Role)
-nav.register("/leaderboard", N_("Leaderboard"), EVERYONE, order=35)
+nav.register("/leaderboard", N_("Leaderboard"), EVERYONE, order=35, more_for={Role.ADMIN, Role.PARTNER_MANAGER})
 
 PERIOD_LABELS = {
     "week": N_("This week"),

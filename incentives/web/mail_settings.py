@@ -1,4 +1,4 @@
-"""The e-mail settings page (linked from the header of every page): the same settings as the API's
+"""The e-mail settings page (in the "More" menu of every header): the same settings as the API's
 `/api/v1/me/notifications`, as a form."""
 
 from __future__ import annotations
@@ -9,11 +9,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from incentives.accounts.roles import Role
 from incentives.errors import N_, FieldError, ValidationFailed
 from incentives.mail import preferences
+from incentives.web import nav
 from incentives.web.context import current_db, current_principal
 from incentives.web.mail_links import SETTING_LABELS
 from incentives.web.templating import render, see_other
+
+nav.register("/settings/notifications", N_("E-mail settings"), set(Role), order=97, more_for=set(Role))
 
 NEW_LEADS_LABELS = {
     "instant": N_("At once, one e-mail per lead"),

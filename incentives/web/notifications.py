@@ -15,7 +15,10 @@ from incentives.web.context import current_db, current_principal
 from incentives.web.pwa import push_key
 from incentives.web.templating import is_htmx, render, see_other
 
-nav.register("/notifications", N_("Notifications"), set(Role), order=90)
+# Resellers see the unread count beside their balance (includes/pulse.html), which links here.
+nav.register(
+    "/notifications", N_("Notifications"), set(Role), order=90, more_for={Role.RESELLER_MANAGER, Role.RESELLER_REP}
+)
 
 
 async def notifications(request: Request) -> Response:

@@ -27,12 +27,14 @@ from incentives.web.context import current_db, current_principal
 from incentives.web.forms import field_messages, form_errors
 from incentives.web.templating import is_htmx, render, see_other
 
-nav.register("/settings", N_("Settings"), {Role.ADMIN}, order=95)
+nav.register("/settings", N_("Settings"), {Role.ADMIN}, order=95, more_for={Role.ADMIN})
+TOKEN_HOLDERS = {Role.PARTNER_MANAGER, Role.AGENCY, Role.DISTRIBUTOR_MANAGER, Role.RESELLER_MANAGER}
 nav.register(
     "/tokens",
     N_("API tokens"),
-    {Role.PARTNER_MANAGER, Role.AGENCY, Role.DISTRIBUTOR_MANAGER, Role.RESELLER_MANAGER},
+    TOKEN_HOLDERS,
     order=96,
+    more_for=TOKEN_HOLDERS,
 )
 
 INTEGERS = (
@@ -43,6 +45,7 @@ INTEGERS = (
     "max_overdue_leads",
     "points_expiry_months",
 )
+CHOICES = ("product_lines", "industries")  # one value a line in a text area
 WEIGHTS = ("competence", "tier", "conversion", "proximity", "capacity", "fairness")
 WEIGHT_LABELS = {
     "competence": N_("Competence"),
@@ -75,6 +78,8 @@ def values_of(program: Program, locale: str) -> dict[str, str]:
     for n, level in enumerate(program.levels):
         values |= {f"level_key_{n}": level["key"], f"level_threshold_{n}": str(level["threshold"])}
         values |= {f"level_de_{n}": level["name"]["de"], f"level_en_{n}": level["name"]["en"]}
+    for name in CHOICES:
+        values[name] = "\n".join(getattr(program, name) or [])
     for n, item in enumerate(checklist_of(program.qualification_checklist)):
         values |= {f"check_key_{n}": item["key"], f"check_de_{n}": item["name"]["de"]}
         values |= {f"check_en_{n}": item["name"]["en"]}
@@ -102,6 +107,8 @@ def body_of(values: Mapping[str, str], locale: str) -> tuple[dict[str, Any], dic
         {"key": r["key"], "name": {"de": r["de"], "en": r["en"]}, "threshold": _number(r["threshold"], locale)}
         for _, r in levels
     ]
+    for name in CHOICES:
+        body[name] = [line.strip() for line in values.get(name, "").splitlines() if line.strip()]
     checks = _rows(values, "check", ("key", "de", "en"))
     body["qualification_checklist"] = [{"key": r["key"], "name": {"de": r["de"], "en": r["en"]}} for _, r in checks]
     return body, {"levels": [n for n, _ in levels], "qualification_checklist": [n for n, _ in checks]}

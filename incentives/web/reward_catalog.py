@@ -35,8 +35,8 @@ from incentives.web.rewards_base import chosen_program, page_context
 from incentives.web.templating import is_htmx, render, see_other
 
 # Partner managers may only read the catalog: their entry says what it is, not "manage".
-nav.register("/rewards/manage", N_("Manage catalog"), {Role.ADMIN}, order=42)
-nav.register("/rewards/manage", N_("Reward catalog"), DECIDERS - {Role.ADMIN}, order=42)
+nav.register("/rewards/manage", N_("Manage catalog"), {Role.ADMIN}, order=42, more_for={Role.ADMIN})
+nav.register("/rewards/manage", N_("Reward catalog"), DECIDERS - {Role.ADMIN}, order=42, more_for=DECIDERS)
 
 TEXT_FIELDS = ("kind", "name_de", "name_en", "description_de", "description_en", "value", "percent", "limit_period")
 NUMBER_FIELDS = ("points", "stock", "limit_per_period", "auto_approve_up_to")

@@ -23,8 +23,8 @@ from incentives.web.forms import form_errors
 from incentives.web.rules import CSS, EVENT_LABELS, MANAGERS, manager_of, translate
 from incentives.web.templating import is_htmx, render, see_other
 
-nav.register("/rules/problems", N_("Processing problems"), MANAGERS, order=32)
-nav.register("/rules/farming", N_("Farming report"), MANAGERS, order=33)
+nav.register("/rules/problems", N_("Processing problems"), MANAGERS, order=32, more_for=MANAGERS)
+nav.register("/rules/farming", N_("Farming report"), MANAGERS, order=33, more_for=MANAGERS)
 
 REPORT_DAYS = 30
 MAX_REPORT_DAYS = 400

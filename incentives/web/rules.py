@@ -32,7 +32,7 @@ from incentives.web.forms import form_errors
 from incentives.web.templating import render, see_other
 
 MANAGERS = {Role.ADMIN, Role.PARTNER_MANAGER}
-nav.register("/rules", N_("Rules"), MANAGERS, order=30)
+nav.register("/rules", N_("Rules"), MANAGERS, order=30, more_for=MANAGERS)
 
 CSS = "/static/rules-1.css"
 PREVIEW_DAYS = 30

@@ -19,7 +19,7 @@ from incentives.web.templating import render, see_other
 from incentives.webhooks import services
 from incentives.webhooks.outbox import EVENT_TYPES
 
-nav.register("/webhooks", N_("Webhooks"), {Role.ADMIN}, order=36)
+nav.register("/webhooks", N_("Webhooks"), {Role.ADMIN}, order=36, more_for={Role.ADMIN})
 
 EVENT_LABELS = {
     "lead.offered": N_("A lead was offered to partners"),

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from incentives.accounts.choices import MAX_CHOICES, check_choices
 from incentives.accounts.levels import KEY, MAX_LEVELS, MAX_THRESHOLD, Level, check_levels
 from incentives.accounts.qualification import KEY as CHECKLIST_KEY
 from incentives.accounts.qualification import MAX_ITEMS as MAX_CHECKLIST
@@ -66,6 +67,14 @@ def _checklist(items: list[ChecklistItem]) -> list[ChecklistItem]:
 Checklist = Annotated[list[ChecklistItem], Field(max_length=MAX_CHECKLIST), AfterValidator(_checklist)]
 
 
+def _choices(values: list[str]) -> list[str]:
+    check_choices(values)
+    return values
+
+
+Choices = Annotated[list[Label], Field(max_length=MAX_CHOICES), AfterValidator(_choices)]
+
+
 Weight = Annotated[float, Field(ge=0, le=100, strict=False)]
 
 
@@ -104,6 +113,17 @@ class ProgramSettingsPatch(Patch):
     capacity_mode: Literal["hard", "soft"] | None = None
     # What a manager confirms when qualifying a lead: [{key, name: {de, en}}]
     qualification_checklist: Checklist | None = None
+    product_lines: Choices | None = Field(
+        None,
+        description="The product lines leads choose from (partners match them by their competencies). Once set (not "
+        "empty), a lead with another product line is refused with 422 (case is ignored; the lead is stored with the "
+        "list's spelling); an empty list accepts any value.",
+    )
+    industries: Choices | None = Field(
+        None,
+        description="The industries leads choose from. Once set (not empty), a lead with another industry is "
+        "refused with 422 (case is ignored); an empty list accepts any value.",
+    )
 
 
 class LevelNameOut(BaseModel):
@@ -137,6 +157,8 @@ class ProgramOut(BaseModel):
     matching_weights: MatchingWeightsOut
     capacity_mode: Literal["hard", "soft"]
     qualification_checklist: list[LevelNameItemOut]
+    product_lines: list[str] = Field(description="Leads choose from these; empty: any value.")
+    industries: list[str] = Field(description="Leads choose from these; empty: any value.")
 
 
 class OrgIn(Strict):
