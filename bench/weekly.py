@@ -76,6 +76,7 @@ async def run(url: str, args: argparse.Namespace, smtp_url: str) -> None:
     await book.build(db, args.leads, args.transfers)
     users = await add_people(db, 1 if args.quick else 4)
     await book.settle(db)
+    print(f"  book built; {users:,} users", flush=True)
     week = jobs.last_complete_week(utcnow())
     settings = dataclasses.replace(Settings(database_url=url, environment="test"), smtp_url=smtp_url)
     began = time.perf_counter()
@@ -92,7 +93,8 @@ async def run(url: str, args: argparse.Namespace, smtp_url: str) -> None:
     print(
         f"  {users:,} users: {delivery.queued:,} reports gathered and rendered in {queued_in:.1f} s "
         f"({delivery.queued / queued_in:.0f}/s, {len(delivery.failed)} failed), {sent:,} handed to SMTP in "
-        f"{sent_in:.1f} s; together {queued_in + sent_in:.1f} s"
+        f"{sent_in:.1f} s; together {queued_in + sent_in:.1f} s",
+        flush=True,
     )
     await db.dispose()
 
@@ -118,7 +120,7 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         for backend, url in databases(args.backend or ["sqlite", "postgresql"], "weekly"):
-            print(f"{backend}:")
+            print(f"{backend}:", flush=True)
             asyncio.run(run(url, args, f"smtp://127.0.0.1:{port}"))
     finally:
         server.terminate()

@@ -1,16 +1,24 @@
-"""Two real browsers on one pick list: the lead one partner reserves turns, within 2 s and without a reload, into
-a note in the other partner's open page; a click on a lead just taken says so in place."""
+"""Two real browsers on one pick list, each served by its own web process: the lead one partner reserves turns,
+within 2 s and without a reload, into a note in the other partner's open page; a click on a lead just taken says
+so in place.
+
+The two web processes are two apps on the same database, each with its own engine, connections and live hub
+(on PostgreSQL each LISTENs on its own connection, as two processes do; on SQLite the process's hubs share).
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from incentives.accounts.roles import Role
+from incentives.config import Settings
 from incentives.db import Database, utcnow
 from incentives.leads import services
+from tests.conftest import run_server
 from tests.factories import make_program, make_user
 from tests.leads.helpers import make_lead, make_reseller
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, log_in
@@ -23,8 +31,16 @@ async def _pick_list(browser: Browser, server: str, email: str, locale: str) -> 
     return page
 
 
+@pytest.fixture
+def other_server(settings: Settings) -> Iterator[str]:
+    """A second web process on the same database."""
+    yield from run_server(settings)
+
+
 @pytest.mark.browser
-async def test_a_reserved_lead_leaves_the_other_open_pick_list_within_two_seconds(db: Database, server: str) -> None:
+async def test_a_reserved_lead_leaves_the_other_open_pick_list_within_two_seconds(
+    db: Database, server: str, other_server: str
+) -> None:
     world = await make_program(db)
     first, second = await make_reseller(db, world), await make_reseller(db, world)
     one = await make_user(db, world, first.org_id, Role.RESELLER_REP, locale="de")
@@ -33,7 +49,7 @@ async def test_a_reserved_lead_leaves_the_other_open_pick_list_within_two_second
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         winner = await _pick_list(browser, server, one.email, "de-DE")
-        watcher = await _pick_list(browser, server, other.email, "en-GB")
+        watcher = await _pick_list(browser, other_server, other.email, "en-GB")
         card = watcher.locator(f"#lead-{taken.id}")
         await expect(card.get_by_role("button", name="Reserve lead")).to_be_visible()
         await watcher.wait_for_timeout(300)  # the page's event stream is open
