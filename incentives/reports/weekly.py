@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -214,7 +215,7 @@ class PartnersWeek:
     history_by_rep: dict[int, list[int]]
     standings: Standings
     standings_before: Standings
-    owing: list[Any]  # every reserved lead of the program, by due date (the database's order)
+    owing: dict[int, list[Any]]  # each partner's reserved leads, by due date (the database's order)
     expiring: dict[int, list[Expiring]]
 
     def kpis_of(self, scope: KpiScope, before: bool = False) -> Kpis:
@@ -256,9 +257,16 @@ async def partners_week(session: AsyncSession, program_id: int, week: IsoWeek) -
         history_by_rep=history_by_rep,
         standings=await standings(session, program_id, periods.parse("week", week.last_moment)),
         standings_before=await standings(session, program_id, periods.parse("week", before.last_moment)),
-        owing=list(owing.all()),
+        owing=_by_org(owing.all()),
         expiring=await ledger_queries.expiring_by_org(session, program_id, now=week.end),
     )
+
+
+def _by_org(leads: Sequence[Any]) -> dict[int, list[Any]]:
+    found: dict[int, list[Any]] = {}
+    for lead in leads:
+        found.setdefault(lead.reserved_by_org_id, []).append(lead)
+    return found
 
 
 async def gather(
@@ -306,9 +314,7 @@ def partner_report(figures: PartnersWeek, recipient: Recipient, week: IsoWeek, s
     # Unranked last week (no points then) has no place to move from.
     movement = earlier_rank - rank if earlier_points else None
     owing = [
-        lead
-        for lead in figures.owing
-        if lead.reserved_by_org_id == org_id and (scope.kind != "rep" or lead.reserved_by_user_id == scope.id)
+        lead for lead in figures.owing.get(org_id, []) if scope.kind != "rep" or lead.reserved_by_user_id == scope.id
     ]
     org_name = figures.org_names.get(org_id, "")
     return WeeklyReport(
