@@ -5,8 +5,9 @@ none commits. Adding a partner is `services.create_org` and `services.create_mem
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incentives.accounts.models import Membership, Org, User
@@ -40,7 +41,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _partners_query(program_id: int):  # type: ignore[no-untyped-def]
+def _partners_query(program_id: int) -> Select[Any]:
     distributor = select(Org.name).where(Org.id == Membership.distributor_id).correlate(Membership).scalar_subquery()
     users = select(func.count(User.id)).where(User.org_id == Org.id).correlate(Org).scalar_subquery()
     active = (

@@ -136,12 +136,12 @@ def parse_user(values: dict[str, Any], *, org_id: int, kind: str) -> dict[str, A
     """A new user's fields as POST /api/v1/users validates them, with a role the org's kind allows."""
     body = {"org_id": org_id, **{name: values.get(name, "") for name in USER_FIELDS}}
     errors: list[FieldError] = []
-    if body["role"] not in roles_for(kind):
+    if body["role"] not in roles_for(kind):  # said so, rather than as the API's list of every role
         errors.append(FieldError(("role",), N_("This role does not fit the kind of the org.")))
     try:
         user = UserIn.model_validate(body).model_dump()
     except ValidationError as exc:
-        errors.extend(error for error in field_errors_from_pydantic(exc) if error.loc[:1] != ("role",) or not errors)
+        errors.extend(error for error in field_errors_from_pydantic(exc) if error.loc[:1] != ("role",))
     if errors:
         raise ValidationFailed(errors)
     return {key: value for key, value in user.items() if key not in ("org_id", "password")}
