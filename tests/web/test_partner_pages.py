@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import func, select, update
 
 from incentives.accounts.models import Membership, Org, PasswordReset, Program, User
+from incentives.accounts.partners import PER_PAGE
 from incentives.accounts.roles import Role
 from incentives.config import Settings
 from incentives.db import Database, utcnow
@@ -244,3 +245,21 @@ async def test_partner_managers_read_and_everybody_else_gets_404(db: Database, s
             ):
                 answer = await client.post(path, data={"csrftoken": csrf})
                 assert answer.status_code == 404, (outsider.email, path, answer.status_code)
+
+
+async def test_the_list_is_paged_and_in_the_nav_of_managers_only(db: Database, server: str) -> None:
+    world = await make_program(db)
+    for _ in range(PER_PAGE + 1):
+        await make_member(db, world)
+    pam = await make_user(db, world, world.admin.org_id, Role.PARTNER_MANAGER, locale="en")
+    rep = await make_user(db, world, await make_member(db, world), Role.RESELLER_REP)
+    async with page_client(server, timeout=30, follow_redirects=False) as client:
+        await login(client, pam.email)
+        first = await client.get("/partners")
+        assert f"{PER_PAGE + 2} partners" in first.text and "Page 1 of 2" in first.text
+        assert first.text.count('<a href="/partners/') == PER_PAGE and 'href="/partners"' in first.text
+        second = await client.get("/partners", params={"page": "2"})
+        assert "Page 2 of 2" in second.text and second.text.count('<a href="/partners/') == 2
+    async with page_client(server, timeout=30, follow_redirects=False) as client:
+        await login(client, rep.email)
+        assert 'href="/partners"' not in (await client.get("/dashboard")).text
