@@ -73,6 +73,11 @@ PAGES = [  # (name, login e-mail or None, path)
     ("network", "distributor@egs.example", "/network"),
     ("team", "manager@reseller01.example", "/team?period=quarter"),
     ("kpis-reseller", "manager@reseller01.example", "/kpis"),
+    ("partners-admin", "admin@helios.example", "/partners"),
+    ("partners-pam", "pam@helios.example", "/partners"),
+    ("partner-new", "admin@helios.example", "/partners/new"),
+    ("partner-detail", "admin@helios.example", "/partners/4"),
+    ("partner-detail-pam", "pam@helios.example", "/partners/4"),
 ]
 
 

@@ -67,14 +67,17 @@ async def count_request(
     await session.flush()
 
 
-async def issue_link(session: AsyncSession, *, email: str, now: dt.datetime) -> tuple[User, str] | None:
+async def issue_link(
+    session: AsyncSession, *, email: str, now: dt.datetime, lifetime: dt.timedelta = LINK_LIFETIME
+) -> tuple[User, str] | None:
     """A new link for the active user of `email` (the user and the token to send), or None for an address
-    without one."""
+    without one. A new user added by a program's admin gets the same link for its first password, valid
+    longer (`lifetime`): it was not waiting for the e-mail."""
     user = await session.scalar(select(User).where(User.email == normalize_email(email), User.active.is_(True)))
     if user is None:
         return None
     token = secrets.token_urlsafe(32)
-    session.add(PasswordReset(user_id=user.id, token_hash=_hash(token), expires_at=now + LINK_LIFETIME, created_at=now))
+    session.add(PasswordReset(user_id=user.id, token_hash=_hash(token), expires_at=now + lifetime, created_at=now))
     await session.flush()
     return user, token
 

@@ -43,6 +43,7 @@ from incentives.web import mail_links, mail_settings, pages, pwa
 from incentives.web import mdf as mdf_pages
 from incentives.web import network as network_pages
 from incentives.web import notifications as notification_pages
+from incentives.web import partners as partner_pages
 from incentives.web import password_reset as password_reset_pages
 from incentives.web import program_settings as program_setting_pages
 from incentives.web import pulse as pulse_pages
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *leaderboard_pages.routes,
         *kpi_pages.routes,
         *network_pages.routes,
+        *partner_pages.routes,
         *team_pages.routes,
         *achievement_pages.routes,
         *webhook_pages.routes,
