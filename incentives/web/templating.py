@@ -19,6 +19,7 @@ from incentives.web.static_files import static_url
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 MOMENT = "moment"
+VARY = "HX-Request, Cookie, Accept-Language"  # what a page's answer depends on besides its address
 
 
 @pass_context
@@ -110,7 +111,7 @@ def render(
     }
     kwargs: dict[str, Any] = {"block_name": block} if block and is_htmx(request) else {}
     response = templates.TemplateResponse(request, template, full, status_code=status_code, **kwargs)
-    response.headers["Vary"] = "HX-Request, Cookie, Accept-Language"
+    response.headers["Vary"] = VARY
     response.headers["Content-Language"] = request.state.locale
     return response
 

@@ -26,11 +26,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from incentives import live
 from incentives.db import Database, utcnow
 from incentives.i18n import LOCALES_DIR
-from incentives.web.templating import unless_unchanged
+from incentives.web.templating import VARY, unless_unchanged
 
 PREFIX = 'W/"u1.'
 FRESH_SECONDS = 60  # a stamp is trusted at most this long, whatever the notices say
-VARY = "HX-Request, Cookie, Accept-Language"
+Seen = tuple[str, str | None]  # the topics a fragment shows and their versions before it read anything
 _TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -69,9 +69,6 @@ async def versions_before_reading(request: Request, topics: Iterable[str]) -> Se
     joined = ",".join(sorted(set(topics)))
     db: Database = request.state.db
     return joined, await live.versions(db, joined.split(","))
-
-
-Seen = tuple[str, str | None]  # the topics a fragment shows and their versions before it read anything
 
 
 def stamp(request: Request, response: Response, seen: Seen, fresh_until: float) -> Response:
