@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from incentives import live
 from incentives.accounts.models import Membership, Org, User
 from incentives.accounts.scope import Principal
 from incentives.accounts.services import NOT_A_MEMBER_DISTRIBUTOR, check_distributor
@@ -133,6 +134,7 @@ async def update_membership(
     membership.capacity = capacity
     membership.distributor_id = distributor_id
     await session.flush()
+    live.pick_lists_changed(session, program_id)  # what the partner is offered and earns may change
     return membership
 
 
