@@ -1,10 +1,16 @@
-"""What the benchmark scripts share: fresh migrated databases per backend and a program with partners."""
+"""What the benchmark scripts share: fresh migrated databases per backend, a program with partners, and a
+discarding SMTP server on loopback."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 
 from sqlalchemy import text
@@ -42,6 +48,28 @@ def databases(backends: list[str], tag: str) -> Iterator[tuple[str, str]]:
             yield "postgresql", url
         finally:
             asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def smtp_sink() -> Iterator[str]:
+    """aiosmtpd's discarding Sink in its own process (not sharing the measured process's CPU); yields its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"]
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"smtp://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 async def program_with_partners(db: Database, partners: int) -> tuple[int, Principal, list[int]]:

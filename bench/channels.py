@@ -12,15 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _support import databases, program_with_partners  # type: ignore[import-not-found]
+from _support import databases, program_with_partners, smtp_sink  # type: ignore[import-not-found]
 from sqlalchemy import func, insert, select
 
 from incentives.accounts.models import User
@@ -31,13 +29,6 @@ from incentives.mail.jobs import send_due
 from incentives.mail.models import MailStatus, OutboxMail
 
 USERS = 100
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def run(url: str, count: int, smtp_url: str) -> tuple[float, int]:
@@ -103,23 +94,10 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
     args = parser.parse_args()
     count = 1000 if args.quick else 10_000
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"]
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with smtp_sink() as smtp_url:
         for backend, url in databases(args.backend or ["sqlite", "postgresql"], "channels"):
-            elapsed, sent = asyncio.run(run(url, count, f"smtp://127.0.0.1:{port}"))
+            elapsed, sent = asyncio.run(run(url, count, smtp_url))
             print(f"{backend}: {sent} of {count} new-offer e-mails sent in {elapsed:.1f} s ({sent / elapsed:.0f}/s)")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

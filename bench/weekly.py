@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,7 +24,7 @@ sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
 import reports as book  # type: ignore[import-not-found]  # noqa: E402
-from _support import databases  # type: ignore[import-not-found]  # noqa: E402
+from _support import databases, smtp_sink  # type: ignore[import-not-found]  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from incentives.accounts.models import Org, User  # noqa: E402
@@ -35,13 +33,6 @@ from incentives.db import Database, utcnow  # noqa: E402
 from incentives.mail.jobs import send_due  # noqa: E402
 from incentives.mail.models import MailStatus, OutboxMail  # noqa: E402
 from incentives.reports import jobs  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def add_people(db: Database, reps_per_reseller: int) -> int:
@@ -108,23 +99,10 @@ def main() -> None:
     args = parser.parse_args()
     args.leads = args.leads or (20_000 if args.quick else 100_000)
     args.transfers = args.transfers or (100_000 if args.quick else 500_000)
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"]
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with smtp_sink() as smtp_url:
         for backend, url in databases(args.backend or ["sqlite", "postgresql"], "weekly"):
             print(f"{backend}:", flush=True)
-            asyncio.run(run(url, args, f"smtp://127.0.0.1:{port}"))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+            asyncio.run(run(url, args, smtp_url))
 
 
 if __name__ == "__main__":

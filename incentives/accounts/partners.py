@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from incentives import live
 from incentives.accounts.models import Membership, Org, User
 from incentives.accounts.scope import Principal
-from incentives.accounts.services import NOT_A_MEMBER_DISTRIBUTOR, check_distributor
-from incentives.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from incentives.accounts.services import check_distributor
+from incentives.errors import Forbidden, NotFound
 
 PER_PAGE = 25
 
@@ -123,9 +123,7 @@ async def update_membership(
     if not principal.administers(program_id):
         raise Forbidden()
     if distributor_id is not None:
-        await check_distributor(session, principal, program_id=program_id, distributor_id=distributor_id)
-        if distributor_id == org_id:
-            raise ValidationFailed([FieldError(("distributor_id",), NOT_A_MEMBER_DISTRIBUTOR)])
+        await check_distributor(session, principal, program_id=program_id, distributor_id=distributor_id, org_id=org_id)
     membership = found.membership
     membership.tier = tier
     membership.competencies = sorted(set(competencies))

@@ -168,9 +168,7 @@ async def create_membership(
     if org.kind not in (OrgKind.RESELLER, OrgKind.DISTRIBUTOR):
         raise ValidationFailed([FieldError(("org_id",), N_("Only resellers and distributors can be members."))])
     if distributor_id is not None:
-        await check_distributor(session, principal, program_id=program_id, distributor_id=distributor_id)
-        if distributor_id == org_id:
-            raise ValidationFailed([FieldError(("distributor_id",), NOT_A_MEMBER_DISTRIBUTOR)])
+        await check_distributor(session, principal, program_id=program_id, distributor_id=distributor_id, org_id=org_id)
     return await enrol(
         session,
         program_id=program_id,
@@ -188,9 +186,12 @@ NOT_A_MEMBER_DISTRIBUTOR = N_("Must be a distributor that is a member of this pr
 
 
 async def check_distributor(
-    session: AsyncSession, principal: Principal, *, program_id: int, distributor_id: int
+    session: AsyncSession, principal: Principal, *, program_id: int, distributor_id: int, org_id: int | None = None
 ) -> None:
-    """A 422 on `distributor_id` unless it is a distributor the principal sees that is a member of the program."""
+    """A 422 on `distributor_id` unless it is a distributor the principal sees that is a member of the program
+    (and not `org_id` itself, the org it is to serve)."""
+    if distributor_id == org_id:
+        raise ValidationFailed([FieldError(("distributor_id",), NOT_A_MEMBER_DISTRIBUTOR)])
     distributor = await _visible_org_or_field_error(session, principal, distributor_id, "distributor_id")
     is_member = await session.scalar(
         select(Membership.id).where(Membership.program_id == program_id, Membership.org_id == distributor_id)

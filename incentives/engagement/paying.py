@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -70,26 +71,29 @@ async def _pay(db: Database, program_id: int, earnings: list[Any], now: dt.datet
             )
 
 
+async def _earnings_after(db: Database, after_id: int, limit: int, *conditions: Any) -> Sequence[Any]:
+    """The next `limit` earnings after `after_id` (by id) that meet `conditions`: one batch of a paying loop."""
+    async with db.reader() as session:
+        found = await session.execute(
+            select(*EARNINGS.c).where(*conditions, EARNINGS.c.id > after_id).order_by(EARNINGS.c.id).limit(limit)
+        )
+        return found.all()
+
+
 async def pay_earnings(db: Database, now: dt.datetime, limit: int = BATCH) -> int:
     """Pay unpaid earnings until none is left (or only failing ones); returns how many were paid."""
     total, after_id = 0, 0
     while True:
-        async with db.reader() as session:
-            earnings = (
-                await session.execute(
-                    select(*EARNINGS.c)
-                    .where(
-                        EARNINGS.c.paid_at.is_(None),
-                        EARNINGS.c.points.is_not(None),
-                        # Its lead was taken back before the points were booked: nothing to pay (or take back).
-                        EARNINGS.c.reversed_by_event_id.is_(None),
-                        EARNINGS.c.attempts < MAX_ATTEMPTS,
-                        EARNINGS.c.id > after_id,
-                    )
-                    .order_by(EARNINGS.c.id)
-                    .limit(limit)
-                )
-            ).all()
+        earnings = await _earnings_after(
+            db,
+            after_id,
+            limit,
+            EARNINGS.c.paid_at.is_(None),
+            EARNINGS.c.points.is_not(None),
+            # Its lead was taken back before the points were booked: nothing to pay (or take back).
+            EARNINGS.c.reversed_by_event_id.is_(None),
+            EARNINGS.c.attempts < MAX_ATTEMPTS,
+        )
         if not earnings:
             await leaderboard.count_pending(db)
             return total
@@ -119,20 +123,14 @@ async def reverse_earnings(db: Database, now: dt.datetime, limit: int = BATCH) -
     One unit of work each: the ledger's key makes a replay (a crash, a second processor) a no-op."""
     total, after_id = 0, 0
     while True:
-        async with db.reader() as session:
-            earnings = (
-                await session.execute(
-                    select(*EARNINGS.c)
-                    .where(
-                        EARNINGS.c.reversed_by_event_id.is_not(None),
-                        EARNINGS.c.transfer_id.is_not(None),
-                        EARNINGS.c.reversal_transfer_id.is_(None),
-                        EARNINGS.c.id > after_id,
-                    )
-                    .order_by(EARNINGS.c.id)
-                    .limit(limit)
-                )
-            ).all()
+        earnings = await _earnings_after(
+            db,
+            after_id,
+            limit,
+            EARNINGS.c.reversed_by_event_id.is_not(None),
+            EARNINGS.c.transfer_id.is_not(None),
+            EARNINGS.c.reversal_transfer_id.is_(None),
+        )
         for earning in earnings:
             try:
                 async with db.transaction() as session:
